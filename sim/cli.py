@@ -1,0 +1,56 @@
+"""Command line: argument parsing and exit codes only.
+
+Exit codes: 0 success, 1 a threshold was breached, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from sim.experiment import run_once, select
+from sim.report.terminal import run_json, run_table
+from sim.scenario import ScenarioError, load_scenario
+
+EXIT_OK, EXIT_BREACHED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="sim", description="Load simulator for the chatbot's Redis lock and cache.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run = commands.add_parser("run", help="simulate one replication of every variant and print the metrics")
+    run.add_argument("scenario", help="a scenario file, e.g. scenarios/magna.toml")
+    run.add_argument("--variant", help="run only this variant")
+    run.add_argument("--seed", type=int, help="override the scenario's seed")
+    run.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    run.add_argument("--trace", action="store_true", help="print the production log lines on simulated time")
+    run.set_defaults(handler=_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except ScenarioError as error:
+        print(f"sim: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _run(args: argparse.Namespace) -> int:
+    scenario = select(load_scenario(args.scenario), args.variant, args.seed)
+    results = run_once(scenario, trace=args.trace)
+    if args.trace:
+        for name, result in results.items():
+            print(f"--- {name} ---")
+            print("\n".join(result.run.trace))
+    metrics = {name: result.metrics for name, result in results.items()}
+    print(run_json(scenario, metrics) if args.json else run_table(scenario, metrics))
+    return EXIT_OK

@@ -1,0 +1,110 @@
+"""Latency and count distributions, sampled in bulk from a numpy Generator.
+
+Pure numpy, no SimPy: the scenario package builds these, the world samples them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+Z95 = 1.6448536269514722  # standard normal 95th percentile
+
+
+@dataclass(frozen=True, slots=True)
+class Fixed:
+    value: float
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return np.full(n, self.value, dtype=float)
+
+    def mean(self) -> float:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Uniform:
+    low: float
+    high: float
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.uniform(self.low, self.high, n)
+
+    def mean(self) -> float:
+        return (self.low + self.high) / 2
+
+
+@dataclass(frozen=True, slots=True)
+class Exponential:
+    mean_s: float
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.exponential(self.mean_s, n)
+
+    def mean(self) -> float:
+        return self.mean_s
+
+
+@dataclass(frozen=True, slots=True)
+class LogNormal:
+    """Given as engineers read it off dashboards: the median and the 95th percentile."""
+
+    median: float
+    p95: float
+
+    @property
+    def sigma(self) -> float:
+        return math.log(self.p95 / self.median) / Z95
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.lognormal(math.log(self.median), self.sigma, n)
+
+    def mean(self) -> float:
+        return self.median * math.exp(self.sigma**2 / 2)
+
+
+Distribution = Fixed | Uniform | Exponential | LogNormal
+
+
+@dataclass(frozen=True, slots=True)
+class FixedCount:
+    value: int
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return np.full(n, self.value, dtype=np.int64)
+
+
+@dataclass(frozen=True, slots=True)
+class UniformCount:
+    """Whole numbers from low to high, both included."""
+
+    low: int
+    high: int
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.integers(self.low, self.high + 1, n)
+
+
+@dataclass(frozen=True, slots=True)
+class GeometricCount:
+    """1, 2, 3 … with the given mean (≥ 1): most bursts short, a few long."""
+
+    mean: float
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.geometric(1.0 / self.mean, n).astype(np.int64)
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceCount:
+    values: tuple[int, ...]
+    weights: tuple[float, ...]
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        p = np.asarray(self.weights, dtype=float)
+        return rng.choice(np.asarray(self.values, dtype=np.int64), size=n, p=p / p.sum())
+
+
+CountDistribution = FixedCount | UniformCount | GeometricCount | ChoiceCount

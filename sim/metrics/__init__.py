@@ -1,0 +1,1 @@
+"""One flat record per message; summaries, CIs and comparisons as pure functions."""

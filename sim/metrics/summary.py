@@ -1,0 +1,70 @@
+"""Per-variant metrics of one run, computed from the flat records."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+
+from sim.metrics.records import MessageRecord
+
+# name → True when a larger value is better (for verdicts and thresholds).
+METRICS: dict[str, bool] = {
+    "messages": True,
+    "answered": True,
+    "busy": False,
+    "failed": False,
+    "busy_rate": False,
+    "latency_p50_s": False,
+    "latency_p95_s": False,
+    "latency_p99_s": False,
+    "cache_hit_ratio": True,
+    "crm_calls": False,
+    "lock_polls": False,
+    "redis_commands": False,
+    "lock_lost": False,
+    "out_of_order": False,
+}
+
+
+def summarize(records: Sequence[MessageRecord]) -> dict[str, float]:
+    """The metrics of one run of one variant; keys in `METRICS` order."""
+    n = len(records)
+    outcomes = {k: sum(1 for r in records if r.outcome == k) for k in ("answered", "busy", "failed")}
+    latencies = np.array([r.latency for r in records], dtype=float)
+    p50, p95, p99 = np.percentile(latencies, [50, 95, 99]) if n else (0.0, 0.0, 0.0)
+    checks = [r.source for r in records if r.source]
+    return {
+        "messages": n,
+        "answered": outcomes["answered"],
+        "busy": outcomes["busy"],
+        "failed": outcomes["failed"],
+        "busy_rate": outcomes["busy"] / n if n else 0.0,
+        "latency_p50_s": float(p50),
+        "latency_p95_s": float(p95),
+        "latency_p99_s": float(p99),
+        "cache_hit_ratio": checks.count("hit") / len(checks) if checks else 0.0,
+        "crm_calls": sum(1 for s in checks if s != "hit"),
+        "lock_polls": sum(r.lock_attempts for r in records),
+        "redis_commands": sum(r.redis_commands for r in records),
+        "lock_lost": sum(1 for r in records if r.lock_lost),
+        "out_of_order": out_of_order(records),
+    }
+
+
+def out_of_order(records: Sequence[MessageRecord]) -> int:
+    """Answered messages that reached the customer before an earlier message of theirs."""
+    by_customer: dict[str, list[MessageRecord]] = defaultdict(list)
+    for r in records:
+        if r.outcome == "answered":
+            by_customer[r.customer].append(r)
+    count = 0
+    for answered in by_customer.values():
+        answered.sort(key=lambda r: (r.arrival, r.message))
+        latest = -np.inf
+        for r in answered:
+            if r.reply_at < latest:
+                count += 1
+            latest = max(latest, r.reply_at)
+    return count

@@ -1,0 +1,1 @@
+"""Renderers: one module per format, all reading the same results."""

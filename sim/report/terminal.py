@@ -1,0 +1,39 @@
+"""The plain-text table `sim run` prints, and its JSON twin."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from sim.metrics.summary import METRICS
+from sim.scenario.model import Scenario
+
+DECIMALS = 6  # JSON floats are rounded so that results read the same on any machine
+
+
+def run_json(scenario: Scenario, metrics: Mapping[str, Mapping[str, float]]) -> str:
+    variants = {name: {k: _rounded(v) for k, v in values.items()} for name, values in metrics.items()}
+    return json.dumps({"scenario": scenario.name, "seed": scenario.seed, "variants": variants}, indent=2)
+
+
+def run_table(scenario: Scenario, metrics: Mapping[str, Mapping[str, float]], replication: int = 0) -> str:
+    names = list(metrics)
+    width = max([12, *(len(n) + 2 for n in names)])
+    lines = [f"{scenario.name}: seed {scenario.seed}, replication {replication}"]
+    for variant in scenario.variants:
+        lines.append(f"  {variant.name}: {variant.describe()}")
+    lines.append("")
+    lines.append(f"{'metric':<18}" + "".join(f"{n:>{width}}" for n in names))
+    for key in METRICS:
+        lines.append(f"{key:<18}" + "".join(f"{_cell(metrics[n][key]):>{width}}" for n in names))
+    return "\n".join(lines)
+
+
+def _cell(value: float) -> str:
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.3f}" if abs(value) < 1000 else f"{value:.1f}"
+
+
+def _rounded(value: float) -> float | int:
+    return value if isinstance(value, int) else round(float(value), DECIMALS)

@@ -1,0 +1,66 @@
+"""Run system-under-test steps for real: a redis-py client, the wall clock, real sleeps.
+
+This is how the production chatbot would call the lock, cache and handler,
+and how `sim live` drives them against a real Redis server.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+from sim.sut.effects import Command, Log, Now, Script, Sleep, Step
+
+logger = logging.getLogger("sim.sut")
+
+
+class BlockingDriver:
+    def __init__(
+        self,
+        client: redis.Redis,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        log: Callable[[str], None] = logger.info,
+    ) -> None:
+        self.client = client
+        self.clock = clock
+        self.sleep = sleep
+        self.log = log
+        self._scripts: dict[str, Any] = {}
+
+    def run(self, step: Step) -> Any:
+        """Carry out every effect of `step` and return its result."""
+        reply: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                effect = step.throw(error) if error else step.send(reply)
+            except StopIteration as stop:
+                return stop.value
+            reply, error = None, None
+            try:
+                reply = self._do(effect)
+            except redis.RedisError as exc:
+                error = exc
+
+    def _do(self, effect: Any) -> Any:
+        if isinstance(effect, Command):
+            return self.client.execute_command(*effect.args)
+        if isinstance(effect, Script):
+            return self._script(effect.source)(keys=list(effect.keys), args=list(effect.args))
+        if isinstance(effect, Sleep):
+            return self.sleep(effect.seconds)
+        if isinstance(effect, Now):
+            return self.clock()
+        if isinstance(effect, Log):
+            return self.log(effect.message)
+        raise TypeError(f"unknown effect {effect!r}")
+
+    def _script(self, source: str) -> Any:
+        if source not in self._scripts:
+            self._scripts[source] = self.client.register_script(source)
+        return self._scripts[source]

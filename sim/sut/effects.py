@@ -1,0 +1,53 @@
+"""What the system under test can ask its driver to do.
+
+Each effect is a small frozen value; a driver answers it by sending the result
+back into the generator (or throwing the error it raised, e.g. a
+`redis.exceptions.ConnectionError`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """Send one Redis command; the result is what redis-py would return."""
+
+    args: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    """Run a Lua script (EVALSHA, loading it on NOSCRIPT); the result is its reply."""
+
+    source: str
+    keys: tuple[Any, ...]
+    args: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """Wait this many seconds (simulated or real, the code never knows which)."""
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Now:
+    """Ask for the current monotonic time in seconds."""
+
+
+@dataclass(frozen=True, slots=True)
+class Log:
+    """Emit a production log line; the driver stamps it with its clock."""
+
+    message: str
+
+
+NOW = Now()
+
+# A step of system-under-test code: yields effects, returns a value of type T.
+Step = Generator[Any, Any, Any]

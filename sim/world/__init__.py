@@ -1,0 +1,1 @@
+"""The simulated world: the only package that imports SimPy."""
