@@ -26,7 +26,8 @@ class Reader:
         self.used: list[str] = []
 
     def fail(self, key: str, message: str) -> NoReturn:
-        raise ScenarioError(f"{self.file}: [{self.section}]{key}: {message}")
+        where = f"[{self.section}]{key}" if self.section else key
+        raise ScenarioError(f"{self.file}: {where}: {message}")
 
     def raw(self, key: str, default: Any = MISSING) -> Any:
         if key not in self.used:

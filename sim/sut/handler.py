@@ -7,7 +7,7 @@ from typing import Protocol
 
 from sim.sut.cache import Crm, OutageCache
 from sim.sut.effects import NOW, Log, Step
-from sim.sut.lock import ThreadLock
+from sim.sut.lock import Release, ThreadLock
 
 BUSY_REPLY = "Sorry, I am still processing your previous message"
 FAILED_REPLY = "Sorry, something went wrong, please try again"
@@ -62,8 +62,8 @@ class MessageHandler:
         replied_at = yield NOW
         yield Log(f"Replied {outcome} to {msg.thread_id}")
         released = yield from self.lock.release(msg.thread_id, msg.token)
-        if released.lost:
-            yield Log(f"Lock for {msg.thread_id} was lost before release ({released.value})")
+        if released is not Release.RELEASED:
+            yield Log(f"Lock for {msg.thread_id} not released: {released.value}")
         return Handled(
             outcome, reply, got.attempts, got.waited, got.errors, source,
             crm_s, llm_s, released.lost, cache_errors, replied_at,

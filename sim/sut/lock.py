@@ -42,14 +42,20 @@ return 0
 """
 
 
+# Sums of float sleeps land a hair short of the deadline (10 × 0.1 s = 0.9999…);
+# closer than this counts as "at the deadline", so no nanosecond-long extra wait.
+CLOCK_EPSILON = 1e-9
+
+
 class Release(enum.Enum):
     RELEASED = "released"  # we still held it and deleted it
     EXPIRED = "expired"  # the TTL ran out; nobody holds it
     STOLEN = "stolen"  # the TTL ran out and another worker took it
+    UNREACHABLE = "unreachable"  # Redis answered with an error; the TTL will free the lock
 
     @property
     def lost(self) -> bool:
-        return self is not Release.RELEASED
+        return self in (Release.EXPIRED, Release.STOLEN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +103,7 @@ class ThreadLock:
             if acquired:
                 yield Log(f"Lock acquired for {thread_id} (attempt {attempt})")
                 return Acquisition(True, attempt, now - start, errors)
-            if now >= deadline:
+            if now >= deadline - CLOCK_EPSILON:
                 yield Log(f"Could not acquire lock for {thread_id} after {attempt} attempts")
                 return Acquisition(False, attempt, now - start, errors)
             if attempt % cfg.log_every == 0:
@@ -105,11 +111,11 @@ class ThreadLock:
             yield Sleep(min(policy.delay(attempt), deadline - now))
 
     def release(self, thread_id: str, token: str) -> Step:
-        """Compare-and-delete; returns a `Release` (a Redis error counts as expired)."""
+        """Compare-and-delete; returns a `Release`."""
         try:
             reply = yield Script(RELEASE_SCRIPT, (self.key(thread_id),), (token,))
         except RedisError:
-            return Release.EXPIRED
+            return Release.UNREACHABLE
         return {1: Release.RELEASED, 0: Release.EXPIRED}.get(int(reply), Release.STOLEN)
 
     def extend(self, thread_id: str, token: str) -> Step:
