@@ -6,15 +6,18 @@ Exit codes: 0 success, 1 a threshold was breached, 2 bad input.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from sim.bench import bench
 from sim.experiment import run_once, select
 from sim.report.terminal import run_json, run_table
 from sim.scenario import ScenarioError, load_scenario
 
 EXIT_OK, EXIT_BREACHED, EXIT_BAD_INPUT = 0, 1, 2
+DEFAULT_BENCH = "scenarios/peak-hour.toml"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,6 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     run.add_argument("--trace", action="store_true", help="print the production log lines on simulated time")
     run.set_defaults(handler=_run)
+
+    bench = commands.add_parser("bench", help="measure simulated messages per wall-second")
+    bench.add_argument("scenario", nargs="?", default=DEFAULT_BENCH, help=f"default: {DEFAULT_BENCH}")
+    bench.add_argument("--variant", help="the variant to time (default: the first)")
+    bench.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    bench.set_defaults(handler=_bench)
     return parser
 
 
@@ -53,4 +62,13 @@ def _run(args: argparse.Namespace) -> int:
             print("\n".join(result.run.trace))
     metrics = {name: result.metrics for name, result in results.items()}
     print(run_json(scenario, metrics) if args.json else run_table(scenario, metrics))
+    return EXIT_OK
+
+
+def _bench(args: argparse.Namespace) -> int:
+    figures = bench(load_scenario(args.scenario), args.variant).as_dict()
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    else:
+        print("\n".join(f"{key:<28}{value}" for key, value in figures.items()))
     return EXIT_OK
