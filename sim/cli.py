@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from sim.bench import bench
-from sim.experiment import run_once, select
+from sim.compare_command import run_compare
+from sim.experiment import default_processes, run_once, select
 from sim.report.terminal import run_json, run_table
 from sim.scenario import ScenarioError, load_scenario
 
@@ -35,6 +36,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     run.add_argument("--trace", action="store_true", help="print the production log lines on simulated time")
     run.set_defaults(handler=_run)
+
+    compare = commands.add_parser("compare", help="replicate every variant, compare, write a report folder")
+    compare.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenario files")
+    compare.add_argument("--out", default="reports", help="reports go to OUT/<scenario name>/ (default: reports)")
+    compare.add_argument(
+        "--threshold", action="append", default=[], metavar="EXPR",
+        help="e.g. 'busy_rate<0.01' or 'after.latency_p95_s<60'; repeatable; judged on the 95%% CI bound",
+    )  # fmt: skip
+    compare.add_argument("--baseline", metavar="RESULTS", help="a previous results.json (or a reports folder)")
+    compare.add_argument("--replications", type=_positive_int, help="override the scenario's replications")
+    compare.add_argument("--seed", type=int, help="override the scenario's seed")
+    compare.add_argument("--processes", type=_positive_int, default=default_processes(), help="default: all cores")
+    compare.add_argument("--quiet", action="store_true", help="no progress bar")
+    compare.set_defaults(handler=_compare)
 
     bench = commands.add_parser("bench", help="measure simulated messages per wall-second")
     bench.add_argument("scenario", nargs="?", default=DEFAULT_BENCH, help=f"default: {DEFAULT_BENCH}")
@@ -72,3 +87,14 @@ def _bench(args: argparse.Namespace) -> int:
     else:
         print("\n".join(f"{key:<28}{value}" for key, value in figures.items()))
     return EXIT_OK
+
+
+def _compare(args: argparse.Namespace) -> int:
+    return run_compare(args)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value

@@ -1,13 +1,21 @@
-"""Run a scenario's variants: the glue between scenario, world and metrics."""
+"""Run a scenario's variants over replications: the glue between scenario, world and metrics."""
 
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from sim.metrics.comparison import Comparison, compare
+from sim.metrics.records import RunResult
 from sim.metrics.summary import summarize
+from sim.metrics.thresholds import Threshold
 from sim.scenario.model import Scenario
-from sim.world.model import RunResult, simulate
+from sim.world.model import simulate
+
+Job = tuple[Scenario, str, int]  # (scenario, variant name, replication)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,3 +41,43 @@ def run_once(scenario: Scenario, replication: int = 0, *, trace: bool = False) -
         run = simulate(scenario, variant, replication, trace=trace)
         results[variant.name] = VariantRun(run, summarize(run.records))
     return results
+
+
+def run_replications(
+    scenario: Scenario,
+    *,
+    processes: int = 1,
+    extra_thresholds: Iterable[Threshold] = (),
+    on_done: Callable[[], None] = lambda: None,
+) -> Comparison:
+    """Every variant × replication; identical results whatever the number of processes."""
+    jobs: list[Job] = [(scenario, v.name, r) for r in range(scenario.replications) for v in scenario.variants]
+    runs: dict[str, list[RunResult]] = {v.name: [] for v in scenario.variants}
+    for run in _map(jobs, processes):
+        runs[run.variant].append(run)
+        on_done()
+    return compare(
+        scenario.name,
+        scenario.seed,
+        scenario.baseline,
+        {v.name: v.describe() for v in scenario.variants},
+        runs,
+        (*scenario.thresholds, *extra_thresholds),
+    )
+
+
+def default_processes() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _run_job(job: Job) -> RunResult:
+    scenario, variant, replication = job
+    return simulate(scenario, scenario.variant(variant), replication)
+
+
+def _map(jobs: list[Job], processes: int) -> Iterator[RunResult]:
+    if processes <= 1 or len(jobs) <= 1:
+        yield from map(_run_job, jobs)
+        return
+    with multiprocessing.get_context("fork").Pool(min(processes, len(jobs))) as pool:
+        yield from pool.imap(_run_job, jobs)

@@ -34,3 +34,14 @@ class MessageRecord:
 
 
 FIELDS = tuple(f.name for f in fields(MessageRecord))
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """Everything one simulation run of one variant produced."""
+
+    variant: str
+    replication: int
+    records: tuple[MessageRecord, ...]
+    commands_per_second: dict[int, int]  # second → Redis commands issued in it
+    trace: tuple[str, ...]

@@ -9,9 +9,9 @@ import numpy as np
 
 from sim.metrics.records import MessageRecord
 
-# name → True when a larger value is better (for verdicts and thresholds).
-METRICS: dict[str, bool] = {
-    "messages": True,
+# name → True when a larger value is better, False when smaller is, None when neither (no verdict).
+METRICS: dict[str, bool | None] = {
+    "messages": None,
     "answered": True,
     "busy": False,
     "failed": False,

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sim import distributions as d
+from sim.metrics.thresholds import Threshold, ThresholdError, parse_threshold
 from sim.scenario.model import (
     BACKOFF_KINDS,
     Backoff,
@@ -67,9 +68,19 @@ def parse_scenario(data: dict[str, Any], file: str) -> Scenario:
     ) or (base,)
     names = tuple(v.name for v in variants)
     baseline = head.string("baseline", names[0], choices=names)
+    thresholds = tuple(_threshold(head, expression, names) for expression in head.list_of("thresholds", []))
     head.done()
     top.done()
-    return Scenario(name, file, seed, duration, replications, baseline, workload, variants)
+    return Scenario(name, file, seed, duration, replications, baseline, workload, variants, thresholds)
+
+
+def _threshold(head: Reader, expression: Any, variants: tuple[str, ...]) -> Threshold:
+    if not isinstance(expression, str):
+        head.fail("thresholds", f"expected strings like 'busy_rate<0.01', got {expression!r}")
+    try:
+        return parse_threshold(expression, variants)
+    except ThresholdError as error:
+        head.fail("thresholds", str(error))
 
 
 def _section(parent: Reader, key: str) -> Reader:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sim.distributions import CountDistribution, Distribution
+from sim.metrics.thresholds import Threshold
 from sim.sut import retry
 
 
@@ -108,6 +109,7 @@ class Scenario:
     baseline: str
     workload: Workload
     variants: tuple[Variant, ...] = field(default=())
+    thresholds: tuple[Threshold, ...] = ()
 
     def variant(self, name: str) -> Variant:
         for variant in self.variants:

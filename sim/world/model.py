@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import simpy
 
-from sim.metrics.records import MessageRecord
+from sim.metrics.records import MessageRecord, RunResult
 from sim.scenario.model import Scenario, Variant
 from sim.sut.cache import OutageCache
 from sim.sut.handler import Handled, Message, MessageHandler
@@ -15,15 +13,6 @@ from sim.world import fakeredis_clock
 from sim.world.driver import SimDriver
 from sim.world.services import PlannedCrm, PlannedLlm
 from sim.world.workload import PlannedMessage, arrivals, plan, streams
-
-
-@dataclass(frozen=True, slots=True)
-class RunResult:
-    variant: str
-    replication: int
-    records: tuple[MessageRecord, ...]
-    commands_per_second: dict[int, int]
-    trace: tuple[str, ...]
 
 
 def simulate(scenario: Scenario, variant: Variant, replication: int, *, trace: bool = False) -> RunResult:

@@ -1,0 +1,91 @@
+"""`sim compare`: validate all input first, then replicate, judge and write each report."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+from sim.experiment import run_replications, select
+from sim.metrics.baseline import BaselineError, changes, load_previous
+from sim.metrics.comparison import Comparison
+from sim.metrics.thresholds import Threshold, ThresholdError, parse_threshold
+from sim.progress import Progress
+from sim.report.folder import write_report
+from sim.scenario import Scenario, ScenarioError, load_scenario
+
+EXIT_OK, EXIT_BREACHED = 0, 1
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    scenarios = [_configured(load_scenario(path), args) for path in args.scenarios]
+    thresholds = _cli_thresholds(args.threshold, scenarios)
+    previous = {s.name: _previous(args.baseline, s) for s in scenarios} if args.baseline else {}
+    breached = False
+    for scenario in scenarios:
+        comparison = _replicate(scenario, thresholds, args)
+        found = changes(previous[scenario.name], comparison) if previous.get(scenario.name) else None
+        out = write_report(comparison, Path(args.out) / scenario.name, found)
+        _publish_summary(out / "report.md")
+        print(_one_line(comparison, out))
+        breached = breached or bool(comparison.breached)
+    return EXIT_BREACHED if breached else EXIT_OK
+
+
+def _configured(scenario: Scenario, args: argparse.Namespace) -> Scenario:
+    scenario = select(scenario, seed=args.seed)
+    if args.replications:
+        scenario = dataclasses.replace(scenario, replications=args.replications)
+    return scenario
+
+
+def _cli_thresholds(expressions: list[str], scenarios: list[Scenario]) -> dict[str, list[Threshold]]:
+    """Per scenario, the command-line thresholds that apply to it; a typo is an error."""
+    every_variant = sorted({v.name for s in scenarios for v in s.variants})
+    per_scenario: dict[str, list[Threshold]] = {s.name: [] for s in scenarios}
+    for expression in expressions:
+        try:
+            threshold = parse_threshold(expression, every_variant)
+        except ThresholdError as error:
+            raise ScenarioError(f"--threshold: {error}") from None
+        for s in scenarios:
+            if threshold.variant is None or threshold.variant in {v.name for v in s.variants}:
+                per_scenario[s.name].append(threshold)
+    return per_scenario
+
+
+def _previous(path: str, scenario: Scenario) -> dict[str, Any] | None:
+    candidate = Path(path) / scenario.name / "results.json" if Path(path).is_dir() else Path(path)
+    if Path(path).is_dir() and not candidate.exists():
+        return None
+    try:
+        data = load_previous(candidate)
+    except BaselineError as error:
+        raise ScenarioError(f"--baseline: {error}") from None
+    return data if data.get("scenario") == scenario.name else None
+
+
+def _replicate(scenario: Scenario, thresholds: dict[str, list[Threshold]], args: argparse.Namespace) -> Comparison:
+    progress = Progress(scenario.replications * len(scenario.variants), scenario.name, enabled=not args.quiet)
+    return run_replications(
+        scenario, processes=args.processes, extra_thresholds=thresholds[scenario.name], on_done=progress.step
+    )
+
+
+def _publish_summary(report: Path) -> None:
+    """In GitHub Actions, show the report on the job's summary page."""
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as out:
+            out.write(report.read_text(encoding="utf-8") + "\n")
+
+
+def _one_line(c: Comparison, out: Path) -> str:
+    checks = f"{len(c.thresholds)} threshold checks"
+    status = f"{len(c.breached)} of {checks} BREACHED" if c.breached else f"all {checks} passed"
+    line = f"{c.scenario}: {len(c.estimates)} variants × {c.replications} replications, {status} → {out}/report.md"
+    for t in c.breached:
+        line += f"\n  breached: {t.expression} for {t.variant} ({t.bound} CI bound {t.value:.4g})"
+    return line

@@ -1,0 +1,62 @@
+"""Confidence intervals across replications (Student t), paired and unpaired."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """A mean with its 95 % confidence interval; low == high == mean with one sample."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+
+    def excludes_zero(self) -> bool:
+        return self.n > 1 and (self.low > 0 or self.high < 0)
+
+
+def mean_ci(values: Sequence[float], confidence: float = CONFIDENCE) -> Estimate:
+    """Mean and t-interval of independent replications."""
+    x = np.asarray(values, dtype=float)
+    n = len(x)
+    mean = float(x.mean()) if n else math.nan
+    if n < 2:
+        return Estimate(mean, mean, mean, n)
+    half = _t(confidence, n - 1) * float(x.std(ddof=1)) / math.sqrt(n)
+    return Estimate(mean, mean - half, mean + half, n)
+
+
+def paired_difference(variant: Sequence[float], baseline: Sequence[float]) -> Estimate:
+    """variant − baseline, replication by replication (common random numbers)."""
+    if len(variant) != len(baseline):
+        raise ValueError("paired samples need the same number of replications")
+    return mean_ci(np.asarray(variant, dtype=float) - np.asarray(baseline, dtype=float))
+
+
+def welch_difference(new: Sequence[float], old: Sequence[float], confidence: float = CONFIDENCE) -> Estimate:
+    """new − old for two independent sets of replications (Welch's unequal-variance interval)."""
+    a, b = np.asarray(new, dtype=float), np.asarray(old, dtype=float)
+    mean = float(a.mean() - b.mean())
+    if len(a) < 2 or len(b) < 2:
+        return Estimate(mean, mean, mean, min(len(a), len(b)))
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return Estimate(mean, mean, mean, min(len(a), len(b)))
+    dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    half = _t(confidence, dof) * se
+    return Estimate(mean, mean - half, mean + half, min(len(a), len(b)))
+
+
+def _t(confidence: float, dof: float) -> float:
+    return float(stats.t.ppf(0.5 + confidence / 2, dof))

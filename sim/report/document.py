@@ -1,0 +1,168 @@
+"""The report's content, format-neutral: Markdown and HTML render the same blocks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sim.metrics.baseline import Change
+from sim.metrics.comparison import Comparison
+from sim.metrics.stats import Estimate
+from sim.metrics.summary import METRICS
+
+COUNTS = {
+    "messages",
+    "answered",
+    "busy",
+    "failed",
+    "crm_calls",
+    "lock_polls",
+    "redis_commands",
+    "lock_lost",
+    "out_of_order",
+}
+PLOTS = {
+    "latency_cdf.png": "Response time (arrival → reply, apologies included), all replications",
+    "busy_rate.png": "Busy-apology rate, mean and 95 % CI",
+    "lock_wait.png": "Lock wait per message",
+    "lock_attempts.png": "Lock attempts per message",
+    "cache_hit_ratio.png": "Cache hit ratio over time",
+    "redis_load.png": "Redis commands per second over time (the polling load)",
+    "workers.png": "Busy workers and queue length over time (replication 0)",
+    "busiest_customer.png": "The busiest customer's burst, message by message (replication 0)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Heading:
+    text: str
+    level: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Paragraph:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    file: str
+    caption: str
+
+
+Block = Heading | Paragraph | Table | Image
+
+
+def build(c: Comparison, changes: list[Change] | None = None, plots: bool = True) -> list[Block]:
+    blocks: list[Block] = [
+        Heading(f"{c.scenario}: {len(c.estimates)} variant(s) compared", 1),
+        Paragraph(
+            f"Seed {c.seed}, {c.replications} replication(s) with common random numbers: every variant "
+            "sees the same customers and latencies. Intervals are 95 % Student-t confidence intervals "
+            "across replications."
+        ),
+        *_status(c),
+        Heading("Variants"),
+        Table(("variant", "configuration"), tuple((_name(c, v), d) for v, d in c.descriptions.items())),
+        Heading("Summary (mean [95 % CI])"),
+        _summary(c),
+        *_verdicts(c),
+        *_thresholds(c),
+        *_changes(changes),
+    ]
+    if plots:
+        blocks.append(Heading("Plots"))
+        blocks.extend(Image(file, caption) for file, caption in PLOTS.items())
+    return blocks
+
+
+def _status(c: Comparison) -> list[Block]:
+    if not c.thresholds:
+        return [Paragraph("No thresholds set.")]
+    breached = c.breached
+    if not breached:
+        return [Paragraph(f"**All {len(c.thresholds)} threshold checks passed.**")]
+    names = ", ".join(f"{t.expression} ({t.variant})" for t in breached)
+    return [Paragraph(f"**{len(breached)} of {len(c.thresholds)} threshold checks BREACHED:** {names}")]
+
+
+def _summary(c: Comparison) -> Table:
+    variants = list(c.estimates)
+    rows = tuple((m, *(fmt_estimate(m, c.estimates[v][m]) for v in variants)) for m in METRICS)
+    return Table(("metric", *variants), rows)
+
+
+def _verdicts(c: Comparison) -> list[Block]:
+    blocks: list[Block] = []
+    for variant in c.estimates:
+        if variant == c.baseline:
+            continue
+        rows = tuple(
+            (v.metric, fmt_estimate(v.metric, v.difference, signed=True), v.verdict)
+            for v in c.verdicts
+            if v.variant == variant
+        )
+        blocks += [
+            Heading(f"{variant} vs {c.baseline} (paired difference, {variant} − {c.baseline})"),
+            Table(("metric", "difference [95 % CI]", "verdict"), rows),
+        ]
+    return blocks
+
+
+def _thresholds(c: Comparison) -> list[Block]:
+    if not c.thresholds:
+        return []
+    rows = tuple(
+        (
+            t.expression,
+            t.variant,
+            f"{t.bound} CI bound",
+            fmt_value(t.metric, t.value),
+            "pass" if t.passed else "BREACHED",
+        )
+        for t in c.thresholds
+    )
+    return [
+        Heading("Thresholds"),
+        Paragraph("Judged on the 95 % CI bound that is worst for the threshold, not only on the mean."),
+        Table(("threshold", "variant", "judged on", "value", "result"), rows),
+    ]
+
+
+def _changes(changes: list[Change] | None) -> list[Block]:
+    if changes is None:
+        return []
+    rows = tuple(
+        (ch.variant, ch.metric, fmt_value(ch.metric, ch.old), fmt_value(ch.metric, ch.new),
+         fmt_estimate(ch.metric, ch.difference, signed=True), "yes" if ch.significant else "no")
+        for ch in changes
+    )  # fmt: skip
+    return [
+        Heading("Changes against the previous run"),
+        Paragraph("Unpaired (Welch) 95 % intervals: the previous run may come from other code."),
+        Table(("variant", "metric", "old", "new", "difference [95 % CI]", "significant"), rows),
+    ]
+
+
+def _name(c: Comparison, variant: str) -> str:
+    return f"{variant} (baseline)" if variant == c.baseline else variant
+
+
+def fmt_value(metric: str, value: float, signed: bool = False) -> str:
+    sign = "+" if signed else ""
+    if metric in COUNTS:
+        return f"{value:{sign},.1f}"
+    if metric.endswith("_s"):
+        return f"{value:{sign}.2f} s"
+    return f"{value:{sign}.3f}"
+
+
+def fmt_estimate(metric: str, e: Estimate, signed: bool = False) -> str:
+    if e.n < 2:
+        return fmt_value(metric, e.mean, signed)
+    return f"{fmt_value(metric, e.mean, signed)} [{fmt_value(metric, e.low)}, {fmt_value(metric, e.high)}]"

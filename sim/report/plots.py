@@ -1,0 +1,181 @@
+"""The report's PNG plots (matplotlib, no display needed), computed from the raw records."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from sim.metrics.comparison import Comparison  # noqa: E402
+from sim.metrics.records import MessageRecord, RunResult  # noqa: E402
+
+DPI = 100
+SEGMENTS = (("queue", "#bbbbbb"), ("lock wait", "#e4572e"), ("CRM", "#4c9be8"), ("LLM", "#76b041"))
+
+
+def write_all(c: Comparison, folder: Path) -> None:
+    for name, draw in PLOTTERS.items():
+        fig = draw(c)
+        fig.savefig(folder / name, dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+        plt.close(fig)
+
+
+def _records(runs: Sequence[RunResult]) -> list[MessageRecord]:
+    return [r for run in runs for r in run.records]
+
+
+def _figure(title: str, xlabel: str, ylabel: str, size: tuple[float, float] = (8, 4.5)):  # type: ignore[no-untyped-def]
+    fig, ax = plt.subplots(figsize=size)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.grid(alpha=0.3)
+    return fig, ax
+
+
+def latency_cdf(c: Comparison):  # type: ignore[no-untyped-def]
+    fig, ax = _figure("Response time CDF", "seconds from arrival to reply", "share of messages")
+    for variant, runs in c.runs.items():
+        latencies = np.sort([r.latency for r in _records(runs)])
+        ax.step(latencies, np.arange(1, len(latencies) + 1) / max(len(latencies), 1), where="post", label=variant)
+    ax.legend()
+    return fig
+
+
+def busy_rate(c: Comparison):  # type: ignore[no-untyped-def]
+    fig, ax = _figure("Busy-apology rate (mean, 95 % CI)", "variant", "share of messages", (6, 4))
+    names = list(c.estimates)
+    estimates = [c.estimates[v]["busy_rate"] for v in names]
+    means = [e.mean for e in estimates]
+    errors = [[e.mean - e.low for e in estimates], [e.high - e.mean for e in estimates]]
+    ax.bar(names, means, yerr=errors, capsize=8, color="#e4572e")
+    return fig
+
+
+def lock_wait(c: Comparison):  # type: ignore[no-untyped-def]
+    fig, ax = _figure("Lock wait per message", "seconds waiting for the lock", "messages (all replications)")
+    waits = {v: [r.lock_wait for r in _records(runs)] for v, runs in c.runs.items()}
+    top = max((max(w) for w in waits.values() if w), default=1.0)
+    bins = np.linspace(0, max(top, 1e-3), 40)
+    for variant, values in waits.items():
+        ax.hist(values, bins=bins, histtype="step", linewidth=2, label=variant)
+    ax.set_yscale("log")
+    ax.legend()
+    return fig
+
+
+def lock_attempts(c: Comparison):  # type: ignore[no-untyped-def]
+    fig, ax = _figure("Lock attempts per message", "attempts (SET NX PX)", "messages (all replications)")
+    attempts = {v: [r.lock_attempts for r in _records(runs)] for v, runs in c.runs.items()}
+    top = max((max(a) for a in attempts.values() if a), default=1)
+    bins = np.unique(np.geomspace(1, top + 1, 40).astype(int))
+    for variant, values in attempts.items():
+        ax.hist(values, bins=bins, histtype="step", linewidth=2, label=variant)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.legend()
+    return fig
+
+
+def cache_hit_ratio(c: Comparison):  # type: ignore[no-untyped-def]
+    fig, ax = _figure("Cache hit ratio over time", "minutes", "hits / outage checks")
+    for variant, runs in c.runs.items():
+        checked = [r for r in _records(runs) if r.source]
+        if not checked:
+            continue
+        times = np.array([r.arrival + r.queue_wait + r.lock_wait for r in checked]) / 60
+        hits = np.array([r.source == "hit" for r in checked], dtype=float)
+        edges = _edges(times)
+        total, _ = np.histogram(times, edges)
+        hit, _ = np.histogram(times, edges, weights=hits)
+        ratio = np.divide(hit, total, out=np.full(len(total), np.nan), where=total > 0)
+        ax.plot((edges[:-1] + edges[1:]) / 2, ratio, marker=".", label=variant)
+    ax.set_ylim(-0.05, 1.05)
+    ax.legend()
+    return fig
+
+
+def redis_load(c: Comparison):  # type: ignore[no-untyped-def]
+    fig, ax = _figure("Redis commands per second (mean over replications)", "minutes", "commands / s")
+    for variant, runs in c.runs.items():
+        end = max((s for run in runs for s in run.commands_per_second), default=0) + 1
+        per_second = np.zeros(end)
+        for run in runs:
+            for second, count in run.commands_per_second.items():
+                per_second[second] += count / len(runs)
+        window = max(1, end // 200)
+        smooth = per_second[: end - end % window].reshape(-1, window).mean(axis=1) if end >= window else per_second
+        ax.plot(np.arange(len(smooth)) * window / 60, smooth, label=variant)
+    ax.legend()
+    return fig
+
+
+def workers(c: Comparison):  # type: ignore[no-untyped-def]
+    fig, (busy_ax, queue_ax) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
+    for variant, runs in c.runs.items():
+        records = runs[0].records
+        grid = np.linspace(0, max((r.done_at for r in records), default=1.0), 600)
+        starts = np.array([r.arrival + r.queue_wait for r in records])
+        busy_ax.plot(grid / 60, _occupancy(grid, starts, np.array([r.done_at for r in records])), label=variant)
+        queue_ax.plot(grid / 60, _occupancy(grid, np.array([r.arrival for r in records]), starts), label=variant)
+    busy_ax.set(title="Worker utilisation and queue (replication 0)", ylabel="busy workers")
+    queue_ax.set(xlabel="minutes", ylabel="messages waiting for a worker")
+    for ax in (busy_ax, queue_ax):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    return fig
+
+
+def busiest_customer(c: Comparison):  # type: ignore[no-untyped-def]
+    variants = list(c.runs)
+    first = c.runs[variants[0]][0].records
+    customer = _busiest(first)
+    fig, axes = plt.subplots(len(variants), 1, figsize=(9, 1.2 + 1.1 * len(variants) * 2), squeeze=False)
+    for ax, variant in zip(axes[:, 0], variants, strict=True):
+        mine = [r for r in c.runs[variant][0].records if r.customer == customer]
+        for row, r in enumerate(mine):
+            left = r.arrival
+            for (label, color), width in zip(SEGMENTS, (r.queue_wait, r.lock_wait, r.crm_s, r.llm_s), strict=True):
+                ax.barh(row, width, left=left, color=color, label=label if row == 0 else None)
+                left += width
+            tag = "busy apology" if r.outcome == "busy" else r.outcome
+            ax.text(r.reply_at, row, f"  {tag}", va="center", fontsize=8)
+        ax.set_yticks(range(len(mine)), [f"msg {r.index + 1}" for r in mine])
+        ax.invert_yaxis()
+        ax.set(title=f"{variant}: customer {customer}", xlabel="seconds")
+        ax.grid(alpha=0.3, axis="x")
+    axes[0, 0].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _busiest(records: Sequence[MessageRecord]) -> str:
+    counts: dict[str, int] = {}
+    for r in records:
+        counts[r.customer] = counts.get(r.customer, 0) + 1
+    return max(counts, key=lambda name: counts[name]) if counts else ""
+
+
+def _edges(times: np.ndarray) -> np.ndarray:
+    span = float(times.max()) if len(times) else 1.0
+    return np.linspace(0, max(span, 1e-6), min(30, max(2, len(times) // 5)) + 1)
+
+
+def _occupancy(grid: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """How many [start, end) intervals cover each grid instant."""
+    return np.searchsorted(np.sort(starts), grid, side="right") - np.searchsorted(np.sort(ends), grid, side="right")
+
+
+PLOTTERS: dict[str, Callable] = {
+    "latency_cdf.png": latency_cdf,
+    "busy_rate.png": busy_rate,
+    "lock_wait.png": lock_wait,
+    "lock_attempts.png": lock_attempts,
+    "cache_hit_ratio.png": cache_hit_ratio,
+    "redis_load.png": redis_load,
+    "workers.png": workers,
+    "busiest_customer.png": busiest_customer,
+}
