@@ -41,7 +41,8 @@ def _block(block: Block, folder: Path) -> str:
     if isinstance(block, Image):
         data = base64.b64encode((folder / block.file).read_bytes()).decode("ascii")
         caption = html.escape(block.caption)
-        return f'<figure><img src="data:image/png;base64,{data}" alt="{caption}"><figcaption>{caption}</figcaption></figure>'
+        image = f'<img src="data:image/png;base64,{data}" alt="{caption}">'
+        return f"<figure>{image}<figcaption>{caption}</figcaption></figure>"
     raise TypeError(block)
 
 

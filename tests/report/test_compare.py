@@ -94,7 +94,8 @@ def test_unknown_metric_in_a_threshold_exits_2_before_running(tmp_path, capsys):
 
 def test_thresholds_in_the_scenario_file_are_judged(tmp_path):
     scenario = tmp_path / "s.toml"
-    scenario.write_text(Path(MAGNA).read_text().replace("replications = 10", 'thresholds = ["before.busy<0.5"]'))
+    text = Path(MAGNA).read_text()
+    scenario.write_text(re.sub(r"(?m)^thresholds = .*$", 'thresholds = ["before.busy<0.5"]', text))
     assert main(["compare", str(scenario), "--out", str(tmp_path / "out"), "--quiet", "--replications", "2"]) == 1
 
 
