@@ -9,11 +9,12 @@ from pathlib import Path
 
 from sim.report.document import Block, Heading, Image, Paragraph, Table
 
+_NUMBER = re.compile(r"^[+-]?[\d,]+(\.\d+)?( s)?( \[.*\])?$")
 STYLE = """
 body { font: 15px/1.5 system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
-th:first-child, td:first-child { text-align: left; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
 th { background: #f3f3f3; }
 td.better, td.pass { color: #11642b; } td.worse, td.BREACHED { color: #a11; font-weight: bold; }
 figure { margin: 1em 0 2em; } img { max-width: 100%; border: 1px solid #eee; }
@@ -48,6 +49,8 @@ def _block(block: Block, folder: Path) -> str:
 
 def _cell(text: str) -> str:
     css = {"better": "better", "worse": "worse", "pass": "pass", "BREACHED": "BREACHED"}.get(text, "")
+    if not css and _NUMBER.match(text):
+        css = "num"
     return f'<td class="{css}">{html.escape(text)}</td>' if css else f"<td>{html.escape(text)}</td>"
 
 
