@@ -18,7 +18,7 @@ from sim.report.terminal import run_json, run_table
 from sim.scenario import ScenarioError, load_scenario
 
 EXIT_OK, EXIT_BREACHED, EXIT_BAD_INPUT = 0, 1, 2
-DEFAULT_BENCH = "scenarios/peak-hour.toml"
+DEFAULT_BENCH = "scenarios/reference-day.toml"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("scenario", nargs="?", default=DEFAULT_BENCH, help=f"default: {DEFAULT_BENCH}")
     bench.add_argument("--variant", help="the variant to time (default: the first)")
     bench.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    bench.add_argument("--redis-path", choices=("direct", "redis-py"), default="direct", help="default: direct")
     bench.set_defaults(handler=_bench)
     return parser
 
@@ -81,7 +82,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    figures = bench(load_scenario(args.scenario), args.variant).as_dict()
+    figures = bench(load_scenario(args.scenario), args.variant, args.redis_path).as_dict()
     if args.json:
         print(json.dumps(figures, indent=2))
     else:

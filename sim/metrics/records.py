@@ -45,3 +45,4 @@ class RunResult:
     records: tuple[MessageRecord, ...]
     commands_per_second: dict[int, int]  # second → Redis commands issued in it
     trace: tuple[str, ...]
+    events: int = 0  # SimPy events the run scheduled (a cost figure for `sim bench`)

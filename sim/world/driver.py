@@ -14,57 +14,63 @@ import redis
 import simpy
 
 from sim.sut.effects import Command, Log, Now, Script, Sleep, Step
+from sim.world.executors import Executor
 
 
 class SimDriver:
-    def __init__(self, env: simpy.Environment, client: redis.Redis, rtt: float, trace: list[str] | None = None):
+    def __init__(self, env: simpy.Environment, redis_: Executor, rtt: float, trace: list[str] | None = None):
         self.env = env
-        self.client = client
+        self.redis = redis_
         self.rtt = rtt
         self.trace = trace
         self.commands_per_second: Counter[int] = Counter()  # the polling load over time
-        self._scripts: dict[str, Any] = {}
 
     def run(self, step: Step, label: str = "") -> Any:
-        """Drive `step` to completion; returns (its result, Redis commands it sent)."""
+        """Drive `step` to completion; returns (its result, Redis commands it sent).
+
+        Time is advanced lazily: a sleep or a round trip only adds to `owed`,
+        which is waited out in one SimPy timeout just before the step next
+        touches shared state (a Redis command) or finishes. The step sees the
+        same clock (`Now` includes what is owed) with half the events when it
+        polls: a reply's round trip and the following backoff become one wait.
+        """
         env, rtt = self.env, self.rtt
         reply: Any = None
         error: BaseException | None = None
         commands = 0
+        owed = 0.0
         while True:
             try:
                 effect = step.throw(error) if error is not None else step.send(reply)
             except StopIteration as stop:
+                if owed > 0:
+                    yield env.timeout(owed)
                 return stop.value, commands
             reply, error = None, None
             kind = type(effect)
             if kind is Now:
-                reply = env.now
+                reply = env.now + owed
+            elif kind is Sleep:
+                if effect.seconds > 0:
+                    owed += effect.seconds
             elif kind is Command or kind is Script:
+                if owed > 0:
+                    yield env.timeout(owed)
                 commands += 1
                 self.commands_per_second[int(env.now)] += 1
                 try:
-                    reply = self._execute(effect)
+                    if kind is Command:
+                        reply = self.redis.command(effect.args)
+                    else:
+                        reply = self.redis.script(effect.source, effect.keys, effect.args)
                 except redis.RedisError as exc:
                     error = exc
-                if rtt > 0:
-                    yield env.timeout(rtt)
-            elif kind is Sleep:
-                if effect.seconds > 0:
-                    yield env.timeout(effect.seconds)
+                owed = rtt
             elif kind is Log:
                 if self.trace is not None:
-                    self.trace.append(f"{_clock(env.now)} {label} {effect.message}")
+                    self.trace.append(f"{_clock(env.now + owed)} {label} {effect.message}")
             else:
                 raise TypeError(f"unknown effect {effect!r}")
-
-    def _execute(self, effect: Command | Script) -> Any:
-        if type(effect) is Command:
-            return self.client.execute_command(*effect.args)
-        script = self._scripts.get(effect.source)
-        if script is None:
-            script = self._scripts[effect.source] = self.client.register_script(effect.source)
-        return script(keys=effect.keys, args=effect.args)
 
 
 def _clock(seconds: float) -> str:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import simpy
+from fakeredis import FakeServer
 
 from sim.metrics.records import MessageRecord, RunResult
 from sim.scenario.model import Scenario, Variant
@@ -11,15 +14,26 @@ from sim.sut.handler import Handled, Message, MessageHandler
 from sim.sut.lock import LockConfig, ThreadLock
 from sim.world import fakeredis_clock
 from sim.world.driver import SimDriver
+from sim.world.executors import EXECUTORS, Executor
 from sim.world.services import PlannedCrm, PlannedLlm
 from sim.world.workload import PlannedMessage, arrivals, plan, streams
 
 
-def simulate(scenario: Scenario, variant: Variant, replication: int, *, trace: bool = False) -> RunResult:
+def simulate(
+    scenario: Scenario,
+    variant: Variant,
+    replication: int,
+    *,
+    trace: bool = False,
+    redis_path: str = "direct",
+    executor: Callable[[FakeServer], Executor] | None = None,
+) -> RunResult:
+    """One run. `redis_path` is "direct" (fast) or "redis-py" (the client's own path): same results.
+    `executor` overrides it (the benchmark records the command stream that way)."""
     env = simpy.Environment()
     server = fakeredis_clock.clocked_server(lambda: env.now)
     log: list[str] | None = [] if trace else None
-    driver = SimDriver(env, fakeredis_clock.client(server), variant.redis_rtt, log)
+    driver = SimDriver(env, (executor or EXECUTORS[redis_path])(server), variant.redis_rtt, log)
     handler = _handler(variant, scenario.seed, replication)
     workers = simpy.Resource(env, capacity=variant.workers)
     messages = plan(arrivals(scenario, replication), variant.services, scenario.seed, replication)
@@ -27,7 +41,10 @@ def simulate(scenario: Scenario, variant: Variant, replication: int, *, trace: b
     env.process(_arrive(env, messages, workers, driver, handler, records))
     env.run()
     records.sort(key=lambda r: r.message)
-    return RunResult(variant.name, replication, tuple(records), dict(driver.commands_per_second), tuple(log or ()))
+    events = next(env._eid)  # SimPy's running count of scheduled events
+    return RunResult(
+        variant.name, replication, tuple(records), dict(driver.commands_per_second), tuple(log or ()), events
+    )
 
 
 def _handler(variant: Variant, seed: int, replication: int) -> MessageHandler:

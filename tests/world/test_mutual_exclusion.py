@@ -1,17 +1,19 @@
 """Many workers contending for one conversation on SimPy time: never two holders."""
 
 import numpy as np
+import pytest
 import simpy
 
 from sim.sut.lock import LockConfig, Release, ThreadLock
 from sim.sut.retry import Exponential, Fixed
 from sim.world import fakeredis_clock
 from sim.world.driver import SimDriver
+from sim.world.executors import EXECUTORS
 
 
-def contend(policy, workers=25, hold_mean=3.0, seed=1, rtt=0.001):
+def contend(policy, path, workers=25, hold_mean=3.0, seed=1, rtt=0.001):
     env = simpy.Environment()
-    driver = SimDriver(env, fakeredis_clock.client(fakeredis_clock.clocked_server(lambda: env.now)), rtt)
+    driver = SimDriver(env, EXECUTORS[path](fakeredis_clock.clocked_server(lambda: env.now)), rtt)
     lock = ThreadLock(LockConfig(ttl=120, timeout=600, policy=policy))
     rng = np.random.default_rng(seed)
     holds = rng.exponential(hold_mean, workers)
@@ -40,15 +42,17 @@ def assert_disjoint(intervals):
         assert begin >= end, f"two holders at once: one until {end}, next from {begin}"
 
 
-def test_fixed_polling_never_lets_two_workers_hold_the_lock():
-    intervals, releases = contend(Fixed(0.1))
+@pytest.mark.parametrize("path", sorted(EXECUTORS))
+def test_fixed_polling_never_lets_two_workers_hold_the_lock(path):
+    intervals, releases = contend(Fixed(0.1), path)
     assert len(intervals) == 25
     assert_disjoint(intervals)
     assert set(releases) == {Release.RELEASED}
 
 
-def test_exponential_backoff_never_lets_two_workers_hold_the_lock():
-    intervals, releases = contend(Exponential(0.1, 2, 2.0), seed=2)
+@pytest.mark.parametrize("path", sorted(EXECUTORS))
+def test_exponential_backoff_never_lets_two_workers_hold_the_lock(path):
+    intervals, releases = contend(Exponential(0.1, 2, 2.0), path, seed=2)
     assert len(intervals) == 25
     assert_disjoint(intervals)
     assert set(releases) == {Release.RELEASED}

@@ -1,0 +1,130 @@
+"""Two ways to send the system under test's Redis commands to the fake server.
+
+`RedisPyExecutor` goes through redis-py's client, connection pool and RESP
+encoding — the plain path, exactly what production code does. `DirectExecutor`
+hands the same command to the same fakeredis command implementations without
+serialising it: the fast path. Both return what redis-py would return and
+raise what redis-py would raise; `tests/world/test_executors.py` runs the
+bundled scenarios both ways and compares every per-message record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Protocol
+
+import fakeredis
+import redis
+from fakeredis._helpers import SimpleError, SimpleString
+from fakeredis._socket._fakesocket import FakeSocket
+from fakeredis._socket._resp import extract_command
+
+from sim.world import fakeredis_clock
+
+
+class Executor(Protocol):
+    def command(self, args: tuple[Any, ...]) -> Any: ...
+
+    def script(self, source: str, keys: tuple[Any, ...], args: tuple[Any, ...]) -> Any: ...
+
+
+class RedisPyExecutor:
+    """Through redis-py's client: the reference behaviour."""
+
+    def __init__(self, server: fakeredis.FakeServer) -> None:
+        self.client = fakeredis_clock.client(server)
+        self._scripts: dict[str, Any] = {}
+
+    def command(self, args: tuple[Any, ...]) -> Any:
+        return self.client.execute_command(*args)
+
+    def script(self, source: str, keys: tuple[Any, ...], args: tuple[Any, ...]) -> Any:
+        script = self._scripts.get(source)
+        if script is None:
+            script = self._scripts[source] = self.client.register_script(source)
+        return script(keys=keys, args=args)
+
+
+class DirectExecutor:
+    """Straight into fakeredis's command implementations, skipping the client and the wire format.
+
+    One shortcut, read from fakeredis's own keyspace: a `SET … NX` on a key that
+    exists and has not expired changes nothing and replies nil, so it is
+    answered without running the command. That is most lock polls.
+    """
+
+    def __init__(self, server: fakeredis.FakeServer) -> None:
+        self.server = server
+        self.socket = FakeSocket(server, db=0, client_class=redis.Redis, lua_modules=None)
+        self.db = server.dbs[0]
+        self._prepared: dict[tuple[Any, ...], Prepared] = {}
+        self._shas: dict[str, bytes] = {}
+
+    def command(self, args: tuple[Any, ...]) -> Any:
+        if not self.server.connected:
+            raise redis.ConnectionError("FakeRedis is emulating a connection error.")
+        prepared = self._prepared.get(args)
+        if prepared is None:
+            prepared = self._prepare(args)
+        func, signature, arguments, is_set, nx_key = prepared
+        if nx_key is not None and nx_key in self.db:  # `in` drops the key first if it has expired
+            return None
+        with self.server.lock:  # fakeredis notifies watchers under it
+            result = self.socket._run_command(func, signature, arguments, False)
+        if isinstance(result, SimpleError):
+            raise self.socket._decode_error(result)
+        if isinstance(result, SimpleString):
+            result = result.value
+        # redis-py's SET callback: b"OK" → True; a refused NX stays None.
+        return (result == b"OK" or None) if is_set and result is not None else result
+
+    def script(self, source: str, keys: tuple[Any, ...], args: tuple[Any, ...]) -> Any:
+        sha = self._shas.get(source)
+        if sha is None:
+            sha = self._shas[source] = hashlib.sha1(source.encode()).hexdigest().encode()
+        try:
+            return self.command(("EVALSHA", sha, len(keys), *keys, *args))
+        except redis.exceptions.NoScriptError:
+            self.command(("SCRIPT", "LOAD", source))
+            return self.command(("EVALSHA", sha, len(keys), *keys, *args))
+
+    def _prepare(self, args: tuple[Any, ...]) -> Prepared:
+        """Encode, resolve and check a command once; a polling loop repeats the same one."""
+        fields = [_encode(a) for a in args]
+        name, _ = extract_command(fields)
+        try:
+            func, signature = self.socket._name_to_func(name)
+            arguments = fields[signature_offset(signature) :]
+            signature.check_arity(arguments, self.socket.version)
+        except SimpleError as error:
+            raise self.socket._decode_error(error) from None
+        upper = [f.upper() for f in fields]
+        nx_key = fields[1] if name == "set" and b"NX" in upper and b"GET" not in upper else None
+        prepared = (func, signature, arguments, name == "set", nx_key)
+        if len(self._prepared) >= PREPARED_CACHE:
+            self._prepared.clear()
+        self._prepared[args] = prepared
+        return prepared
+
+
+Prepared = tuple[Any, Any, list[bytes], bool, "bytes | None"]
+PREPARED_CACHE = 4096  # distinct commands kept encoded; tokens make most commands unique per message
+
+
+def signature_offset(signature: Any) -> int:
+    """Subcommands ("script load") take two fields before their arguments."""
+    return 2 if " " in signature.name else 1
+
+
+def _encode(value: Any) -> bytes:
+    """redis-py's Encoder, for the types the system under test sends."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return repr(value).encode()
+    raise redis.DataError(f"Invalid input of type: {type(value).__name__!r}")
+
+
+EXECUTORS = {"direct": DirectExecutor, "redis-py": RedisPyExecutor}
