@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from sim.bench import bench
-from sim.compare_command import run_compare
+from sim.compare_command import run_compare, run_sweep
 from sim.experiment import default_processes, run_once, select
 from sim.report.terminal import run_json, run_table
 from sim.scenario import ScenarioError, load_scenario
@@ -49,7 +49,22 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--seed", type=int, help="override the scenario's seed")
     compare.add_argument("--processes", type=_positive_int, default=default_processes(), help="default: all cores")
     compare.add_argument("--quiet", action="store_true", help="no progress bar")
+    _executor_options(compare)
     compare.set_defaults(handler=_compare)
+
+    sweep = commands.add_parser("sweep", help="run one variant over a grid of settings; heatmaps of the results")
+    sweep.add_argument("scenario", help="a scenario file")
+    sweep.add_argument(
+        "--grid", action="append", required=True, metavar="KEY=V1,V2,…",
+        help="a setting and its values, e.g. lock.timeout=30s,45s,60s; repeat for more axes",
+    )  # fmt: skip
+    sweep.add_argument("--variant", help="the variant the grid starts from (default: the baseline)")
+    sweep.add_argument("--out", default="reports", help="report goes to OUT/<scenario name>-sweep/")
+    sweep.add_argument("--replications", type=_positive_int, help="override the scenario's replications")
+    sweep.add_argument("--processes", type=_positive_int, default=default_processes(), help="default: all cores")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    _executor_options(sweep)
+    sweep.set_defaults(handler=_sweep)
 
     bench = commands.add_parser("bench", help="measure simulated messages per wall-second")
     bench.add_argument("scenario", nargs="?", default=DEFAULT_BENCH, help=f"default: {DEFAULT_BENCH}")
@@ -92,6 +107,15 @@ def _bench(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     return run_compare(args)
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    return run_sweep(args)
+
+
+def _executor_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--executor", choices=("local", "dask"), default="local", help="where replications run")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="the Dask scheduler, with --executor dask")
 
 
 def _positive_int(text: str) -> int:

@@ -8,13 +8,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sim.experiment import run_replications, select
+from sim.experiment import DaskUnavailable, run_replications, select
 from sim.metrics.baseline import BaselineError, changes, load_previous
 from sim.metrics.comparison import Comparison
 from sim.metrics.thresholds import Threshold, ThresholdError, parse_threshold
 from sim.progress import Progress
-from sim.report.folder import write_report
+from sim.report import sweep as sweep_report
+from sim.report.folder import write_atomically, write_report
 from sim.scenario import Scenario, ScenarioError, load_scenario
+from sim.sweep import grid_scenario, parse_grid
 
 EXIT_OK, EXIT_BREACHED = 0, 1
 
@@ -34,8 +36,18 @@ def run_compare(args: argparse.Namespace) -> int:
     return EXIT_BREACHED if breached else EXIT_OK
 
 
+def run_sweep(args: argparse.Namespace) -> int:
+    axes = parse_grid(args.grid)
+    scenario = grid_scenario(_configured(load_scenario(args.scenario), args), axes, args.variant)
+    comparison = _replicate(scenario, {scenario.name: []}, args)
+    out = write_atomically(Path(args.out) / f"{scenario.name}-sweep", lambda f: sweep_report.write(comparison, axes, f))
+    _publish_summary(out / "report.md")
+    print(f"{scenario.name}: {len(scenario.variants)} grid points × {comparison.replications} replications → {out}")
+    return EXIT_OK
+
+
 def _configured(scenario: Scenario, args: argparse.Namespace) -> Scenario:
-    scenario = select(scenario, seed=args.seed)
+    scenario = select(scenario, seed=getattr(args, "seed", None))
     if args.replications:
         scenario = dataclasses.replace(scenario, replications=args.replications)
     return scenario
@@ -69,9 +81,19 @@ def _previous(path: str, scenario: Scenario) -> dict[str, Any] | None:
 
 def _replicate(scenario: Scenario, thresholds: dict[str, list[Threshold]], args: argparse.Namespace) -> Comparison:
     progress = Progress(scenario.replications * len(scenario.variants), scenario.name, enabled=not args.quiet)
-    return run_replications(
-        scenario, processes=args.processes, extra_thresholds=thresholds[scenario.name], on_done=progress.step
-    )
+    scheduler = args.scheduler if args.executor == "dask" else None
+    if args.executor == "dask" and not scheduler:
+        raise ScenarioError("--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
+    try:
+        return run_replications(
+            scenario,
+            processes=args.processes,
+            scheduler=scheduler,
+            extra_thresholds=thresholds[scenario.name],
+            on_done=progress.step,
+        )
+    except DaskUnavailable as error:
+        raise ScenarioError(str(error)) from None
 
 
 def _publish_summary(report: Path) -> None:

@@ -47,13 +47,19 @@ def run_replications(
     scenario: Scenario,
     *,
     processes: int = 1,
+    scheduler: str | None = None,
     extra_thresholds: Iterable[Threshold] = (),
     on_done: Callable[[], None] = lambda: None,
 ) -> Comparison:
-    """Every variant × replication; identical results whatever the number of processes."""
+    """Every variant × replication; identical results whatever runs them.
+
+    Locally on `processes` cores, or on a Dask distributed cluster when
+    `scheduler` is its address. Each job carries its own seeds, so where it
+    runs cannot change what it computes.
+    """
     jobs: list[Job] = [(scenario, v.name, r) for r in range(scenario.replications) for v in scenario.variants]
     runs: dict[str, list[RunResult]] = {v.name: [] for v in scenario.variants}
-    for run in _map(jobs, processes):
+    for run in _map_on_dask(jobs, scheduler) if scheduler else _map(jobs, processes):
         runs[run.variant].append(run)
         on_done()
     return compare(
@@ -81,3 +87,18 @@ def _map(jobs: list[Job], processes: int) -> Iterator[RunResult]:
         return
     with multiprocessing.get_context("fork").Pool(min(processes, len(jobs))) as pool:
         yield from pool.imap(_run_job, jobs)
+
+
+class DaskUnavailable(RuntimeError):
+    """--executor dask without the optional dependency installed."""
+
+
+def _map_on_dask(jobs: list[Job], scheduler: str) -> Iterator[RunResult]:
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise DaskUnavailable("the dask executor needs the optional extra: pip install -e '.[dask]'") from None
+    with Client(scheduler) as client:
+        futures = client.map(_run_job, jobs, pure=False)
+        for future in futures:  # in submission order, so results do not depend on who finished first
+            yield future.result()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from sim.metrics.baseline import Change
@@ -18,10 +19,15 @@ from sim.report import document, html, json_report, markdown, plots, records_csv
 
 def write_report(c: Comparison, out: Path, changes: list[Change] | None = None) -> Path:
     """Writes report.md, report.html, results.json, records.csv and the plots into `out`."""
+    return write_atomically(out, lambda folder: _write_files(c, folder, changes))
+
+
+def write_atomically(out: Path, fill: Callable[[Path], None]) -> Path:
+    """`fill` writes into a staging folder; only a complete folder replaces `out`."""
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".tmp-{out.name}-", dir=out.parent))
     try:
-        _write_files(c, staging, changes)
+        fill(staging)
         _swap_in(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

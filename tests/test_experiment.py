@@ -1,0 +1,43 @@
+"""Replications: independent streams per replication, identical results on any number of processes."""
+
+from pathlib import Path
+
+from sim.experiment import run_replications
+from sim.scenario import load_scenario
+
+PEAK = Path(__file__).parents[1] / "scenarios" / "peak-hour.toml"
+
+
+def test_results_are_identical_whatever_the_number_of_processes():
+    import dataclasses
+
+    scenario = dataclasses.replace(load_scenario(PEAK), replications=3, duration=600.0)
+    serial = run_replications(scenario, processes=1)
+    parallel = run_replications(scenario, processes=2)
+    assert serial.per_replication == parallel.per_replication
+    for variant in serial.runs:
+        assert [r.records for r in serial.runs[variant]] == [r.records for r in parallel.runs[variant]]
+
+
+def test_replications_differ_from_each_other_but_variants_share_them():
+    import dataclasses
+
+    scenario = dataclasses.replace(load_scenario(PEAK), replications=2, duration=600.0)
+    result = run_replications(scenario)
+    before = result.per_replication["before"]
+    after = result.per_replication["after"]
+    assert before[0]["messages"] != before[1]["messages"]
+    assert [r["messages"] for r in before] == [r["messages"] for r in after]
+
+
+def test_a_dask_cluster_gives_the_same_results_as_one_process():
+    import dataclasses
+
+    distributed = __import__("pytest").importorskip("dask.distributed")
+    scenario = dataclasses.replace(load_scenario(PEAK), replications=2, duration=300.0)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        on_dask = run_replications(scenario, scheduler=cluster.scheduler_address)
+    serial = run_replications(scenario, processes=1)
+    assert on_dask.per_replication == serial.per_replication
+    for variant in serial.runs:
+        assert [r.records for r in on_dask.runs[variant]] == [r.records for r in serial.runs[variant]]
