@@ -1,6 +1,7 @@
 """Command line: argument parsing and exit codes only.
 
-Exit codes: 0 success, 1 a threshold was breached, 2 bad input.
+Exit codes: 0 success, 1 a threshold was breached, 2 bad input,
+3 the simulator broke one of its own invariants (or a run was not deterministic).
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from typing import NoReturn
 
 from sim.bench import bench
 from sim.compare_command import run_compare, run_sweep
-from sim.experiment import default_processes, run_once, select
+from sim.experiment import VariantRun, default_processes, run_once, select
 from sim.report.terminal import run_json, run_table
-from sim.scenario import ScenarioError, load_scenario
+from sim.scenario import Scenario, ScenarioError, load_scenario
 
-EXIT_OK, EXIT_BREACHED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_BREACHED, EXIT_BAD_INPUT, EXIT_BROKEN = 0, 1, 2, 3
 DEFAULT_BENCH = "scenarios/reference-day.toml"
 
 
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="override the scenario's seed")
     run.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     run.add_argument("--trace", action="store_true", help="print the production log lines on simulated time")
+    run.add_argument("--check-determinism", action="store_true", help="run twice and compare every record")
     run.set_defaults(handler=_run)
 
     compare = commands.add_parser("compare", help="replicate every variant, compare, write a report folder")
@@ -93,7 +95,25 @@ def _run(args: argparse.Namespace) -> int:
             print("\n".join(result.run.trace))
     metrics = {name: result.metrics for name, result in results.items()}
     print(run_json(scenario, metrics) if args.json else run_table(scenario, metrics))
-    return EXIT_OK
+    broken = [f"{name}: {text}" for name, result in results.items() for text in result.run.violations]
+    if args.check_determinism:
+        broken += _determinism_problems(scenario, results)
+    for text in broken:
+        print(f"sim: INVARIANT BROKEN: {text}", file=sys.stderr)
+    return EXIT_BROKEN if broken else EXIT_OK
+
+
+def _determinism_problems(scenario: Scenario, first: dict[str, VariantRun]) -> list[str]:
+    second = run_once(scenario)
+    problems = []
+    for name, result in first.items():
+        again = second[name].run.records
+        differing = [a.message for a, b in zip(result.run.records, again, strict=False) if a != b]
+        if differing or len(again) != len(result.run.records):
+            problems.append(f"{name}: not deterministic, records differ from message {differing[:1]}")
+        else:
+            print(f"{name}: deterministic, {len(again)} records identical in two runs", file=sys.stderr)
+    return problems
 
 
 def _bench(args: argparse.Namespace) -> int:

@@ -18,14 +18,14 @@ from sim.report.folder import write_atomically, write_report
 from sim.scenario import Scenario, ScenarioError, load_scenario
 from sim.sweep import grid_scenario, parse_grid
 
-EXIT_OK, EXIT_BREACHED = 0, 1
+EXIT_OK, EXIT_BREACHED, EXIT_BROKEN = 0, 1, 3
 
 
 def run_compare(args: argparse.Namespace) -> int:
     scenarios = [_configured(load_scenario(path), args) for path in args.scenarios]
     thresholds = _cli_thresholds(args.threshold, scenarios)
     previous = {s.name: _previous(args.baseline, s) for s in scenarios} if args.baseline else {}
-    breached = False
+    breached = broken = False
     for scenario in scenarios:
         comparison = _replicate(scenario, thresholds, args)
         found = changes(previous[scenario.name], comparison) if previous.get(scenario.name) else None
@@ -33,7 +33,8 @@ def run_compare(args: argparse.Namespace) -> int:
         _publish_summary(out / "report.md")
         print(_one_line(comparison, out))
         breached = breached or bool(comparison.breached)
-    return EXIT_BREACHED if breached else EXIT_OK
+        broken = broken or bool(comparison.violations)
+    return EXIT_BROKEN if broken else EXIT_BREACHED if breached else EXIT_OK
 
 
 def run_sweep(args: argparse.Namespace) -> int:
@@ -110,4 +111,6 @@ def _one_line(c: Comparison, out: Path) -> str:
     line = f"{c.scenario}: {len(c.estimates)} variants × {c.replications} replications, {status} → {out}/report.md"
     for t in c.breached:
         line += f"\n  breached: {t.expression} for {t.variant} ({t.bound} CI bound {t.value:.4g})"
+    for text in c.violations:
+        line += f"\n  INVARIANT BROKEN: {text}"
     return line

@@ -75,3 +75,17 @@ def test_bad_input_exits_2_with_one_line_and_no_traceback(args, message):
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
+
+
+def test_check_determinism_runs_twice_and_says_so():
+    result = sim("run", MAGNA, "--check-determinism", "--json")
+    assert result.returncode == 0
+    assert "before: deterministic, 3 records identical in two runs" in result.stderr
+
+
+def test_a_broken_invariant_exits_3(monkeypatch, capsys):
+    from sim.metrics import invariants
+
+    monkeypatch.setattr(invariants, "check", lambda records, **kw: ["planted violation"])
+    assert main(["run", MAGNA]) == 3
+    assert "sim: INVARIANT BROKEN: before: planted violation" in capsys.readouterr().err

@@ -39,6 +39,16 @@ class Comparison:
     def breached(self) -> list[ThresholdOutcome]:
         return [t for t in self.thresholds if not t.passed]
 
+    @property
+    def violations(self) -> list[str]:
+        """Broken invariants, each prefixed with its variant and replication."""
+        return [
+            f"{v} #{run.replication}: {text}"
+            for v, runs in self.runs.items()
+            for run in runs
+            for text in run.violations
+        ]
+
 
 def compare(
     scenario: str,

@@ -46,3 +46,4 @@ class RunResult:
     commands_per_second: dict[int, int]  # second → Redis commands issued in it
     trace: tuple[str, ...]
     events: int = 0  # SimPy events the run scheduled (a cost figure for `sim bench`)
+    violations: tuple[str, ...] = ()  # broken invariants (sim.metrics.invariants); empty when all held

@@ -82,13 +82,25 @@ def build(c: Comparison, changes: list[Change] | None = None, plots: bool = True
 
 
 def _status(c: Comparison) -> list[Block]:
+    runs = sum(len(r) for r in c.runs.values())
+    if c.violations:
+        invariants: Block = Paragraph(f"**INVARIANTS BROKEN (a simulator bug):** {'; '.join(c.violations[:10])}")
+    else:
+        invariants = Paragraph(
+            f"Invariants held in all {runs} runs (one outcome per message, no negative waits, "
+            "never more messages in service than workers, one lock holder within the TTL)."
+        )
+    return [invariants, _thresholds_status(c)]
+
+
+def _thresholds_status(c: Comparison) -> Block:
     if not c.thresholds:
-        return [Paragraph("No thresholds set.")]
+        return Paragraph("No thresholds set.")
     breached = c.breached
     if not breached:
-        return [Paragraph(f"**All {len(c.thresholds)} threshold checks passed.**")]
+        return Paragraph(f"**All {len(c.thresholds)} threshold checks passed.**")
     names = ", ".join(f"{t.expression} ({t.variant})" for t in breached)
-    return [Paragraph(f"**{len(breached)} of {len(c.thresholds)} threshold checks BREACHED:** {names}")]
+    return Paragraph(f"**{len(breached)} of {len(c.thresholds)} threshold checks BREACHED:** {names}")
 
 
 def _summary(c: Comparison) -> Table:

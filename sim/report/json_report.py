@@ -22,6 +22,7 @@ def render(c: Comparison, changes: list[Change] | None = None) -> str:
         "confidence": CONFIDENCE,
         "baseline": c.baseline,
         "passed": not c.breached,
+        "invariant_violations": c.violations,
         "variants": {
             v: {
                 "description": c.descriptions[v],

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import simpy
 from fakeredis import FakeServer
 
+from sim.metrics import invariants
 from sim.metrics.records import MessageRecord, RunResult
 from sim.scenario.model import Scenario, Variant
 from sim.sut.cache import OutageCache
@@ -42,9 +43,11 @@ def simulate(
     env.run()
     records.sort(key=lambda r: r.message)
     events = next(env._eid)  # SimPy's running count of scheduled events
+    broken = invariants.check(records, expected=len(messages), workers=variant.workers, lock_ttl=variant.lock.ttl)
     return RunResult(
-        variant.name, replication, tuple(records), dict(driver.commands_per_second), tuple(log or ()), events
-    )
+        variant.name, replication, tuple(records), dict(driver.commands_per_second), tuple(log or ()), events,
+        tuple(broken),
+    )  # fmt: skip
 
 
 def _handler(variant: Variant, seed: int, replication: int) -> MessageHandler:
