@@ -12,9 +12,13 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+import redis
+
 from sim.bench import bench
 from sim.compare_command import run_compare, run_sweep
 from sim.experiment import VariantRun, default_processes, run_once, select
+from sim.live import run_live
+from sim.metrics.summary import summarize
 from sim.report.terminal import run_json, run_table
 from sim.scenario import Scenario, ScenarioError, load_scenario
 
@@ -38,6 +42,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--trace", action="store_true", help="print the production log lines on simulated time")
     run.add_argument("--check-determinism", action="store_true", help="run twice and compare every record")
     run.set_defaults(handler=_run)
+
+    live = commands.add_parser("live", help="run the same code in real time against a real Redis server")
+    live.add_argument("scenario", help="a scenario file")
+    live.add_argument("--redis", required=True, metavar="URL", help="e.g. redis://127.0.0.1:6379/0")
+    live.add_argument("--time-scale", type=_positive_float, default=1.0, help="multiply every duration (default 1)")
+    live.add_argument("--variant", help="run only this variant")
+    live.add_argument("--seed", type=int, help="override the scenario's seed")
+    live.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    live.set_defaults(handler=_live)
 
     compare = commands.add_parser("compare", help="replicate every variant, compare, write a report folder")
     compare.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenario files")
@@ -131,6 +144,24 @@ def _compare(args: argparse.Namespace) -> int:
 
 def _sweep(args: argparse.Namespace) -> int:
     return run_sweep(args)
+
+
+def _live(args: argparse.Namespace) -> int:
+    scenario = select(load_scenario(args.scenario), args.variant, args.seed)
+    try:
+        runs = {v.name: run_live(scenario, v, args.redis, args.time_scale) for v in scenario.variants}
+    except (redis.ConnectionError, ValueError) as error:
+        raise ScenarioError(f"--redis {args.redis}: {error}") from None
+    metrics = {name: summarize(run.records) for name, run in runs.items()}
+    print(run_json(scenario, metrics) if args.json else run_table(scenario, metrics))
+    return EXIT_OK
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be greater than zero, got {text!r}")
+    return value
 
 
 def _executor_options(parser: argparse.ArgumentParser) -> None:

@@ -30,6 +30,7 @@ class BlockingDriver:
         self.clock = clock
         self.sleep = sleep
         self.log = log
+        self.commands = 0  # Redis round trips sent, scripts included
         self._scripts: dict[str, Any] = {}
 
     def run(self, step: Step) -> Any:
@@ -49,8 +50,10 @@ class BlockingDriver:
 
     def _do(self, effect: Any) -> Any:
         if isinstance(effect, Command):
+            self.commands += 1
             return self.client.execute_command(*effect.args)
         if isinstance(effect, Script):
+            self.commands += 1
             return self._script(effect.source)(keys=list(effect.keys), args=list(effect.args))
         if isinstance(effect, Sleep):
             return self.sleep(effect.seconds)
