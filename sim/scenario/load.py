@@ -35,6 +35,10 @@ DEFAULT_WORKERS = 10
 DEFAULT_RTT = 0.001
 DEFAULT_REPLICATIONS = 10
 VARIANT_SECTIONS = ("lock", "cache", "workers", "redis", "services")
+MAX_BURSTS = 5_000_000  # per run: past this, memory and patience run out; split the run instead
+MAX_COUNT = 1000  # messages in one burst, installation points of one customer
+MAX_REPLICATIONS = 10_000
+MIN_BACKOFF = 0.001  # a retry sooner than a millisecond is a busy loop, not a policy
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -58,9 +62,17 @@ def parse_scenario(data: dict[str, Any], file: str) -> Scenario:
     head = _section(top, "scenario")
     name = head.string("name", Path(file).stem)
     seed = head.number("seed", 1, integer=True)
-    replications = head.number("replications", DEFAULT_REPLICATIONS, minimum=1, integer=True)
-    workload = parse_workload(_section(top, "workload"))
+    replications = head.number("replications", DEFAULT_REPLICATIONS, minimum=1, maximum=MAX_REPLICATIONS, integer=True)
+    workload_section = _section(top, "workload")
+    workload = parse_workload(workload_section)
     duration = head.duration("duration", _default_duration(workload, head))
+    expected_bursts = workload.customers_per_hour * duration / 3600
+    if expected_bursts > MAX_BURSTS:
+        workload_section.fail(
+            "customers_per_hour",
+            f"{workload.customers_per_hour:g}/h over {duration:g} s is ~{expected_bursts:,.0f} bursts; "
+            f"the limit is {MAX_BURSTS:,} per run",
+        )
     base = parse_variant("default", top, None)
     variants = tuple(
         parse_variant(vname, Reader(file, f"variants.{vname}", _table(top, "variants", vname)), base)
@@ -134,11 +146,11 @@ def parse_lock(r: Reader, base: LockSettings) -> LockSettings:
 def parse_backoff(r: Reader) -> Backoff:
     kind = r.string("kind", choices=BACKOFF_KINDS)
     if kind == "fixed":
-        backoff = Backoff(kind, delay=r.duration("delay", positive=True))
+        backoff = Backoff(kind, delay=r.duration("delay", minimum=MIN_BACKOFF))
     else:
-        base = r.duration("base", positive=True)
-        factor = r.number("factor", 2.0, minimum=1.0)
-        cap = r.duration("cap", positive=True)
+        base = r.duration("base", minimum=MIN_BACKOFF)
+        factor = r.number("factor", 2.0, minimum=1.0, maximum=1000.0)
+        cap = r.duration("cap", minimum=MIN_BACKOFF)
         if cap < base:
             r.fail("cap", f"must be at least base ({base:g} s), got {cap:g} s")
         backoff = Backoff(kind, base=base, factor=float(factor), cap=cap)
@@ -209,8 +221,8 @@ def parse_distribution(parent: Reader, key: str, default: d.Distribution) -> d.D
         dist = d.Exponential(r.duration("mean", positive=True))
     else:
         median, p95 = r.duration("median", positive=True), r.duration("p95", positive=True)
-        if p95 <= median:
-            r.fail("p95", f"must be greater than median ({median:g} s), got {p95:g} s")
+        if not median < p95 <= 1000 * median:
+            r.fail("p95", f"must be above the median ({median:g} s) and at most 1000× it, got {p95:g} s")
         dist = d.LogNormal(median, p95)
     r.done()
     return dist
@@ -222,18 +234,18 @@ def parse_count(parent: Reader, key: str, default: d.CountDistribution, *, minim
         parent.raw(key, None)
         return default
     if not isinstance(parent.data[key], dict):
-        return d.FixedCount(parent.number(key, minimum=minimum, integer=True))
+        return d.FixedCount(parent.number(key, minimum=minimum, maximum=MAX_COUNT, integer=True))
     r = parent.table(key)
     assert r is not None
     kind = r.string("dist", choices=COUNT_KINDS)
     if kind == "fixed":
-        count: d.CountDistribution = d.FixedCount(r.number("value", minimum=minimum, integer=True))
+        count: d.CountDistribution = d.FixedCount(r.number("value", minimum=minimum, maximum=MAX_COUNT, integer=True))
     elif kind == "uniform":
-        low = r.number("low", minimum=minimum, integer=True)
-        high = r.number("high", minimum=low, integer=True)
+        low = r.number("low", minimum=minimum, maximum=MAX_COUNT, integer=True)
+        high = r.number("high", minimum=low, maximum=MAX_COUNT, integer=True)
         count = d.UniformCount(low, high)
     elif kind == "geometric":
-        count = d.GeometricCount(float(r.number("mean", minimum=max(1, minimum))))
+        count = d.GeometricCount(float(r.number("mean", minimum=max(1, minimum), maximum=MAX_COUNT / 10)))
     else:
         values = tuple(_whole(r, "values", v, minimum) for v in r.list_of("values"))
         weights = tuple(float(_positive(r, "weights", w)) for w in r.list_of("weights", [1.0] * len(values)))
@@ -245,7 +257,7 @@ def parse_count(parent: Reader, key: str, default: d.CountDistribution, *, minim
 
 
 def _whole(r: Reader, key: str, value: Any, minimum: int) -> int:
-    return Reader(r.file, r.section, {key: value}).number(key, minimum=minimum, integer=True)
+    return Reader(r.file, r.section, {key: value}).number(key, minimum=minimum, maximum=MAX_COUNT, integer=True)
 
 
 def _positive(r: Reader, key: str, value: Any) -> float:

@@ -15,6 +15,7 @@ from sim.scenario.model import ScenarioError
 MISSING: Any = object()
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+MAX_DURATION = 1000 * 86400.0  # beyond this a value is a typo, and floats lose the millisecond
 DURATION_HELP = "a duration such as '100ms', '30s', '5m', '1h' or a number of seconds"
 
 
@@ -41,16 +42,28 @@ class Reader:
     def has(self, key: str) -> bool:
         return key in self.data
 
-    def duration(self, key: str, default: Any = MISSING, *, positive: bool = False) -> float:
+    def duration(self, key: str, default: Any = MISSING, *, positive: bool = False, minimum: float = 0.0) -> float:
         value = self.raw(key, default)
         seconds = parse_duration(value)
         if seconds is None:
             self.fail(key, f"expected {DURATION_HELP}, got {value!r}")
         if seconds < 0 or (positive and seconds == 0):
             self.fail(key, f"must be {'greater than zero' if positive else 'zero or more'}, got {value!r}")
+        if seconds < minimum:
+            self.fail(key, f"must be at least {minimum * 1000:g} ms, got {value!r}")
+        if seconds > MAX_DURATION:
+            self.fail(key, f"must be at most 1000 days, got {value!r}")
         return seconds
 
-    def number(self, key: str, default: Any = MISSING, *, minimum: float = 0.0, integer: bool = False) -> Any:
+    def number(
+        self,
+        key: str,
+        default: Any = MISSING,
+        *,
+        minimum: float = 0.0,
+        maximum: float = math.inf,
+        integer: bool = False,
+    ) -> Any:
         value = self.raw(key, default)
         kind = "a whole number" if integer else "a number"
         allowed = (int,) if integer else (int, float)
@@ -58,6 +71,8 @@ class Reader:
             self.fail(key, f"expected {kind} >= {minimum:g}, got {value!r}")
         if value < minimum:
             self.fail(key, f"must be >= {minimum:g}, got {value!r}")
+        if value > maximum:
+            self.fail(key, f"must be <= {maximum:g}, got {value!r}")
         return value
 
     def boolean(self, key: str, default: Any = MISSING) -> bool:

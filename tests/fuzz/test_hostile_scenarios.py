@@ -1,0 +1,121 @@
+"""Hostile input: random and mutated scenario files give a clean one-line error or a valid run.
+
+Never a traceback, never a half-read scenario. Budgets are bounded (max_examples)
+so the suite stays fast in CI; valid mutants run a short slice of themselves.
+"""
+
+import copy
+import dataclasses
+import tomllib
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from sim.scenario import ScenarioError, load_scenario
+from sim.scenario.load import parse_scenario
+from sim.world.model import simulate
+
+SCENARIOS = sorted((Path(__file__).parents[2] / "scenarios").glob("*.toml"))
+TEXTS = [p.read_text() for p in SCENARIOS]
+DATA = [tomllib.loads(t) for t in TEXTS]
+
+values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**12), max_value=10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["0s", "-5s", "5 minutos", "1h", "100ms", "1e3", "fixed", "lognormal", "", "∞"]),
+    st.lists(st.integers(min_value=-3, max_value=5), max_size=3),
+    st.dictionaries(st.sampled_from(["dist", "kind", "value", "mean", "bogus"]), st.integers(-2, 5), max_size=2),
+)
+
+
+def paths(table, prefix=()):
+    for key, value in table.items():
+        yield (*prefix, key)
+        if isinstance(value, dict):
+            yield from paths(value, (*prefix, key))
+
+
+def set_path(table, path, value):
+    for key in path[:-1]:
+        table = table[key]
+    table[path[-1]] = value
+
+
+def assert_clean_error(error: ScenarioError, file: str) -> None:
+    message = str(error)
+    assert message.startswith(f"{file}: ") and "\n" not in message and "Traceback" not in message
+
+
+def run_a_slice(scenario) -> None:
+    """A valid scenario must run: its first simulated minute, lock waits capped, one replication."""
+    scenario = dataclasses.replace(scenario, duration=min(scenario.duration, 60.0))
+    variant = scenario.variants[0]
+    lock = dataclasses.replace(variant.lock, timeout=min(variant.lock.timeout, 30.0))
+    run = simulate(scenario, dataclasses.replace(variant, lock=lock), 0)
+    assert run.violations == ()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_mutated_values_give_a_clean_error_or_a_valid_scenario(data):
+    index = data.draw(st.integers(0, len(DATA) - 1))
+    document = copy.deepcopy(DATA[index])
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(list(paths(document))))
+        if data.draw(st.booleans()):
+            set_path(document, path, data.draw(values))
+        else:
+            set_path(document, (*path[:-1], data.draw(st.sampled_from(["bogus", "timout", "dist"]))), 1)
+        if not isinstance(document, dict):
+            break
+    try:
+        scenario = parse_scenario(document, "fuzz.toml")
+    except ScenarioError as error:
+        assert_clean_error(error, "fuzz.toml")
+        event("rejected")
+        return
+    event("valid, ran")
+    run_a_slice(scenario)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_mangled_text_gives_a_clean_error_or_a_valid_scenario(tmp_path, data):
+    text = data.draw(st.sampled_from(TEXTS))
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(0, len(text)))
+        cut = data.draw(st.integers(0, 5))
+        insert = data.draw(st.text(alphabet='[]="{}.,#\n-0123456789abcsmh ', max_size=4))
+        text = text[:at] + insert + text[at + cut :]
+    path = tmp_path / "mangled.toml"
+    path.write_text(text)
+    try:
+        scenario = load_scenario(path)
+    except ScenarioError as error:
+        assert_clean_error(error, str(path))
+        event("rejected")
+        return
+    event("valid, ran")
+    run_a_slice(scenario)
+
+
+def test_scenario_files_are_data_nothing_in_them_is_executed(tmp_path):
+    path = tmp_path / "evil.toml"
+    path.write_text(
+        "[scenario]\nname = \"__import__('os').system('touch pwned')\"\n[workload]\ncustomers_per_hour = \"1+1\"\n"
+    )
+    with pytest.raises(ScenarioError, match=r"\[workload\]customers_per_hour: expected a number >= 0, got '1\+1'"):
+        load_scenario(path)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_binary_garbage_is_a_clean_error(tmp_path):
+    path = tmp_path / "garbage.toml"
+    path.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(ScenarioError) as error:
+        load_scenario(path)
+    assert_clean_error(error.value, str(path))
