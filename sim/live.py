@@ -19,14 +19,15 @@ import redis
 from sim.metrics.records import MessageRecord, RunResult
 from sim.scenario.model import Backoff, Scenario, Variant
 from sim.sut.blocking import BlockingDriver
-from sim.sut.cache import OutageCache
 from sim.sut.handler import Handled, Message, MessageHandler
-from sim.sut.lock import LockConfig, ThreadLock
+from sim.world.model import build_handler, resolve_batches, to_record
 from sim.world.services import PlannedCrm, PlannedLlm
 from sim.world.workload import PlannedMessage, arrivals, plan, streams
 
 
 def run_live(scenario: Scenario, variant: Variant, url: str, time_scale: float, replication: int = 0) -> RunResult:
+    if scenario.faults:
+        raise ValueError("faults are injected only on simulated time; run this scenario with sim run")
     client = redis.Redis.from_url(url)
     client.ping()  # fail fast, before any thread starts, if the server is not there
     namespace = f"sim-live-{os.getpid()}-{time.monotonic_ns()}"  # never touches keys of other runs
@@ -43,15 +44,22 @@ def run_live(scenario: Scenario, variant: Variant, url: str, time_scale: float, 
         crm = PlannedCrm(planned.crm_latency * time_scale, planned.points)
         handled = driver.run(handler.handle(message, crm, PlannedLlm(planned.llm_latency * time_scale)))
         done = time.monotonic()
-        scale = (lambda t: (t - start) / time_scale), (lambda d: d / time_scale)
-        records.append(_record(planned, arrived, started, handled, done, driver.commands, *scale))
+        records.append(_in_scenario_seconds(planned, arrived, started, handled, done, driver.commands))
+
+    def _in_scenario_seconds(planned, arrived, started, h: Handled, done, commands) -> MessageRecord:  # type: ignore[no-untyped-def]
+        """Wall-clock instants and spans back into the scenario's seconds."""
+        at = lambda t: (t - start) / time_scale  # noqa: E731
+        h = dataclasses.replace(h, lock_wait=h.lock_wait / time_scale, crm_s=h.crm_s / time_scale,
+                                llm_s=h.llm_s / time_scale, replied_at=at(h.replied_at))  # fmt: skip
+        return to_record(planned, at(arrived), at(started), h, commands, at(done))
 
     with ThreadPoolExecutor(max_workers=variant.workers) as pool:  # its FIFO queue is the worker queue
         for planned in messages:
             time.sleep(max(0.0, start + planned.at * time_scale - time.monotonic()))
             pool.submit(serve, planned, time.monotonic())
-    records.sort(key=lambda r: r.message)
-    return RunResult(variant.name, replication, tuple(records), {}, ())
+    return RunResult(
+        variant.name, replication, tuple(resolve_batches(sorted(records, key=lambda r: r.message))), {}, ()
+    )
 
 
 def _scaled(variant: Variant, f: float) -> Variant:
@@ -61,6 +69,7 @@ def _scaled(variant: Variant, f: float) -> Variant:
         variant,
         lock=dataclasses.replace(lock, ttl=lock.ttl * f, timeout=lock.timeout * f, backoff=scaled_backoff),
         cache=dataclasses.replace(variant.cache, ttl=variant.cache.ttl * f),
+        handler=dataclasses.replace(variant.handler, debounce=variant.handler.debounce * f),
     )
 
 
@@ -71,14 +80,4 @@ def _handler(variant: Variant, seed: int, replication: int) -> MessageHandler:
         with guard:  # numpy generators are not thread-safe
             return float(jitter.random())
 
-    lock = ThreadLock(LockConfig(variant.lock.ttl, variant.lock.timeout, variant.lock.backoff.policy(rand)))
-    return MessageHandler(lock, OutageCache(variant.cache.ttl if variant.cache.enabled else None))
-
-
-def _record(p, arrived, started, h: Handled, done, commands, at, span) -> MessageRecord:  # type: ignore[no-untyped-def]
-    return MessageRecord(
-        message=p.id, customer=p.customer, index=p.index, arrival=at(arrived), queue_wait=span(started - arrived),
-        lock_wait=span(h.lock_wait), lock_attempts=h.lock_attempts, outcome=h.outcome, source=h.source,
-        crm_s=span(h.crm_s), llm_s=span(h.llm_s), reply_at=at(h.replied_at), lock_lost=h.lock_lost,
-        done_at=at(done), redis_commands=commands, cache_errors=h.cache_errors, lock_errors=h.lock_errors,
-    )  # fmt: skip
+    return build_handler(variant, rand)

@@ -24,8 +24,8 @@ def test_run_json_has_the_documented_shape(capsys):
     assert set(out["variants"]) == {"before", "after"}
     assert set(out["variants"]["after"]) == {
         "messages", "answered", "busy", "failed", "busy_rate", "latency_p50_s", "latency_p95_s",
-        "latency_p99_s", "cache_hit_ratio", "crm_calls", "lock_polls", "redis_commands", "lock_lost",
-        "out_of_order",
+        "latency_p99_s", "cache_hit_ratio", "crm_calls", "llm_calls", "lock_polls", "redis_commands", "lock_lost",
+        "redis_errors", "out_of_order",
     }  # fmt: skip
 
 

@@ -27,6 +27,9 @@ class MessageRecord:
     redis_commands: int
     cache_errors: int
     lock_errors: int
+    llm_called: bool = False  # this message's handling made an LLM call
+    merged_into: int = -1  # debounce: the message whose reply answered this one too; -1 if none
+    batch: tuple[int, ...] = ()  # debounce: the messages this one's reply also answered
 
     @property
     def latency(self) -> float:

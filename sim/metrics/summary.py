@@ -21,9 +21,11 @@ METRICS: dict[str, bool | None] = {
     "latency_p99_s": False,
     "cache_hit_ratio": True,
     "crm_calls": False,
+    "llm_calls": False,
     "lock_polls": False,
     "redis_commands": False,
     "lock_lost": False,
+    "redis_errors": False,
     "out_of_order": False,
 }
 
@@ -46,9 +48,11 @@ def summarize(records: Sequence[MessageRecord]) -> dict[str, float]:
         "latency_p99_s": float(p99),
         "cache_hit_ratio": checks.count("hit") / len(checks) if checks else 0.0,
         "crm_calls": sum(1 for s in checks if s != "hit"),
+        "llm_calls": sum(1 for r in records if r.llm_called),
         "lock_polls": sum(r.lock_attempts for r in records),
         "redis_commands": sum(r.redis_commands for r in records),
         "lock_lost": sum(1 for r in records if r.lock_lost),
+        "redis_errors": sum(r.lock_errors + r.cache_errors for r in records),
         "out_of_order": out_of_order(records),
     }
 

@@ -14,17 +14,21 @@ from sim import distributions as d
 from sim.metrics.thresholds import Threshold, ThresholdError, parse_threshold
 from sim.scenario.model import (
     BACKOFF_KINDS,
+    FAULT_KINDS,
     Backoff,
     CacheSettings,
+    Fault,
+    HandlerSettings,
     LockSettings,
     Scenario,
     ScenarioError,
     ScriptedCustomer,
     Services,
+    Surge,
     Variant,
     Workload,
 )
-from sim.scenario.reader import MISSING, Reader
+from sim.scenario.reader import MISSING, Reader, parse_duration
 
 DEFAULT_LOCK = LockSettings(ttl=120.0, timeout=30.0, backoff=Backoff("fixed", delay=0.1), log_every=10)
 DEFAULT_CACHE = CacheSettings(enabled=False, ttl=300.0)
@@ -34,7 +38,7 @@ DEFAULT_SERVICES = Services(
 DEFAULT_WORKERS = 10
 DEFAULT_RTT = 0.001
 DEFAULT_REPLICATIONS = 10
-VARIANT_SECTIONS = ("lock", "cache", "workers", "redis", "services")
+VARIANT_SECTIONS = ("lock", "cache", "workers", "redis", "services", "handler")
 MAX_BURSTS = 5_000_000  # per run: past this, memory and patience run out; split the run instead
 MAX_COUNT = 1000  # messages in one burst, installation points of one customer
 MAX_REPLICATIONS = 10_000
@@ -81,9 +85,25 @@ def parse_scenario(data: dict[str, Any], file: str) -> Scenario:
     names = tuple(v.name for v in variants)
     baseline = head.string("baseline", names[0], choices=names)
     thresholds = tuple(_threshold(head, expression, names) for expression in head.list_of("thresholds", []))
+    faults = tuple(parse_fault(f) for f in top.tables("faults"))
     head.done()
     top.done()
-    return Scenario(name, file, seed, duration, replications, baseline, workload, variants, thresholds)
+    return Scenario(name, file, seed, duration, replications, baseline, workload, variants, thresholds, faults)
+
+
+def parse_fault(r: Reader) -> Fault:
+    kind = r.string("kind", choices=FAULT_KINDS)
+    start = r.duration("start")
+    if kind == "redis_restart":
+        fault = Fault(kind, start)
+    elif kind == "crm_errors":
+        fault = Fault(kind, start, r.duration("duration", positive=True), rate=r.number("rate", maximum=1.0))
+    elif kind == "stall":
+        fault = Fault(kind, start, r.duration("duration", positive=True), extra=r.duration("extra", positive=True))
+    else:
+        fault = Fault(kind, start, r.duration("duration", positive=True))
+    r.done()
+    return fault
 
 
 def _threshold(head: Reader, expression: Any, variants: tuple[str, ...]) -> Threshold:
@@ -128,9 +148,17 @@ def parse_variant(name: str, section: Reader, base: Variant | None) -> Variant:
     rtt = redis_table.duration("rtt", base.redis_rtt if base else DEFAULT_RTT)
     redis_table.done()
     services = parse_services(_section(section, "services"), base.services if base else DEFAULT_SERVICES)
+    handler = parse_handler(_section(section, "handler"), base.handler if base else HandlerSettings())
     if base is not None:
         section.done()
-    return Variant(name, lock, cache, workers, rtt, services)
+    return Variant(name, lock, cache, workers, rtt, services, handler)
+
+
+def parse_handler(r: Reader, base: HandlerSettings) -> HandlerSettings:
+    skip = r.boolean("outage_notice_skips_llm", base.outage_notice_skips_llm)
+    debounce = r.duration("debounce", base.debounce)
+    r.done()
+    return HandlerSettings(skip, debounce)
 
 
 def parse_lock(r: Reader, base: LockSettings) -> LockSettings:
@@ -139,8 +167,10 @@ def parse_lock(r: Reader, base: LockSettings) -> LockSettings:
     backoff_table = r.table("backoff")
     backoff = parse_backoff(backoff_table) if backoff_table else base.backoff
     log_every = r.number("log_every", base.log_every, minimum=1, integer=True)
+    fair = r.boolean("fair", base.fair)
+    watchdog = r.boolean("watchdog", base.watchdog)
     r.done()
-    return LockSettings(ttl, timeout, backoff, log_every)
+    return LockSettings(ttl, timeout, backoff, log_every, fair, watchdog)
 
 
 def parse_backoff(r: Reader) -> Backoff:
@@ -161,28 +191,50 @@ def parse_backoff(r: Reader) -> Backoff:
 def parse_cache(r: Reader, base: CacheSettings) -> CacheSettings:
     enabled = r.boolean("enabled", base.enabled)
     ttl = r.duration("ttl", base.ttl, positive=True)
+    single_flight = r.boolean("single_flight", base.single_flight)
+    beta = float(r.number("xfetch_beta", base.xfetch_beta, maximum=100.0))
     r.done()
-    return CacheSettings(enabled, ttl)
+    return CacheSettings(enabled, ttl, single_flight, beta)
 
 
 def parse_services(r: Reader, base: Services) -> Services:
     crm = parse_distribution(r, "crm", base.crm)
     llm = parse_distribution(r, "llm", base.llm)
     points = parse_count(r, "installation_points", base.installation_points, minimum=0)
+    crm_timeout = r.optional_duration("crm_timeout", base.crm_timeout)
+    llm_timeout = r.optional_duration("llm_timeout", base.llm_timeout)
     r.done()
-    return Services(crm, llm, points)
+    return Services(crm, llm, points, crm_timeout, llm_timeout)
 
 
 def parse_workload(r: Reader) -> Workload:
-    rate = r.number("customers_per_hour", 0.0)
+    rate, hourly = _rates(r)
     population = r.number("population", 0, integer=True)
     burst_size = parse_count(r, "burst_size", d.FixedCount(1), minimum=1)
     burst_gap = parse_distribution(r, "burst_gap", d.Exponential(5.0))
     scripted = tuple(_scripted_customer(s) for s in r.tables("script"))
+    surges = tuple(_surge(s) for s in r.tables("surge"))
     r.done()
     if rate == 0 and not scripted:
         r.fail("customers_per_hour", "the workload is empty: set customers_per_hour > 0 or add [[workload.script]]")
-    return Workload(float(rate), population, burst_size, burst_gap, scripted)
+    return Workload(float(rate), population, burst_size, burst_gap, scripted, hourly, surges)
+
+
+def _rates(r: Reader) -> tuple[float, tuple[float, ...]]:
+    """`customers_per_hour`: one rate, or 24 rates by hour of day (returned with their mean)."""
+    value = r.raw("customers_per_hour", 0.0)
+    if not isinstance(value, list):
+        return float(r.number("customers_per_hour", 0.0)), ()
+    if len(value) != 24:
+        r.fail("customers_per_hour", f"a daily curve needs 24 hourly rates, got {len(value)}")
+    hourly = tuple(float(_positive(r, "customers_per_hour", v)) for v in value)
+    return sum(hourly) / 24, hourly
+
+
+def _surge(r: Reader) -> Surge:
+    surge = Surge(r.duration("start"), r.duration("duration", positive=True), float(r.number("multiplier", minimum=1)))
+    r.done()
+    return surge
 
 
 def _scripted_customer(r: Reader) -> ScriptedCustomer:
@@ -196,7 +248,7 @@ def _scripted_customer(r: Reader) -> ScriptedCustomer:
     return ScriptedCustomer(name, tax_id, tuple(sorted(at)))
 
 
-DISTRIBUTION_KINDS = ("fixed", "uniform", "exponential", "lognormal")
+DISTRIBUTION_KINDS = ("fixed", "uniform", "exponential", "lognormal", "empirical", "mixture")
 COUNT_KINDS = ("fixed", "uniform", "geometric", "choice")
 
 
@@ -219,13 +271,64 @@ def parse_distribution(parent: Reader, key: str, default: d.Distribution) -> d.D
         dist = d.Uniform(low, high)
     elif kind == "exponential":
         dist = d.Exponential(r.duration("mean", positive=True))
-    else:
+    elif kind == "lognormal":
         median, p95 = r.duration("median", positive=True), r.duration("p95", positive=True)
         if not median < p95 <= 1000 * median:
             r.fail("p95", f"must be above the median ({median:g} s) and at most 1000× it, got {p95:g} s")
         dist = d.LogNormal(median, p95)
+    elif kind == "empirical":
+        dist = _empirical(r)
+    else:
+        dist = _mixture(r)
     r.done()
     return dist
+
+
+def _empirical(r: Reader) -> d.Empirical:
+    """Seconds observed in production, one per line of a CSV (first column; a header line is skipped)."""
+    name = r.string("file")
+    path = Path(r.file).parent / name
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        r.fail("file", f"cannot read {str(path)!r}: {error.__class__.__name__}")
+    values = []
+    for number, line in enumerate(lines, start=1):
+        cell = line.split(",")[0].strip()
+        seconds = parse_duration(_number_or_text(cell))
+        if seconds is None or seconds < 0:
+            if number == 1 or not cell:
+                continue  # a header, or a blank line
+            r.fail("file", f"{name} line {number}: expected seconds, got {cell!r}")
+        values.append(seconds)
+    if not values:
+        r.fail("file", f"{name} holds no observations")
+    return d.Empirical(tuple(values), name)
+
+
+def _number_or_text(cell: str) -> Any:
+    try:
+        return float(cell)
+    except ValueError:
+        return cell
+
+
+def _mixture(r: Reader) -> d.Mixture:
+    """`components = [{ weight = 0.98, dist = "uniform", … }, { weight = 0.02, dist = "fixed", value = "30s" }]`."""
+    weights, parts = [], []
+    for i, item in enumerate(r.list_of("components")):
+        if not isinstance(item, dict) or "weight" not in item:
+            r.fail("components", f"entry {i + 1} must be a table with a weight and a dist, got {item!r}")
+        part = Reader(
+            r.file, f"{r.section}.components#{i + 1}", {"component": {k: v for k, v in item.items() if k != "weight"}}
+        )
+        weights.append(float(Reader(r.file, part.section, item).number("weight")))
+        if item.get("dist") == "mixture":
+            part.fail("dist", "a mixture cannot contain a mixture")
+        parts.append(parse_distribution(part, "component", d.Fixed(0.0)))
+    if not parts or sum(weights) <= 0:
+        r.fail("components", "needs at least one component with a weight > 0")
+    return d.Mixture(tuple(weights), tuple(parts))
 
 
 def parse_count(parent: Reader, key: str, default: d.CountDistribution, *, minimum: int) -> d.CountDistribution:

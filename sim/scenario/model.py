@@ -49,12 +49,22 @@ class LockSettings:
     timeout: float
     backoff: Backoff
     log_every: int
+    fair: bool = False  # FIFO lock: waiters queue in Redis and are handed the lock in order
+    watchdog: bool = False  # extend the TTL every ttl/3 while the holder works
 
 
 @dataclass(frozen=True, slots=True)
 class CacheSettings:
     enabled: bool
     ttl: float
+    single_flight: bool = False  # one CRM call per tax id fills the cache; others wait for it
+    xfetch_beta: float = 0.0  # > 0: probabilistic early refresh (XFetch); 0: off
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerSettings:
+    outage_notice_skips_llm: bool = False  # a customer inside an outage gets the notice, no LLM call
+    debounce: float = 0.0  # seconds to wait for more messages of a burst and answer them in one LLM call
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +72,8 @@ class Services:
     crm: Distribution
     llm: Distribution
     installation_points: CountDistribution
+    crm_timeout: float | None = None  # a slower call is abandoned at this point: the message fails
+    llm_timeout: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +86,22 @@ class Variant:
     workers: int
     redis_rtt: float
     services: Services
+    handler: HandlerSettings = HandlerSettings()
 
     def describe(self) -> str:
         cache = f"cache {self.cache.ttl:g} s" if self.cache.enabled else "no cache"
+        extras = [
+            "FIFO lock" * self.lock.fair,
+            "TTL watchdog" * self.lock.watchdog,
+            "single-flight fill" * (self.cache.enabled and self.cache.single_flight),
+            f"XFetch β={self.cache.xfetch_beta:g}" * (self.cache.enabled and self.cache.xfetch_beta > 0),
+            f"debounce {self.handler.debounce:g} s" * (self.handler.debounce > 0),
+            "outage notice without LLM" * self.handler.outage_notice_skips_llm,
+        ]
         return (
             f"lock wait {self.lock.timeout:g} s, {self.lock.backoff.describe()}, "
             f"TTL {self.lock.ttl:g} s; {cache}; {self.workers} workers"
-        )
+        ) + "".join(f"; {e}" for e in extras if e)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +112,45 @@ class ScriptedCustomer:
 
 
 @dataclass(frozen=True, slots=True)
+class Surge:
+    """A massive outage: for `duration` seconds bursts arrive `multiplier` times as fast,
+    the extra customers all inside the outage region."""
+
+    start: float
+    duration: float
+    multiplier: float
+
+
+@dataclass(frozen=True, slots=True)
 class Workload:
-    customers_per_hour: float  # Poisson arrivals of bursts
+    customers_per_hour: float  # Poisson arrivals of bursts (the mean when hourly_rates is set)
     population: int  # distinct customers bursts are drawn from; 0 = every burst a new customer
     burst_size: CountDistribution
     burst_gap: Distribution  # seconds between messages inside a burst
     scripted: tuple[ScriptedCustomer, ...] = ()
+    hourly_rates: tuple[float, ...] = ()  # 24 rates (bursts per hour) by hour of day; repeats daily
+    surges: tuple[Surge, ...] = ()
+
+    def rate_at(self, t: float) -> float:
+        """Bursts per hour at simulated second t, before surges."""
+        if self.hourly_rates:
+            return self.hourly_rates[int(t // 3600) % 24]
+        return self.customers_per_hour
+
+
+FAULT_KINDS = ("redis_down", "redis_restart", "crm_errors", "stall")
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    kind: str  # one of FAULT_KINDS
+    start: float
+    duration: float = 0.0  # redis_restart is instantaneous
+    rate: float = 0.0  # crm_errors: share of CRM calls that fail inside the window
+    extra: float = 0.0  # stall: seconds added to an LLM call that starts inside the window
+
+    def active(self, t: float) -> bool:
+        return self.start <= t < self.start + self.duration
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +164,7 @@ class Scenario:
     workload: Workload
     variants: tuple[Variant, ...] = field(default=())
     thresholds: tuple[Threshold, ...] = ()
+    faults: tuple[Fault, ...] = ()
 
     def variant(self, name: str) -> Variant:
         for variant in self.variants:

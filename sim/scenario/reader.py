@@ -55,6 +55,13 @@ class Reader:
             self.fail(key, f"must be at most 1000 days, got {value!r}")
         return seconds
 
+    def optional_duration(self, key: str, default: float | None, *, positive: bool = True) -> float | None:
+        """A duration that may be absent (then `default`, possibly None)."""
+        if key not in self.data:
+            self.raw(key, None)
+            return default
+        return self.duration(key, positive=positive)
+
     def number(
         self,
         key: str,

@@ -7,13 +7,14 @@ and how `sim live` drives them against a real Redis server.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import redis
 
-from sim.sut.effects import Command, Log, Now, Script, Sleep, Step
+from sim.sut.effects import BlockingPop, Command, Log, Now, Script, Sleep, Spawn, Step
 
 logger = logging.getLogger("sim.sut")
 
@@ -61,6 +62,13 @@ class BlockingDriver:
             return self.clock()
         if isinstance(effect, Log):
             return self.log(effect.message)
+        if isinstance(effect, BlockingPop):
+            self.commands += 1
+            popped = self.client.blpop([effect.key], timeout=effect.timeout)
+            return None if popped is None else popped[1]
+        if isinstance(effect, Spawn):
+            helper = BlockingDriver(self.client, self.clock, self.sleep, self.log)
+            return threading.Thread(target=helper.run, args=(effect.step,), daemon=True).start()
         raise TypeError(f"unknown effect {effect!r}")
 
     def _script(self, source: str) -> Any:

@@ -9,12 +9,15 @@ CRM answer is still used.
 from __future__ import annotations
 
 import json
+import math
+import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from redis.exceptions import RedisError
 
-from sim.sut.effects import Command, Log, Step
+from sim.sut.effects import NOW, Command, Log, Script, Sleep, Step
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,40 +50,119 @@ class Lookup:
     cache_errors: int
 
 
-class OutageCache:
-    """The Redis cache in front of the CRM; `ttl=None` means caching is off (the seed's *before*)."""
+# The value and its remaining TTL in one round trip, for XFetch.
+GET_WITH_TTL_SCRIPT = """
+local value = redis.call('GET', KEYS[1])
+if not value then
+  return nil
+end
+return {value, redis.call('PTTL', KEYS[1])}
+"""
+FILL_WAIT = 15.0  # seconds a single-flight follower waits for the leader's fill before asking the CRM itself
+FILL_POLL = 0.1
 
-    def __init__(self, ttl: float | None, prefix: str = "massive:points:") -> None:
+
+class OutageCache:
+    """The Redis cache in front of the CRM; `ttl=None` means caching is off (the seed's *before*).
+
+    Stampede protection, both optional:
+    - `single_flight`: on a miss, one caller (the one whose `SET fill:… NX` wins) asks the
+      CRM; the others poll the cache for its answer for up to FILL_WAIT seconds.
+    - `xfetch_beta` > 0: probabilistic early refresh (Vattani, Chierichetti, Lowenstein,
+      VLDB 2015): a hit is treated as a miss with a probability that grows as expiry
+      nears and with the cost (`delta`, the CRM time) of recomputing it.
+    """
+
+    def __init__(
+        self,
+        ttl: float | None,
+        prefix: str = "massive:points:",
+        *,
+        single_flight: bool = False,
+        xfetch_beta: float = 0.0,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
         self.ttl = ttl
         self.prefix = prefix
+        self.single_flight = single_flight
+        self.xfetch_beta = xfetch_beta
+        self.rand = rand
 
     def key(self, tax_id: str) -> str:
         return self.prefix + tax_id
 
-    def lookup(self, tax_id: str, crm: Crm) -> Step:
-        """Returns a `Lookup`."""
+    def lookup(self, tax_id: str, crm: Crm, token: str = "") -> Step:
+        """Returns a `Lookup`; `token` names this caller in the single-flight fill lock."""
         if self.ttl is None:
             info = yield from crm.outage_info(tax_id)
             return Lookup(info, "off", True, 0)
         try:
-            cached = yield Command(("GET", self.key(tax_id)))
+            cached = yield from self._read(tax_id)
         except RedisError:
             yield Log(f"Cache unavailable for {tax_id}, querying CRM")
             info = yield from crm.outage_info(tax_id)
             return Lookup(info, "fallback", True, 1)
         if cached is not None:
-            info = OutageInfo.from_json(cached)
-            yield Log(f"Cache HIT for {tax_id} - {len(info.points)} points")
-            return Lookup(info, "hit", False, 0)
+            yield Log(f"Cache HIT for {tax_id} - {len(cached.points)} points")
+            return Lookup(cached, "hit", False, 0)
         yield Log(f"Cache MISS for {tax_id}, querying CRM")
+        if self.single_flight:
+            return (yield from self._fill_once(tax_id, crm, token))
+        return (yield from self._fill(tax_id, crm))
+
+    def _read(self, tax_id: str) -> Step:
+        """The cached OutageInfo, or None (absent, or chosen for early refresh)."""
+        if self.xfetch_beta <= 0:
+            raw = yield Command(("GET", self.key(tax_id)))
+            return None if raw is None else OutageInfo.from_json(raw)
+        reply = yield Script(GET_WITH_TTL_SCRIPT, (self.key(tax_id),), ())
+        if reply is None:
+            return None
+        raw, pttl_ms = reply
+        delta = json.loads(raw).get("delta", 0.0)
+        if delta * self.xfetch_beta * -math.log(1.0 - self.rand()) >= int(pttl_ms) / 1000:
+            yield Log(f"Cache early refresh for {tax_id}")
+            return None
+        return OutageInfo.from_json(raw)
+
+    def _fill(self, tax_id: str, crm: Crm) -> Step:
+        started = yield NOW
         info = yield from crm.outage_info(tax_id)
-        errors = yield from self._store(tax_id, info)
+        finished = yield NOW
+        errors = yield from self._store(tax_id, info, finished - started)
         return Lookup(info, "miss", True, errors)
 
-    def _store(self, tax_id: str, info: OutageInfo) -> Step:
-        ttl_ms = max(1, round(self.ttl * 1000))  # type: ignore[operator]
+    def _fill_once(self, tax_id: str, crm: Crm, token: str) -> Step:
+        fill_key = f"fill:{self.key(tax_id)}"
         try:
-            yield Command(("SET", self.key(tax_id), info.to_json(), "PX", ttl_ms))
+            leader = yield Command(("SET", fill_key, token, "NX", "PX", max(1, round(FILL_WAIT * 1000))))
+        except RedisError:
+            leader = True  # cannot coordinate: behave like plain cache-aside
+        if leader:
+            found = yield from self._fill(tax_id, crm)
+            try:
+                yield Command(("DEL", fill_key))
+            except RedisError:
+                pass  # the fill lock expires by itself
+            return found
+        waited = 0.0
+        while waited < FILL_WAIT:
+            yield Sleep(FILL_POLL)
+            waited += FILL_POLL
+            try:
+                raw = yield Command(("GET", self.key(tax_id)))
+            except RedisError:
+                break
+            if raw is not None:
+                yield Log(f"Cache filled by another worker for {tax_id}")
+                return Lookup(OutageInfo.from_json(raw), "hit", False, 0)
+        return (yield from self._fill(tax_id, crm))
+
+    def _store(self, tax_id: str, info: OutageInfo, delta: float) -> Step:
+        ttl_ms = max(1, round(self.ttl * 1000))  # type: ignore[operator]
+        value = json.dumps({"points": list(info.points), "outage": info.in_outage, "delta": round(delta, 6)})
+        try:
+            yield Command(("SET", self.key(tax_id), value, "PX", ttl_ms))
         except RedisError:
             return 1
         return 0

@@ -51,3 +51,27 @@ NOW = Now()
 
 # A step of system-under-test code: yields effects, returns a value of type T.
 Step = Generator[Any, Any, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class BlockingPop:
+    """BLPOP one list: the popped value, or None after `timeout` seconds with nothing pushed."""
+
+    key: str
+    timeout: float
+
+
+@dataclass(frozen=True, slots=True)
+class Spawn:
+    """Run another step concurrently (a background thread in production); nothing is returned."""
+
+    step: Any
+
+
+class StopSignal:
+    """Tells a spawned step to finish; it checks `stopped` between its waits."""
+
+    __slots__ = ("stopped",)
+
+    def __init__(self) -> None:
+        self.stopped = False

@@ -1,16 +1,31 @@
-"""The message handler: lock → massive-failure check → LLM → reply → release."""
+"""The message handler: lock → massive-failure check → LLM → reply → release.
+
+Options (all off by default, as in the seed): an outage notice without an LLM
+call for customers inside an outage; a debounce that answers a burst in one
+LLM call; a watchdog that extends the lock while the answer is being made.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Protocol
 
+from redis.exceptions import RedisError
+
 from sim.sut.cache import Crm, OutageCache
-from sim.sut.effects import NOW, Log, Step
+from sim.sut.effects import NOW, Command, Log, Script, Sleep, Spawn, Step, StopSignal
 from sim.sut.lock import Release, ThreadLock
 
 BUSY_REPLY = "Sorry, I am still processing your previous message"
 FAILED_REPLY = "Sorry, something went wrong, please try again"
+OUTAGE_NOTICE = "There is a massive outage in your region; our team is working on it"
+
+# Takes every message waiting in a debounce batch, atomically.
+TAKE_BATCH_SCRIPT = """
+local batch = redis.call('LRANGE', KEYS[1], 0, -1)
+redis.call('DEL', KEYS[1])
+return batch
+"""
 
 
 class ServiceError(Exception):
@@ -32,55 +47,130 @@ class Message:
 
 
 @dataclass(frozen=True, slots=True)
+class HandlerOptions:
+    outage_notice_skips_llm: bool = False
+    debounce: float = 0.0  # seconds; > 0 answers the messages of a burst together
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    outcome: str  # "answered" | "failed"
+    reply: str
+    source: str  # outage-check source: "hit" | "miss" | "fallback" | "off" | "" (check did not finish)
+    crm_s: float
+    llm_s: float
+    cache_errors: int
+    llm_called: bool
+
+
+NO_ANSWER = Answer("busy", BUSY_REPLY, "", 0.0, 0.0, 0, False)
+
+
+@dataclass(frozen=True, slots=True)
 class Handled:
-    outcome: str  # "answered" | "busy" | "failed"
+    outcome: str  # "answered" | "busy" | "failed" | "merged" (answered with the batch of another message)
     reply: str
     lock_attempts: int
     lock_wait: float
     lock_errors: int
-    source: str  # outage-check source: "hit" | "miss" | "fallback" | "off" | "" (never checked)
+    source: str
     crm_s: float
     llm_s: float
     lock_lost: bool
     cache_errors: int
     replied_at: float
+    llm_called: bool = False
+    batch: tuple[str, ...] = ()  # tokens of other messages this reply also answered (debounce)
 
 
 class MessageHandler:
-    def __init__(self, lock: ThreadLock, cache: OutageCache) -> None:
+    def __init__(self, lock: ThreadLock, cache: OutageCache, options: HandlerOptions = HandlerOptions()) -> None:
         self.lock = lock
         self.cache = cache
+        self.options = options
 
     def handle(self, msg: Message, crm: Crm, llm: Llm) -> Step:
         """Returns a `Handled`."""
+        if self.options.debounce > 0:
+            leads = yield from self._join_batch(msg)
+            if not leads:
+                now = yield NOW
+                return Handled("merged", "", 0, 0.0, 0, "", 0.0, 0.0, False, 0, now)
+            yield Sleep(self.options.debounce)
         got = yield from self.lock.acquire(msg.thread_id, msg.token)
+        batch = (yield from self._take_batch(msg)) if self.options.debounce > 0 else ()
         if not got.acquired:
             now = yield NOW
             yield Log(f"Replying busy to {msg.thread_id}")
-            return Handled("busy", BUSY_REPLY, got.attempts, got.waited, got.errors, "", 0.0, 0.0, False, 0, now)
-        outcome, reply, source, crm_s, llm_s, cache_errors = yield from self._answer(msg, crm, llm)
+            return _handled(NO_ANSWER, got, False, now, batch)
+        answer = yield from self._answer_under_watchdog(msg, crm, llm, len(batch))
         replied_at = yield NOW
-        yield Log(f"Replied {outcome} to {msg.thread_id}")
+        yield Log(f"Replied {answer.outcome} to {msg.thread_id}")
         released = yield from self.lock.release(msg.thread_id, msg.token)
         if released is not Release.RELEASED:
             yield Log(f"Lock for {msg.thread_id} not released: {released.value}")
-        return Handled(
-            outcome, reply, got.attempts, got.waited, got.errors, source,
-            crm_s, llm_s, released.lost, cache_errors, replied_at,
-        )  # fmt: skip
+        return _handled(answer, got, released.lost, replied_at, batch)
 
-    def _answer(self, msg: Message, crm: Crm, llm: Llm) -> Step:
-        """The work done under the lock; returns (outcome, reply, source, crm_s, llm_s, cache_errors)."""
-        started = yield NOW
-        source, crm_s, cache_errors = "", 0.0, 0
+    def _answer_under_watchdog(self, msg: Message, crm: Crm, llm: Llm, merged: int) -> Step:
+        if not self.lock.config.watchdog:
+            return (yield from self._answer(msg, crm, llm, merged))
+        stop = StopSignal()
+        yield Spawn(self.lock.watchdog(msg.thread_id, msg.token, stop))
         try:
-            found = yield from self.cache.lookup(msg.tax_id, crm)
-            source, cache_errors = found.source, found.cache_errors
-            checked = yield NOW
-            crm_s = checked - started if found.crm_called else 0.0
-            reply = yield from llm.answer(msg.text, len(found.info.points))
+            return (yield from self._answer(msg, crm, llm, merged))
+        finally:
+            stop.stopped = True
+
+    def _answer(self, msg: Message, crm: Crm, llm: Llm, merged: int) -> Step:
+        """The work done under the lock; returns an `Answer`."""
+        started = yield NOW
+        try:
+            found = yield from self.cache.lookup(msg.tax_id, crm, msg.token)
         except ServiceError as error:
+            now = yield NOW
             yield Log(f"Failed to answer {msg.thread_id}: {error}")
-            return "failed", FAILED_REPLY, source, crm_s, 0.0, cache_errors
+            return Answer("failed", FAILED_REPLY, "", now - started, 0.0, 0, False)
+        checked = yield NOW
+        crm_s = checked - started if found.crm_called else 0.0
+        if found.info.in_outage and self.options.outage_notice_skips_llm:
+            yield Log(f"Outage notice to {msg.thread_id}, no LLM call")
+            return Answer("answered", OUTAGE_NOTICE, found.source, crm_s, 0.0, found.cache_errors, False)
+        text = msg.text if not merged else f"{msg.text} (+{merged} more messages)"
+        try:
+            reply = yield from llm.answer(text, len(found.info.points))
+        except ServiceError as error:
+            now = yield NOW
+            yield Log(f"Failed to answer {msg.thread_id}: {error}")
+            return Answer("failed", FAILED_REPLY, found.source, crm_s, now - checked, found.cache_errors, True)
         done = yield NOW
-        return "answered", reply, source, crm_s, done - checked, cache_errors
+        return Answer("answered", reply, found.source, crm_s, done - checked, found.cache_errors, True)
+
+    def _join_batch(self, msg: Message) -> Step:
+        """Queue the message for its thread's batch; True when it is the first, which answers for all."""
+        key = _batch_key(msg.thread_id)
+        try:
+            length = yield Command(("RPUSH", key, msg.token))
+            yield Command(("PEXPIRE", key, max(1, round((self.options.debounce + self.lock.config.timeout) * 2000))))
+        except RedisError:
+            return True  # cannot batch without Redis: answer alone
+        return length == 1
+
+    def _take_batch(self, msg: Message) -> Step:
+        try:
+            tokens = yield Script(TAKE_BATCH_SCRIPT, (_batch_key(msg.thread_id),), ())
+        except RedisError:
+            return ()
+        return tuple(
+            t.decode() if isinstance(t, bytes) else t for t in tokens if t not in (msg.token, msg.token.encode())
+        )
+
+
+def _batch_key(thread_id: str) -> str:
+    return f"debounce:{thread_id}"
+
+
+def _handled(answer: Answer, got, lost: bool, replied_at: float, batch: tuple[str, ...]) -> Handled:  # type: ignore[no-untyped-def]
+    return Handled(
+        answer.outcome, answer.reply, got.attempts, got.waited, got.errors, answer.source, answer.crm_s,
+        answer.llm_s, lost, answer.cache_errors, replied_at, answer.llm_called, batch,
+    )  # fmt: skip

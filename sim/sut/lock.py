@@ -18,7 +18,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from sim.sut.effects import NOW, Command, Log, Script, Sleep, Step
+from sim.sut.effects import NOW, BlockingPop, Command, Log, Script, Sleep, Step, StopSignal
 from sim.sut.retry import DecorrelatedJitter, RetryPolicy
 
 # Returns 1 when it deleted our lock, 0 when the key was gone, -1 when another token holds it.
@@ -47,6 +47,73 @@ return 0
 CLOCK_EPSILON = 1e-9
 
 
+# The fair (FIFO) lock. Waiters queue in a Redis list; a release hands the lock to
+# the head of the queue and wakes it with a push on its own grant list, which it
+# waits on with BLPOP: no polling storm. Single Redis instance only (the grant key
+# is built inside the script).
+_HANDOFF = """
+local function handoff(lock, queue, ttl)
+  local nxt = redis.call('LPOP', queue)
+  if nxt then
+    redis.call('SET', lock, nxt, 'PX', ttl)
+    redis.call('RPUSH', 'lock:grant:' .. nxt, 1)
+    redis.call('PEXPIRE', 'lock:grant:' .. nxt, ttl)
+  else
+    redis.call('DEL', lock)
+  end
+end
+"""
+# 1: acquired at once; 0: queued.
+FAIR_ENQUEUE_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 0 and redis.call('LLEN', KEYS[2]) == 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return 0
+"""
+# Like RELEASE_SCRIPT, but hands the lock on instead of deleting it.
+FAIR_RELEASE_SCRIPT = (
+    _HANDOFF
+    + """
+local owner = redis.call('GET', KEYS[1])
+if owner == ARGV[1] then
+  handoff(KEYS[1], KEYS[2], ARGV[2])
+  return 1
+end
+if owner then
+  return -1
+end
+return 0
+"""
+)
+# A holder that died leaves an expired lock and nobody to hand it on: a waiter that
+# times out on its grant list promotes the head of the queue.
+FAIR_PROMOTE_SCRIPT = (
+    _HANDOFF
+    + """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  handoff(KEYS[1], KEYS[2], ARGV[1])
+  return 1
+end
+return 0
+"""
+)
+# A waiter giving up leaves the queue; 1 if it was handed the lock meanwhile (then it holds it).
+FAIR_ABANDON_SCRIPT = """
+if redis.call('LREM', KEYS[2], 0, ARGV[1]) > 0 then
+  return 0
+end
+redis.call('DEL', 'lock:grant:' .. ARGV[1])
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return 1
+end
+return 0
+"""
+FAIR_CHECK_EVERY = 5.0  # seconds a fair waiter blocks before checking for a dead holder
+
+
 class Release(enum.Enum):
     RELEASED = "released"  # we still held it and deleted it
     EXPIRED = "expired"  # the TTL ran out; nobody holds it
@@ -64,6 +131,8 @@ class LockConfig:
     timeout: float  # seconds a waiter tries before giving up
     policy: RetryPolicy = field(compare=False)
     log_every: int = 10  # "waiting for lock … (attempt N)" every N attempts
+    fair: bool = False  # FIFO hand-off instead of polling (the policy is then unused)
+    watchdog: bool = False  # the handler spawns `watchdog` to extend the TTL while it works
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +154,14 @@ class ThreadLock:
     def key(thread_id: str) -> str:
         return f"lock:thread:{thread_id}"
 
+    @staticmethod
+    def queue_key(thread_id: str) -> str:
+        return f"lock:queue:{thread_id}"
+
     def acquire(self, thread_id: str, token: str) -> Step:
         """Try until acquired or the deadline; returns an `Acquisition`."""
+        if self.config.fair:
+            return (yield from self._acquire_fair(thread_id, token))
         key, cfg = self.key(thread_id), self.config
         policy = cfg.policy.fresh() if isinstance(cfg.policy, DecorrelatedJitter) else cfg.policy
         start = yield NOW
@@ -110,10 +185,60 @@ class ThreadLock:
                 yield Log(f"Waiting for lock for {thread_id} (attempt {attempt})")
             yield Sleep(min(policy.delay(attempt), deadline - now))
 
-    def release(self, thread_id: str, token: str) -> Step:
-        """Compare-and-delete; returns a `Release`."""
+    def _acquire_fair(self, thread_id: str, token: str) -> Step:
+        """Queue once, then block on our grant list until handed the lock or the deadline."""
+        keys, cfg = (self.key(thread_id), self.queue_key(thread_id)), self.config
+        start = yield NOW
+        deadline = start + cfg.timeout
+        queue_ttl = self._ttl_ms + max(1, round(cfg.timeout * 1000))
         try:
-            reply = yield Script(RELEASE_SCRIPT, (self.key(thread_id),), (token,))
+            queued = yield Script(FAIR_ENQUEUE_SCRIPT, keys, (token, self._ttl_ms, queue_ttl))
+        except RedisError:
+            now = yield NOW
+            return Acquisition(False, 1, now - start, 1)
+        attempt = errors = 0
+        while not queued:
+            now = yield NOW
+            attempt += 1
+            try:
+                if now >= deadline - CLOCK_EPSILON:
+                    queued = yield Script(FAIR_ABANDON_SCRIPT, keys, (token,))
+                    break
+                queued = yield BlockingPop(f"lock:grant:{token}", min(deadline - now, FAIR_CHECK_EVERY))
+                if not queued:
+                    yield Script(FAIR_PROMOTE_SCRIPT, keys, (self._ttl_ms,))
+            except RedisError:  # Redis away: wait a little and look again, until the deadline
+                errors += 1
+                yield Sleep(min(1.0, max(0.0, deadline - now)))
+                if now >= deadline - CLOCK_EPSILON:
+                    break
+        now = yield NOW
+        verdict = "Lock acquired for" if queued else "Could not acquire lock for"
+        yield Log(f"{verdict} {thread_id} (fair, {attempt} waits)")
+        return Acquisition(bool(queued), attempt + 1, now - start, errors)
+
+    def watchdog(self, thread_id: str, token: str, stop: StopSignal) -> Step:
+        """Extend the TTL every third of it while `stop` is not set and we still own the lock."""
+        while True:
+            yield Sleep(self.config.ttl / 3)
+            if stop.stopped:
+                return
+            extended = yield from self.extend(thread_id, token)  # compare-and-extend: safe even if late
+            if not extended:
+                return
+
+    def release(self, thread_id: str, token: str) -> Step:
+        """Compare-and-delete (fair: compare-and-hand-off); returns a `Release`."""
+        if self.config.fair:
+            script, keys, args = (
+                FAIR_RELEASE_SCRIPT,
+                (self.key(thread_id), self.queue_key(thread_id)),
+                (token, self._ttl_ms),
+            )
+        else:
+            script, keys, args = RELEASE_SCRIPT, (self.key(thread_id),), (token,)
+        try:
+            reply = yield Script(script, keys, args)
         except RedisError:
             return Release.UNREACHABLE
         return {1: Release.RELEASED, 0: Release.EXPIRED}.get(int(reply), Release.STOLEN)

@@ -7,13 +7,13 @@ one round-trip time later; sleeps are SimPy timeouts; `Now` is `env.now`.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from typing import Any
 
 import redis
 import simpy
 
-from sim.sut.effects import Command, Log, Now, Script, Sleep, Step
+from sim.sut.effects import BlockingPop, Command, Log, Now, Script, Sleep, Spawn, Step
 from sim.world.executors import Executor
 
 
@@ -24,6 +24,7 @@ class SimDriver:
         self.rtt = rtt
         self.trace = trace
         self.commands_per_second: Counter[int] = Counter()  # the polling load over time
+        self._blocked: defaultdict[str, list[simpy.Event]] = defaultdict(list)  # BLPOP waiters by list key
 
     def run(self, step: Step, label: str = "") -> Any:
         """Drive `step` to completion; returns (its result, Redis commands it sent).
@@ -65,12 +66,57 @@ class SimDriver:
                         reply = self.redis.script(effect.source, effect.keys, effect.args)
                 except redis.RedisError as exc:
                     error = exc
+                if self._blocked:
+                    self._serve_blocked()
                 owed = rtt
+            elif kind is BlockingPop:
+                if owed > 0:
+                    yield env.timeout(owed)
+                commands += 1
+                self.commands_per_second[int(env.now)] += 1
+                try:
+                    reply = yield from self._blocking_pop(effect)
+                except redis.RedisError as exc:
+                    error = exc
+                owed = rtt
+            elif kind is Spawn:
+                env.process(self.run(effect.step, label))
             elif kind is Log:
                 if self.trace is not None:
                     self.trace.append(f"{_clock(env.now + owed)} {label} {effect.message}")
             else:
                 raise TypeError(f"unknown effect {effect!r}")
+
+    def _blocking_pop(self, effect: BlockingPop) -> Any:
+        """BLPOP on simulated time: pop now, or wait for a push (see `_serve_blocked`) or the timeout."""
+        popped = self.redis.command(("LPOP", effect.key))
+        if popped is not None or effect.timeout <= 0:
+            return popped
+        woken = self.env.event()
+        self._blocked[effect.key].append(woken)
+        yield woken | self.env.timeout(effect.timeout)
+        if woken.triggered:
+            return woken.value
+        self._blocked[effect.key].remove(woken)
+        if not self._blocked[effect.key]:
+            del self._blocked[effect.key]
+        return None
+
+    def _serve_blocked(self) -> None:
+        """After a command that may have pushed, hand values to blocked poppers, first come first served.
+
+        Real Redis serves a BLPOP inside the push that fed it; checking after
+        every command is the same thing, since no other command runs in between.
+        """
+        for key in list(self._blocked):
+            waiters = self._blocked[key]
+            while waiters:
+                value = self.redis.command(("LPOP", key))
+                if value is None:
+                    break
+                waiters.pop(0).succeed(value)
+            if not waiters:
+                del self._blocked[key]
 
 
 def _clock(seconds: float) -> str:

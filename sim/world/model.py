@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import simpy
 from fakeredis import FakeServer
@@ -11,11 +13,12 @@ from sim.metrics import invariants
 from sim.metrics.records import MessageRecord, RunResult
 from sim.scenario.model import Scenario, Variant
 from sim.sut.cache import OutageCache
-from sim.sut.handler import Handled, Message, MessageHandler
+from sim.sut.handler import Handled, HandlerOptions, Message, MessageHandler
 from sim.sut.lock import LockConfig, ThreadLock
 from sim.world import fakeredis_clock
 from sim.world.driver import SimDriver
 from sim.world.executors import EXECUTORS, Executor
+from sim.world.faults import FaultSchedule
 from sim.world.services import PlannedCrm, PlannedLlm
 from sim.world.workload import PlannedMessage, arrivals, plan, streams
 
@@ -34,55 +37,98 @@ def simulate(
     env = simpy.Environment()
     server = fakeredis_clock.clocked_server(lambda: env.now)
     log: list[str] | None = [] if trace else None
-    driver = SimDriver(env, (executor or EXECUTORS[redis_path])(server), variant.redis_rtt, log)
-    handler = _handler(variant, scenario.seed, replication)
-    workers = simpy.Resource(env, capacity=variant.workers)
+    faults = FaultSchedule(scenario.faults)
+    faults.install(env, server)
+    world = _World(
+        env, SimDriver(env, (executor or EXECUTORS[redis_path])(server), variant.redis_rtt, log),
+        build_handler(variant, streams(scenario.seed, replication)["jitter"].random),
+        simpy.Resource(env, capacity=variant.workers), variant, faults, [],
+    )  # fmt: skip
     messages = plan(arrivals(scenario, replication), variant.services, scenario.seed, replication)
-    records: list[MessageRecord] = []
-    env.process(_arrive(env, messages, workers, driver, handler, records))
+    env.process(_arrive(world, messages))
     env.run()
-    records.sort(key=lambda r: r.message)
+    records = resolve_batches(sorted(world.records, key=lambda r: r.message))
     events = next(env._eid)  # SimPy's running count of scheduled events
     broken = invariants.check(records, expected=len(messages), workers=variant.workers, lock_ttl=variant.lock.ttl)
     return RunResult(
-        variant.name, replication, tuple(records), dict(driver.commands_per_second), tuple(log or ()), events,
-        tuple(broken),
+        variant.name, replication, tuple(records), dict(world.driver.commands_per_second), tuple(log or ()),
+        events, tuple(broken),
     )  # fmt: skip
 
 
-def _handler(variant: Variant, seed: int, replication: int) -> MessageHandler:
-    jitter = streams(seed, replication)["jitter"]
-    policy = variant.lock.backoff.policy(jitter.random)
-    lock = ThreadLock(LockConfig(variant.lock.ttl, variant.lock.timeout, policy, variant.lock.log_every))
-    cache = OutageCache(variant.cache.ttl if variant.cache.enabled else None)
-    return MessageHandler(lock, cache)
+def build_handler(variant: Variant, rand: Callable[[], float]) -> MessageHandler:
+    """The system under test configured as the variant says; `rand` feeds jitter and XFetch."""
+    lock, cache = variant.lock, variant.cache
+    config = LockConfig(lock.ttl, lock.timeout, lock.backoff.policy(rand), lock.log_every, lock.fair, lock.watchdog)
+    outage_cache = OutageCache(
+        cache.ttl if cache.enabled else None,
+        single_flight=cache.single_flight,
+        xfetch_beta=cache.xfetch_beta,
+        rand=rand,
+    )
+    options = HandlerOptions(variant.handler.outage_notice_skips_llm, variant.handler.debounce)
+    return MessageHandler(ThreadLock(config), outage_cache, options)
 
 
-def _arrive(env, messages, workers, driver, handler, records):  # type: ignore[no-untyped-def]
+@dataclass(slots=True)
+class _World:
+    env: simpy.Environment
+    driver: SimDriver
+    handler: MessageHandler
+    workers: simpy.Resource
+    variant: Variant
+    faults: FaultSchedule
+    records: list[MessageRecord]
+
+
+def _arrive(world: _World, messages: list[PlannedMessage]):  # type: ignore[no-untyped-def]
+    env = world.env
     for planned in messages:
         if planned.at > env.now:
             yield env.timeout(planned.at - env.now)
-        env.process(_serve(env, planned, workers, driver, handler, records))
+        env.process(_serve(world, planned))
 
 
-def _serve(env, planned: PlannedMessage, workers, driver: SimDriver, handler: MessageHandler, records):  # type: ignore[no-untyped-def]
+def _serve(world: _World, planned: PlannedMessage):  # type: ignore[no-untyped-def]
+    env, services = world.env, world.variant.services
     arrival = env.now
     message = Message(f"thread_{planned.customer}", planned.tax_id, f"message {planned.index + 1}", f"msg-{planned.id}")
-    with workers.request() as turn:
+    crm = PlannedCrm(planned.crm_latency, planned.points, planned.in_outage, services.crm_timeout, world.faults,
+                     planned.fault_draw)  # fmt: skip
+    llm = PlannedLlm(planned.llm_latency, services.llm_timeout, world.faults)
+    with world.workers.request() as turn:
         yield turn
         started = env.now
-        step = handler.handle(message, PlannedCrm(planned.crm_latency, planned.points), PlannedLlm(planned.llm_latency))
-        handled, commands = yield from driver.run(step, f"msg#{planned.id} {message.thread_id}:")
-    records.append(_record(planned, arrival, started, handled, commands, env.now))
+        step = world.handler.handle(message, crm, llm)
+        handled, commands = yield from world.driver.run(step, f"msg#{planned.id} {message.thread_id}:")
+    world.records.append(to_record(planned, arrival, started, handled, commands, env.now))
 
 
-def _record(
+def to_record(
     p: PlannedMessage, arrival: float, started: float, h: Handled, commands: int, done_at: float
 ) -> MessageRecord:
+    """The flat record of one handled message (a merged one is completed by `resolve_batches`)."""
     return MessageRecord(
         message=p.id, customer=p.customer, index=p.index, arrival=arrival,
         queue_wait=started - arrival, lock_wait=h.lock_wait, lock_attempts=h.lock_attempts,
         outcome=h.outcome, source=h.source, crm_s=h.crm_s, llm_s=h.llm_s, reply_at=h.replied_at,
         lock_lost=h.lock_lost, done_at=done_at, redis_commands=commands,
-        cache_errors=h.cache_errors, lock_errors=h.lock_errors,
+        cache_errors=h.cache_errors, lock_errors=h.lock_errors, llm_called=h.llm_called,
+        merged_into=_BATCH_MARK if h.outcome == "merged" else -1,
+        batch=tuple(int(t.removeprefix("msg-")) for t in h.batch),
     )  # fmt: skip
+
+
+_BATCH_MARK = -2  # "merged, leader not known yet"; _resolve_batches fills it in
+
+
+def resolve_batches(records: list[MessageRecord]) -> list[MessageRecord]:
+    """A debounced message gets the outcome and reply time of the message that answered its batch."""
+    leader_of = {member: r for r in records for member in r.batch}
+    resolved = []
+    for r in records:
+        if r.outcome == "merged":
+            leader = leader_of[r.message]
+            r = dataclasses.replace(r, outcome=leader.outcome, reply_at=leader.reply_at, merged_into=leader.message)
+        resolved.append(r)
+    return resolved

@@ -1,31 +1,59 @@
-"""The CRM and the LLM as the simulation sees them: a planned latency, a canned answer."""
+"""The CRM and the LLM as the simulation sees them: a planned latency, a canned answer, faults."""
 
 from __future__ import annotations
 
 from sim.sut.cache import OutageInfo
-from sim.sut.effects import Sleep, Step
+from sim.sut.effects import NOW, Sleep, Step
+from sim.sut.handler import ServiceError
+from sim.world.faults import NO_FAULTS, FaultSchedule
 
 
 class PlannedCrm:
-    """Answers the outage check after this message's planned CRM latency."""
+    """Answers the outage check after this message's planned latency — or fails, as the scenario says."""
 
-    __slots__ = ("info", "latency")
+    __slots__ = ("draw", "faults", "info", "latency", "timeout")
 
-    def __init__(self, latency: float, points: int) -> None:
+    def __init__(
+        self,
+        latency: float,
+        points: int,
+        in_outage: bool = False,
+        timeout: float | None = None,
+        faults: FaultSchedule = NO_FAULTS,
+        draw: float = 1.0,
+    ) -> None:
         self.latency = latency
-        self.info = OutageInfo(tuple(f"point-{k + 1}" for k in range(points)))
+        self.info = OutageInfo(tuple(f"point-{k + 1}" for k in range(points)), in_outage)
+        self.timeout = timeout
+        self.faults = faults
+        self.draw = draw  # this message's uniform draw against the CRM error rate (common random numbers)
 
     def outage_info(self, tax_id: str) -> Step:
-        yield Sleep(self.latency)
+        now = yield NOW
+        failing = self.draw < self.faults.crm_error_rate(now)
+        yield from _call("CRM", self.latency, self.timeout)
+        if failing:
+            raise ServiceError("CRM answered with an error")
         return self.info
 
 
 class PlannedLlm:
-    __slots__ = ("latency",)
+    __slots__ = ("faults", "latency", "timeout")
 
-    def __init__(self, latency: float) -> None:
+    def __init__(self, latency: float, timeout: float | None = None, faults: FaultSchedule = NO_FAULTS) -> None:
         self.latency = latency
+        self.timeout = timeout
+        self.faults = faults
 
     def answer(self, text: str, outage_points: int) -> Step:
-        yield Sleep(self.latency)
+        now = yield NOW
+        yield from _call("LLM", self.latency + self.faults.stall(now), self.timeout)
         return f"answer to {text!r}"
+
+
+def _call(name: str, latency: float, timeout: float | None) -> Step:
+    """Wait out a call; past its timeout the caller gives up at the timeout."""
+    if timeout is not None and latency > timeout:
+        yield Sleep(timeout)
+        raise ServiceError(f"{name} timed out after {timeout:g} s")
+    yield Sleep(latency)

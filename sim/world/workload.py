@@ -15,7 +15,8 @@ import numpy as np
 
 from sim.scenario.model import Scenario, Services, Workload
 
-STREAMS = ("arrivals", "bursts", "customers", "crm", "llm", "points", "jitter")
+# Append only: a stream's seed depends on its position, so new streams must not shift the old ones.
+STREAMS = ("arrivals", "bursts", "customers", "crm", "llm", "points", "jitter", "surges", "faults")
 
 
 def streams(seed: int, replication: int) -> dict[str, np.random.Generator]:
@@ -31,6 +32,7 @@ class Arrival:
     tax_id: str
     index: int  # 0 for the first message of its burst
     at: float
+    in_outage: bool = False  # the customer writes from a region with an active massive outage
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,15 +45,19 @@ class PlannedMessage:
     crm_latency: float
     llm_latency: float
     points: int
+    in_outage: bool = False
+    fault_draw: float = 1.0  # uniform [0, 1): the CRM call fails where it is below the error rate
 
 
 def arrivals(scenario: Scenario, replication: int) -> list[Arrival]:
     """Every message of the run, in arrival order (ties keep generation order)."""
     rng = streams(scenario.seed, replication)
-    bursts = _scripted(scenario.workload) + _random_bursts(scenario.workload, scenario.duration, rng)
-    flat = [(t, customer, tax_id, i) for customer, tax_id, times in bursts for i, t in enumerate(times)]
+    w = scenario.workload
+    bursts = _scripted(w) + _random_bursts(w, _burst_starts(w, scenario.duration, rng["arrivals"]), rng, "c", False)
+    bursts += _random_bursts(w, _surge_starts(w, rng["surges"]), rng, "s", True)
+    flat = [(t, b, i) for b in bursts for i, t in enumerate(b.times)]
     flat.sort(key=lambda item: item[0])
-    return [Arrival(n, customer, tax_id, index, at) for n, (at, customer, tax_id, index) in enumerate(flat)]
+    return [Arrival(n, b.customer, b.tax_id, i, at, b.in_outage) for n, (at, b, i) in enumerate(flat)]
 
 
 def plan(arrived: list[Arrival], services: Services, seed: int, replication: int) -> list[PlannedMessage]:
@@ -61,42 +67,72 @@ def plan(arrived: list[Arrival], services: Services, seed: int, replication: int
     crm = services.crm.sample(rng["crm"], n)
     llm = services.llm.sample(rng["llm"], n)
     points = _points_per_customer(arrived, services, rng["points"])
+    faults = rng["faults"].random(n)
     return [
-        PlannedMessage(a.id, a.customer, a.tax_id, a.index, a.at, float(crm[i]), float(llm[i]), points[a.customer])
+        PlannedMessage(a.id, a.customer, a.tax_id, a.index, a.at, float(crm[i]), float(llm[i]), points[a.customer],
+                       a.in_outage, float(faults[i]))
         for i, a in enumerate(arrived)
-    ]
+    ]  # fmt: skip
 
 
-Burst = tuple[str, str, list[float]]  # customer, tax id, arrival times
+@dataclass(frozen=True, slots=True)
+class Burst:
+    customer: str
+    tax_id: str
+    times: list[float]
+    in_outage: bool = False
 
 
 def _scripted(workload: Workload) -> list[Burst]:
-    return [(c.name, c.tax_id, list(c.at)) for c in workload.scripted]
+    return [Burst(c.name, c.tax_id, list(c.at)) for c in workload.scripted]
 
 
-def _random_bursts(workload: Workload, duration: float, rng: dict[str, np.random.Generator]) -> list[Burst]:
-    if workload.customers_per_hour <= 0 or duration <= 0:
-        return []
-    starts = _poisson_times(workload.customers_per_hour / 3600.0, duration, rng["arrivals"])
+def _burst_starts(workload: Workload, duration: float, rng: np.random.Generator) -> np.ndarray:
+    """Poisson burst starts; with a daily curve, one homogeneous piece per hour."""
+    if duration <= 0 or workload.customers_per_hour <= 0:
+        return np.empty(0)
+    if not workload.hourly_rates:
+        return _poisson_times(workload.customers_per_hour / 3600.0, 0.0, duration, rng)
+    hours = np.arange(0.0, duration, 3600.0)
+    pieces = [_poisson_times(workload.rate_at(h) / 3600.0, h, min(h + 3600.0, duration), rng) for h in hours]
+    return np.concatenate(pieces)
+
+
+def _surge_starts(workload: Workload, rng: np.random.Generator) -> np.ndarray:
+    """The extra bursts of each surge: (multiplier − 1) × the rate at its start, for its duration."""
+    pieces = [
+        _poisson_times((s.multiplier - 1) * workload.rate_at(s.start) / 3600.0, s.start, s.start + s.duration, rng)
+        for s in workload.surges
+    ]
+    return np.sort(np.concatenate(pieces)) if pieces else np.empty(0)
+
+
+def _random_bursts(
+    workload: Workload, starts: np.ndarray, rng: dict[str, np.random.Generator], prefix: str, in_outage: bool
+) -> list[Burst]:
+    """Bursts starting at `starts`: sizes, gaps and (from a population, or new) customers."""
     n = len(starts)
-    sizes = workload.burst_size.sample(rng["bursts"], n)
-    gaps = workload.burst_gap.sample(rng["bursts"], int(sizes.sum()))
-    if workload.population > 0:
-        who = [f"c{k}" for k in rng["customers"].integers(0, workload.population, n)]
+    if n == 0:
+        return []
+    stream = rng["bursts"] if not in_outage else rng["surges"]
+    sizes = workload.burst_size.sample(stream, n)
+    gaps = workload.burst_gap.sample(stream, int(sizes.sum()))
+    if workload.population > 0 and not in_outage:
+        who = [f"{prefix}{k}" for k in rng["customers"].integers(0, workload.population, n)]
     else:
-        who = [f"c{k}" for k in range(n)]
+        who = [f"{prefix}{k}" for k in range(n)]
     bursts, used = [], 0
     for start, size, customer in zip(starts, sizes, who, strict=True):
         # The first gap of each burst is unused: the burst starts at `start`.
         offsets = np.cumsum(gaps[used : used + size]) - gaps[used]
         used += size
-        bursts.append((customer, customer, [float(start + o) for o in offsets]))
+        bursts.append(Burst(customer, customer, [float(start + o) for o in offsets], in_outage))
     return bursts
 
 
-def _poisson_times(rate_per_s: float, duration: float, rng: np.random.Generator) -> np.ndarray:
-    count = rng.poisson(rate_per_s * duration)
-    return np.sort(rng.uniform(0.0, duration, count))
+def _poisson_times(rate_per_s: float, begin: float, end: float, rng: np.random.Generator) -> np.ndarray:
+    count = rng.poisson(rate_per_s * (end - begin))
+    return np.sort(rng.uniform(begin, end, count))
 
 
 def _points_per_customer(arrived: list[Arrival], services: Services, rng: np.random.Generator) -> dict[str, int]:

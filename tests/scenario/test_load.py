@@ -80,7 +80,10 @@ def test_lognormal_is_given_by_median_and_p95(tmp_path):
 @pytest.mark.parametrize(
     "extra, expected",
     [
-        ("[lock]\ntimout = '30s'", "[lock]timout: unknown key (allowed here: ttl, timeout, backoff, log_every)"),
+        (
+            "[lock]\ntimout = '30s'",
+            "[lock]timout: unknown key (allowed here: ttl, timeout, backoff, log_every, fair, watchdog)",
+        ),
         ("[lock]\ntimeout = '5 minutos'", "[lock]timeout: expected a duration such as '100ms'"),
         ("[lock]\ntimeout = '-5s'", "[lock]timeout: expected a duration"),
         ("[lock]\ntimeout = -5", "[lock]timeout: must be zero or more, got -5"),
