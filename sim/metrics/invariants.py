@@ -61,7 +61,7 @@ def _one_holder_at_a_time(records: Sequence[MessageRecord], lock_ttl: float) -> 
     """Within its TTL a lock has one holder: held intervals of a conversation never overlap."""
     held: dict[str, list[tuple[float, float, int]]] = defaultdict(list)
     for r in records:
-        if r.outcome != "busy":
+        if r.outcome != "busy" and r.merged_into < 0:  # merged messages never took the lock
             acquired = r.arrival + r.queue_wait + r.lock_wait
             held[r.customer].append((acquired, min(r.reply_at, acquired + lock_ttl), r.message))
     problems = []

@@ -14,7 +14,7 @@ from typing import Any
 
 import redis
 
-from sim.sut.effects import BlockingPop, Command, Log, Now, Script, Sleep, Spawn, Step
+from sim.sut.effects import BlockingPop, Command, Log, Now, Script, Sleep, Spawn, Step, Stop, Stopped
 
 logger = logging.getLogger("sim.sut")
 
@@ -66,6 +66,11 @@ class BlockingDriver:
             self.commands += 1
             popped = self.client.blpop([effect.key], timeout=effect.timeout)
             return None if popped is None else popped[1]
+        if isinstance(effect, Stop):
+            effect.signal.stopped = True
+            return None
+        if isinstance(effect, Stopped):
+            return effect.signal.stopped
         if isinstance(effect, Spawn):
             helper = BlockingDriver(self.client, self.clock, self.sleep, self.log)
             return threading.Thread(target=helper.run, args=(effect.step,), daemon=True).start()

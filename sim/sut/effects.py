@@ -69,9 +69,24 @@ class Spawn:
 
 
 class StopSignal:
-    """Tells a spawned step to finish; it checks `stopped` between its waits."""
+    """Tells a spawned step to finish. Set and read it only through the `Stop` and
+    `Stopped` effects, so that a driver running ahead of its clock catches up first."""
 
     __slots__ = ("stopped",)
 
     def __init__(self) -> None:
         self.stopped = False
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """Set a StopSignal now."""
+
+    signal: StopSignal
+
+
+@dataclass(frozen=True, slots=True)
+class Stopped:
+    """Whether a StopSignal is set now."""
+
+    signal: StopSignal

@@ -13,7 +13,7 @@ from typing import Protocol
 from redis.exceptions import RedisError
 
 from sim.sut.cache import Crm, OutageCache
-from sim.sut.effects import NOW, Command, Log, Script, Sleep, Spawn, Step, StopSignal
+from sim.sut.effects import NOW, Command, Log, Script, Sleep, Spawn, Step, Stop, StopSignal
 from sim.sut.lock import Release, ThreadLock
 
 BUSY_REPLY = "Sorry, I am still processing your previous message"
@@ -116,10 +116,9 @@ class MessageHandler:
             return (yield from self._answer(msg, crm, llm, merged))
         stop = StopSignal()
         yield Spawn(self.lock.watchdog(msg.thread_id, msg.token, stop))
-        try:
-            return (yield from self._answer(msg, crm, llm, merged))
-        finally:
-            stop.stopped = True
+        answer = yield from self._answer(msg, crm, llm, merged)
+        yield Stop(stop)
+        return answer
 
     def _answer(self, msg: Message, crm: Crm, llm: Llm, merged: int) -> Step:
         """The work done under the lock; returns an `Answer`."""

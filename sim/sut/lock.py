@@ -18,7 +18,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from sim.sut.effects import NOW, BlockingPop, Command, Log, Script, Sleep, Step, StopSignal
+from sim.sut.effects import NOW, BlockingPop, Command, Log, Script, Sleep, Step, Stopped, StopSignal
 from sim.sut.retry import DecorrelatedJitter, RetryPolicy
 
 # Returns 1 when it deleted our lock, 0 when the key was gone, -1 when another token holds it.
@@ -221,7 +221,7 @@ class ThreadLock:
         """Extend the TTL every third of it while `stop` is not set and we still own the lock."""
         while True:
             yield Sleep(self.config.ttl / 3)
-            if stop.stopped:
+            if (yield Stopped(stop)):
                 return
             extended = yield from self.extend(thread_id, token)  # compare-and-extend: safe even if late
             if not extended:

@@ -13,12 +13,12 @@ from typing import Any
 import redis
 import simpy
 
-from sim.sut.effects import BlockingPop, Command, Log, Now, Script, Sleep, Spawn, Step
+from sim.sut.effects import BlockingPop, Command, Log, Now, Script, Sleep, Spawn, Step, Stop, Stopped
 from sim.world.executors import Executor
 
 
 class SimDriver:
-    def __init__(self, env: simpy.Environment, redis_: Executor, rtt: float, trace: list[str] | None = None):
+    def __init__(self, env: simpy.Environment, redis_: Executor, rtt: float, trace: list | None = None):
         self.env = env
         self.redis = redis_
         self.rtt = rtt
@@ -80,10 +80,23 @@ class SimDriver:
                     error = exc
                 owed = rtt
             elif kind is Spawn:
+                if owed > 0:
+                    yield env.timeout(owed)
+                    owed = 0.0
                 env.process(self.run(effect.step, label))
+            elif kind is Stop or kind is Stopped:  # shared memory: touch it on time
+                if owed > 0:
+                    yield env.timeout(owed)
+                    owed = 0.0
+                if kind is Stop:
+                    effect.signal.stopped = True
+                else:
+                    reply = effect.signal.stopped
             elif kind is Log:
-                if self.trace is not None:
-                    self.trace.append(f"{_clock(env.now + owed)} {label} {effect.message}")
+                if self.trace is not None:  # stamped ahead of the clock: sorted by `sorted_trace`
+                    self.trace.append(
+                        (env.now + owed, len(self.trace), f"{_clock(env.now + owed)} {label} {effect.message}")
+                    )
             else:
                 raise TypeError(f"unknown effect {effect!r}")
 
@@ -117,6 +130,11 @@ class SimDriver:
                 waiters.pop(0).succeed(value)
             if not waiters:
                 del self._blocked[key]
+
+
+def sorted_trace(trace: list) -> tuple[str, ...]:
+    """Log lines in simulated-time order (ties in the order they were emitted)."""
+    return tuple(line for _, _, line in sorted(trace))
 
 
 def _clock(seconds: float) -> str:

@@ -16,7 +16,7 @@ from sim.sut.cache import OutageCache
 from sim.sut.handler import Handled, HandlerOptions, Message, MessageHandler
 from sim.sut.lock import LockConfig, ThreadLock
 from sim.world import fakeredis_clock
-from sim.world.driver import SimDriver
+from sim.world.driver import SimDriver, sorted_trace
 from sim.world.executors import EXECUTORS, Executor
 from sim.world.faults import FaultSchedule
 from sim.world.services import PlannedCrm, PlannedLlm
@@ -36,7 +36,7 @@ def simulate(
     `executor` overrides it (the benchmark records the command stream that way)."""
     env = simpy.Environment()
     server = fakeredis_clock.clocked_server(lambda: env.now)
-    log: list[str] | None = [] if trace else None
+    log: list | None = [] if trace else None
     faults = FaultSchedule(scenario.faults)
     faults.install(env, server)
     world = _World(
@@ -51,7 +51,7 @@ def simulate(
     events = next(env._eid)  # SimPy's running count of scheduled events
     broken = invariants.check(records, expected=len(messages), workers=variant.workers, lock_ttl=variant.lock.ttl)
     return RunResult(
-        variant.name, replication, tuple(records), dict(world.driver.commands_per_second), tuple(log or ()),
+        variant.name, replication, tuple(records), dict(world.driver.commands_per_second), sorted_trace(log or []),
         events, tuple(broken),
     )  # fmt: skip
 
