@@ -50,7 +50,8 @@ def run_live(scenario: Scenario, variant: Variant, url: str, time_scale: float, 
         """Wall-clock instants and spans back into the scenario's seconds."""
         at = lambda t: (t - start) / time_scale  # noqa: E731
         h = dataclasses.replace(h, lock_wait=h.lock_wait / time_scale, crm_s=h.crm_s / time_scale,
-                                llm_s=h.llm_s / time_scale, replied_at=at(h.replied_at))  # fmt: skip
+                                llm_s=h.llm_s / time_scale, replied_at=at(h.replied_at),
+                                acquired_at=at(h.acquired_at) if h.acquired_at >= 0 else -1.0)  # fmt: skip
         return to_record(planned, at(arrived), at(started), h, commands, at(done))
 
     with ThreadPoolExecutor(max_workers=variant.workers) as pool:  # its FIFO queue is the worker queue

@@ -30,6 +30,7 @@ class MessageRecord:
     llm_called: bool = False  # this message's handling made an LLM call
     merged_into: int = -1  # debounce: the message whose reply answered this one too; -1 if none
     batch: tuple[int, ...] = ()  # debounce: the messages this one's reply also answered
+    acquired_at: float = -1.0  # when this message's worker took the lock; -1 if it never did
 
     @property
     def latency(self) -> float:

@@ -81,6 +81,7 @@ class Handled:
     replied_at: float
     llm_called: bool = False
     batch: tuple[str, ...] = ()  # tokens of other messages this reply also answered (debounce)
+    acquired_at: float = -1.0  # when the lock was taken; -1 if it never was
 
 
 class MessageHandler:
@@ -98,18 +99,19 @@ class MessageHandler:
                 return Handled("merged", "", 0, 0.0, 0, "", 0.0, 0.0, False, 0, now)
             yield Sleep(self.options.debounce)
         got = yield from self.lock.acquire(msg.thread_id, msg.token)
+        acquired_at = (yield NOW) if got.acquired else -1.0
         batch = (yield from self._take_batch(msg)) if self.options.debounce > 0 else ()
         if not got.acquired:
             now = yield NOW
             yield Log(f"Replying busy to {msg.thread_id}")
-            return _handled(NO_ANSWER, got, False, now, batch)
+            return _handled(NO_ANSWER, got, False, now, batch, acquired_at)
         answer = yield from self._answer_under_watchdog(msg, crm, llm, len(batch))
         replied_at = yield NOW
         yield Log(f"Replied {answer.outcome} to {msg.thread_id}")
         released = yield from self.lock.release(msg.thread_id, msg.token)
         if released is not Release.RELEASED:
             yield Log(f"Lock for {msg.thread_id} not released: {released.value}")
-        return _handled(answer, got, released.lost, replied_at, batch)
+        return _handled(answer, got, released.lost, replied_at, batch, acquired_at)
 
     def _answer_under_watchdog(self, msg: Message, crm: Crm, llm: Llm, merged: int) -> Step:
         if not self.lock.config.watchdog:
@@ -168,8 +170,8 @@ def _batch_key(thread_id: str) -> str:
     return f"debounce:{thread_id}"
 
 
-def _handled(answer: Answer, got, lost: bool, replied_at: float, batch: tuple[str, ...]) -> Handled:  # type: ignore[no-untyped-def]
+def _handled(answer: Answer, got, lost: bool, replied_at: float, batch: tuple[str, ...], acquired_at: float) -> Handled:  # type: ignore[no-untyped-def]
     return Handled(
         answer.outcome, answer.reply, got.attempts, got.waited, got.errors, answer.source, answer.crm_s,
-        answer.llm_s, lost, answer.cache_errors, replied_at, answer.llm_called, batch,
+        answer.llm_s, lost, answer.cache_errors, replied_at, answer.llm_called, batch, acquired_at,
     )  # fmt: skip

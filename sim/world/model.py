@@ -115,7 +115,7 @@ def to_record(
         lock_lost=h.lock_lost, done_at=done_at, redis_commands=commands,
         cache_errors=h.cache_errors, lock_errors=h.lock_errors, llm_called=h.llm_called,
         merged_into=_BATCH_MARK if h.outcome == "merged" else -1,
-        batch=tuple(int(t.removeprefix("msg-")) for t in h.batch),
+        batch=tuple(int(t.removeprefix("msg-")) for t in h.batch), acquired_at=h.acquired_at,
     )  # fmt: skip
 
 
