@@ -108,6 +108,8 @@ def _publish_summary(report: Path) -> None:
 def _one_line(c: Comparison, out: Path) -> str:
     checks = f"{len(c.thresholds)} threshold checks"
     status = f"{len(c.breached)} of {checks} BREACHED" if c.breached else f"all {checks} passed"
+    if not c.thresholds:
+        status = "no thresholds"
     line = f"{c.scenario}: {len(c.estimates)} variants × {c.replications} replications, {status} → {out}/report.md"
     for t in c.breached:
         line += f"\n  breached: {t.expression} for {t.variant} ({t.bound} CI bound {t.value:.4g})"

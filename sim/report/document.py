@@ -167,6 +167,8 @@ def _name(c: Comparison, variant: str) -> str:
 
 def fmt_value(metric: str, value: float, signed: bool = False) -> str:
     sign = "+" if signed else ""
+    decimals = 1 if metric in COUNTS else 2 if metric.endswith("_s") else 3
+    value = round(value, decimals) + 0.0  # no "-0.000" from a rounding error below the last digit
     if metric in COUNTS:
         return f"{value:{sign},.1f}"
     if metric.endswith("_s"):
