@@ -111,7 +111,7 @@ def _replay_seconds(log: Recorded) -> float:
     executor = DirectExecutor(server)
     for _, args in (entry for entry in log if entry[0] < 0):
         executor.command(args)
-    stream = [(t, executor._prepare(args)) for t, args in log if t >= 0]
+    stream = [(t, executor.prepare(args)) for t, args in log if t >= 0]
     run, lock = executor.socket._run_command, server.lock
     started = time.perf_counter()
     for t, (func, signature, arguments, _, _) in stream:

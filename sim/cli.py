@@ -15,11 +15,11 @@ from typing import NoReturn
 import redis
 
 from sim.bench import bench
-from sim.compare_command import run_compare, run_sweep
 from sim.experiment import VariantRun, default_processes, run_once, select
 from sim.live import run_live
 from sim.metrics.summary import summarize
 from sim.report.terminal import run_json, run_table
+from sim.report_commands import run_compare, run_sweep
 from sim.scenario import Scenario, ScenarioError, load_scenario
 
 EXIT_OK, EXIT_BREACHED, EXIT_BAD_INPUT, EXIT_BROKEN = 0, 1, 2, 3
@@ -60,12 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="e.g. 'busy_rate<0.01' or 'after.latency_p95_s<60'; repeatable; judged on the 95%% CI bound",
     )  # fmt: skip
     compare.add_argument("--baseline", metavar="RESULTS", help="a previous results.json (or a reports folder)")
-    compare.add_argument("--replications", type=_positive_int, help="override the scenario's replications")
-    compare.add_argument("--seed", type=int, help="override the scenario's seed")
-    compare.add_argument("--processes", type=_positive_int, default=default_processes(), help="default: all cores")
-    compare.add_argument("--quiet", action="store_true", help="no progress bar")
-    _executor_options(compare)
-    compare.set_defaults(handler=_compare)
+    _replication_options(compare)
+    compare.set_defaults(handler=run_compare)
 
     sweep = commands.add_parser("sweep", help="run one variant over a grid of settings; heatmaps of the results")
     sweep.add_argument("scenario", help="a scenario file")
@@ -75,11 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     sweep.add_argument("--variant", help="the variant the grid starts from (default: the baseline)")
     sweep.add_argument("--out", default="reports", help="report goes to OUT/<scenario name>-sweep/")
-    sweep.add_argument("--replications", type=_positive_int, help="override the scenario's replications")
-    sweep.add_argument("--processes", type=_positive_int, default=default_processes(), help="default: all cores")
-    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
-    _executor_options(sweep)
-    sweep.set_defaults(handler=_sweep)
+    _replication_options(sweep)
+    sweep.set_defaults(handler=run_sweep)
 
     bench = commands.add_parser("bench", help="measure simulated messages per wall-second")
     bench.add_argument("scenario", nargs="?", default=DEFAULT_BENCH, help=f"default: {DEFAULT_BENCH}")
@@ -138,14 +131,6 @@ def _bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _compare(args: argparse.Namespace) -> int:
-    return run_compare(args)
-
-
-def _sweep(args: argparse.Namespace) -> int:
-    return run_sweep(args)
-
-
 def _live(args: argparse.Namespace) -> int:
     scenario = select(load_scenario(args.scenario), args.variant, args.seed)
     try:
@@ -164,9 +149,14 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _executor_options(parser: argparse.ArgumentParser) -> None:
+def _replication_options(parser: argparse.ArgumentParser) -> None:
+    """What `compare` and `sweep` share: how many replications, from which seed, run where."""
+    parser.add_argument("--replications", type=_positive_int, help="override the scenario's replications")
+    parser.add_argument("--seed", type=int, help="override the scenario's seed")
+    parser.add_argument("--processes", type=_positive_int, default=default_processes(), help="default: all cores")
     parser.add_argument("--executor", choices=("local", "dask"), default="local", help="where replications run")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="the Dask scheduler, with --executor dask")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _positive_int(text: str) -> int:

@@ -13,6 +13,7 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import redis
 
@@ -31,46 +32,66 @@ def run_live(scenario: Scenario, variant: Variant, url: str, time_scale: float, 
     client = redis.Redis.from_url(url)
     client.ping()  # fail fast, before any thread starts, if the server is not there
     namespace = f"sim-live-{os.getpid()}-{time.monotonic_ns()}"  # never touches keys of other runs
-    handler = _handler(_scaled(variant, time_scale), scenario.seed, replication)
+    scaled = _scaled(variant, time_scale)
+    handler = _handler(scaled, scenario.seed, replication)
     messages = plan(arrivals(scenario, replication), variant.services, scenario.seed, replication)
+    scale = _Scale(time.monotonic(), time_scale)
     records: list[MessageRecord] = []
-    start = time.monotonic()
 
     def serve(planned: PlannedMessage, arrived: float) -> None:
         driver = BlockingDriver(client)
         started = time.monotonic()
         message = Message(f"{namespace}:thread_{planned.customer}", f"{namespace}:{planned.tax_id}",
                           f"message {planned.index + 1}", f"msg-{planned.id}")  # fmt: skip
-        crm = PlannedCrm(planned.crm_latency * time_scale, planned.points)
-        handled = driver.run(handler.handle(message, crm, PlannedLlm(planned.llm_latency * time_scale)))
-        done = time.monotonic()
-        records.append(_in_scenario_seconds(planned, arrived, started, handled, done, driver.commands))
-
-    def _in_scenario_seconds(planned, arrived, started, h: Handled, done, commands) -> MessageRecord:  # type: ignore[no-untyped-def]
-        """Wall-clock instants and spans back into the scenario's seconds."""
-        at = lambda t: (t - start) / time_scale  # noqa: E731
-        h = dataclasses.replace(h, lock_wait=h.lock_wait / time_scale, crm_s=h.crm_s / time_scale,
-                                llm_s=h.llm_s / time_scale, replied_at=at(h.replied_at),
-                                acquired_at=at(h.acquired_at) if h.acquired_at >= 0 else -1.0)  # fmt: skip
-        return to_record(planned, at(arrived), at(started), h, commands, at(done))
+        crm = PlannedCrm(
+            planned.crm_latency * time_scale, planned.points, planned.in_outage, scaled.services.crm_timeout
+        )
+        llm = PlannedLlm(planned.llm_latency * time_scale, scaled.services.llm_timeout)
+        handled = driver.run(handler.handle(message, crm, llm))
+        records.append(scale.record(planned, arrived, started, handled, time.monotonic(), driver.commands))
 
     with ThreadPoolExecutor(max_workers=variant.workers) as pool:  # its FIFO queue is the worker queue
+        served = []
         for planned in messages:
-            time.sleep(max(0.0, start + planned.at * time_scale - time.monotonic()))
-            pool.submit(serve, planned, time.monotonic())
-    return RunResult(
-        variant.name, replication, tuple(resolve_batches(sorted(records, key=lambda r: r.message))), {}, ()
-    )
+            time.sleep(max(0.0, scale.start + planned.at * time_scale - time.monotonic()))
+            served.append(pool.submit(serve, planned, time.monotonic()))
+        for future in served:
+            future.result()  # a handler that raised fails the run instead of losing a record
+    ordered = resolve_batches(sorted(records, key=lambda r: r.message))
+    return RunResult(variant.name, replication, tuple(ordered), {}, ())
+
+
+@dataclass(frozen=True, slots=True)
+class _Scale:
+    """Wall-clock instants and spans back into the scenario's seconds."""
+
+    start: float
+    factor: float
+
+    def at(self, t: float) -> float:
+        return (t - self.start) / self.factor
+
+    def record(self, p: PlannedMessage, arrived: float, started: float, h: Handled, done: float, commands: int):  # type: ignore[no-untyped-def]
+        h = dataclasses.replace(
+            h, lock_wait=h.lock_wait / self.factor, crm_s=h.crm_s / self.factor, llm_s=h.llm_s / self.factor,
+            replied_at=self.at(h.replied_at), acquired_at=self.at(h.acquired_at) if h.acquired_at >= 0 else -1.0,
+        )  # fmt: skip
+        return to_record(p, self.at(arrived), self.at(started), h, commands, self.at(done))
 
 
 def _scaled(variant: Variant, f: float) -> Variant:
-    lock, backoff = variant.lock, variant.lock.backoff
+    lock, backoff, services = variant.lock, variant.lock.backoff, variant.services
     scaled_backoff = Backoff(backoff.kind, backoff.delay * f, backoff.base * f, backoff.factor, backoff.cap * f)
     return dataclasses.replace(
         variant,
         lock=dataclasses.replace(lock, ttl=lock.ttl * f, timeout=lock.timeout * f, backoff=scaled_backoff),
         cache=dataclasses.replace(variant.cache, ttl=variant.cache.ttl * f),
         handler=dataclasses.replace(variant.handler, debounce=variant.handler.debounce * f),
+        services=dataclasses.replace(
+            services,
+            crm_timeout=None if services.crm_timeout is None else services.crm_timeout * f,
+            llm_timeout=None if services.llm_timeout is None else services.llm_timeout * f,
+        ),
     )
 
 

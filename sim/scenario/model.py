@@ -90,18 +90,19 @@ class Variant:
 
     def describe(self) -> str:
         cache = f"cache {self.cache.ttl:g} s" if self.cache.enabled else "no cache"
-        extras = [
-            "FIFO lock" * self.lock.fair,
-            "TTL watchdog" * self.lock.watchdog,
-            "single-flight fill" * (self.cache.enabled and self.cache.single_flight),
-            f"XFetch β={self.cache.xfetch_beta:g}" * (self.cache.enabled and self.cache.xfetch_beta > 0),
-            f"debounce {self.handler.debounce:g} s" * (self.handler.debounce > 0),
-            "outage notice without LLM" * self.handler.outage_notice_skips_llm,
-        ]
-        return (
+        options = {
+            "FIFO lock": self.lock.fair,
+            "TTL watchdog": self.lock.watchdog,
+            "single-flight fill": self.cache.enabled and self.cache.single_flight,
+            f"XFetch β={self.cache.xfetch_beta:g}": self.cache.enabled and self.cache.xfetch_beta > 0,
+            f"debounce {self.handler.debounce:g} s": self.handler.debounce > 0,
+            "outage notice without LLM": self.handler.outage_notice_skips_llm,
+        }
+        base = (
             f"lock wait {self.lock.timeout:g} s, {self.lock.backoff.describe()}, "
             f"TTL {self.lock.ttl:g} s; {cache}; {self.workers} workers"
-        ) + "".join(f"; {e}" for e in extras if e)
+        )
+        return base + "".join(f"; {name}" for name, on in options.items() if on)
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,7 +65,7 @@ class DirectExecutor:
             raise redis.ConnectionError("FakeRedis is emulating a connection error.")
         prepared = self._prepared.get(args)
         if prepared is None:
-            prepared = self._prepare(args)
+            prepared = self.prepare(args)
         func, signature, arguments, is_set, nx_key = prepared
         if nx_key is not None and nx_key in self.db:  # `in` drops the key first if it has expired
             return None
@@ -88,7 +88,7 @@ class DirectExecutor:
             self.command(("SCRIPT", "LOAD", source))
             return self.command(("EVALSHA", sha, len(keys), *keys, *args))
 
-    def _prepare(self, args: tuple[Any, ...]) -> Prepared:
+    def prepare(self, args: tuple[Any, ...]) -> Prepared:
         """Encode, resolve and check a command once; a polling loop repeats the same one."""
         fields = [_encode(a) for a in args]
         name, _ = extract_command(fields)

@@ -1,4 +1,5 @@
-"""`sim compare`: validate all input first, then replicate, judge and write each report."""
+"""The commands that write report folders, `sim compare` and `sim sweep`: all input is
+validated first, then replications run, then each folder is written atomically."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def run_sweep(args: argparse.Namespace) -> int:
 
 
 def _configured(scenario: Scenario, args: argparse.Namespace) -> Scenario:
-    scenario = select(scenario, seed=getattr(args, "seed", None))
+    scenario = select(scenario, seed=args.seed)
     if args.replications:
         scenario = dataclasses.replace(scenario, replications=args.replications)
     return scenario
