@@ -81,3 +81,48 @@ def test_time_scale_must_be_positive(value, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["live", str(MAGNA), "--redis", "redis://127.0.0.1:1/0", "--time-scale", value])
     assert exit_.value.code == 2
+
+
+def test_fifo_lock_hands_over_in_arrival_order_on_a_real_server(redis_url):
+    """BLPOP hand-off and the Lua scripts, against the real thing."""
+    key = f"fifo-{time.monotonic_ns()}"
+    lock = ThreadLock(LockConfig(ttl=10, timeout=10, policy=Fixed(0.01), fair=True))
+    order, guard = [], threading.Lock()
+
+    def worker(name, delay):
+        time.sleep(delay)
+        driver = BlockingDriver(redis.Redis.from_url(redis_url))
+        assert driver.run(lock.acquire(key, name)).acquired
+        with guard:
+            order.append(name)
+        time.sleep(0.15)
+        assert driver.run(lock.release(key, name)) is Release.RELEASED
+
+    threads = [threading.Thread(target=worker, args=(name, delay)) for name, delay in
+               (("first", 0.0), ("third", 0.10), ("second", 0.05), ("fourth", 0.12))]  # fmt: skip
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert order == ["first", "second", "third", "fourth"]
+
+
+def test_watchdog_thread_keeps_a_real_lock_alive_past_its_ttl(redis_url):
+    from sim.sut.effects import Spawn, Stop, StopSignal
+
+    client = redis.Redis.from_url(redis_url)
+    driver = BlockingDriver(client)
+    lock = ThreadLock(LockConfig(ttl=0.3, timeout=0, policy=Fixed(0.01), watchdog=True))
+    key = f"watchdog-{time.monotonic_ns()}"
+    assert driver.run(lock.acquire(key, "slow")).acquired
+    stop = StopSignal()
+    driver.run(_one_effect(Spawn(lock.watchdog(key, "slow", stop))))
+    time.sleep(0.9)  # three TTLs
+    assert client.get(ThreadLock.key(key)) == b"slow"
+    driver.run(_one_effect(Stop(stop)))
+    time.sleep(0.5)
+    assert client.get(ThreadLock.key(key)) is None  # no longer extended: it expired
+
+
+def _one_effect(effect):
+    yield effect

@@ -11,10 +11,10 @@ from sim.world.driver import SimDriver
 from sim.world.executors import EXECUTORS
 
 
-def contend(policy, path, workers=25, hold_mean=3.0, seed=1, rtt=0.001):
+def contend(policy, path, workers=25, hold_mean=3.0, seed=1, rtt=0.001, fair=False):
     env = simpy.Environment()
     driver = SimDriver(env, EXECUTORS[path](fakeredis_clock.clocked_server(lambda: env.now)), rtt)
-    lock = ThreadLock(LockConfig(ttl=120, timeout=600, policy=policy))
+    lock = ThreadLock(LockConfig(ttl=120, timeout=600, policy=policy, fair=fair))
     rng = np.random.default_rng(seed)
     holds = rng.exponential(hold_mean, workers)
     starts = rng.uniform(0, 5, workers)
@@ -53,6 +53,14 @@ def test_fixed_polling_never_lets_two_workers_hold_the_lock(path):
 @pytest.mark.parametrize("path", sorted(EXECUTORS))
 def test_exponential_backoff_never_lets_two_workers_hold_the_lock(path):
     intervals, releases = contend(Exponential(0.1, 2, 2.0), path, seed=2)
+    assert len(intervals) == 25
+    assert_disjoint(intervals)
+    assert set(releases) == {Release.RELEASED}
+
+
+@pytest.mark.parametrize("path", sorted(EXECUTORS))
+def test_fifo_lock_never_lets_two_workers_hold_the_lock(path):
+    intervals, releases = contend(Fixed(0.1), path, seed=3, fair=True)
     assert len(intervals) == 25
     assert_disjoint(intervals)
     assert set(releases) == {Release.RELEASED}
