@@ -29,7 +29,8 @@ def run_compare(args: argparse.Namespace) -> int:
     breached = broken = False
     for scenario in scenarios:
         comparison = _replicate(scenario, thresholds, args)
-        found = changes(previous[scenario.name], comparison) if previous.get(scenario.name) else None
+        old = previous.get(scenario.name)
+        found = changes(old, comparison) if old else None
         out = write_report(comparison, Path(args.out) / scenario.name, found)
         _publish_summary(out / "report.md")
         print(_one_line(comparison, out))

@@ -229,14 +229,11 @@ class ThreadLock:
 
     def release(self, thread_id: str, token: str) -> Step:
         """Compare-and-delete (fair: compare-and-hand-off); returns a `Release`."""
+        keys: tuple[str, ...] = (self.key(thread_id),)
+        args: tuple[Any, ...] = (token,)
+        script = RELEASE_SCRIPT
         if self.config.fair:
-            script, keys, args = (
-                FAIR_RELEASE_SCRIPT,
-                (self.key(thread_id), self.queue_key(thread_id)),
-                (token, self._ttl_ms),
-            )
-        else:
-            script, keys, args = RELEASE_SCRIPT, (self.key(thread_id),), (token,)
+            keys, args, script = (*keys, self.queue_key(thread_id)), (token, self._ttl_ms), FAIR_RELEASE_SCRIPT
         try:
             reply = yield Script(script, keys, args)
         except RedisError:

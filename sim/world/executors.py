@@ -11,6 +11,7 @@ bundled scenarios both ways and compares every per-message record.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import fakeredis
@@ -127,4 +128,7 @@ def _encode(value: Any) -> bytes:
     raise redis.DataError(f"Invalid input of type: {type(value).__name__!r}")
 
 
-EXECUTORS = {"direct": DirectExecutor, "redis-py": RedisPyExecutor}
+EXECUTORS: dict[str, Callable[[fakeredis.FakeServer], Executor]] = {
+    "direct": DirectExecutor,
+    "redis-py": RedisPyExecutor,
+}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from collections.abc import Callable
+from typing import Any
 
 import fakeredis
 import redis
@@ -24,7 +25,7 @@ Clock = Callable[[], float]
 class ClockedDatabase(Database):  # type: ignore[misc]
     """A fakeredis database whose notion of "now" is an injected clock."""
 
-    def __init__(self, lock: object, clock: Clock) -> None:
+    def __init__(self, lock: Any, clock: Clock) -> None:
         super().__init__(lock)
         self._clock = clock
 
