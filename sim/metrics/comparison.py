@@ -10,7 +10,7 @@ from sim.metrics.stats import Estimate, mean_ci, paired_difference
 from sim.metrics.summary import METRICS, summarize
 from sim.metrics.thresholds import Threshold, ThresholdOutcome, judge
 
-BETTER, WORSE, SAME = "better", "worse", "no significant difference"
+BETTER, WORSE, SAME, CHANGED = "better", "worse", "no significant difference", "changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +64,7 @@ def compare(
         verdict(variant, baseline, metric, per_rep[variant], per_rep[baseline])
         for variant in per_rep
         if variant != baseline
-        for metric, higher_is_better in METRICS.items()
-        if higher_is_better is not None
+        for metric in METRICS
     ]
     outcomes = [outcome for t in thresholds for outcome in judge(t, estimates)]
     replications = len(next(iter(per_rep.values()), []))
@@ -83,4 +82,6 @@ def verdict(variant: str, baseline: str, metric: str, new: Sequence[dict], old: 
 def judge_difference(metric: str, diff: Estimate) -> str:
     if not diff.excludes_zero():
         return SAME
+    if METRICS[metric] is None:
+        return CHANGED  # a cost or a count with no better direction (LLM calls follow answered messages)
     return BETTER if (diff.mean > 0) == bool(METRICS[metric]) else WORSE

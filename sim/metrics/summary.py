@@ -21,7 +21,7 @@ METRICS: dict[str, bool | None] = {
     "latency_p99_s": False,
     "cache_hit_ratio": True,
     "crm_calls": False,
-    "llm_calls": False,
+    "llm_calls": None,
     "lock_polls": False,
     "redis_commands": False,
     "lock_lost": False,

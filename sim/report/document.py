@@ -9,17 +9,8 @@ from sim.metrics.comparison import Comparison
 from sim.metrics.stats import Estimate
 from sim.metrics.summary import METRICS
 
-COUNTS = {
-    "messages",
-    "answered",
-    "busy",
-    "failed",
-    "crm_calls",
-    "lock_polls",
-    "redis_commands",
-    "lock_lost",
-    "out_of_order",
-}
+RATIOS = {"busy_rate", "cache_hit_ratio"}
+COUNTS = {m for m in METRICS if m not in RATIOS and not m.endswith("_s")}
 PLOTS = {
     "latency_cdf.png": "Response time (arrival → reply, apologies included), all replications",
     "busy_rate.png": "Busy-apology rate, mean and 95 % CI",
@@ -115,13 +106,14 @@ def _verdicts(c: Comparison) -> list[Block]:
         if variant == c.baseline:
             continue
         rows = tuple(
-            (v.metric, fmt_estimate(v.metric, v.difference, signed=True), v.verdict)
+            (v.metric, fmt_estimate(v.metric, v.difference, signed=True),
+             _relative(v.difference.mean, c.estimates[c.baseline][v.metric].mean), v.verdict)
             for v in c.verdicts
             if v.variant == variant
-        )
+        )  # fmt: skip
         blocks += [
             Heading(f"{variant} vs {c.baseline} (paired difference, {variant} − {c.baseline})"),
-            Table(("metric", "difference [95 % CI]", "verdict"), rows),
+            Table(("metric", "difference [95 % CI]", "relative", "verdict"), rows),
         ]
     return blocks
 
@@ -159,6 +151,13 @@ def _changes(changes: list[Change] | None) -> list[Block]:
         Paragraph("Unpaired (Welch) 95 % intervals: the previous run may come from other code."),
         Table(("variant", "metric", "old", "new", "difference [95 % CI]", "significant"), rows),
     ]
+
+
+def _relative(difference: float, baseline: float) -> str:
+    """The change as a share of the baseline's mean ("−84.2 %"), the way claims are made."""
+    if baseline == 0:
+        return "—"
+    return f"{100 * difference / abs(baseline):+.1f} %"
 
 
 def _name(c: Comparison, variant: str) -> str:

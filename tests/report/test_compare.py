@@ -64,7 +64,7 @@ def test_results_json_keeps_its_documented_shape(report):
 def test_markdown_shows_summary_verdicts_and_variants(report):
     text = (report / "report.md").read_text()
     assert "| busy_rate | 0.333 [0.333, 0.333] | 0.000 [0.000, 0.000] |" in text
-    assert "| busy_rate | -0.333 [-0.333, -0.333] | better |" in text
+    assert "| busy_rate | -0.333 [-0.333, -0.333] | -100.0 % | better |" in text
     assert "before (baseline)" in text
 
 
