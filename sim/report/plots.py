@@ -15,7 +15,10 @@ from sim.metrics.comparison import Comparison  # noqa: E402
 from sim.metrics.records import MessageRecord, RunResult  # noqa: E402
 
 DPI = 100
-SEGMENTS = (("queue", "#bbbbbb"), ("lock wait", "#e4572e"), ("CRM", "#4c9be8"), ("LLM", "#76b041"))
+SEGMENTS = (
+    ("queue", "#bbbbbb"), ("debounce wait", "#f7dc8c"), ("lock wait", "#e4572e"), ("CRM", "#4c9be8"), ("LLM", "#76b041"),
+)  # fmt: skip
+MERGED_COLOR = "#f2c14e"
 
 
 def write_all(c: Comparison, folder: Path) -> None:
@@ -52,6 +55,7 @@ def busy_rate(c: Comparison):  # type: ignore[no-untyped-def]
     means = [e.mean for e in estimates]
     errors = [[e.mean - e.low for e in estimates], [e.high - e.mean for e in estimates]]
     ax.bar(names, means, yerr=errors, capsize=8, color="#e4572e")
+    ax.tick_params(axis="x", labelrotation=30)
     return fig
 
 
@@ -125,38 +129,59 @@ def workers(c: Comparison):  # type: ignore[no-untyped-def]
     queue_ax.set(xlabel="minutes", ylabel="messages waiting for a worker")
     for ax in (busy_ax, queue_ax):
         ax.grid(alpha=0.3)
-        ax.legend()
+    busy_ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     return fig
 
 
 def busiest_customer(c: Comparison):  # type: ignore[no-untyped-def]
     variants = list(c.runs)
-    first = c.runs[variants[0]][0].records
-    customer = _busiest(first)
-    fig, axes = plt.subplots(len(variants), 1, figsize=(9, 1.2 + 1.1 * len(variants) * 2), squeeze=False)
+    burst = _busiest_burst(c.runs[variants[0]][0].records)  # the same messages in every variant (CRN)
+    height = 1.0 + 0.3 * max(len(burst), 1)
+    fig, axes = plt.subplots(len(variants), 1, figsize=(9, height * len(variants)), squeeze=False)
     for ax, variant in zip(axes[:, 0], variants, strict=True):
-        mine = [r for r in c.runs[variant][0].records if r.customer == customer]
+        mine = [r for r in c.runs[variant][0].records if r.message in burst]
+        names = {r.message: f"msg {r.index + 1}" for r in mine}
         for row, r in enumerate(mine):
-            left = r.arrival
-            for (label, color), width in zip(SEGMENTS, (r.queue_wait, r.lock_wait, r.crm_s, r.llm_s), strict=True):
-                ax.barh(row, width, left=left, color=color, label=label if row == 0 else None)
-                left += width
-            tag = "busy apology" if r.outcome == "busy" else r.outcome
-            ax.text(r.reply_at, row, f"  {tag}", va="center", fontsize=8)
+            _draw_message(ax, row, r, names.get(r.merged_into, f"#{r.merged_into}"))
         ax.set_yticks(range(len(mine)), [f"msg {r.index + 1}" for r in mine])
         ax.invert_yaxis()
-        ax.set(title=f"{variant}: customer {customer}", xlabel="seconds")
+        customer = mine[0].customer if mine else ""
+        ax.set(title=f"{variant}: customer {customer}'s busiest burst", xlabel="seconds")
         ax.grid(alpha=0.3, axis="x")
-    axes[0, 0].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    labelled = {label: handle for ax in axes[:, 0] for handle, label in zip(*ax.get_legend_handles_labels())}
+    axes[0, 0].legend(labelled.values(), labelled.keys(), loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     fig.tight_layout()
     return fig
 
 
-def _busiest(records: Sequence[MessageRecord]) -> str:
-    counts: dict[str, int] = {}
-    for r in records:
-        counts[r.customer] = counts.get(r.customer, 0) + 1
-    return max(counts, key=lambda name: counts[name]) if counts else ""
+def _draw_message(ax, row: int, r: MessageRecord, leader: str) -> None:  # type: ignore[no-untyped-def]
+    """One bar split into queue, debounce, lock wait, CRM, LLM; a merged message waits for its batch's answer."""
+    if r.merged_into >= 0:
+        ax.barh(row, r.reply_at - r.arrival, left=r.arrival, color=MERGED_COLOR, label="merged (debounce)")
+        ax.text(r.reply_at, row, f"  {r.outcome} in {leader}'s reply", va="center", fontsize=8)
+        return
+    explained = r.queue_wait + r.lock_wait + r.crm_s + r.llm_s
+    debounce = max(0.0, r.reply_at - r.arrival - explained) if r.outcome != "busy" else 0.0
+    widths = (r.queue_wait, debounce, r.lock_wait, r.crm_s, r.llm_s)
+    left = r.arrival
+    for (label, color), width in zip(SEGMENTS, widths, strict=True):
+        if width > 0:
+            ax.barh(row, width, left=left, color=color, label=label)
+        left += width
+    tag = "busy apology" if r.outcome == "busy" else r.outcome
+    ax.text(r.reply_at, row, f"  {tag}", va="center", fontsize=8)
+
+
+def _busiest_burst(records: Sequence[MessageRecord]) -> set[int]:
+    """Message ids of the largest burst (a customer's run of messages from index 0), earliest on ties."""
+    bursts: dict[str, list[list[int]]] = {}
+    for r in sorted(records, key=lambda r: r.message):
+        runs = bursts.setdefault(r.customer, [])
+        if r.index == 0 or not runs:
+            runs.append([])
+        runs[-1].append(r.message)
+    every = [b for runs in bursts.values() for b in runs]
+    return set(max(every, key=lambda b: (len(b), -b[0]))) if every else set()
 
 
 def _edges(times: np.ndarray) -> np.ndarray:
