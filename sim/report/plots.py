@@ -16,8 +16,12 @@ from sim.metrics.records import MessageRecord, RunResult  # noqa: E402
 
 DPI = 100
 SEGMENTS = (
-    ("queue", "#bbbbbb"), ("debounce wait", "#f7dc8c"), ("lock wait", "#e4572e"), ("CRM", "#4c9be8"), ("LLM", "#76b041"),
-)  # fmt: skip
+    ("queue", "#bbbbbb"),
+    ("debounce wait", "#f7dc8c"),
+    ("lock wait", "#e4572e"),
+    ("CRM", "#4c9be8"),
+    ("LLM", "#76b041"),
+)
 MERGED_COLOR = "#f2c14e"
 
 
@@ -148,7 +152,9 @@ def busiest_customer(c: Comparison):  # type: ignore[no-untyped-def]
         customer = mine[0].customer if mine else ""
         ax.set(title=f"{variant}: customer {customer}'s busiest burst", xlabel="seconds")
         ax.grid(alpha=0.3, axis="x")
-    labelled = {label: handle for ax in axes[:, 0] for handle, label in zip(*ax.get_legend_handles_labels())}
+    labelled = {
+        label: handle for ax in axes[:, 0] for handle, label in zip(*ax.get_legend_handles_labels(), strict=True)
+    }
     axes[0, 0].legend(labelled.values(), labelled.keys(), loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     fig.tight_layout()
     return fig
@@ -181,7 +187,13 @@ def _busiest_burst(records: Sequence[MessageRecord]) -> set[int]:
             runs.append([])
         runs[-1].append(r.message)
     every = [b for runs in bursts.values() for b in runs]
-    return set(max(every, key=lambda b: (len(b), -b[0]))) if every else set()
+    if not every:
+        return set()
+    return set(max(every, key=_burst_rank))
+
+
+def _burst_rank(burst: list[int]) -> tuple[int, int]:
+    return len(burst), -burst[0]  # the longest; among equals, the earliest
 
 
 def _edges(times: np.ndarray) -> np.ndarray:
