@@ -186,10 +186,11 @@ def _busiest_burst(records: Sequence[MessageRecord]) -> set[int]:
         if r.index == 0 or not runs:
             runs.append([])
         runs[-1].append(r.message)
-    every = [b for runs in bursts.values() for b in runs]
+    every: list[list[int]] = [burst for found in bursts.values() for burst in found]
     if not every:
         return set()
-    return set(max(every, key=_burst_rank))
+    longest = max(every, key=_burst_rank)
+    return set(longest)
 
 
 def _burst_rank(burst: list[int]) -> tuple[int, int]:
