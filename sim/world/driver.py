@@ -2,7 +2,8 @@
 
 `SimDriver.run(step)` is a SimPy process body: it answers each effect the
 step yields. A Redis command is executed when issued and its reply arrives
-one round-trip time later; sleeps are SimPy timeouts; `Now` is `env.now`.
+one round-trip time later; sleeps and round trips are SimPy timeouts, taken
+lazily (see `run`); `Now` is the step's own clock.
 """
 
 from __future__ import annotations

@@ -123,12 +123,19 @@ _BATCH_MARK = -2  # "merged, leader not known yet"; _resolve_batches fills it in
 
 
 def resolve_batches(records: list[MessageRecord]) -> list[MessageRecord]:
-    """A debounced message gets the outcome and reply time of the message that answered its batch."""
+    """A debounced message gets the outcome and reply time of the message that answered its batch.
+
+    One whose batch vanished (Redis restarted or failed between its push and the
+    leader's take) was never answered: it is `failed`, at the time its worker moved on.
+    """
     leader_of = {member: r for r in records for member in r.batch}
     resolved = []
     for r in records:
         if r.outcome == "merged":
-            leader = leader_of[r.message]
-            r = dataclasses.replace(r, outcome=leader.outcome, reply_at=leader.reply_at, merged_into=leader.message)
+            leader = leader_of.get(r.message)
+            if leader is None:
+                r = dataclasses.replace(r, outcome="failed", reply_at=r.done_at)
+            else:
+                r = dataclasses.replace(r, outcome=leader.outcome, reply_at=leader.reply_at, merged_into=leader.message)
         resolved.append(r)
     return resolved

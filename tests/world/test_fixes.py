@@ -178,3 +178,12 @@ def test_jittered_backoff_variants_run_and_are_deterministic(kind):
     first, second = run(MAGNA, extra), run(MAGNA, extra)
     assert first.records == second.records
     assert summarize(first.records)["answered"] == 3
+
+
+def test_a_debounce_batch_lost_in_a_redis_restart_is_a_failure_not_a_crash():
+    # Magna's follow-ups join msg 1's batch at 12 s and 14 s; Redis restarts at 13 s, before
+    # the leader takes the batch at 15 s: message 2's entry is gone, message 3 starts a new list.
+    result = run(MAGNA, "[handler]\ndebounce = '15s'\n[[faults]]\nkind = 'redis_restart'\nstart = '13s'\n")
+    outcomes = [r.outcome for r in result.records]
+    assert outcomes[1] == "failed"
+    assert outcomes.count("answered") == 2
