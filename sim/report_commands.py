@@ -24,6 +24,10 @@ EXIT_OK, EXIT_BREACHED, EXIT_BROKEN = 0, 1, 3
 
 def run_compare(args: argparse.Namespace) -> int:
     scenarios = [_configured(load_scenario(path), args) for path in args.scenarios]
+    names = [s.name for s in scenarios]
+    for name in names:
+        if names.count(name) > 1:
+            raise ScenarioError(f"two scenarios are named {name!r}: their reports would overwrite each other")
     thresholds = _cli_thresholds(args.threshold, scenarios)
     previous = {s.name: _previous(args.baseline, s) for s in scenarios} if args.baseline else {}
     breached = broken = False
@@ -46,7 +50,9 @@ def run_sweep(args: argparse.Namespace) -> int:
     out = write_atomically(Path(args.out) / f"{scenario.name}-sweep", lambda f: sweep_report.write(comparison, axes, f))
     _publish_summary(out / "report.md")
     print(f"{scenario.name}: {len(scenario.variants)} grid points × {comparison.replications} replications → {out}")
-    return EXIT_OK
+    for text in comparison.violations:
+        print(f"  INVARIANT BROKEN: {text}")
+    return EXIT_BROKEN if comparison.violations else EXIT_OK
 
 
 def _configured(scenario: Scenario, args: argparse.Namespace) -> Scenario:

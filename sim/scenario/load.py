@@ -69,7 +69,7 @@ def parse_scenario(data: dict[str, Any], file: str) -> Scenario:
     replications = head.number("replications", DEFAULT_REPLICATIONS, minimum=1, maximum=MAX_REPLICATIONS, integer=True)
     workload_section = _section(top, "workload")
     workload = parse_workload(workload_section)
-    duration = head.duration("duration", _default_duration(workload, head))
+    duration = head.duration("duration", _default_duration(workload))
     expected_bursts = workload.customers_per_hour * duration / 3600
     if expected_bursts > MAX_BURSTS:
         workload_section.fail(
@@ -131,7 +131,7 @@ def _table(top: Reader, key: str, sub: str | None) -> dict[str, Any]:
     return value
 
 
-def _default_duration(workload: Workload, head: Reader) -> Any:
+def _default_duration(workload: Workload) -> Any:
     if workload.customers_per_hour > 0:
         return MISSING  # an open workload needs an explicit duration
     return max((max(c.at) for c in workload.scripted if c.at), default=0.0)

@@ -136,3 +136,8 @@ def test_report_is_appended_to_the_github_step_summary(tmp_path, monkeypatch):
     assert compare(tmp_path / "out") == 0
     text = summary.read_text()
     assert text.startswith("earlier step\n# magna: 2 variant(s) compared")
+
+
+def test_two_scenarios_with_one_name_are_refused(tmp_path, capsys):
+    assert main(["compare", MAGNA, MAGNA, "--out", str(tmp_path), "--quiet"]) == 2
+    assert "two scenarios are named 'magna'" in capsys.readouterr().err
