@@ -85,7 +85,9 @@ def _map(jobs: list[Job], processes: int) -> Iterator[RunResult]:
     if processes <= 1 or len(jobs) <= 1:
         yield from map(_run_job, jobs)
         return
-    with multiprocessing.get_context("fork").Pool(min(processes, len(jobs))) as pool:
+    # fork where the platform has it (cheap start); jobs carry their own seeds, so either method gives the same results
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    with multiprocessing.get_context(method).Pool(min(processes, len(jobs))) as pool:
         yield from pool.imap(_run_job, jobs)
 
 
