@@ -35,7 +35,7 @@ def test_a_dask_cluster_gives_the_same_results_as_one_process():
 
     distributed = __import__("pytest").importorskip("dask.distributed")
     scenario = dataclasses.replace(load_scenario(PEAK), replications=2, duration=300.0)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         on_dask = run_replications(scenario, scheduler=cluster.scheduler_address)
     serial = run_replications(scenario, processes=1)
     assert on_dask.per_replication == serial.per_replication
