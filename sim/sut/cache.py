@@ -18,6 +18,7 @@ from typing import Protocol
 from redis.exceptions import RedisError
 
 from sim.sut.effects import NOW, Command, Log, Script, Sleep, Step
+from sim.sut.lock import RELEASE_SCRIPT
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,13 +28,15 @@ class OutageInfo:
     points: tuple[str, ...]
     in_outage: bool = False
 
-    def to_json(self) -> str:
-        return json.dumps({"points": list(self.points), "outage": self.in_outage})
+    def to_json(self, delta: float = 0.0) -> str:
+        """The cached form; `delta` is what the CRM call cost (seconds), for XFetch."""
+        return json.dumps({"points": list(self.points), "outage": self.in_outage, "delta": round(delta, 6)})
 
     @classmethod
-    def from_json(cls, raw: bytes | str) -> OutageInfo:
+    def from_json(cls, raw: bytes | str) -> tuple[OutageInfo, float]:
+        """The info and its recompute cost `delta`."""
         data = json.loads(raw)
-        return cls(tuple(data["points"]), bool(data["outage"]))
+        return cls(tuple(data["points"]), bool(data["outage"])), float(data.get("delta", 0.0))
 
 
 class Crm(Protocol):
@@ -114,16 +117,16 @@ class OutageCache:
         """The cached OutageInfo, or None (absent, or chosen for early refresh)."""
         if self.xfetch_beta <= 0:
             raw = yield Command(("GET", self.key(tax_id)))
-            return None if raw is None else OutageInfo.from_json(raw)
+            return None if raw is None else OutageInfo.from_json(raw)[0]
         reply = yield Script(GET_WITH_TTL_SCRIPT, (self.key(tax_id),), ())
         if reply is None:
             return None
         raw, pttl_ms = reply
-        delta = json.loads(raw).get("delta", 0.0)
+        info, delta = OutageInfo.from_json(raw)
         if delta * self.xfetch_beta * -math.log(1.0 - self.rand()) >= int(pttl_ms) / 1000:
             yield Log(f"Cache early refresh for {tax_id}")
             return None
-        return OutageInfo.from_json(raw)
+        return info
 
     def _fill(self, tax_id: str, crm: Crm) -> Step:
         started = yield NOW
@@ -140,8 +143,8 @@ class OutageCache:
             leader = True  # cannot coordinate: behave like plain cache-aside
         if leader:
             found = yield from self._fill(tax_id, crm)
-            try:
-                yield Command(("DEL", fill_key))
+            try:  # compare-and-delete: a slow leader must not drop the next leader's fill lock
+                yield Script(RELEASE_SCRIPT, (fill_key,), (token,))
             except RedisError:
                 pass  # the fill lock expires by itself
             return found
@@ -155,14 +158,13 @@ class OutageCache:
                 break
             if raw is not None:
                 yield Log(f"Cache filled by another worker for {tax_id}")
-                return Lookup(OutageInfo.from_json(raw), "hit", False, 0)
+                return Lookup(OutageInfo.from_json(raw)[0], "hit", False, 0)
         return (yield from self._fill(tax_id, crm))
 
     def _store(self, tax_id: str, info: OutageInfo, delta: float) -> Step:
         ttl_ms = max(1, round(self.ttl * 1000))  # type: ignore[operator]
-        value = json.dumps({"points": list(info.points), "outage": info.in_outage, "delta": round(delta, 6)})
         try:
-            yield Command(("SET", self.key(tax_id), value, "PX", ttl_ms))
+            yield Command(("SET", self.key(tax_id), info.to_json(delta), "PX", ttl_ms))
         except RedisError:
             return 1
         return 0

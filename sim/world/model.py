@@ -114,12 +114,8 @@ def to_record(
         outcome=h.outcome, source=h.source, crm_s=h.crm_s, llm_s=h.llm_s, reply_at=h.replied_at,
         lock_lost=h.lock_lost, done_at=done_at, redis_commands=commands,
         cache_errors=h.cache_errors, lock_errors=h.lock_errors, llm_called=h.llm_called,
-        merged_into=_BATCH_MARK if h.outcome == "merged" else -1,
         batch=tuple(int(t.removeprefix("msg-")) for t in h.batch), acquired_at=h.acquired_at,
     )  # fmt: skip
-
-
-_BATCH_MARK = -2  # "merged, leader not known yet"; _resolve_batches fills it in
 
 
 def resolve_batches(records: list[MessageRecord]) -> list[MessageRecord]:
