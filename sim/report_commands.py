@@ -23,6 +23,7 @@ EXIT_OK, EXIT_BREACHED, EXIT_BROKEN = 0, 1, 3
 
 
 def run_compare(args: argparse.Namespace) -> int:
+    _check_executor(args)
     scenarios = [_configured(load_scenario(path), args) for path in args.scenarios]
     names = [s.name for s in scenarios]
     for name in names:
@@ -44,6 +45,7 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def run_sweep(args: argparse.Namespace) -> int:
+    _check_executor(args)
     axes = parse_grid(args.grid)
     scenario = grid_scenario(_configured(load_scenario(args.scenario), args), axes, args.variant)
     comparison = _replicate(scenario, {scenario.name: []}, args)
@@ -91,8 +93,6 @@ def _previous(path: str, scenario: Scenario) -> dict[str, Any] | None:
 def _replicate(scenario: Scenario, thresholds: dict[str, list[Threshold]], args: argparse.Namespace) -> Comparison:
     progress = Progress(scenario.replications * len(scenario.variants), scenario.name, enabled=not args.quiet)
     scheduler = args.scheduler if args.executor == "dask" else None
-    if args.executor == "dask" and not scheduler:
-        raise ScenarioError("--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
     try:
         return run_replications(
             scenario,
@@ -103,6 +103,15 @@ def _replicate(scenario: Scenario, thresholds: dict[str, list[Threshold]], args:
         )
     except DaskUnavailable as error:
         raise ScenarioError(str(error)) from None
+    except OSError as error:
+        if scheduler is None:
+            raise
+        raise ScenarioError(f"--scheduler {scheduler}: {error}") from None  # dask: "timed out trying to connect"
+
+
+def _check_executor(args: argparse.Namespace) -> None:
+    if args.executor == "dask" and not args.scheduler:
+        raise ScenarioError("--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
 
 
 def _publish_summary(report: Path) -> None:
