@@ -1,20 +1,19 @@
-"""Command line: argument parsing and exit codes only.
-
-Exit codes: 0 success, 1 a threshold was breached, 2 bad input,
-3 the simulator broke one of its own invariants (or a run was not deterministic).
-"""
+"""Command line: argument parsing and exit codes only (`sim.errors.ExitCode`)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import tempfile
+import traceback
 from collections.abc import Sequence
 from typing import NoReturn
 
 import redis
 
 from sim.bench import bench
+from sim.errors import ExitCode, SimError
 from sim.experiment import VariantRun, default_processes, run_once, select
 from sim.live import run_live
 from sim.metrics.summary import summarize
@@ -22,17 +21,31 @@ from sim.report.terminal import run_json, run_table
 from sim.report_commands import run_compare, run_sweep
 from sim.scenario import Scenario, ScenarioError, load_scenario
 
-EXIT_OK, EXIT_BREACHED, EXIT_BAD_INPUT, EXIT_BROKEN = 0, 1, 2, 3
 DEFAULT_BENCH = "scenarios/reference-day.toml"
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+        self.exit(ExitCode.BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+EXIT_CODES = """exit codes:
+  0    ok
+  1    a threshold was breached (or a significant regression against --baseline)
+  2    bad input or environment, found before any simulation ran (one line on stderr)
+  3    the simulator broke one of its own invariants (a bug in sim or in the code under test)
+  4    an internal error in sim (one line; the traceback is written to a file it names)
+  5    sim live: the Redis server went away or refused writes during the run
+  130  interrupted (Ctrl-C)"""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="sim", description="Load simulator for the chatbot's Redis lock and cache.")
+    parser = _Parser(
+        prog="sim",
+        description="Load simulator for the chatbot's Redis lock and cache.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = commands.add_parser("run", help="simulate one replication of every variant and print the metrics")
     run.add_argument("scenario", help="a scenario file, e.g. scenarios/magna.toml")
@@ -84,12 +97,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Runs one command; every way it can end is one exit code (see EXIT_CODES)."""
     try:
+        args = build_parser().parse_args(argv)
         return int(args.handler(args))
-    except ScenarioError as error:
-        print(f"sim: error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except SimError as error:
+        _say(f"sim: error: {error}")
+        return error.exit_code
+    except KeyboardInterrupt:
+        _say("sim: interrupted")
+        return ExitCode.INTERRUPTED
+    except Exception as error:  # noqa: BLE001 - anything else is a bug in sim: say so, keep the traceback
+        _say(f"sim: internal error (a bug in sim): {type(error).__name__}; traceback written to {_crash_file()}")
+        return ExitCode.INTERNAL
+
+
+def _say(line: str) -> None:
+    """One line on stderr, whatever its encoding can show (a cp1252 console cannot show '→')."""
+    print(line.encode(sys.stderr.encoding or "utf-8", "replace").decode(sys.stderr.encoding or "utf-8"),
+          file=sys.stderr)  # fmt: skip
+
+
+def _crash_file() -> str:
+    with tempfile.NamedTemporaryFile("w", prefix="sim-crash-", suffix=".txt", delete=False, encoding="utf-8") as f:
+        traceback.print_exc(file=f)
+    return f.name
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -106,7 +138,7 @@ def _run(args: argparse.Namespace) -> int:
         broken += _determinism_problems(scenario, results)
     for text in broken:
         print(f"sim: INVARIANT BROKEN: {text}", file=sys.stderr)
-    return EXIT_BROKEN if broken else EXIT_OK
+    return ExitCode.BROKEN if broken else ExitCode.OK
 
 
 def _determinism_problems(scenario: Scenario, first: dict[str, VariantRun]) -> list[str]:
@@ -128,7 +160,7 @@ def _bench(args: argparse.Namespace) -> int:
         print(json.dumps(figures, indent=2))
     else:
         print("\n".join(f"{key:<28}{value}" for key, value in figures.items()))
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _live(args: argparse.Namespace) -> int:
@@ -139,7 +171,7 @@ def _live(args: argparse.Namespace) -> int:
         raise ScenarioError(f"--redis {args.redis}: {error}") from None
     metrics = {name: summarize(run.records) for name, run in runs.items()}
     print(run_json(scenario, metrics) if args.json else run_table(scenario, metrics))
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _positive_float(text: str) -> float:

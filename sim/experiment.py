@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -87,8 +88,13 @@ def _map(jobs: list[Job], processes: int) -> Iterator[RunResult]:
         return
     # fork where the platform has it (cheap start); jobs carry their own seeds, so either method gives the same results
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    with multiprocessing.get_context(method).Pool(min(processes, len(jobs))) as pool:
-        yield from pool.imap(_run_job, jobs)
+    with multiprocessing.get_context(method).Pool(min(processes, len(jobs)), initializer=_ignore_ctrl_c) as pool:
+        yield from pool.imap(_run_job, jobs)  # leaving the block (Ctrl-C included) terminates the workers
+
+
+def _ignore_ctrl_c() -> None:
+    """Ctrl-C reaches every process of the terminal; only the parent reacts (one line, exit 130)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class DaskUnavailable(RuntimeError):

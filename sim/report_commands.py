@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from sim.errors import ExitCode
 from sim.experiment import DaskUnavailable, run_replications, select
 from sim.metrics.baseline import BaselineError, changes, load_previous
 from sim.metrics.comparison import Comparison
@@ -18,8 +19,6 @@ from sim.report import sweep as sweep_report
 from sim.report.folder import write_atomically, write_report
 from sim.scenario import Scenario, ScenarioError, load_scenario
 from sim.sweep import grid_scenario, parse_grid
-
-EXIT_OK, EXIT_BREACHED, EXIT_BROKEN = 0, 1, 3
 
 
 def run_compare(args: argparse.Namespace) -> int:
@@ -41,7 +40,7 @@ def run_compare(args: argparse.Namespace) -> int:
         print(_one_line(comparison, out))
         breached = breached or bool(comparison.breached)
         broken = broken or bool(comparison.violations)
-    return EXIT_BROKEN if broken else EXIT_BREACHED if breached else EXIT_OK
+    return ExitCode.BROKEN if broken else ExitCode.BREACHED if breached else ExitCode.OK
 
 
 def run_sweep(args: argparse.Namespace) -> int:
@@ -54,7 +53,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     print(f"{scenario.name}: {len(scenario.variants)} grid points × {comparison.replications} replications → {out}")
     for text in comparison.violations:
         print(f"  INVARIANT BROKEN: {text}")
-    return EXIT_BROKEN if comparison.violations else EXIT_OK
+    return ExitCode.BROKEN if comparison.violations else ExitCode.OK
 
 
 def _configured(scenario: Scenario, args: argparse.Namespace) -> Scenario:

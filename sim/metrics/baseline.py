@@ -7,15 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sim.errors import BaselineError
 from sim.metrics.comparison import Comparison
 from sim.metrics.stats import Estimate, welch_difference
 from sim.metrics.summary import METRICS
 
 FORMAT_VERSION = 1
-
-
-class BaselineError(ValueError):
-    """The previous results file cannot be read or compared."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,13 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sim.distributions import CountDistribution, Distribution
+from sim.errors import ScenarioError
 from sim.metrics.thresholds import Threshold
 from sim.sut import retry
-
-
-class ScenarioError(Exception):
-    """Bad input in a scenario file or on the command line; the message is one line."""
-
 
 BACKOFF_KINDS = ("fixed", "exponential", "full_jitter", "equal_jitter", "decorrelated_jitter")
 
