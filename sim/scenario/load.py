@@ -47,9 +47,10 @@ VARIANT_SECTIONS = ("lock", "cache", "workers", "redis", "services", "handler")
 MAX_BURSTS = 5_000_000  # per run: past this, memory and patience run out; split the run instead
 MAX_COUNT = 1000  # messages in one burst, installation points of one customer
 MAX_REPLICATIONS = 10_000
-MAX_SEED = 2**63 - 1  # numpy's SeedSequence takes any natural number; 63 bits survive every JSON reader
+MAX_SEED = 2**63 - 1  # a signed 64-bit integer, the most TOML promises; numpy refuses negatives
 MAX_RATE = 10 * MAX_BURSTS  # bursts per hour of any one hour: more is a typo, and rate × hours stays finite
 MAX_MULTIPLIER = 10_000.0  # a surge × this is already far past anything a run can hold
+MAX_POPULATION = 1_000_000_000  # distinct customers; numpy draws their ids as 64-bit integers
 MAX_SCENARIO_BYTES = 1024 * 1024  # the largest bundled scenario is a few kB
 MAX_CSV_BYTES = 10 * 1024 * 1024  # an empirical latency file
 MAX_CSV_ROWS = 1_000_000
@@ -104,7 +105,9 @@ def parse_scenario(data: dict[str, Any], file: str) -> Scenario:
     top = Reader(file, "", data)
     head = _section(top, "scenario")
     name = head.string("name", Path(file).stem)
-    seed = head.number("seed", 1, maximum=MAX_SEED, integer=True)
+    seed = head.number("seed", 1, integer=True)
+    if seed > MAX_SEED:
+        head.fail("seed", f"must be below 2**63, got {seed}")
     replications = head.number("replications", DEFAULT_REPLICATIONS, minimum=1, maximum=MAX_REPLICATIONS, integer=True)
     workload_section = _section(top, "workload")
     workload = parse_workload(workload_section)
@@ -336,7 +339,7 @@ def parse_services(r: Reader, base: Services) -> Services:
 
 def parse_workload(r: Reader) -> Workload:
     rate, hourly = _rates(r)
-    population = r.number("population", 0, integer=True)
+    population = r.number("population", 0, maximum=MAX_POPULATION, integer=True)
     burst_size = parse_count(r, "burst_size", d.FixedCount(1), minimum=1)
     burst_gap = parse_distribution(r, "burst_gap", d.Exponential(5.0))
     scripted = tuple(_scripted_customer(s) for s in r.tables("script"))

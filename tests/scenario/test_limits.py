@@ -70,7 +70,12 @@ def test_a_scenario_that_is_not_utf8_says_so_without_quoting_it(tmp_path):
 @pytest.mark.parametrize("seed", [-1, 2**63])
 def test_scenario_seed_must_be_a_63_bit_natural_number(tmp_path, seed):
     message = refused(write(tmp_path, f"[scenario]\nseed = {seed}\n" + SCRIPT))
-    assert "[scenario]seed: must be" in message
+    assert f"[scenario]seed: must be {'>= 0' if seed < 0 else 'below 2**63'}, got {seed}" in message
+
+
+def test_a_population_too_large_for_numpy_is_a_clean_error(tmp_path):
+    text = "[scenario]\nduration = '1m'\n[workload]\ncustomers_per_hour = 60\npopulation = 100000000000000000000\n"
+    assert "[workload]population: must be <= 1e+09" in refused(write(tmp_path, text))
 
 
 # --- empirical CSV files --------------------------------------------------------------------
