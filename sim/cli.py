@@ -18,8 +18,9 @@ from sim.experiment import VariantRun, default_processes, run_once, select
 from sim.live import run_live
 from sim.metrics.summary import summarize
 from sim.report.terminal import run_json, run_table
-from sim.report_commands import run_compare, run_sweep
+from sim.report_commands import load_and_warn, run_compare, run_sweep
 from sim.scenario import Scenario, ScenarioError, load_scenario
+from sim.scenario.load import MAX_REPLICATIONS, MAX_SEED
 
 DEFAULT_BENCH = "scenarios/reference-day.toml"
 
@@ -50,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="simulate one replication of every variant and print the metrics")
     run.add_argument("scenario", help="a scenario file, e.g. scenarios/magna.toml")
     run.add_argument("--variant", help="run only this variant")
-    run.add_argument("--seed", type=int, help="override the scenario's seed")
+    run.add_argument("--seed", type=_seed, help="override the scenario's seed")
     run.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     run.add_argument("--trace", action="store_true", help="print the production log lines on simulated time")
     run.add_argument("--check-determinism", action="store_true", help="run twice and compare every record")
@@ -61,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--redis", required=True, metavar="URL", help="e.g. redis://127.0.0.1:6379/0")
     live.add_argument("--time-scale", type=_positive_float, default=1.0, help="multiply every duration (default 1)")
     live.add_argument("--variant", help="run only this variant")
-    live.add_argument("--seed", type=int, help="override the scenario's seed")
+    live.add_argument("--seed", type=_seed, help="override the scenario's seed")
     live.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     live.set_defaults(handler=_live)
 
@@ -125,7 +126,7 @@ def _crash_file() -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    scenario = select(load_scenario(args.scenario), args.variant, args.seed)
+    scenario = select(load_and_warn(args.scenario), args.variant, args.seed)
     results = run_once(scenario, trace=args.trace)
     if args.trace:
         for name, result in results.items():
@@ -155,7 +156,7 @@ def _determinism_problems(scenario: Scenario, first: dict[str, VariantRun]) -> l
 
 
 def _bench(args: argparse.Namespace) -> int:
-    figures = bench(load_scenario(args.scenario), args.variant, args.redis_path).as_dict()
+    figures = bench(load_and_warn(args.scenario), args.variant, args.redis_path).as_dict()
     if args.json:
         print(json.dumps(figures, indent=2))
     else:
@@ -183,16 +184,35 @@ def _positive_float(text: str) -> float:
 
 def _replication_options(parser: argparse.ArgumentParser) -> None:
     """What `compare` and `sweep` share: how many replications, from which seed, run where."""
-    parser.add_argument("--replications", type=_positive_int, help="override the scenario's replications")
-    parser.add_argument("--seed", type=int, help="override the scenario's seed")
-    parser.add_argument("--processes", type=_positive_int, default=default_processes(), help="default: all cores")
+    parser.add_argument("--replications", type=_replications, help="override the scenario's replications")
+    parser.add_argument("--seed", type=_seed, help="override the scenario's seed")
+    parser.add_argument("--processes", type=_processes, default=default_processes(), help="default: all cores")
     parser.add_argument("--executor", choices=("local", "dask"), default="local", help="where replications run")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="the Dask scheduler, with --executor dask")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+MAX_PROCESSES = 1024  # more workers than any machine has cores only costs memory
+
+
+def _whole_number(text: str, low: int, high: int) -> int:
+    """An argument that must be a whole number from `low` to `high`, both included."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be a whole number from {low} to {high:,}, got {text!r}")
     return value
+
+
+def _seed(text: str) -> int:
+    return _whole_number(text, 0, MAX_SEED)  # numpy's SeedSequence refuses negative seeds
+
+
+def _replications(text: str) -> int:
+    return _whole_number(text, 1, MAX_REPLICATIONS)  # the same limit as [scenario]replications
+
+
+def _processes(text: str) -> int:
+    return _whole_number(text, 1, MAX_PROCESSES)

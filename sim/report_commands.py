@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from sim.sweep import grid_scenario, parse_grid
 
 def run_compare(args: argparse.Namespace) -> int:
     _check_executor(args)
-    scenarios = [_configured(load_scenario(path), args) for path in args.scenarios]
+    scenarios = [_configured(load_and_warn(path), args) for path in args.scenarios]
     names = [s.name for s in scenarios]
     for name in names:
         if names.count(name) > 1:
@@ -46,7 +47,7 @@ def run_compare(args: argparse.Namespace) -> int:
 def run_sweep(args: argparse.Namespace) -> int:
     _check_executor(args)
     axes = parse_grid(args.grid)
-    scenario = grid_scenario(_configured(load_scenario(args.scenario), args), axes, args.variant)
+    scenario = grid_scenario(_configured(load_and_warn(args.scenario), args), axes, args.variant)
     comparison = _replicate(scenario, {scenario.name: []}, args)
     out = write_atomically(Path(args.out) / f"{scenario.name}-sweep", lambda f: sweep_report.write(comparison, axes, f))
     _publish_summary(out / "report.md")
@@ -54,6 +55,14 @@ def run_sweep(args: argparse.Namespace) -> int:
     for text in comparison.violations:
         print(f"  INVARIANT BROKEN: {text}")
     return ExitCode.BROKEN if comparison.violations else ExitCode.OK
+
+
+def load_and_warn(path: str) -> Scenario:
+    """The scenario, after one `sim: warning:` line on stderr per accepted but senseless setting."""
+    scenario = load_scenario(path)
+    for text in scenario.warnings:
+        print(f"sim: warning: {scenario.path}: {text}", file=sys.stderr)
+    return scenario
 
 
 def _configured(scenario: Scenario, args: argparse.Namespace) -> Scenario:

@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 from typing import Any
 
-from sim.scenario.load import parse_variant
-from sim.scenario.model import Backoff, Scenario, ScenarioError, Variant
+from sim.scenario.load import VARIANT_SECTIONS, parse_variant
+from sim.scenario.model import BACKOFF_KINDS, Backoff, Scenario, ScenarioError, Variant
 from sim.scenario.reader import Reader
 
 Axis = tuple[str, tuple[str, ...]]  # ("lock.timeout", ("30s", "45s", "60s"))
+MAX_POINTS = 1000  # grid points of one sweep: each is a variant with its own replications
+MAX_RUNS = 100_000  # grid points × replications: simulations one sweep may ask for
+BACKOFF_KEYS = {  # the keys each backoff kind reads (sim.scenario.load.parse_backoff)
+    kind: ("kind", "delay") if kind == "fixed" else ("kind", "base", "factor", "cap") for kind in BACKOFF_KINDS
+}
 
 
 def parse_grid(specs: list[str]) -> list[Axis]:
@@ -27,13 +33,25 @@ def parse_grid(specs: list[str]) -> list[Axis]:
             raise ScenarioError(f"--grid {spec!r}: expected KEY=V1,V2,… such as lock.timeout=30s,60s")
         if key.strip() in (a[0] for a in axes):
             raise ScenarioError(f"--grid {spec!r}: {key.strip()} is already on the grid")
+        repeated = sorted({v for v in parts if parts.count(v) > 1})
+        if repeated:
+            raise ScenarioError(f"--grid {spec!r}: {', '.join(repeated)} given twice; each value once")
         axes.append((key.strip(), parts))
+    points = math.prod(len(values) for _, values in axes)
+    if points > MAX_POINTS:
+        raise ScenarioError(f"--grid: {points:,} grid points; the limit is {MAX_POINTS:,} (sweep fewer values)")
     return axes
 
 
 def grid_scenario(scenario: Scenario, axes: list[Axis], base_name: str | None = None) -> Scenario:
     """The scenario whose variants are the grid points, each derived from `base_name` (default: the baseline)."""
     base = scenario.variant(base_name or scenario.baseline)
+    count = math.prod(len(values) for _, values in axes)
+    if count * scenario.replications > MAX_RUNS:
+        raise ScenarioError(
+            f"--grid: {count:,} grid points × {scenario.replications:,} replications is "
+            f"{count * scenario.replications:,} runs; the limit is {MAX_RUNS:,} (fewer points or --replications)"
+        )
     points = [dict(zip((k for k, _ in axes), combo, strict=True)) for combo in itertools.product(*(v for _, v in axes))]
     variants = tuple(_point_variant(base, point) for point in points)
     return dataclasses.replace(scenario, variants=variants, baseline=variants[0].name, thresholds=())
@@ -52,11 +70,35 @@ def _point_variant(base: Variant, point: dict[str, str]) -> Variant:
             table = table.setdefault(part, {})
             if not isinstance(table, dict):
                 raise ScenarioError(f"--grid: {key} is not a setting (see scenarios/README.md)")
+        if isinstance(table.get(path[-1]), dict) or (len(path) == 1 and path[0] in VARIANT_SECTIONS):
+            raise ScenarioError(f"--grid: {key} is a section, not a setting; name one of its keys, e.g. lock.timeout")
         table[path[-1]] = _value(value)
-    backoff = overrides.get("lock", {}).get("backoff")
-    if isinstance(backoff, dict):  # a backoff table replaces the whole policy: start from the base's
-        overrides["lock"]["backoff"] = {**_backoff_table(base.lock.backoff), **backoff}
+    lock = overrides.get("lock")
+    backoff = lock.get("backoff") if isinstance(lock, dict) else None
+    if isinstance(lock, dict) and isinstance(backoff, dict):  # a backoff table replaces the whole policy
+        lock["backoff"] = _merged_backoff(base, backoff)
     return parse_variant(point_name(point), Reader("--grid", "", overrides), base)
+
+
+def _merged_backoff(base: Variant, grid: dict[str, Any]) -> dict[str, Any]:
+    """The base variant's backoff with the grid's keys over it; base keys the grid's kind has no use for are dropped.
+
+    A key of another kind (`lock.backoff.cap` over a fixed backoff) is refused with a hint:
+    start from a variant whose backoff has it.
+    """
+    inherited = _backoff_table(base.lock.backoff)
+    kind = grid.get("kind", inherited["kind"])
+    allowed = BACKOFF_KEYS.get(kind, ())
+    for key in grid:
+        if allowed and key not in allowed:
+            users = [k for k, keys in BACKOFF_KEYS.items() if key in keys]
+            if users:
+                raise ScenarioError(
+                    f"--grid: lock.backoff.{key} applies to backoff kinds {', '.join(users)}, not to {kind!r} "
+                    f"(variant {base.name!r}): start from another variant with --variant, "
+                    "or put lock.backoff.kind on the grid"
+                )
+    return {**{k: v for k, v in inherited.items() if k in allowed}, **grid}
 
 
 def _backoff_table(backoff: Backoff) -> dict[str, Any]:

@@ -89,3 +89,78 @@ def test_a_broken_invariant_exits_3(monkeypatch, capsys):
     monkeypatch.setattr(invariants, "check", lambda records, **kw: ["planted violation"])
     assert main(["run", MAGNA]) == 3
     assert "sim: INVARIANT BROKEN: before: planted violation" in capsys.readouterr().err
+
+
+def one_line_exit_2(result, message):
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", MAGNA, "--seed", "-1"], "argument --seed: must be a whole number from 0 to"),
+        (["compare", MAGNA, "--seed", str(2**63)], "argument --seed: must be a whole number from 0 to"),
+        (
+            ["compare", MAGNA, "--replications", "10001"],
+            "argument --replications: must be a whole number from 1 to 10,000",
+        ),
+        (["sweep", MAGNA, "--grid", "lock.timeout=1s", "--processes", "1025"], "argument --processes: must be"),
+        (["sweep", MAGNA, "--grid", "lock=5"], "--grid: lock is a section, not a setting"),
+        (["sweep", MAGNA, "--grid", "lock.timeout=30s,30s"], "30s given twice"),
+        (["sweep", MAGNA, "--grid", "lock.backoff.cap=1s"], "start from another variant with --variant"),
+        (["sweep", MAGNA, "--grid", "lock.tiemout=1s"], "--grid: [lock]tiemout: unknown key"),
+        (["sweep", MAGNA, "--grid", "workers.count=" + ",".join(map(str, range(1, 1002)))], "the limit is 1,000"),
+    ],
+)
+def test_out_of_range_arguments_and_bad_grids_exit_2_before_any_run(tmp_path, args, message):
+    one_line_exit_2(sim(*args, "--out", str(tmp_path)) if args[0] != "run" else sim(*args), message)
+    assert not any(tmp_path.iterdir())  # nothing ran, nothing was written
+
+
+def test_a_deeply_nested_scenario_exits_2_with_one_line(tmp_path):
+    deep = tmp_path / "deep.toml"
+    deep.write_text("x = " + "[" * 3000 + "]" * 3000 + "\n")
+    one_line_exit_2(sim("run", str(deep)), "invalid TOML: tables or arrays nested too deep")
+
+
+def test_an_empirical_file_error_names_the_line_and_never_prints_it(tmp_path):
+    (tmp_path / "crm.csv").write_text("seconds\nhunter2-password\n")
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(
+        "[workload]\n[[workload.script]]\ncustomer = 'a'\nmessages = ['0s']\n"
+        "[services]\ncrm = { dist = 'empirical', file = 'crm.csv' }\n"
+    )
+    result = sim("run", str(scenario))
+    one_line_exit_2(result, "crm.csv line 2: expected seconds")
+    assert "hunter2" not in result.stderr
+
+
+def test_a_senseless_setting_is_one_warning_line_and_the_run_still_succeeds(tmp_path, capsys):
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(
+        "[workload]\n[[workload.script]]\ncustomer = 'a'\nmessages = ['0s']\n"
+        "[lock]\nttl = '1s'\n[services]\ncrm = '1s'\nllm = '2s'\n"
+    )
+    assert main(["run", str(scenario)]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"sim: warning: {scenario}: variant 'default': [lock]ttl 1 s is shorter than a typical handling time "
+        "(3 s, CRM + LLM means): the lock expires while its holder still works"
+    ]
+
+
+def test_a_compare_prints_each_scenarios_warnings_once(tmp_path, capsys):
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(
+        "[scenario]\nreplications = 2\n[workload]\n[[workload.script]]\ncustomer = 'a'\nmessages = ['0s']\n"
+        "[lock]\ntimeout = '10ms'\n[variants.x]\n[variants.y]\n"
+    )
+    assert main(["compare", str(scenario), "--out", str(tmp_path / "out"), "--quiet", "--processes", "1"]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("sim: warning:")]
+    assert warnings == [
+        f"sim: warning: {scenario}: variants 'x', 'y': [lock]timeout 0.01 s is shorter than one backoff step "
+        "(0.1 s): a waiter tries at most twice and the backoff never applies"
+    ]

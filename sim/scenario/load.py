@@ -6,6 +6,11 @@ variant names only what it changes.
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import os
+import re
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -28,7 +33,7 @@ from sim.scenario.model import (
     Variant,
     Workload,
 )
-from sim.scenario.reader import MISSING, Reader, parse_duration
+from sim.scenario.reader import MAX_DURATION, MISSING, Reader, parse_duration
 
 DEFAULT_LOCK = LockSettings(ttl=120.0, timeout=30.0, backoff=Backoff("fixed", delay=0.1), log_every=10)
 DEFAULT_CACHE = CacheSettings(enabled=False, ttl=300.0)
@@ -42,6 +47,13 @@ VARIANT_SECTIONS = ("lock", "cache", "workers", "redis", "services", "handler")
 MAX_BURSTS = 5_000_000  # per run: past this, memory and patience run out; split the run instead
 MAX_COUNT = 1000  # messages in one burst, installation points of one customer
 MAX_REPLICATIONS = 10_000
+MAX_SEED = 2**63 - 1  # a signed 64-bit integer, the most TOML promises; numpy refuses negatives
+MAX_RATE = 10 * MAX_BURSTS  # bursts per hour of any one hour: more is a typo, and rate × hours stays finite
+MAX_MULTIPLIER = 10_000.0  # a surge × this is already far past anything a run can hold
+MAX_POPULATION = 1_000_000_000  # distinct customers; numpy draws their ids as 64-bit integers
+MAX_SCENARIO_BYTES = 1024 * 1024  # the largest bundled scenario is a few kB
+MAX_CSV_BYTES = 10 * 1024 * 1024  # an empirical latency file
+MAX_CSV_ROWS = 1_000_000
 MIN_BACKOFF = 0.001  # a retry sooner than a millisecond is a busy loop, not a policy
 
 
@@ -49,16 +61,44 @@ def load_scenario(path: str | Path) -> Scenario:
     """Parse and validate; raises `ScenarioError` with a one-line message."""
     file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_regular_file(Path(path), MAX_SCENARIO_BYTES).decode("utf-8")
     except FileNotFoundError:
         raise ScenarioError(f"{file}: no such scenario file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ScenarioError(f"{file}: cannot read: {error}") from None
+    except FileRefused as error:
+        raise ScenarioError(f"{file}: {error}") from None
+    except OSError as error:
+        raise ScenarioError(f"{file}: cannot read: {error.strerror or error.__class__.__name__}") from None
+    except UnicodeDecodeError as error:
+        raise ScenarioError(f"{file}: cannot read: not UTF-8 text (byte {error.start})") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ScenarioError(f"{file}: invalid TOML: {error}") from None
+    except RecursionError:
+        raise ScenarioError(f"{file}: invalid TOML: tables or arrays nested too deep") from None
     return parse_scenario(data, file)
+
+
+class FileRefused(Exception):
+    """A path that names no regular file of a sane size; the message says which."""
+
+
+def read_regular_file(path: Path, limit: int) -> bytes:
+    """At most `limit` bytes of a regular file, else `FileRefused`.
+
+    Opened without blocking and checked on the open descriptor, so a FIFO (which
+    would wait for a writer forever), `/dev/zero` (endless) or a directory is
+    refused before a byte is read, and a file swapped in after a check cannot slip by.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise FileRefused("not a regular file")
+    with os.fdopen(fd, "rb") as handle:
+        data = handle.read(limit + 1)  # one byte more than allowed tells an over-size file
+    if len(data) > limit:
+        raise FileRefused(f"larger than the limit of {limit:,} bytes")
+    return data
 
 
 def parse_scenario(data: dict[str, Any], file: str) -> Scenario:
@@ -66,17 +106,13 @@ def parse_scenario(data: dict[str, Any], file: str) -> Scenario:
     head = _section(top, "scenario")
     name = head.string("name", Path(file).stem)
     seed = head.number("seed", 1, integer=True)
+    if seed > MAX_SEED:
+        head.fail("seed", f"must be below 2**63, got {seed}")
     replications = head.number("replications", DEFAULT_REPLICATIONS, minimum=1, maximum=MAX_REPLICATIONS, integer=True)
     workload_section = _section(top, "workload")
     workload = parse_workload(workload_section)
     duration = head.duration("duration", _default_duration(workload))
-    expected_bursts = workload.customers_per_hour * duration / 3600
-    if expected_bursts > MAX_BURSTS:
-        workload_section.fail(
-            "customers_per_hour",
-            f"{workload.customers_per_hour:g}/h over {duration:g} s is ~{expected_bursts:,.0f} bursts; "
-            f"the limit is {MAX_BURSTS:,} per run",
-        )
+    _check_run_size(workload_section, workload, duration)
     base = parse_variant("default", top, None)
     variants = tuple(
         parse_variant(vname, Reader(file, f"variants.{vname}", _table(top, "variants", vname)), base)
@@ -88,7 +124,101 @@ def parse_scenario(data: dict[str, Any], file: str) -> Scenario:
     faults = tuple(parse_fault(f) for f in top.tables("faults"))
     head.done()
     top.done()
-    return Scenario(name, file, seed, duration, replications, baseline, workload, variants, thresholds, faults)
+    scenario = Scenario(
+        name=name,
+        path=file,
+        seed=seed,
+        duration=duration,
+        replications=replications,
+        baseline=baseline,
+        workload=workload,
+        variants=variants,
+        thresholds=thresholds,
+        faults=faults,
+    )
+    return dataclasses.replace(scenario, warnings=scenario_warnings(scenario))
+
+
+def scenario_warnings(scenario: Scenario) -> tuple[str, ...]:
+    """Settings that are valid but almost surely not what was meant, one line each.
+
+    A setting shared by several variants is reported once, naming them all.
+    """
+    by_text: dict[str, list[str]] = {}
+    for variant in scenario.variants:
+        for text in _variant_warnings(variant):
+            by_text.setdefault(text, []).append(variant.name)
+    found = [f"{_variants_label(names)}: {text}" for text, names in by_text.items()]
+    workload = scenario.workload
+    if scenario.duration == 0 and workload.customers_per_hour > 0:
+        found.append("[scenario]duration is 0 s: customers_per_hour > 0 adds no customers (only the script runs)")
+    found += [
+        f"[workload.script]customer {c.name!r} is also the id of a random customer: their messages share one lock"
+        for c in workload.scripted
+        if _random_id_could_be(workload, c.name)
+    ]
+    return tuple(found)
+
+
+def _variant_warnings(variant: Variant) -> list[str]:
+    lock, services = variant.lock, variant.services
+    found = []
+    step = lock.backoff.first_delay()
+    if not lock.fair and lock.timeout < step:
+        found.append(
+            f"[lock]timeout {lock.timeout:g} s is shorter than one backoff step ({step:g} s): "
+            "a waiter tries at most twice and the backoff never applies"
+        )
+    handling = services.crm.mean() + services.llm.mean()
+    if not lock.watchdog and lock.ttl < handling:
+        found.append(
+            f"[lock]ttl {lock.ttl:g} s is shorter than a typical handling time ({handling:g} s, CRM + LLM means): "
+            "the lock expires while its holder still works"
+        )
+    return found
+
+
+def _variants_label(names: list[str]) -> str:
+    return f"variant {names[0]!r}" if len(names) == 1 else f"variants {', '.join(repr(n) for n in names)}"
+
+
+def _random_id_could_be(workload: Workload, name: str) -> bool:
+    """Random customers are `c0`, `c1`, … (`c0`…`c{population-1}` from a population) and surge customers `s0`, …."""
+    match = re.fullmatch(r"([cs])(0|[1-9]\d*)", name)
+    if match is None:
+        return False
+    prefix, number = match.group(1), int(match.group(2))
+    if prefix == "s":
+        return bool(workload.surges)
+    if workload.customers_per_hour <= 0:
+        return False
+    return workload.population == 0 or number < workload.population
+
+
+def expected_bursts(workload: Workload, duration: float) -> tuple[float, float]:
+    """Bursts a run should see: (from the hourly rates over `duration`, from the surges).
+
+    The rate integrated hour by hour, so a daily curve counts its peak hours, not
+    its mean; each surge adds (multiplier − 1) × the rate at its start, as the world draws it.
+    """
+    hours = range(math.ceil(duration / 3600))
+    base = sum(workload.rate_at(h * 3600.0) * (min((h + 1) * 3600.0, duration) - h * 3600.0) for h in hours) / 3600
+    surges = sum((s.multiplier - 1) * workload.rate_at(s.start) * s.duration / 3600 for s in workload.surges)
+    return base, surges
+
+
+def _check_run_size(section: Reader, workload: Workload, duration: float) -> None:
+    base, surges = expected_bursts(workload, duration)
+    if base > MAX_BURSTS:
+        section.fail(
+            "customers_per_hour",
+            f"over {duration:g} s the rates give ~{base:,.0f} bursts; the limit is {MAX_BURSTS:,} per run",
+        )
+    if base + surges > MAX_BURSTS:
+        section.fail(
+            "surge",
+            f"the surges add ~{surges:,.0f} bursts to ~{base:,.0f}; the limit is {MAX_BURSTS:,} per run",
+        )
 
 
 def parse_fault(r: Reader) -> Fault:
@@ -209,7 +339,7 @@ def parse_services(r: Reader, base: Services) -> Services:
 
 def parse_workload(r: Reader) -> Workload:
     rate, hourly = _rates(r)
-    population = r.number("population", 0, integer=True)
+    population = r.number("population", 0, maximum=MAX_POPULATION, integer=True)
     burst_size = parse_count(r, "burst_size", d.FixedCount(1), minimum=1)
     burst_gap = parse_distribution(r, "burst_gap", d.Exponential(5.0))
     scripted = tuple(_scripted_customer(s) for s in r.tables("script"))
@@ -224,15 +354,16 @@ def _rates(r: Reader) -> tuple[float, tuple[float, ...]]:
     """`customers_per_hour`: one rate, or 24 rates by hour of day (returned with their mean)."""
     value = r.raw("customers_per_hour", 0.0)
     if not isinstance(value, list):
-        return float(r.number("customers_per_hour", 0.0)), ()
+        return float(r.number("customers_per_hour", 0.0, maximum=MAX_RATE)), ()
     if len(value) != 24:
         r.fail("customers_per_hour", f"a daily curve needs 24 hourly rates, got {len(value)}")
-    hourly = tuple(float(_positive(r, "customers_per_hour", v)) for v in value)
+    hourly = tuple(float(_bounded(r, "customers_per_hour", v, MAX_RATE)) for v in value)
     return sum(hourly) / 24, hourly
 
 
 def _surge(r: Reader) -> Surge:
-    surge = Surge(r.duration("start"), r.duration("duration", positive=True), float(r.number("multiplier", minimum=1)))
+    multiplier = float(r.number("multiplier", minimum=1, maximum=MAX_MULTIPLIER))
+    surge = Surge(r.duration("start"), r.duration("duration", positive=True), multiplier)
     r.done()
     return surge
 
@@ -285,32 +416,59 @@ def parse_distribution(parent: Reader, key: str, default: d.Distribution) -> d.D
 
 
 def _empirical(r: Reader) -> d.Empirical:
-    """Seconds observed in production, one per line of a CSV (first column; a header line is skipped)."""
+    """Seconds observed in production, one per line of a CSV (first column).
+
+    The file is the user's own, but it may be anything (`/etc/passwd`, a FIFO):
+    errors name the file and the line and never repeat what the line says.
+    """
     name = r.string("file")
     path = Path(r.file).parent / name
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        text = read_regular_file(path, MAX_CSV_BYTES).decode("utf-8")
+    except FileRefused as error:
+        r.fail("file", f"{name}: {error}")
     except (OSError, UnicodeDecodeError) as error:
         r.fail("file", f"cannot read {str(path)!r}: {error.__class__.__name__}")
+    lines = text.splitlines()
+    if len(lines) > MAX_CSV_ROWS:
+        r.fail("file", f"{name} has {len(lines):,} lines; the limit is {MAX_CSV_ROWS:,}")
     values = []
     for number, line in enumerate(lines, start=1):
         cell = line.split(",")[0].strip()
-        seconds = parse_duration(_number_or_text(cell))
-        if seconds is None or seconds < 0:
-            if number == 1 or not cell:
-                continue  # a header, or a blank line
-            r.fail("file", f"{name} line {number}: expected seconds, got {cell!r}")
+        if not cell or (number == 1 and _is_header(cell)):
+            continue
+        problem, seconds = _observation(cell)
+        if problem:
+            r.fail("file", f"{name} line {number}: {problem}")
         values.append(seconds)
     if not values:
         r.fail("file", f"{name} holds no observations")
     return d.Empirical(tuple(values), name)
 
 
-def _number_or_text(cell: str) -> Any:
+def _is_header(cell: str) -> bool:
+    """Only a first cell that is no number at all (`seconds`) is a header; `-5` is a bad value."""
+    return parse_duration(cell) is None and not _NUMBER.match(cell)
+
+
+_NUMBER = re.compile(r"^[+-]?(\d|\.\d|(inf|infinity|nan)$)", re.IGNORECASE)  # what a value starts like
+
+
+def _observation(cell: str) -> tuple[str, float]:
+    """(what is wrong with the cell, or "", its seconds) — the message never quotes the cell."""
     try:
-        return float(cell)
+        seconds: float | None = float(cell)
     except ValueError:
-        return cell
+        seconds = parse_duration(cell)
+    if seconds is None:
+        return "expected seconds (a number or a duration such as '30s')", 0.0
+    if not math.isfinite(seconds):
+        return "expected a finite number of seconds", 0.0
+    if seconds < 0:
+        return "seconds must be zero or more", 0.0
+    if seconds > MAX_DURATION:
+        return "seconds must be at most 1000 days", 0.0
+    return "", seconds
 
 
 def _mixture(r: Reader) -> d.Mixture:
@@ -326,8 +484,9 @@ def _mixture(r: Reader) -> d.Mixture:
         if item.get("dist") == "mixture":
             part.fail("dist", "a mixture cannot contain a mixture")
         parts.append(parse_distribution(part, "component", d.Fixed(0.0)))
-    if not parts or sum(weights) <= 0:
+    if not parts:
         r.fail("components", "needs at least one component with a weight > 0")
+    _check_weight_sum(r, "components", tuple(weights))
     return d.Mixture(tuple(weights), tuple(parts))
 
 
@@ -351,9 +510,10 @@ def parse_count(parent: Reader, key: str, default: d.CountDistribution, *, minim
         count = d.GeometricCount(float(r.number("mean", minimum=max(1, minimum), maximum=MAX_COUNT / 10)))
     else:
         values = tuple(_whole(r, "values", v, minimum) for v in r.list_of("values"))
-        weights = tuple(float(_positive(r, "weights", w)) for w in r.list_of("weights", [1.0] * len(values)))
-        if not values or len(weights) != len(values):
-            r.fail("weights", f"needs one weight per value ({len(values)} values), got {len(weights)}")
+        raw_weights = r.list_of("weights", [1.0] * len(values))
+        if not values or len(raw_weights) != len(values):
+            r.fail("weights", f"needs one weight per value ({len(values)} values), got {len(raw_weights)}")
+        weights = _weights(r, "weights", raw_weights)
         count = d.ChoiceCount(values, weights)
     r.done()
     return count
@@ -363,8 +523,22 @@ def _whole(r: Reader, key: str, value: Any, minimum: int) -> int:
     return Reader(r.file, r.section, {key: value}).number(key, minimum=minimum, maximum=MAX_COUNT, integer=True)
 
 
-def _positive(r: Reader, key: str, value: Any) -> float:
-    return Reader(r.file, r.section, {key: value}).number(key, minimum=0.0)
+def _bounded(r: Reader, key: str, value: Any, maximum: float) -> float:
+    """One element of the list `key`: a finite number from 0 to `maximum`."""
+    return Reader(r.file, r.section, {key: value}).number(key, minimum=0.0, maximum=maximum)
 
 
-__all__ = ["ScenarioError", "load_scenario", "parse_scenario"]
+def _weights(r: Reader, key: str, values: list[Any]) -> tuple[float, ...]:
+    """Relative weights: each finite and >= 0, with a finite sum > 0 (numpy divides by it)."""
+    weights = tuple(float(_bounded(r, key, w, math.inf)) for w in values)
+    _check_weight_sum(r, key, weights)
+    return weights
+
+
+def _check_weight_sum(r: Reader, key: str, weights: tuple[float, ...]) -> None:
+    total = sum(weights)  # not math.fsum: that raises on overflow, this gives inf
+    if not (math.isfinite(total) and total > 0):
+        r.fail(key, f"the weights must add up to a finite number > 0, got a sum of {total:g}")
+
+
+__all__ = ["ScenarioError", "load_scenario", "parse_scenario", "scenario_warnings"]

@@ -33,6 +33,10 @@ class Backoff:
             return retry.EqualJitter(exponential, rand)
         return retry.DecorrelatedJitter(self.base, self.cap, rand)
 
+    def first_delay(self) -> float:
+        """The wait after the first failed attempt, before any jitter."""
+        return self.delay if self.kind == "fixed" else self.base
+
     def describe(self) -> str:
         if self.kind == "fixed":
             return f"fixed {self.delay * 1000:g} ms"
@@ -162,6 +166,7 @@ class Scenario:
     variants: tuple[Variant, ...] = field(default=())
     thresholds: tuple[Threshold, ...] = ()
     faults: tuple[Fault, ...] = ()
+    warnings: tuple[str, ...] = ()  # accepted but senseless settings, one line each (the CLI prints them)
 
     def variant(self, name: str) -> Variant:
         for variant in self.variants:
