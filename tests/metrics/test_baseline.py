@@ -1,10 +1,13 @@
 """Baseline files: hostile ones are refused in one line, identical runs show no change."""
 
 import json
+import math
 import os
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim.errors import BaselineError
 from sim.metrics import baseline
@@ -176,3 +179,49 @@ def test_regression_metrics_are_parsed_and_checked():
         regression_metrics("messages")
     with pytest.raises(ValueError, match="unknown metric ''"):
         regression_metrics("busy_rate,")
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=20,
+)
+VALID = results(before={"replications": [REP, REP]}, after={"replications": [REP]})
+
+
+def _paths(node, prefix=()):
+    yield prefix
+    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, child in children:
+        yield from _paths(child, (*prefix, key))
+
+
+@st.composite
+def baseline_texts(draw) -> str:
+    """A valid baseline with one value anywhere replaced by arbitrary JSON (NaN included), or raw text."""
+    if draw(st.integers(0, 9)) == 0:
+        return draw(st.text(max_size=30))
+    data = json.loads(json.dumps(VALID))
+    path = draw(st.sampled_from(list(_paths(data))))
+    value = draw(JSON | st.sampled_from([float("nan"), float("inf"), -float("inf")]))
+    if not path:
+        return json.dumps(value)
+    node = data
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return json.dumps(data)  # NaN and Infinity are written the way Python's json writes them
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.data())
+def test_any_baseline_file_loads_or_is_one_baseline_error(tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("fuzz") / "results.json"
+    path.write_text(data.draw(baseline_texts()))
+    try:
+        previous = load_previous(path)
+    except BaselineError as error:
+        assert "\n" not in str(error)
+        return
+    for reps in previous.variants.values():
+        assert reps and all(math.isfinite(v) and type(v) in (int, float) for rep in reps for v in rep.values())
