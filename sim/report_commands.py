@@ -82,12 +82,14 @@ def _previous(path: str, scenario: Scenario) -> Previous:
     """The scenario's baseline: RESULTS itself, or RESULTS/<name>/results.json for a reports folder."""
     if not path:
         raise BaselineError("--baseline: an empty path, expected a results.json or a reports folder")
-    folder = Path(path).is_dir()
-    candidate = Path(path) / scenario.name / "results.json" if folder else Path(path)
-    if folder and not candidate.exists():
-        raise BaselineError(f"--baseline {path}: a folder without {scenario.name}/results.json")
     try:
+        folder = Path(path).is_dir()
+        candidate = Path(path) / scenario.name / "results.json" if folder else Path(path)
+        if folder and not candidate.exists():
+            raise BaselineError(f"{path}: a folder without {scenario.name}/results.json")
         previous = load_previous(candidate)
+    except OSError as error:  # a name too long, a folder we may not enter
+        raise BaselineError(f"--baseline {path[:200]}: {error.strerror or error}") from None
     except BaselineError as error:
         raise BaselineError(f"--baseline {error}") from None
     if previous.scenario != scenario.name:
