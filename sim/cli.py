@@ -16,6 +16,7 @@ from sim.bench import bench
 from sim.errors import ExitCode, SimError
 from sim.experiment import VariantRun, default_processes, run_once, select
 from sim.live import run_live
+from sim.metrics.baseline import regression_metrics
 from sim.metrics.summary import summarize
 from sim.report.terminal import run_json, run_table
 from sim.report_commands import load_and_warn, run_compare, run_sweep
@@ -74,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="e.g. 'busy_rate<0.01' or 'after.latency_p95_s<60'; repeatable; judged on the 95%% CI bound",
     )  # fmt: skip
     compare.add_argument("--baseline", metavar="RESULTS", help="a previous results.json (or a reports folder)")
+    compare.add_argument(
+        "--fail-on-regression", type=_regression_metrics, metavar="METRIC[,METRIC…]",
+        help="exit 1 when one of these metrics is significantly worse than in --baseline, e.g. busy_rate,latency_p95_s",
+    )  # fmt: skip
     _replication_options(compare)
     compare.set_defaults(handler=run_compare)
 
@@ -190,6 +195,13 @@ def _replication_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--executor", choices=("local", "dask"), default="local", help="where replications run")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="the Dask scheduler, with --executor dask")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _regression_metrics(text: str) -> tuple[str, ...]:
+    try:
+        return regression_metrics(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 MAX_PROCESSES = 1024  # more workers than any machine has cores only costs memory

@@ -8,11 +8,10 @@ import dataclasses
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
-from sim.errors import ExitCode
+from sim.errors import ArgumentError, BaselineError, ExitCode
 from sim.experiment import DaskUnavailable, run_replications, select
-from sim.metrics.baseline import BaselineError, changes, load_previous
+from sim.metrics.baseline import BaselineDiff, Previous, changes, load_previous
 from sim.metrics.comparison import Comparison
 from sim.metrics.thresholds import Threshold, ThresholdError, parse_threshold
 from sim.progress import Progress
@@ -30,16 +29,16 @@ def run_compare(args: argparse.Namespace) -> int:
         if names.count(name) > 1:
             raise ScenarioError(f"two scenarios are named {name!r}: their reports would overwrite each other")
     thresholds = _cli_thresholds(args.threshold, scenarios)
-    previous = {s.name: _previous(args.baseline, s) for s in scenarios} if args.baseline else {}
+    watched = _watched_metrics(args)
+    previous = {s.name: _previous(args.baseline, s) for s in scenarios} if args.baseline is not None else {}
     breached = broken = False
     for scenario in scenarios:
         comparison = _replicate(scenario, thresholds, args)
-        old = previous.get(scenario.name)
-        found = changes(old, comparison) if old else None
-        out = write_report(comparison, Path(args.out) / scenario.name, found)
+        diff = _against_baseline(previous.get(scenario.name), comparison, watched)
+        out = write_report(comparison, Path(args.out) / scenario.name, diff)
         _publish_summary(out / "report.md")
-        print(_one_line(comparison, out))
-        breached = breached or bool(comparison.breached)
+        print(_one_line(comparison, out) + _regression_lines(diff))
+        breached = breached or bool(comparison.breached) or bool(diff and diff.regressions)
         broken = broken or bool(comparison.violations)
     return ExitCode.BROKEN if broken else ExitCode.BREACHED if breached else ExitCode.OK
 
@@ -87,15 +86,49 @@ def _cli_thresholds(expressions: list[str], scenarios: list[Scenario]) -> dict[s
     return per_scenario
 
 
-def _previous(path: str, scenario: Scenario) -> dict[str, Any] | None:
-    candidate = Path(path) / scenario.name / "results.json" if Path(path).is_dir() else Path(path)
-    if Path(path).is_dir() and not candidate.exists():
-        return None
+def _previous(path: str, scenario: Scenario) -> Previous:
+    """The scenario's baseline: RESULTS itself, or RESULTS/<name>/results.json for a reports folder."""
+    if not path:
+        raise BaselineError("--baseline: an empty path, expected a results.json or a reports folder")
     try:
-        data = load_previous(candidate)
+        folder = Path(path).is_dir()
+        candidate = Path(path) / scenario.name / "results.json" if folder else Path(path)
+        if folder and not candidate.exists():
+            raise BaselineError(f"{path}: a folder without {scenario.name}/results.json")
+        previous = load_previous(candidate)
+    except OSError as error:  # a name too long, a folder we may not enter
+        raise BaselineError(f"--baseline {path[:200]}: {error.strerror or error}") from None
     except BaselineError as error:
-        raise ScenarioError(f"--baseline: {error}") from None
-    return data if data.get("scenario") == scenario.name else None
+        raise BaselineError(f"--baseline {error}") from None
+    if previous.scenario != scenario.name:
+        raise BaselineError(
+            f"--baseline {candidate}: the results of scenario {previous.scenario[:60]!r}, not {scenario.name!r}"
+        )
+    return previous
+
+
+def _watched_metrics(args: argparse.Namespace) -> tuple[str, ...]:
+    """The metrics of --fail-on-regression (checked by the parser); they need a baseline."""
+    if args.fail_on_regression and args.baseline is None:
+        raise ArgumentError("--fail-on-regression needs --baseline RESULTS to compare against")
+    return args.fail_on_regression or ()
+
+
+def _against_baseline(previous: Previous | None, c: Comparison, watched: tuple[str, ...]) -> BaselineDiff | None:
+    """The changes against the baseline; what cannot be compared is said on stderr, never skipped silently."""
+    if previous is None:
+        return None
+    diff = changes(previous, c, watched)
+    for text in diff.not_compared:
+        print(f"sim: warning: {c.scenario}: {text}", file=sys.stderr)
+    return diff
+
+
+def _regression_lines(diff: BaselineDiff | None) -> str:
+    return "".join(
+        f"\n  regressed: {ch.variant}.{ch.metric} {ch.old:.4g} → {ch.new:.4g} (significantly worse than the baseline)"
+        for ch in (diff.regressions if diff else [])
+    )
 
 
 def _replicate(scenario: Scenario, thresholds: dict[str, list[Threshold]], args: argparse.Namespace) -> Comparison:

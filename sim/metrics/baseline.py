@@ -1,18 +1,45 @@
-"""What changed against a previous run's results.json (unpaired: the code may differ)."""
+"""What changed against a previous run's results.json (unpaired: the code may differ).
+
+A baseline file is hostile input like any other. It is read only if it is a regular file
+(not a FIFO, not /dev/zero) of at most `MAX_BYTES`, in UTF-8, as strict JSON (no NaN or
+Infinity, no number so large it becomes infinite), and its whole structure is checked once
+when it is loaded; an error names the culprit (`variants.after.replications[2].busy_rate`).
+
+A change is significant when the Welch 95 % interval of new − old excludes zero. Identical
+samples are no change. Samples with no spread on either side (a deterministic metric) but
+different values are a certain change, so significant. With a single replication on either
+side there is no spread to judge by, and any difference counts as significant.
+"""
 
 from __future__ import annotations
 
 import json
+import math
+import os
+import re
+import stat
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sim.errors import BaselineError
-from sim.metrics.comparison import Comparison
+from sim.metrics.comparison import BETTER, CHANGED, SAME, WORSE, Comparison
 from sim.metrics.stats import Estimate, welch_difference
 from sim.metrics.summary import METRICS
 
 FORMAT_VERSION = 1
+MAX_BYTES = 64 * 1024 * 1024  # a results.json of 10,000 replications × 20 variants is about 40 MiB
+MAX_NAMED = 10  # baseline-only variants named one by one; a hostile file may hold a million
+
+
+@dataclass(frozen=True, slots=True)
+class Previous:
+    """A validated baseline: per variant, the metrics of each of its replications."""
+
+    path: str
+    scenario: str
+    variants: dict[str, list[dict[str, float]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,34 +50,179 @@ class Change:
     new: float
     difference: Estimate  # new − old, Welch interval
     significant: bool
+    old_replications: int
+    new_replications: int
+
+    @property
+    def verdict(self) -> str:
+        """BETTER | WORSE | CHANGED (a metric with no better direction) | SAME."""
+        if not self.significant:
+            return SAME
+        direction = METRICS[self.metric]
+        if direction is None:
+            return CHANGED
+        return BETTER if (self.difference.mean > 0) == direction else WORSE
 
 
-def load_previous(path: str | Path) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class BaselineDiff:
+    """Every change against the baseline, what could not be compared, and what fails the run."""
+
+    source: str  # the results.json compared against
+    changes: tuple[Change, ...]
+    not_compared: tuple[str, ...]  # one sentence each: a new variant, a metric the baseline lacks
+    watched: tuple[str, ...] = ()  # the metrics of --fail-on-regression
+
+    @property
+    def regressions(self) -> list[Change]:
+        return [ch for ch in self.changes if ch.metric in self.watched and ch.verdict == WORSE]
+
+
+def load_previous(path: str | Path) -> Previous:
+    """Reads and checks a whole results.json; every problem is a one-line `BaselineError`."""
+    data = _parse(_read(Path(path)), path)
+    return Previous(str(path), *_checked(data, str(path)))
+
+
+def changes(previous: Previous, comparison: Comparison, watched: Collection[str] = ()) -> BaselineDiff:
+    """Per variant present in both runs, per metric: old mean, new mean, difference."""
+    found: list[Change] = []
+    skipped: list[str] = []
+    for variant, reps in comparison.per_replication.items():
+        old_reps = previous.variants.get(variant)
+        if old_reps is None:
+            skipped.append(f"baseline has no variant {variant!r}: no comparison for it")
+            continue
+        for metric in METRICS:
+            if any(metric not in r for r in old_reps):
+                skipped.append(f"baseline has no metric {metric!r} for variant {variant!r}: no comparison for it")
+                continue
+            found.append(_change(variant, metric, [r[metric] for r in reps], [r[metric] for r in old_reps]))
+    gone = [v for v in previous.variants if v not in comparison.per_replication]
+    skipped += [f"baseline variant {v[:60]!r} is not in this run: no comparison for it" for v in gone[:MAX_NAMED]]
+    if len(gone) > MAX_NAMED:
+        skipped.append(f"{len(gone) - MAX_NAMED} more baseline variants are not in this run")
+    return BaselineDiff(previous.path, tuple(found), tuple(skipped), tuple(watched))
+
+
+def regression_metrics(text: str) -> tuple[str, ...]:
+    """`busy_rate,latency_p95_s` → the metrics whose significant worsening fails the run."""
+    names = tuple(name.strip() for name in text.split(","))
+    for name in names:
+        if name not in METRICS:
+            raise ValueError(f"unknown metric {name!r} (one of {', '.join(METRICS)})")
+        if METRICS[name] is None:
+            raise ValueError(f"{name!r} has no better or worse direction, so it cannot regress")
+    return names
+
+
+def _change(variant: str, metric: str, new: list[float], old: list[float]) -> Change:
+    diff = welch_difference(new, old)
+    significant = diff.excludes_zero() or (diff.n < 2 and diff.mean != 0)
+    return Change(variant, metric, _mean(old), _mean(new), diff, significant, len(old), len(new))
+
+
+def _mean(values: list[float]) -> float:
+    return math.fsum(values) / len(values)
+
+
+def _read(path: Path) -> bytes:
+    """The file's bytes, if it is a regular file of at most MAX_BYTES (never blocks on a FIFO)."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+            raise BaselineError(f"{path}: {kind}, expected a results.json")
+        with open(path, "rb") as file:
+            data = file.read(MAX_BYTES + 1)
     except FileNotFoundError:
         raise BaselineError(f"{path}: no such results file") from None
-    except (OSError, ValueError) as error:
-        raise BaselineError(f"{path}: not a readable results.json: {error}") from None
-    if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
-        raise BaselineError(f"{path}: format_version must be {FORMAT_VERSION}, got {data.get('format_version')!r}")
+    except OSError as error:
+        raise BaselineError(f"{path}: cannot be read: {error.strerror or error}") from None
+    if len(data) > MAX_BYTES:
+        raise BaselineError(f"{path}: larger than {MAX_BYTES // 2**20} MiB, not a results.json")
     return data
 
 
-def changes(previous: dict[str, Any], comparison: Comparison) -> list[Change]:
-    """Per variant present in both runs, per metric: old mean, new mean, difference."""
-    found = []
-    for variant, reps in comparison.per_replication.items():
-        old_variant = previous.get("variants", {}).get(variant)
-        if not old_variant:
-            continue
-        old_reps = old_variant["replications"]
-        for metric in METRICS:
-            old = [float(r[metric]) for r in old_reps if metric in r]
-            new = [float(r[metric]) for r in reps]
-            if not old:
-                continue
-            diff = welch_difference(new, old)
-            significant = diff.excludes_zero() or (diff.n < 2 and diff.mean != 0)
-            found.append(Change(variant, metric, sum(old) / len(old), sum(new) / len(new), diff, significant))
-    return found
+def _parse(data: bytes, path: str | Path) -> Any:
+    try:
+        return json.loads(data.decode("utf-8"), parse_constant=_refuse_constant, parse_float=_finite_float)
+    except UnicodeDecodeError as error:
+        raise BaselineError(f"{path}: not UTF-8 text (byte {error.start})") from None
+    except RecursionError:
+        raise BaselineError(f"{path}: nested too deeply to be a results.json") from None
+    except ValueError as error:  # json.JSONDecodeError, the two below, an int of more than 4,300 digits
+        raise BaselineError(f"{path}: not valid JSON: {_first_line(str(error))}") from None
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number a results.json holds")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:20]!r} is too large")
+    return value
+
+
+def _checked(data: Any, path: str) -> tuple[str, dict[str, list[dict[str, float]]]]:
+    """The scenario name and per-variant replications, once every part has been checked."""
+    if not isinstance(data, dict):
+        raise BaselineError(f"{path}: expected a JSON object, got {_kind(data)}")
+    if data.get("kind") == "sweep":
+        raise BaselineError(f"{path}: the results of a sweep, not of `sim compare`")
+    if type(data.get("format_version")) is not int or data["format_version"] != FORMAT_VERSION:
+        raise BaselineError(f"{path}: format_version must be {FORMAT_VERSION}, got {data.get('format_version')!r:.40}")
+    if not isinstance(data.get("scenario"), str):
+        raise BaselineError(f"{path}: scenario must be a string, got {_kind(data.get('scenario'))}")
+    variants = _field(data, "variants", dict, "variants", path)
+    checked = {name: _replications(value, f"variants{_key(name)}", path) for name, value in variants.items()}
+    return data["scenario"], checked
+
+
+def _replications(variant: Any, where: str, path: str) -> list[dict[str, float]]:
+    if not isinstance(variant, dict):
+        raise BaselineError(f"{path}: {where} must be an object, got {_kind(variant)}")
+    reps = _field(variant, "replications", list, where, path)
+    if not reps:
+        raise BaselineError(f"{path}: {where}.replications is empty")
+    return [_metrics(rep, f"{where}.replications[{i}]", path) for i, rep in enumerate(reps)]
+
+
+def _metrics(rep: Any, where: str, path: str) -> dict[str, float]:
+    if not isinstance(rep, dict):
+        raise BaselineError(f"{path}: {where} must be an object of metric → number, got {_kind(rep)}")
+    for name, value in rep.items():
+        if type(value) not in (int, float) or not math.isfinite(value):
+            raise BaselineError(f"{path}: {where}{_key(name)} is not a finite number")
+    return rep
+
+
+def _field(data: Mapping[str, Any], name: str, kind: type, where: str, path: str) -> Any:
+    place = name if where == name else f"{where}.{name}"
+    if name not in data:
+        raise BaselineError(f"{path}: {place} is missing")
+    if not isinstance(data[name], kind):
+        raise BaselineError(f"{path}: {place} must be {_kind_name(kind)}, got {_kind(data[name])}")
+    return data[name]
+
+
+def _key(name: str) -> str:
+    """`.after` for a plain name; a quoted, shortened one for anything else (one line, always)."""
+    if re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}", name):
+        return f".{name}"
+    return f"[{name[:40]!r}]"
+
+
+def _kind(value: Any) -> str:
+    return "nothing" if value is None else _kind_name(type(value))
+
+
+def _kind_name(kind: type) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "true/false", int: "a number", float: "a number"}
+    return names.get(kind, kind.__name__)
+
+
+def _first_line(text: str) -> str:
+    return text.splitlines()[0][:200] if text else "unreadable"

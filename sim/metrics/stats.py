@@ -44,15 +44,22 @@ def paired_difference(variant: Sequence[float], baseline: Sequence[float]) -> Es
 
 
 def welch_difference(new: Sequence[float], old: Sequence[float], confidence: float = CONFIDENCE) -> Estimate:
-    """new − old for two independent sets of replications (Welch's unequal-variance interval)."""
+    """new − old for two independent sets of replications (Welch's unequal-variance interval).
+
+    With no spread on either side the interval is the exact difference of the two constant
+    values: zero for identical samples (never a rounding residue of two means taken over
+    different counts), and a certain change otherwise.
+    """
     a, b = np.asarray(new, dtype=float), np.asarray(old, dtype=float)
+    n = min(len(a), len(b))
+    if n and a.min() == a.max() and b.min() == b.max():  # not var() == 0: the var of [0.1] * 3 is 3e-34
+        exact = float(a[0] - b[0])
+        return Estimate(exact, exact, exact, n)
     mean = float(a.mean() - b.mean())
-    if len(a) < 2 or len(b) < 2:
-        return Estimate(mean, mean, mean, min(len(a), len(b)))
-    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    va, vb = (a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)) if n >= 2 else (0.0, 0.0)
     se = math.sqrt(va + vb)
-    if se == 0:
-        return Estimate(mean, mean, mean, min(len(a), len(b)))
+    if se == 0:  # a single replication on a side, or a spread too small for a float
+        return Estimate(mean, mean, mean, n)
     dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
     half = _t(confidence, dof) * se
     return Estimate(mean, mean - half, mean + half, min(len(a), len(b)))

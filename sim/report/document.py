@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.metrics.baseline import Change
+from sim.metrics.baseline import BaselineDiff
 from sim.metrics.comparison import Comparison
 from sim.metrics.stats import Estimate
 from sim.metrics.summary import METRICS
@@ -49,7 +49,7 @@ class Image:
 Block = Heading | Paragraph | Table | Image
 
 
-def build(c: Comparison, changes: list[Change] | None = None, plots: bool = True) -> list[Block]:
+def build(c: Comparison, diff: BaselineDiff | None = None, plots: bool = True) -> list[Block]:
     blocks: list[Block] = [
         Heading(f"{c.scenario}: {len(c.estimates)} variant(s) compared", 1),
         Paragraph(
@@ -64,7 +64,7 @@ def build(c: Comparison, changes: list[Change] | None = None, plots: bool = True
         _summary(c),
         *_verdicts(c),
         *_thresholds(c),
-        *_changes(changes),
+        *_changes(diff),
     ]
     if plots:
         blocks.append(Heading("Plots"))
@@ -138,19 +138,43 @@ def _thresholds(c: Comparison) -> list[Block]:
     ]
 
 
-def _changes(changes: list[Change] | None) -> list[Block]:
-    if changes is None:
+def _changes(diff: BaselineDiff | None) -> list[Block]:
+    if diff is None:
         return []
     rows = tuple(
         (ch.variant, ch.metric, fmt_value(ch.metric, ch.old), fmt_value(ch.metric, ch.new),
-         fmt_estimate(ch.metric, ch.difference, signed=True), "yes" if ch.significant else "no")
-        for ch in changes
+         fmt_estimate(ch.metric, ch.difference, signed=True), ch.verdict)
+        for ch in diff.changes
     )  # fmt: skip
     return [
         Heading("Changes against the previous run"),
-        Paragraph("Unpaired (Welch) 95 % intervals: the previous run may come from other code."),
-        Table(("variant", "metric", "old", "new", "difference [95 % CI]", "significant"), rows),
+        Paragraph(
+            f"Against {diff.source}: {_replication_counts(diff)}. Unpaired (Welch) 95 % intervals: the previous "
+            "run may come from other code. Identical samples are no change; samples without spread that differ "
+            "are a certain change; with one replication on a side, any difference counts."
+        ),
+        *_regressions(diff),
+        Table(("variant", "metric", "old", "new", "difference [95 % CI]", "verdict"), rows),
+        *([Paragraph("Not compared: " + "; ".join(diff.not_compared) + ".")] if diff.not_compared else []),
     ]
+
+
+def _replication_counts(diff: BaselineDiff) -> str:
+    counts = {ch.variant: (ch.old_replications, ch.new_replications) for ch in diff.changes}
+    if not counts:
+        return "no variant in common"
+    return "; ".join(f"{v}: {old} replication(s) in the baseline, {new} in this run"
+                     for v, (old, new) in counts.items())  # fmt: skip
+
+
+def _regressions(diff: BaselineDiff) -> list[Block]:
+    if not diff.watched:
+        return []
+    watched = ", ".join(diff.watched)
+    if not diff.regressions:
+        return [Paragraph(f"**No significant regression** of {watched}.")]
+    names = ", ".join(f"{ch.variant}.{ch.metric}" for ch in diff.regressions)
+    return [Paragraph(f"**REGRESSED against the previous run:** {names} (watched: {watched}).")]
 
 
 def _relative(difference: float, baseline: float) -> str:

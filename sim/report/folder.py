@@ -12,12 +12,12 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from sim.metrics.baseline import Change
+from sim.metrics.baseline import BaselineDiff
 from sim.metrics.comparison import Comparison
 from sim.report import document, html, json_report, markdown, plots, records_csv
 
 
-def write_report(c: Comparison, out: Path, changes: list[Change] | None = None) -> Path:
+def write_report(c: Comparison, out: Path, changes: BaselineDiff | None = None) -> Path:
     """Writes report.md, report.html, results.json, records.csv and the plots into `out`."""
     return write_atomically(out, lambda folder: _write_files(c, folder, changes))
 
@@ -35,7 +35,7 @@ def write_atomically(out: Path, fill: Callable[[Path], None]) -> Path:
     return out
 
 
-def _write_files(c: Comparison, folder: Path, changes: list[Change] | None) -> None:
+def _write_files(c: Comparison, folder: Path, changes: BaselineDiff | None) -> None:
     plots.write_all(c, folder)
     blocks = document.build(c, changes)
     (folder / "report.md").write_text(markdown.render(blocks), encoding="utf-8")

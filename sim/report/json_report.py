@@ -1,18 +1,23 @@
-"""results.json: the versioned, machine-readable form of a comparison."""
+"""results.json: the versioned, machine-readable form of a comparison.
+
+Per-replication metrics are written at full precision (a float's repr reads back as the
+same float), so that a later `--baseline` compares exactly what this run measured: a run
+compared with its own results.json shows no difference. Summaries, intervals and threshold
+values are display values, rounded so that they read the same on any machine."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from sim.metrics.baseline import FORMAT_VERSION, Change
+from sim.metrics.baseline import FORMAT_VERSION, BaselineDiff
 from sim.metrics.comparison import Comparison
 from sim.metrics.stats import CONFIDENCE, Estimate
 
-DECIMALS = 6  # rounded so that results read the same on any machine
+DECIMALS = 6  # display values only; per-replication metrics keep every bit
 
 
-def render(c: Comparison, changes: list[Change] | None = None) -> str:
+def render(c: Comparison, diff: BaselineDiff | None = None) -> str:
     data: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "scenario": c.scenario,
@@ -26,7 +31,7 @@ def render(c: Comparison, changes: list[Change] | None = None) -> str:
         "variants": {
             v: {
                 "description": c.descriptions[v],
-                "replications": [_numbers(rep) for rep in c.per_replication[v]],
+                "replications": [dict(rep) for rep in c.per_replication[v]],
                 "summary": {m: _estimate(e) for m, e in c.estimates[v].items()},
             }
             for v in c.estimates
@@ -52,19 +57,9 @@ def render(c: Comparison, changes: list[Change] | None = None) -> str:
             }
             for t in c.thresholds
         ],  # fmt: skip
-        "baseline_diff": None
-        if changes is None
-        else [
-            {
-                "variant": ch.variant,
-                "metric": ch.metric,
-                "old": _round(ch.old),
-                "new": _round(ch.new),
-                **{f"difference_{k}": v for k, v in _estimate(ch.difference).items()},
-                "significant": ch.significant,
-            }
-            for ch in changes
-        ],  # fmt: skip
+        "baseline_diff": None if diff is None else _baseline_diff(diff),
+        "baseline_not_compared": None if diff is None else list(diff.not_compared),
+        "regressions": None if diff is None else [f"{ch.variant}.{ch.metric}" for ch in diff.regressions],
     }
     return json.dumps(data, indent=2) + "\n"
 
@@ -73,8 +68,21 @@ def _estimate(e: Estimate) -> dict[str, float]:
     return {"mean": _round(e.mean), "low": _round(e.low), "high": _round(e.high)}
 
 
-def _numbers(values: dict[str, float]) -> dict[str, float]:
-    return {k: _round(v) for k, v in values.items()}
+def _baseline_diff(diff: BaselineDiff) -> list[dict[str, Any]]:
+    return [
+        {
+            "variant": ch.variant,
+            "metric": ch.metric,
+            "old": _round(ch.old),
+            "new": _round(ch.new),
+            "old_replications": ch.old_replications,
+            "new_replications": ch.new_replications,
+            **{f"difference_{k}": v for k, v in _estimate(ch.difference).items()},
+            "significant": ch.significant,
+            "verdict": ch.verdict,
+        }
+        for ch in diff.changes
+    ]
 
 
 def _round(value: float) -> float:

@@ -2,11 +2,13 @@
 
 import base64
 import json
+import os
 import re
 from pathlib import Path
 
 import pytest
 
+from sim import report_commands
 from sim.cli import main
 from sim.report import plots
 
@@ -107,8 +109,7 @@ def test_an_interrupted_run_leaves_the_previous_report_intact(tmp_path, monkeypa
         raise KeyboardInterrupt
 
     monkeypatch.setitem(plots.PLOTTERS, "workers.png", crash)
-    with pytest.raises(KeyboardInterrupt):
-        compare(tmp_path, "--seed", "5")
+    assert compare(tmp_path, "--seed", "5") == 130  # sim.cli.main turns Ctrl-C into its exit code
     assert (tmp_path / "magna" / "results.json").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["magna"]  # no staging folder left behind
 
@@ -141,3 +142,172 @@ def test_report_is_appended_to_the_github_step_summary(tmp_path, monkeypatch):
 def test_two_scenarios_with_one_name_are_refused(tmp_path, capsys):
     assert main(["compare", MAGNA, MAGNA, "--out", str(tmp_path), "--quiet"]) == 2
     assert "two scenarios are named 'magna'" in capsys.readouterr().err
+
+
+def baseline_from(report, tmp_path, edit) -> Path:
+    """A copy of the fixture's results.json, changed by `edit`."""
+    data = json.loads((report / "results.json").read_text())
+    edit(data)
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_a_run_compared_with_its_own_results_shows_no_difference(report, tmp_path):
+    assert compare(tmp_path, "--baseline", str(report / "results.json"), "--fail-on-regression", "busy_rate") == 0
+    data = json.loads((tmp_path / "magna" / "results.json").read_text())
+    assert len(data["baseline_diff"]) == 2 * 16
+    assert [c for c in data["baseline_diff"] if c["significant"] or c["difference_mean"] != 0] == []
+    assert (data["baseline_not_compared"], data["regressions"]) == ([], [])
+
+
+def test_per_replication_metrics_are_stored_at_full_precision(report):
+    data = json.loads((report / "results.json").read_text())
+    assert data["variants"]["before"]["replications"][0]["busy_rate"] == 1 / 3
+
+
+def test_a_baseline_folder_is_read_at_its_scenario_results(report, tmp_path):
+    assert compare(tmp_path, "--baseline", str(report.parent)) == 0
+    assert json.loads((tmp_path / "magna" / "results.json").read_text())["baseline_diff"]
+
+
+def test_a_baseline_of_another_scenario_exits_2_before_running(report, tmp_path, capsys):
+    old = baseline_from(report, tmp_path, lambda d: d.update(scenario="peak-hour"))
+    assert compare(tmp_path, "--baseline", str(old)) == 2
+    assert (
+        capsys.readouterr().err == f"sim: error: --baseline {old}: the results of scenario 'peak-hour', not 'magna'\n"
+    )
+    assert not (tmp_path / "magna").exists()
+
+
+def test_a_baseline_folder_without_the_scenarios_results_exits_2(tmp_path, capsys):
+    (tmp_path / "old" / "other").mkdir(parents=True)
+    assert compare(tmp_path, "--baseline", str(tmp_path / "old")) == 2
+    assert (
+        capsys.readouterr().err == f"sim: error: --baseline {tmp_path / 'old'}: a folder without magna/results.json\n"
+    )
+
+
+def test_a_variant_new_to_the_baseline_is_said_on_stderr_and_in_the_report(report, tmp_path, capsys):
+    old = baseline_from(report, tmp_path, lambda d: d["variants"].update(renamed=d["variants"].pop("after")))
+    assert compare(tmp_path, "--baseline", str(old)) == 0
+    err = capsys.readouterr().err
+    assert "sim: warning: magna: baseline has no variant 'after': no comparison for it\n" in err
+    assert "sim: warning: magna: baseline variant 'renamed' is not in this run: no comparison for it\n" in err
+    text = (tmp_path / "magna" / "report.md").read_text()
+    assert "Not compared: baseline has no variant 'after': no comparison for it;" in text
+    assert "before: 3 replication(s) in the baseline, 3 in this run" in text
+
+
+def test_a_metric_missing_from_the_baseline_is_said_on_stderr(report, tmp_path, capsys):
+    def drop_lock_polls(data):
+        for rep in data["variants"]["before"]["replications"]:
+            del rep["lock_polls"]
+
+    assert compare(tmp_path, "--baseline", str(baseline_from(report, tmp_path, drop_lock_polls))) == 0
+    assert "baseline has no metric 'lock_polls' for variant 'before': no comparison for it" in capsys.readouterr().err
+
+
+def _busy_rate_was_zero(data):
+    for rep in data["variants"]["before"]["replications"]:
+        rep["busy_rate"] = 0.0
+
+
+def test_a_significant_regression_of_a_watched_metric_exits_1(report, tmp_path, capsys):
+    old = baseline_from(report, tmp_path, _busy_rate_was_zero)
+    assert compare(tmp_path, "--baseline", str(old), "--fail-on-regression", "latency_p95_s,busy_rate") == 1
+    assert (
+        "\n  regressed: before.busy_rate 0 → 0.3333 (significantly worse than the baseline)\n"
+        in capsys.readouterr().out
+    )
+    data = json.loads((tmp_path / "magna" / "results.json").read_text())
+    assert data["regressions"] == ["before.busy_rate"]
+    assert "**REGRESSED against the previous run:** before.busy_rate" in (tmp_path / "magna" / "report.md").read_text()
+
+
+def test_a_regression_of_an_unwatched_metric_does_not_fail_the_run(report, tmp_path):
+    old = baseline_from(report, tmp_path, _busy_rate_was_zero)
+    assert compare(tmp_path, "--baseline", str(old)) == 0
+    assert compare(tmp_path, "--baseline", str(old), "--fail-on-regression", "latency_p95_s") == 0
+
+
+@pytest.mark.parametrize(
+    ("metrics", "message"),
+    [
+        ("busy_rate,busy_rat", "unknown metric 'busy_rat'"),
+        ("messages", "'messages' has no better or worse direction"),
+        ("", "unknown metric ''"),
+    ],
+)
+def test_a_bad_fail_on_regression_metric_exits_2(report, tmp_path, capsys, metrics, message):
+    with pytest.raises(SystemExit) as exit:  # an argparse error, before anything is read or run
+        compare(tmp_path, "--baseline", str(report / "results.json"), "--fail-on-regression", metrics)
+    assert exit.value.code == 2
+    assert f"sim compare: error: argument --fail-on-regression: {message}" in capsys.readouterr().err
+    assert not (tmp_path / "magna").exists()
+
+
+def test_fail_on_regression_without_a_baseline_exits_2(tmp_path, capsys):
+    assert compare(tmp_path, "--fail-on-regression", "busy_rate") == 2
+    assert capsys.readouterr().err == "sim: error: --fail-on-regression needs --baseline RESULTS to compare against\n"
+
+
+def _hostile_baseline(tmp_path, kind: str) -> Path | str:
+    variant = '{"format_version": 1, "scenario": "magna", "variants": {"after": {"replications": [{"busy_rate": %s}]}}}'
+    texts = {
+        "list": "[]",
+        "variants-list": '{"format_version": 1, "scenario": "magna", "variants": []}',
+        "non-numeric": variant % '"high"',
+        "no-replications": '{"format_version": 1, "scenario": "magna", "variants": {"after": {}}}',
+        "nan": variant % "NaN",
+        "infinity": variant % "Infinity",
+        "huge": variant % "1e999",
+        "deep": "[" * 100_000 + "]" * 100_000,
+    }
+    path = tmp_path / f"{kind}.json"
+    if kind in texts:
+        path.write_text(texts[kind])
+    elif kind == "non-utf8":
+        path.write_bytes(b'{"scenario": "\xe9t\xe9"}')
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "dev-zero":
+        return Path("/dev/zero")
+    elif kind == "empty-path":
+        return ""
+    elif kind == "name-too-long":
+        return tmp_path / ("a" * 5000)
+    return path
+
+
+HOSTILE_KINDS = {
+    "empty-path": "--baseline: an empty path",
+    "name-too-long": "File name too long",
+    "list": "expected a JSON object, got a list",
+    "variants-list": "variants must be an object, got a list",
+    "non-numeric": "variants.after.replications[0].busy_rate is not a finite number",
+    "no-replications": "variants.after.replications is missing",
+    "nan": "NaN is not a number a results.json holds",
+    "infinity": "Infinity is not a number a results.json holds",
+    "huge": "number '1e999' is too large",
+    "deep": "nested too deeply to be a results.json",
+    "non-utf8": "not UTF-8 text",
+    "fifo": "not a regular file",
+    "folder": "a folder without magna/results.json",
+    "dev-zero": "not a regular file",
+}
+
+
+@pytest.mark.parametrize("kind", HOSTILE_KINDS)
+def test_a_hostile_baseline_exits_2_in_one_line_before_any_simulation(tmp_path, capsys, monkeypatch, kind):
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("a replication ran before the baseline was checked")
+
+    monkeypatch.setattr(report_commands, "run_replications", must_not_run)
+    path = _hostile_baseline(tmp_path, kind)
+    assert compare(tmp_path / "out", "--baseline", str(path)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sim: error: --baseline") and str(path)[:200] in err and err.count("\n") == 1
+    assert HOSTILE_KINDS[kind] in err

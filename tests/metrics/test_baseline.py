@@ -1,0 +1,227 @@
+"""Baseline files: hostile ones are refused in one line, identical runs show no change."""
+
+import json
+import math
+import os
+import sys
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim.errors import BaselineError
+from sim.metrics import baseline
+from sim.metrics.baseline import Previous, changes, load_previous, regression_metrics
+from sim.metrics.comparison import CHANGED, SAME, WORSE, Comparison
+from sim.metrics.stats import Estimate, welch_difference
+from sim.metrics.summary import METRICS
+
+REP = {m: 0.1 * i for i, m in enumerate(METRICS)}
+
+
+def results(**variants) -> dict:
+    return {"format_version": 1, "scenario": "magna", "variants": variants or {"after": {"replications": [REP] * 3}}}
+
+
+def comparison(per_replication: dict[str, list[dict[str, float]]]) -> Comparison:
+    reps = len(next(iter(per_replication.values())))
+    return Comparison("magna", 1, reps, "before", {}, per_replication, {}, [], [], {})
+
+
+def write(tmp_path, text: str | bytes):
+    path = tmp_path / "results.json"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+def test_a_valid_file_loads_with_every_replication(tmp_path):
+    previous = load_previous(write(tmp_path, json.dumps(results())))
+    assert (previous.scenario, list(previous.variants), len(previous.variants["after"])) == ("magna", ["after"], 3)
+
+
+HOSTILE = [
+    ("[1, 2]", "expected a JSON object, got a list"),
+    ('{"format_version": true, "scenario": "magna", "variants": {}}', "format_version must be 1, got True"),
+    ('{"format_version": 1, "scenario": 7, "variants": {}}', "scenario must be a string, got a number"),
+    ('{"format_version": 1, "scenario": "magna", "variants": []}', "variants must be an object, got a list"),
+    ('{"format_version": 1, "scenario": "magna"}', "variants is missing"),
+    ('{"format_version": 1, "scenario": "magna", "variants": {"after": {}}}', "variants.after.replications is missing"),
+    ('{"format_version": 1, "scenario": "magna", "variants": {"after": []}}', "variants.after must be an object"),
+    (
+        '{"format_version": 1, "scenario": "magna", "variants": {"after": {"replications": []}}}',
+        "variants.after.replications is empty",
+    ),
+    (
+        '{"format_version": 1, "scenario": "magna", "variants": {"after": {"replications": [[1]]}}}',
+        "variants.after.replications[0] must be an object of metric → number, got a list",
+    ),
+    (
+        '{"format_version": 1, "scenario": "magna", "variants": {"after": {"replications": '
+        '[{"busy_rate": 0}, {"busy_rate": 0}, {"busy_rate": "0.1"}]}}}',
+        "variants.after.replications[2].busy_rate is not a finite number",
+    ),
+    (
+        '{"format_version": 1, "scenario": "magna", "variants": {"after": {"replications": [{"busy_rate": true}]}}}',
+        "variants.after.replications[0].busy_rate is not a finite number",
+    ),
+    (
+        '{"format_version": 1, "scenario": "magna", "variants": {"a\\nb": {"replications": [{"busy_rate": null}]}}}',
+        "variants['a\\nb'].replications[0].busy_rate is not a finite number",
+    ),
+    ('{"format_version": 1, "scenario": "magna", "variants": {"after": {"replications": [{"x": NaN}]}}}', "NaN"),
+    ('{"format_version": 1, "variants": {"after": {"replications": [{"x": -Infinity}]}}}', "-Infinity"),
+    ('{"format_version": 1, "variants": {"after": {"replications": [{"x": 1e999}]}}}', "'1e999' is too large"),
+    ('{"format_version": 1, "variants": {"after": {"replications": [{"x": 1' + "0" * 5000 + "}]}}}", "not valid JSON"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ('{"format_version": 1, "kind": "sweep", "scenario": "magna"}', "the results of a sweep"),
+    (b'{"scenario": "\xff"}', "not UTF-8 text (byte 14)"),
+    ("{", "not valid JSON"),
+    ("", "not valid JSON"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), HOSTILE)
+def test_a_hostile_baseline_file_is_one_line_naming_the_culprit(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(BaselineError) as error:
+        load_previous(path)
+    assert str(error.value).startswith(f"{path}: ")
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero")
+def test_dev_zero_is_refused_without_reading_it():
+    with pytest.raises(BaselineError, match="/dev/zero: not a regular file"):
+        load_previous("/dev/zero")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no FIFOs")
+def test_a_fifo_is_refused_without_blocking_on_it(tmp_path):
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(BaselineError, match="fifo: not a regular file"):
+        load_previous(tmp_path / "fifo")
+
+
+def test_a_folder_and_a_missing_file_are_refused(tmp_path):
+    with pytest.raises(BaselineError, match="a folder, expected a results.json"):
+        load_previous(tmp_path)
+    with pytest.raises(BaselineError, match="no such results file"):
+        load_previous(tmp_path / "nothing.json")
+
+
+def test_a_file_over_the_size_limit_is_refused_unparsed(tmp_path, monkeypatch):
+    monkeypatch.setattr(baseline, "MAX_BYTES", 100)
+    path = write(tmp_path, json.dumps(results()))
+    with pytest.raises(BaselineError, match="larger than"):
+        load_previous(path)
+
+
+def test_a_run_compared_with_identical_samples_shows_no_change():
+    reps = {"before": [REP, REP, REP], "after": [REP] * 5}
+    previous = Previous("old.json", "magna", {"before": [REP, REP, REP], "after": [REP] * 2})
+    diff = changes(previous, comparison(reps))
+    assert diff.changes and not [ch for ch in diff.changes if ch.significant]
+    assert {ch.verdict for ch in diff.changes} == {SAME}
+    assert diff.not_compared == ()
+
+
+def test_constant_samples_give_an_exact_zero_not_a_rounding_residue():
+    # mean([0.1] * 3) − mean([0.1] * 7) is 2.8e-17 and var([0.1] * 3) is 3e-34 in floating point
+    assert welch_difference([0.1] * 3, [0.1] * 7) == Estimate(0.0, 0.0, 0.0, 3)
+    assert welch_difference([0.7], [0.7] * 4) == Estimate(0.0, 0.0, 0.0, 1)
+
+
+def test_constant_samples_that_differ_are_a_certain_change():
+    d = welch_difference([0.5] * 3, [0.25] * 3)
+    assert d == Estimate(0.25, 0.25, 0.25, 3) and d.excludes_zero()
+
+
+def test_a_worse_watched_metric_is_a_regression_and_a_better_one_is_not():
+    old = {"before": [{**REP, "busy_rate": 0.0, "cache_hit_ratio": 0.1}] * 3}
+    new = {"before": [{**REP, "busy_rate": 0.2, "cache_hit_ratio": 0.9}] * 3}
+    diff = changes(Previous("old.json", "magna", old), comparison(new), ("busy_rate", "cache_hit_ratio"))
+    assert [(ch.metric, ch.verdict) for ch in diff.regressions] == [("busy_rate", WORSE)]
+
+
+def test_a_significant_change_of_a_metric_without_direction_is_changed_not_worse():
+    old = {"before": [{**REP, "messages": 3}] * 3}
+    new = {"before": [{**REP, "messages": 4}] * 3}
+    diff = changes(Previous("old.json", "magna", old), comparison(new))
+    assert next(ch.verdict for ch in diff.changes if ch.metric == "messages") == CHANGED
+
+
+def test_new_variants_missing_metrics_and_removed_variants_are_listed_not_skipped_silently():
+    partial = {k: v for k, v in REP.items() if k != "lock_polls"}
+    previous = Previous("old.json", "magna", {"before": [partial] * 2, "gone": [REP]})
+    diff = changes(previous, comparison({"before": [REP] * 2, "new": [REP] * 2}))
+    assert diff.not_compared == (
+        "baseline has no metric 'lock_polls' for variant 'before': no comparison for it",
+        "baseline has no variant 'new': no comparison for it",
+        "baseline variant 'gone' is not in this run: no comparison for it",
+    )
+    assert {ch.variant for ch in diff.changes} == {"before"}
+    assert "lock_polls" not in {ch.metric for ch in diff.changes}
+
+
+def test_many_removed_variants_are_counted_not_each_listed():
+    previous = Previous("old.json", "magna", {f"v{i}": [REP] for i in range(25)})
+    diff = changes(previous, comparison({"before": [REP]}))
+    assert len(diff.not_compared) == 1 + baseline.MAX_NAMED + 1
+    assert diff.not_compared[-1] == "15 more baseline variants are not in this run"
+
+
+def test_regression_metrics_are_parsed_and_checked():
+    assert regression_metrics("busy_rate, latency_p95_s") == ("busy_rate", "latency_p95_s")
+    with pytest.raises(ValueError, match="unknown metric 'busy_rat'"):
+        regression_metrics("busy_rate,busy_rat")
+    with pytest.raises(ValueError, match="'messages' has no better or worse direction"):
+        regression_metrics("messages")
+    with pytest.raises(ValueError, match="unknown metric ''"):
+        regression_metrics("busy_rate,")
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=20,
+)
+VALID = results(before={"replications": [REP, REP]}, after={"replications": [REP]})
+
+
+def _paths(node, prefix=()):
+    yield prefix
+    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, child in children:
+        yield from _paths(child, (*prefix, key))
+
+
+@st.composite
+def baseline_texts(draw) -> str:
+    """A valid baseline with one value anywhere replaced by arbitrary JSON (NaN included), or raw text."""
+    if draw(st.integers(0, 9)) == 0:
+        return draw(st.text(max_size=30))
+    data = json.loads(json.dumps(VALID))
+    path = draw(st.sampled_from(list(_paths(data))))
+    value = draw(JSON | st.sampled_from([float("nan"), float("inf"), -float("inf")]))
+    if not path:
+        return json.dumps(value)
+    node = data
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return json.dumps(data)  # NaN and Infinity are written the way Python's json writes them
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.data())
+def test_any_baseline_file_loads_or_is_one_baseline_error(tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("fuzz") / "results.json"
+    path.write_text(data.draw(baseline_texts()))
+    try:
+        previous = load_previous(path)
+    except BaselineError as error:
+        assert "\n" not in str(error)
+        return
+    for reps in previous.variants.values():
+        assert reps and all(math.isfinite(v) and type(v) in (int, float) for rep in reps for v in rep.values())
