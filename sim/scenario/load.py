@@ -6,6 +6,7 @@ variant names only what it changes.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,9 @@ MAX_BURSTS = 5_000_000  # per run: past this, memory and patience run out; split
 MAX_COUNT = 1000  # messages in one burst, installation points of one customer
 MAX_REPLICATIONS = 10_000
 MIN_BACKOFF = 0.001  # a retry sooner than a millisecond is a busy loop, not a policy
+# The name becomes a folder under --out: a plain file name, never a path ("..", "/x", "a/b").
+REPORT_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
+REPORT_NAME_HELP = "letters, digits, '-', '_' and '.' (not first), at most 100 characters"
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -64,7 +68,7 @@ def load_scenario(path: str | Path) -> Scenario:
 def parse_scenario(data: dict[str, Any], file: str) -> Scenario:
     top = Reader(file, "", data)
     head = _section(top, "scenario")
-    name = head.string("name", Path(file).stem)
+    name = _report_name(head, Path(file))
     seed = head.number("seed", 1, integer=True)
     replications = head.number("replications", DEFAULT_REPLICATIONS, minimum=1, maximum=MAX_REPLICATIONS, integer=True)
     workload_section = _section(top, "workload")
@@ -89,6 +93,17 @@ def parse_scenario(data: dict[str, Any], file: str) -> Scenario:
     head.done()
     top.done()
     return Scenario(name, file, seed, duration, replications, baseline, workload, variants, thresholds, faults)
+
+
+def _report_name(head: Reader, file: Path) -> str:
+    """The scenario's name; reports go to OUT/<name>/, so it must be a safe file name."""
+    name = head.string("name", file.stem)
+    if REPORT_NAME.fullmatch(name):
+        return name
+    if not head.has("name"):
+        head.fail("name", f"the file name {file.name!r} cannot be used as a report folder name; set [scenario]name")
+    shown = repr(name) if len(name) <= 100 else f"a name of {len(name):,} characters"
+    head.fail("name", f"{shown} cannot be a report folder name: use {REPORT_NAME_HELP}")
 
 
 def parse_fault(r: Reader) -> Fault:
