@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import os
 import re
 from pathlib import Path
@@ -30,13 +31,13 @@ def run_compare(args: argparse.Namespace) -> int:
     previous = {s.name: _previous(args.baseline, s) for s in scenarios} if args.baseline else {}
     _check_summary()
     for scenario in scenarios:
-        prepare(Path(args.out) / scenario.name)
+        prepare(Path(args.out), scenario.name)
     breached = broken = False
     for scenario in scenarios:
         comparison = _replicate(scenario, thresholds, args)
         old = previous.get(scenario.name)
         found = changes(old, comparison) if old else None
-        out = write_report(comparison, Path(args.out) / scenario.name, found)
+        out = write_report(comparison, Path(args.out), scenario.name, found)
         _publish_summary(out / "report.md")
         print(_one_line(comparison, out))
         breached = breached or bool(comparison.breached)
@@ -49,9 +50,11 @@ def run_sweep(args: argparse.Namespace) -> int:
     axes = parse_grid(args.grid)
     scenario = grid_scenario(_configured(load_scenario(args.scenario), args), axes, args.variant)
     _check_summary()
-    prepare(Path(args.out) / f"{scenario.name}-sweep")
+    prepare(Path(args.out), f"{scenario.name}-sweep")
     comparison = _replicate(scenario, {scenario.name: []}, args)
-    out = write_atomically(Path(args.out) / f"{scenario.name}-sweep", lambda f: sweep_report.write(comparison, axes, f))
+    out = write_atomically(
+        Path(args.out), f"{scenario.name}-sweep", functools.partial(sweep_report.write, comparison, axes)
+    )
     _publish_summary(out / "report.md")
     print(f"{scenario.name}: {len(scenario.variants)} grid points × {comparison.replications} replications → {out}")
     for text in comparison.violations:

@@ -51,28 +51,29 @@ _STAGED = re.compile(r"(?P<pid>\d+)-[a-z0-9_]{8}")  # what follows ".tmp-<name>-
 _LEGACY = re.compile(r"[a-z0-9_]{8}")  # ".tmp-<name>-<random>" of sim versions that did not record the pid
 
 
-def write_report(c: Comparison, out: Path, changes: list[Change] | None = None) -> Path:
-    """Writes report.md, report.html, results.json, records.csv and the plots into `out`."""
-    return write_atomically(out, lambda folder: _write_files(c, folder, changes))
+def write_report(c: Comparison, out: Path, name: str, changes: list[Change] | None = None) -> Path:
+    """Writes report.md, report.html, results.json, records.csv and the plots into OUT/<name>."""
+    return write_atomically(out, name, lambda folder: _write_files(c, folder, changes))
 
 
-def prepare(out: Path) -> None:
-    """Before any simulation: `out`'s parent is a writable folder and `out` is ours to replace.
+def prepare(out: Path, name: str) -> None:
+    """Before any simulation: OUT is a writable folder and OUT/<name> is ours to replace.
 
     Also puts back a report an interrupted swap left aside and removes dead runs' staging folders.
     """
-    root = _writable_root(out.parent)
-    target = _target(root, out.name)
-    with _locked(root, out.name):
-        _recover(root, target.name)
+    root = _writable_root(out)
+    target = _target(root, name)
+    with _locked(root, name):
+        _recover(root, name)
         _refuse_foreign(target)
 
 
-def write_atomically(out: Path, fill: Callable[[Path], None]) -> Path:
-    """`fill` writes into a staging folder; only a complete folder replaces `out` (= OUT/<name>)."""
-    root = _writable_root(out.parent)
-    target = _target(root, out.name)
-    _refuse_foreign(target)
+def write_atomically(out: Path, name: str, fill: Callable[[Path], None]) -> Path:
+    """`fill` writes into a staging folder; only a complete folder replaces OUT/<name>, which is returned."""
+    root = _writable_root(out)
+    target = _target(root, name)
+    with _locked(root, name):  # unlocked, a concurrent swap's instant between renames would look foreign
+        _refuse_foreign(target)
     staging = Path(tempfile.mkdtemp(prefix=f".tmp-{target.name}-{os.getpid()}-", dir=root))
     try:
         fill(staging)
@@ -83,10 +84,10 @@ def write_atomically(out: Path, fill: Callable[[Path], None]) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         if isinstance(error, OSError) and error.errno in ENVIRONMENT_ERRNOS:
             raise EnvironmentProblem(
-                f"--out {out.parent}: cannot write the report: {error.strerror}; the previous report is unchanged"
+                f"--out {out}: cannot write the report: {error.strerror}; the previous report is unchanged"
             ) from None
         raise
-    return out
+    return out / name  # as the user gave it: "reports/magna", not the resolved path
 
 
 def _write_files(c: Comparison, folder: Path, changes: list[Change] | None) -> None:
@@ -113,7 +114,10 @@ def _writable_root(root: Path) -> Path:
 
 
 def _target(root: Path, name: str) -> Path:
-    """OUT/<name>, refused unless `name` is a plain file name and the result lies directly inside OUT."""
+    """OUT/<name>, refused unless `name` is a plain file name and the result lies directly inside OUT.
+
+    The scenario reader checked the name already; this is the second lock on the door.
+    """
     target = root / name
     if not REPORT_NAME.fullmatch(name) or target.parent != root:
         raise EnvironmentProblem(f"--out {root}: {name!r} is not a safe report folder name")

@@ -68,7 +68,7 @@ def load_scenario(path: str | Path) -> Scenario:
 def parse_scenario(data: dict[str, Any], file: str) -> Scenario:
     top = Reader(file, "", data)
     head = _section(top, "scenario")
-    name = _report_name(head, Path(file))
+    name = head.string("name", Path(file).stem)
     seed = head.number("seed", 1, integer=True)
     replications = head.number("replications", DEFAULT_REPLICATIONS, minimum=1, maximum=MAX_REPLICATIONS, integer=True)
     workload_section = _section(top, "workload")
@@ -90,16 +90,16 @@ def parse_scenario(data: dict[str, Any], file: str) -> Scenario:
     baseline = head.string("baseline", names[0], choices=names)
     thresholds = tuple(_threshold(head, expression, names) for expression in head.list_of("thresholds", []))
     faults = tuple(parse_fault(f) for f in top.tables("faults"))
+    _check_report_name(head, name, Path(file))
     head.done()
     top.done()
     return Scenario(name, file, seed, duration, replications, baseline, workload, variants, thresholds, faults)
 
 
-def _report_name(head: Reader, file: Path) -> str:
-    """The scenario's name; reports go to OUT/<name>/, so it must be a safe file name."""
-    name = head.string("name", file.stem)
+def _check_report_name(head: Reader, name: str, file: Path) -> None:
+    """Reports go to OUT/<name>/, so the name must be a plain file name, never a path."""
     if REPORT_NAME.fullmatch(name):
-        return name
+        return
     if not head.has("name"):
         head.fail("name", f"the file name {file.name!r} cannot be used as a report folder name; set [scenario]name")
     shown = repr(name) if len(name) <= 100 else f"a name of {len(name):,} characters"
