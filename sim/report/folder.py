@@ -63,7 +63,7 @@ def prepare(out: Path, name: str) -> None:
     """
     root = _writable_root(out)
     target = _target(root, name)
-    with _locked(root, name):
+    with _environment_errors(out), _locked(root, name):
         _recover(root, name)
         _refuse_foreign(target)
 
@@ -72,21 +72,18 @@ def write_atomically(out: Path, name: str, fill: Callable[[Path], None]) -> Path
     """`fill` writes into a staging folder; only a complete folder replaces OUT/<name>, which is returned."""
     root = _writable_root(out)
     target = _target(root, name)
-    with _locked(root, name):  # unlocked, a concurrent swap's instant between renames would look foreign
-        _refuse_foreign(target)
-    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{target.name}-{os.getpid()}-", dir=root))
-    try:
-        fill(staging)
-        with _locked(root, target.name):
-            _recover(root, target.name)
-            _swap_in(staging, target)
-    except BaseException as error:
-        shutil.rmtree(staging, ignore_errors=True)
-        if isinstance(error, OSError) and error.errno in ENVIRONMENT_ERRNOS:
-            raise EnvironmentProblem(
-                f"--out {out}: cannot write the report: {error.strerror}; the previous report is unchanged"
-            ) from None
-        raise
+    with _environment_errors(out):
+        with _locked(root, name):  # unlocked, a concurrent swap's instant between renames would look foreign
+            _refuse_foreign(target)
+        staging = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-{os.getpid()}-", dir=root))
+        try:
+            fill(staging)
+            with _locked(root, name):
+                _recover(root, name)
+                _swap_in(staging, target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
     return out / name  # as the user gave it: "reports/magna", not the resolved path
 
 
@@ -99,11 +96,24 @@ def _write_files(c: Comparison, folder: Path, changes: list[Change] | None) -> N
     records_csv.write(c, folder / "records.csv")
 
 
+@contextlib.contextmanager
+def _environment_errors(out: Path) -> Iterator[None]:
+    """A full disk, a read-only mount, a permission denied: one line (exit 2), not a traceback."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno not in ENVIRONMENT_ERRNOS:
+            raise
+        raise EnvironmentProblem(
+            f"--out {out}: cannot write the report: {error.strerror}; the previous report is unchanged"
+        ) from None
+
+
 def _writable_root(root: Path) -> Path:
     """OUT, created if missing, resolved; a probe file proves it is writable (root ignores permission bits)."""
-    if root.exists() and not root.is_dir():
-        raise EnvironmentProblem(f"--out {root}: is not a folder")
     try:
+        if root.exists() and not root.is_dir():
+            raise EnvironmentProblem(f"--out {root}: is not a folder")
         root.mkdir(parents=True, exist_ok=True)
         probe, name = tempfile.mkstemp(prefix=".probe-", dir=root)
         os.close(probe)
@@ -120,19 +130,26 @@ def _target(root: Path, name: str) -> Path:
     """
     target = root / name
     if not REPORT_NAME.fullmatch(name) or target.parent != root:
-        raise EnvironmentProblem(f"--out {root}: {name!r} is not a safe report folder name")
+        raise EnvironmentProblem(f"--out {root}: {name[:100]!r} is not a safe report folder name")
     return target
 
 
 def _refuse_foreign(target: Path) -> None:
     """An existing OUT/<name> that sim did not write (a file, a symlink, a folder without results.json) stays."""
-    if not (target.exists() or target.is_symlink()):
+    if target.is_symlink():
+        found = "a symbolic link"
+    elif not target.exists():
         return
-    if target.is_symlink() or not target.is_dir() or not (target / MARKER).is_file():
-        raise EnvironmentProblem(
-            f"--out {target.parent}: {target.name} exists and is not a report folder written by sim "
-            f"(no {MARKER}); move it away or choose another --out"
-        )
+    elif not target.is_dir():
+        found = "a file"
+    elif not (target / MARKER).is_file():
+        found = f"a folder without {MARKER}"
+    else:
+        return
+    raise EnvironmentProblem(
+        f"--out {target.parent}: {target.name} exists and is not a report folder written by sim ({found}); "
+        "move it away or choose another --out"
+    )
 
 
 @contextlib.contextmanager
@@ -141,14 +158,13 @@ def _locked(root: Path, name: str) -> Iterator[None]:
 
     The lock file is never removed: deleting it would let two writers lock two different files.
     """
-    with open(root / f".{name}.lock", "a") as lock:
+    lock = os.open(root / f".{name}.lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    try:
         if fcntl is not None:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            if fcntl is not None:
-                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(lock)  # closing releases the lock
 
 
 def _swap_in(staging: Path, target: Path) -> None:
