@@ -104,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs one command; every way it can end is one exit code (see EXIT_CODES)."""
+    for stream in (sys.stdout, sys.stderr):  # a cp1252 console cannot show '→' or '×': a '?' beats a crash
+        getattr(stream, "reconfigure", lambda **_: None)(errors="replace")
     try:
         args = build_parser().parse_args(argv)
         return int(args.handler(args))

@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import os
+import re
 import sys
 from pathlib import Path
 
-from sim.errors import ArgumentError, BaselineError, ExitCode
+from sim.errors import ArgumentError, BaselineError, EnvironmentProblem, ExitCode
 from sim.experiment import DaskUnavailable, run_replications, select
 from sim.metrics.baseline import BaselineDiff, Previous, changes, load_previous
 from sim.metrics.comparison import Comparison
 from sim.metrics.thresholds import Threshold, ThresholdError, parse_threshold
 from sim.progress import Progress
 from sim.report import sweep as sweep_report
-from sim.report.folder import write_atomically, write_report
+from sim.report.folder import prepare, write_atomically, write_report
 from sim.scenario import Scenario, ScenarioError, load_scenario
 from sim.sweep import grid_scenario, parse_grid
 
@@ -24,18 +26,18 @@ from sim.sweep import grid_scenario, parse_grid
 def run_compare(args: argparse.Namespace) -> int:
     _check_executor(args)
     scenarios = [_configured(load_and_warn(path), args) for path in args.scenarios]
-    names = [s.name for s in scenarios]
-    for name in names:
-        if names.count(name) > 1:
-            raise ScenarioError(f"two scenarios are named {name!r}: their reports would overwrite each other")
+    _refuse_shared_folders(scenarios, Path(args.out))
     thresholds = _cli_thresholds(args.threshold, scenarios)
     watched = _watched_metrics(args)
     previous = {s.name: _previous(args.baseline, s) for s in scenarios} if args.baseline is not None else {}
+    _check_summary()
+    for scenario in scenarios:
+        prepare(Path(args.out), scenario.name)
     breached = broken = False
     for scenario in scenarios:
         comparison = _replicate(scenario, thresholds, args)
         diff = _against_baseline(previous.get(scenario.name), comparison, watched)
-        out = write_report(comparison, Path(args.out) / scenario.name, diff)
+        out = write_report(comparison, Path(args.out), scenario.name, diff)
         _publish_summary(out / "report.md")
         print(_one_line(comparison, out) + _regression_lines(diff))
         breached = breached or bool(comparison.breached) or bool(diff and diff.regressions)
@@ -47,8 +49,12 @@ def run_sweep(args: argparse.Namespace) -> int:
     _check_executor(args)
     axes = parse_grid(args.grid)
     scenario = grid_scenario(_configured(load_and_warn(args.scenario), args), axes, args.variant)
+    _check_summary()
+    prepare(Path(args.out), f"{scenario.name}-sweep")
     comparison = _replicate(scenario, {scenario.name: []}, args)
-    out = write_atomically(Path(args.out) / f"{scenario.name}-sweep", lambda f: sweep_report.write(comparison, axes, f))
+    out = write_atomically(
+        Path(args.out), f"{scenario.name}-sweep", functools.partial(sweep_report.write, comparison, axes)
+    )
     _publish_summary(out / "report.md")
     print(f"{scenario.name}: {len(scenario.variants)} grid points × {comparison.replications} replications → {out}")
     for text in comparison.violations:
@@ -62,6 +68,19 @@ def load_and_warn(path: str) -> Scenario:
     for text in scenario.warnings:
         print(f"sim: warning: {scenario.path}: {text}", file=sys.stderr)
     return scenario
+
+
+def _refuse_shared_folders(scenarios: list[Scenario], out: Path) -> None:
+    """Two scenarios whose reports would land in one folder (compared resolved, ignoring case) are refused."""
+    seen: dict[str, Scenario] = {}
+    for scenario in scenarios:
+        folder = os.path.normcase(str((out / scenario.name).resolve())).casefold()
+        if folder in seen:
+            raise ScenarioError(
+                f"two scenarios are named {scenario.name!r} ({seen[folder].path} and {scenario.path}): "
+                "their reports would overwrite each other"
+            )
+        seen[folder] = scenario
 
 
 def _configured(scenario: Scenario, args: argparse.Namespace) -> Scenario:
@@ -155,12 +174,37 @@ def _check_executor(args: argparse.Namespace) -> None:
         raise ScenarioError("--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
 
 
-def _publish_summary(report: Path) -> None:
-    """In GitHub Actions, show the report on the job's summary page."""
+def _check_summary() -> None:
+    """Before any simulation: GITHUB_STEP_SUMMARY, when set, names a file we can append to."""
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
+    if not summary:
+        return
+    try:
+        with open(summary, "a", encoding="utf-8"):
+            pass
+    except OSError as error:
+        raise EnvironmentProblem(f"GITHUB_STEP_SUMMARY={summary}: cannot append to it: {error.strerror}") from None
+
+
+IMAGE_LINE = re.compile(r"^!\[[^\]]*\]\([^)]*\)[ \t]*\n?", re.MULTILINE)  # `![caption](plot.png)`
+
+
+def _publish_summary(report: Path) -> None:
+    """In GitHub Actions, show the report on the job's summary page.
+
+    Without its plots: their links are relative to the report folder and would show as broken images there.
+    """
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not summary:
+        return
+    text = IMAGE_LINE.sub("", report.read_text(encoding="utf-8"))
+    try:
         with open(summary, "a", encoding="utf-8") as out:
-            out.write(report.read_text(encoding="utf-8") + "\n")
+            out.write(text + "\n")
+    except OSError as error:
+        raise EnvironmentProblem(
+            f"GITHUB_STEP_SUMMARY={summary}: cannot append to it: {error.strerror} (the report is written)"
+        ) from None
 
 
 def _one_line(c: Comparison, out: Path) -> str:

@@ -23,6 +23,10 @@ SEGMENTS = (
     ("LLM", "#76b041"),
 )
 MERGED_COLOR = "#f2c14e"
+# Every figure's size is fixed or capped, whatever the data: matplotlib refuses images past 2^23 pixels a side.
+MAX_BURST_ROWS = 40  # messages drawn of the busiest burst (a burst may hold up to 1000)
+MAX_FIGURE_HEIGHT = 40.0  # inches, all variants' panels together
+LOAD_POINTS = 200  # points on the Redis-load curve, however long the run
 
 
 def write_all(c: Comparison, folder: Path) -> None:
@@ -110,13 +114,13 @@ def redis_load(c: Comparison):  # type: ignore[no-untyped-def]
     fig, ax = _figure("Redis commands per second (mean over replications)", "minutes", "commands / s")
     for variant, runs in c.runs.items():
         end = max((s for run in runs for s in run.commands_per_second), default=0) + 1
-        per_second = np.zeros(end)
+        window = max(1, -(-end // LOAD_POINTS))  # seconds per point; an array per second would grow with the run
+        per_window = np.zeros(-(-end // window))
         for run in runs:
-            for second, count in run.commands_per_second.items():
-                per_second[second] += count / len(runs)
-        window = max(1, end // 200)
-        smooth = per_second[: end - end % window].reshape(-1, window).mean(axis=1) if end >= window else per_second
-        ax.plot(np.arange(len(smooth)) * window / 60, smooth, label=variant)
+            seconds = np.fromiter(run.commands_per_second.keys(), dtype=np.int64, count=len(run.commands_per_second))
+            counts = np.fromiter(run.commands_per_second.values(), dtype=float, count=len(run.commands_per_second))
+            np.add.at(per_window, seconds // window, counts / len(runs))
+        ax.plot(np.arange(len(per_window)) * window / 60, per_window / window, label=variant)
     ax.legend()
     return fig
 
@@ -140,24 +144,42 @@ def workers(c: Comparison):  # type: ignore[no-untyped-def]
 def busiest_customer(c: Comparison):  # type: ignore[no-untyped-def]
     variants = list(c.runs)
     burst = _busiest_burst(c.runs[variants[0]][0].records)  # the same messages in every variant (CRN)
-    height = 1.0 + 0.3 * max(len(burst), 1)
-    fig, axes = plt.subplots(len(variants), 1, figsize=(9, height * len(variants)), squeeze=False)
+    rows = min(max(len(burst), 1), MAX_BURST_ROWS)
+    height = min((1.0 + 0.3 * rows) * len(variants), MAX_FIGURE_HEIGHT)
+    fig, axes = plt.subplots(len(variants), 1, figsize=(9, height), squeeze=False)
     for ax, variant in zip(axes[:, 0], variants, strict=True):
-        mine = [r for r in c.runs[variant][0].records if r.message in burst]
+        mine = [r for r in c.runs[variant][0].records if r.message in burst][:MAX_BURST_ROWS]
         names = {r.message: f"msg {r.index + 1}" for r in mine}
         for row, r in enumerate(mine):
             _draw_message(ax, row, r, names.get(r.merged_into, f"#{r.merged_into}"))
         ax.set_yticks(range(len(mine)), [f"msg {r.index + 1}" for r in mine])
         ax.invert_yaxis()
+        ax.set_xlim(*_time_span(mine))
         customer = mine[0].customer if mine else ""
         ax.set(title=f"{variant}: customer {customer}'s busiest burst", xlabel="seconds")
         ax.grid(alpha=0.3, axis="x")
     labelled = {
         label: handle for ax in axes[:, 0] for handle, label in zip(*ax.get_legend_handles_labels(), strict=True)
     }
-    axes[0, 0].legend(labelled.values(), labelled.keys(), loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    if labelled:
+        axes[0, 0].legend(labelled.values(), labelled.keys(), loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def _time_span(records: Sequence[MessageRecord]) -> tuple[float, float]:
+    """The x-axis from the first arrival to the last reply, never empty.
+
+    Set explicitly because the labels are drawn at each reply's time: left to autoscaling, a burst whose
+    bars all have zero width (zero-latency services) keeps the axis at [0, 1] while a label sits at
+    hour 20, and the "tight" image stretches to reach it (tens of millions of pixels).
+    """
+    if not records:
+        return 0.0, 1.0
+    start = min(r.arrival for r in records)
+    end = max(r.reply_at for r in records)
+    span = max(end - start, 1.0)
+    return start - 0.02 * span, start + 1.3 * span  # room on the right for the outcome labels
 
 
 def _draw_message(ax, row: int, r: MessageRecord, leader: str) -> None:  # type: ignore[no-untyped-def]

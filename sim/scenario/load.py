@@ -55,6 +55,9 @@ MAX_SCENARIO_BYTES = 1024 * 1024  # the largest bundled scenario is a few kB
 MAX_CSV_BYTES = 10 * 1024 * 1024  # an empirical latency file
 MAX_CSV_ROWS = 1_000_000
 MIN_BACKOFF = 0.001  # a retry sooner than a millisecond is a busy loop, not a policy
+# The name becomes a folder under --out: a plain file name, never a path ("..", "/x", "a/b").
+REPORT_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
+REPORT_NAME_HELP = "letters, digits, '-', '_' and '.' (not first), at most 100 characters"
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -122,6 +125,7 @@ def parse_scenario(data: dict[str, Any], file: str) -> Scenario:
     baseline = head.string("baseline", names[0], choices=names)
     thresholds = tuple(_threshold(head, expression, names) for expression in head.list_of("thresholds", []))
     faults = tuple(parse_fault(f) for f in top.tables("faults"))
+    _check_report_name(head, name, Path(file))
     head.done()
     top.done()
     scenario = Scenario(
@@ -219,6 +223,16 @@ def _check_run_size(section: Reader, workload: Workload, duration: float) -> Non
             "surge",
             f"the surges add ~{surges:,.0f} bursts to ~{base:,.0f}; the limit is {MAX_BURSTS:,} per run",
         )
+
+
+def _check_report_name(head: Reader, name: str, file: Path) -> None:
+    """Reports go to OUT/<name>/, so the name must be a plain file name, never a path."""
+    if REPORT_NAME.fullmatch(name):
+        return
+    if not head.has("name"):
+        head.fail("name", f"the file name {file.name!r} cannot be used as a report folder name; set [scenario]name")
+    shown = repr(name) if len(name) <= 100 else f"a name of {len(name):,} characters"
+    head.fail("name", f"{shown} cannot be a report folder name: use {REPORT_NAME_HELP}")
 
 
 def parse_fault(r: Reader) -> Fault:

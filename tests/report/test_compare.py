@@ -111,7 +111,7 @@ def test_an_interrupted_run_leaves_the_previous_report_intact(tmp_path, monkeypa
     monkeypatch.setitem(plots.PLOTTERS, "workers.png", crash)
     assert compare(tmp_path, "--seed", "5") == 130  # sim.cli.main turns Ctrl-C into its exit code
     assert (tmp_path / "magna" / "results.json").read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["magna"]  # no staging folder left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".magna.lock", "magna"]  # no staging folder left behind
 
 
 def test_baseline_diff_lists_old_new_and_significance(tmp_path):

@@ -122,3 +122,38 @@ def test_an_open_workload_requires_a_duration(tmp_path):
 def test_an_empty_workload_is_rejected(tmp_path):
     with pytest.raises(ScenarioError, match=r"\[workload\]customers_per_hour: the workload is empty"):
         load_scenario(write(tmp_path, "[scenario]\nseed = 1\n"))
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["../victim", "", ".", "..", "/some/abs/dir", "../../etc", "a/b", "a\\b", ".hidden", "tab\there", "é", "x" * 101],
+)
+def test_a_name_that_is_not_a_plain_file_name_is_refused(tmp_path, name):
+    path = tmp_path / "s.toml"
+    path.write_text('[scenario]\nname = """' + name.replace("\\", "\\\\") + '"""\n' + MINIMAL)
+    with pytest.raises(ScenarioError, match=r"\[scenario\]name: .* cannot be a report folder name: use letters"):
+        load_scenario(path)
+
+
+@pytest.mark.parametrize("name", ["magna", "peak-hour", "v1.2_final", "-x", "_", "x" * 100])
+def test_a_plain_file_name_is_a_valid_name(tmp_path, name):
+    path = tmp_path / "s.toml"
+    path.write_text(f'[scenario]\nname = "{name}"\n' + MINIMAL)
+    assert load_scenario(path).name == name
+
+
+def test_a_file_stem_that_cannot_be_a_folder_name_asks_for_a_name(tmp_path):
+    path = tmp_path / "..toml"
+    path.write_text(MINIMAL)
+    with pytest.raises(ScenarioError, match=r"the file name '\.\.toml' cannot be used .*; set \[scenario\]name$"):
+        load_scenario(path)
+    path.write_text('[scenario]\nname = "fine"\n' + MINIMAL)
+    assert load_scenario(path).name == "fine"
+
+
+def test_a_very_long_name_is_reported_by_its_length_not_echoed(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(f'[scenario]\nname = "{"x" * 100_000}"\n' + MINIMAL)
+    with pytest.raises(ScenarioError, match="a name of 100,000 characters cannot be a report folder name") as error:
+        load_scenario(path)
+    assert len(str(error.value)) < 300

@@ -1,0 +1,178 @@
+"""`sim compare` / `sim sweep` output: hostile scenario names, unusable --out and GITHUB_STEP_SUMMARY are
+one-line exit-2 errors found before any replication runs; the console encoding never crashes a run."""
+
+import errno
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sim import report_commands
+from sim.cli import main
+from sim.report import plots
+
+ROOT = Path(__file__).parents[2]
+TINY = """
+[scenario]
+{name}replications = 1
+[workload]
+[[workload.script]]
+customer = "m"
+messages = ["0s"]
+"""
+
+
+def scenario(folder, name='name = "tiny"\n', file="tiny.toml"):
+    path = folder / file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(TINY.format(name=name))
+    return path
+
+
+@pytest.fixture
+def replications(monkeypatch):
+    """Counts replication batches started, to show a check came before any simulation."""
+    started = []
+    real = report_commands.run_replications
+
+    def counting(*args, **kwargs):
+        started.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(report_commands, "run_replications", counting)
+    return started
+
+
+def compare(*args):
+    return main(["compare", *map(str, args), "--quiet", "--processes", "1"])
+
+
+def one_line_error(capsys):
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("sim: error: "), err
+    return err
+
+
+def test_the_issues_victim_folder_survives_a_name_of_dot_dot_slash_victim(tmp_path, monkeypatch, capsys):
+    (tmp_path / "a/b/reports/other").mkdir(parents=True)
+    (tmp_path / "a/b/reports/other/report.md").write_text("keep")
+    (tmp_path / "a/b/victim").mkdir()
+    (tmp_path / "a/b/victim/important.txt").write_text("precious")
+    scenario(tmp_path, 'name = "../victim"\n', "evil.toml")
+    monkeypatch.chdir(tmp_path / "a/b")
+    assert compare("../../evil.toml", "--out", "reports") == 2
+    assert "[scenario]name: '../victim' cannot be a report folder name" in one_line_error(capsys)
+    assert (tmp_path / "a/b/victim/important.txt").read_text() == "precious"
+    assert (tmp_path / "a/b/reports/other/report.md").read_text() == "keep"
+
+
+def test_two_scenarios_for_one_folder_are_refused_before_running(tmp_path, capsys, replications):
+    first = scenario(tmp_path, "", "dup.toml")
+    second = scenario(tmp_path, "", "sub/dup.toml")
+    assert compare(first, second, "--out", tmp_path / "out") == 2
+    assert "two scenarios are named 'dup'" in one_line_error(capsys)
+    shouting = scenario(tmp_path, 'name = "DUP"\n', "shout.toml")
+    assert compare(first, shouting, "--out", tmp_path / "out") == 2  # one folder on a case-insensitive disk
+    assert replications == []
+
+
+def test_a_folder_at_out_slash_name_that_sim_did_not_write_is_kept_and_nothing_runs(tmp_path, capsys, replications):
+    (tmp_path / "out/tiny").mkdir(parents=True)
+    (tmp_path / "out/tiny/thesis.tex").write_text("years of work")
+    assert compare(scenario(tmp_path), "--out", tmp_path / "out") == 2
+    assert "tiny exists and is not a report folder written by sim" in one_line_error(capsys)
+    assert (tmp_path / "out/tiny/thesis.tex").read_text() == "years of work"
+    assert replications == []
+
+
+@pytest.mark.parametrize(
+    "where, message",
+    [
+        ("a file", "is not a folder"),
+        ("under a file", "cannot write there"),
+        ("/dev/null", "is not a folder"),
+        ("/dev/null/reports", "cannot write there"),
+    ],
+)
+def test_an_unusable_out_is_one_line_exit_2_before_any_replication(tmp_path, capsys, replications, where, message):
+    (tmp_path / "a file").write_text("")
+    out = {"a file": tmp_path / "a file", "under a file": tmp_path / "a file" / "reports"}.get(where, where)
+    assert compare(scenario(tmp_path), "--out", out) == 2
+    assert message in one_line_error(capsys)
+    assert replications == []
+    assert (tmp_path / "a file").read_text() == ""
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_out_is_one_line_exit_2_before_any_replication(tmp_path, capsys, replications):
+    out = tmp_path / "out"
+    out.mkdir()
+    out.chmod(0o555)
+    try:
+        assert compare(scenario(tmp_path), "--out", out) == 2
+    finally:
+        out.chmod(0o755)
+    assert "cannot write there" in one_line_error(capsys)
+    assert replications == []
+
+
+def test_a_full_disk_while_writing_is_one_line_exit_2_and_the_old_report_stays(tmp_path, capsys, monkeypatch):
+    path = scenario(tmp_path)
+    assert compare(path, "--out", tmp_path / "out") == 0
+    old = (tmp_path / "out/tiny/results.json").read_bytes()
+    capsys.readouterr()
+
+    def full(c):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setitem(plots.PLOTTERS, "workers.png", full)
+    assert compare(path, "--out", tmp_path / "out", "--seed", "9") == 2
+    assert "cannot write the report: No space left on device" in one_line_error(capsys)
+    assert (tmp_path / "out/tiny/results.json").read_bytes() == old
+
+
+def test_sweep_checks_its_folder_before_running_too(tmp_path, capsys, replications):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out/tiny-sweep").write_text("mine")
+    args = ["sweep", scenario(tmp_path), "--grid", "workers.count=1,2", "--out", tmp_path / "out", "--quiet"]
+    assert main([str(a) for a in args]) == 2
+    assert "tiny-sweep exists and is not a report folder written by sim" in one_line_error(capsys)
+    assert replications == []
+
+
+@pytest.mark.parametrize("summary", ["a folder", "/nonexistent/summary.md"])
+def test_an_unwritable_github_step_summary_is_one_line_exit_2_before_running(
+    tmp_path, capsys, monkeypatch, replications, summary
+):
+    (tmp_path / "a folder").mkdir()
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / summary) if summary == "a folder" else summary)
+    assert compare(scenario(tmp_path), "--out", tmp_path / "out") == 2
+    assert "GITHUB_STEP_SUMMARY=" in one_line_error(capsys)
+    assert replications == []
+    assert not (tmp_path / "out/tiny").exists()
+
+
+def test_the_step_summary_has_the_report_without_its_relative_image_links(tmp_path, monkeypatch):
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert compare(scenario(tmp_path), "--out", tmp_path / "out") == 0
+    report = (tmp_path / "out/tiny/report.md").read_text()
+    assert "![" in report  # the report folder keeps its plots
+    text = summary.read_text()
+    assert text.startswith("# tiny") and "![" not in text and ".png" not in text
+
+
+def test_a_cp1252_console_gets_the_summary_line_instead_of_a_crash(tmp_path):
+    env = {**os.environ, "PYTHONIOENCODING": "cp1252", "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "sim", "compare", str(scenario(tmp_path)), "--out", str(tmp_path / "out")]
+    done = subprocess.run([*command, "--quiet", "--processes", "1"], env=env, capture_output=True, timeout=120)
+    assert (done.returncode, done.stderr) == (0, b"")
+    assert done.stdout.startswith(b"tiny: 1 variants \xd7 1 replications, no thresholds ? ")  # cp1252 has no arrow
+    assert (tmp_path / "out/tiny/results.json").exists()
+
+
+def test_a_name_from_a_dot_dot_file_stem_says_to_set_the_name(tmp_path, capsys):
+    assert compare(scenario(tmp_path, "", "..toml"), "--out", tmp_path / "out") == 2
+    assert "the file name '..toml' cannot be used as a report folder name; set [scenario]name" in one_line_error(capsys)
