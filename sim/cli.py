@@ -69,7 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     compare = commands.add_parser("compare", help="replicate every variant, compare, write a report folder")
     compare.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenario files")
-    compare.add_argument("--out", default="reports", help="reports go to OUT/<scenario name>/ (default: reports)")
+    compare.add_argument(
+        "--out", type=_folder, default="reports", help="reports go to OUT/<scenario name>/ (default: reports)"
+    )
     compare.add_argument(
         "--threshold", action="append", default=[], metavar="EXPR",
         help="e.g. 'busy_rate<0.01' or 'after.latency_p95_s<60'; repeatable; judged on the 95%% CI bound",
@@ -89,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a setting and its values, e.g. lock.timeout=30s,45s,60s; repeat for more axes",
     )  # fmt: skip
     sweep.add_argument("--variant", help="the variant the grid starts from (default: the baseline)")
-    sweep.add_argument("--out", default="reports", help="report goes to OUT/<scenario name>-sweep/")
+    sweep.add_argument("--out", type=_folder, default="reports", help="report goes to OUT/<scenario name>-sweep/")
     _replication_options(sweep)
     sweep.set_defaults(handler=run_sweep)
 
@@ -109,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return int(args.handler(args))
+    except SystemExit as done:  # argparse: --help (0) or a bad argument (2, its one line already printed)
+        return int(done.code or 0)
     except SimError as error:
         _say(f"sim: error: {error}")
         return error.exit_code
@@ -218,6 +222,12 @@ def _whole_number(text: str, low: int, high: int) -> int:
     if not low <= value <= high:
         raise argparse.ArgumentTypeError(f"must be a whole number from {low} to {high:,}, got {text!r}")
     return value
+
+
+def _folder(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("needs a folder name (an empty one would mean the current folder)")
+    return text
 
 
 def _seed(text: str) -> int:
