@@ -57,7 +57,8 @@ class LiveRun:
         """One line saying how Redis failed during the run; empty when it never did."""
         if not self.redis_errors:
             return ""
-        counts = ", ".join(f"{n} got {name}" for name, n in sorted(self.redis_errors.items(), key=lambda e: -e[1]))
+        ranked = sorted(self.redis_errors.items(), key=lambda error: -error[1])
+        counts = ", ".join(f"{n} {'commands ' if i == 0 else ''}got {name}" for i, (name, n) in enumerate(ranked))
         return (
             f"the Redis server failed during the live run of variant {self.result.variant!r}: {counts} "
             "(the lock took them for a busy lock, the cache fell back to the CRM: these numbers are not a result)"
