@@ -10,17 +10,15 @@ import traceback
 from collections.abc import Sequence
 from typing import NoReturn
 
-import redis
-
 from sim.bench import bench
 from sim.errors import ExitCode, SimError
 from sim.experiment import VariantRun, default_processes, run_once, select
-from sim.live import run_live
+from sim.live import LiveRun, check_live, check_time_scale, connect, fail_if_redis_failed, run_live
 from sim.metrics.baseline import regression_metrics
 from sim.metrics.summary import summarize
 from sim.report.terminal import run_json, run_table
 from sim.report_commands import load_and_warn, run_compare, run_sweep
-from sim.scenario import Scenario, ScenarioError, load_scenario
+from sim.scenario import Scenario
 from sim.scenario.load import MAX_REPLICATIONS, MAX_SEED
 
 DEFAULT_BENCH = "scenarios/reference-day.toml"
@@ -61,7 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     live = commands.add_parser("live", help="run the same code in real time against a real Redis server")
     live.add_argument("scenario", help="a scenario file")
     live.add_argument("--redis", required=True, metavar="URL", help="e.g. redis://127.0.0.1:6379/0")
-    live.add_argument("--time-scale", type=_positive_float, default=1.0, help="multiply every duration (default 1)")
+    live.add_argument(
+        "--time-scale", type=_time_scale, default=1.0,
+        help="multiply every duration, from 0.001 to 1000 (default 1)",
+    )  # fmt: skip
     live.add_argument("--variant", help="run only this variant")
     live.add_argument("--seed", type=_seed, help="override the scenario's seed")
     live.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
@@ -176,21 +177,28 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _live(args: argparse.Namespace) -> int:
-    scenario = select(load_scenario(args.scenario), args.variant, args.seed)
-    try:
-        runs = {v.name: run_live(scenario, v, args.redis, args.time_scale) for v in scenario.variants}
-    except (redis.ConnectionError, ValueError) as error:
-        raise ScenarioError(f"--redis {args.redis}: {error}") from None
-    metrics = {name: summarize(run.records) for name, run in runs.items()}
+    scenario = select(load_and_warn(args.scenario), args.variant, args.seed)
+    check_live(scenario)
+    client = connect(args.redis)  # before any thread starts: a bad URL or server is exit 2
+    runs: list[LiveRun] = []
+    for variant in scenario.variants:
+        runs.append(run_live(scenario, variant, client, args.time_scale))
+        if runs[-1].failure():
+            break  # the server failed: the other variants would only count more errors
+    metrics = {run.result.variant: summarize(run.result.records) for run in runs}
     print(run_json(scenario, metrics) if args.json else run_table(scenario, metrics))
-    return ExitCode.OK
+    fail_if_redis_failed(runs)  # before the invariants: records made while Redis failed prove nothing
+    broken = [f"{run.result.variant}: {text}" for run in runs for text in run.result.violations]
+    for text in broken:
+        print(f"sim: INVARIANT BROKEN: {text}", file=sys.stderr)
+    return ExitCode.BROKEN if broken else ExitCode.OK
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be greater than zero, got {text!r}")
-    return value
+def _time_scale(text: str) -> float:
+    try:
+        return check_time_scale(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _replication_options(parser: argparse.ArgumentParser) -> None:

@@ -4,61 +4,211 @@ Every duration of the scenario — arrivals, CRM and LLM latencies, lock TTL,
 lock timeout, backoff waits, cache TTL — is multiplied by `time_scale`, so a
 minute of the story can play in seconds. Results are divided back into
 scenario seconds, and summarised exactly like `sim run`.
+
+The server may hold anybody's keys, so a live run touches only its own: every
+key it uses (locks, queues, grants, debounce lists, cache entries, fill locks)
+starts with `sim-live:<uuid4 hex>:`, a namespace of its own per run and
+variant, and every lock token ends with the run id. When the run ends, however
+it ends, the keys under that namespace are removed (SCAN MATCH + UNLINK).
+
+Redis errors do not stop the code under test (the lock takes them for a busy
+lock, the cache falls back to the CRM), so they are counted here: a run that
+saw any is not a result, and the CLI says what happened and exits 5.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
+import math
+import re
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
 import redis
 
+from sim.errors import EnvironmentProblem, LiveRedisFailed, ScenarioError
+from sim.metrics import invariants
 from sim.metrics.records import MessageRecord, RunResult
 from sim.scenario.model import Backoff, Scenario, Variant
-from sim.sut.blocking import BlockingDriver
+from sim.sut.blocking import BlockingDriver, ErrorTally
 from sim.sut.handler import Handled, Message, MessageHandler
 from sim.world.model import build_handler, resolve_batches, to_record
 from sim.world.services import PlannedCrm, PlannedLlm
 from sim.world.workload import PlannedMessage, arrivals, plan, streams
 
+NAMESPACE_PREFIX = "sim-live:"
+GLOB_CHARACTERS = frozenset("*?[]\\^")  # special in a SCAN MATCH pattern
+CONNECT_TIMEOUT = 5.0  # seconds; a URL's own `socket_connect_timeout` wins
+TIME_SCALE_RANGE = (1e-3, 1e3)  # below 1 ms per scenario second, Redis' millisecond TTLs mean nothing
+CLEANUP_BATCH = 500
 
-def run_live(scenario: Scenario, variant: Variant, url: str, time_scale: float, replication: int = 0) -> RunResult:
+
+@dataclass(frozen=True, slots=True)
+class LiveRun:
+    result: RunResult  # in scenario seconds; `violations` holds the broken invariants
+    namespace: str  # every key the run used started with it
+    redis_errors: dict[str, int]  # Redis errors seen by the run, by error class
+
+    def failure(self) -> str:
+        """One line saying how Redis failed during the run; empty when it never did."""
+        if not self.redis_errors:
+            return ""
+        ranked = sorted(self.redis_errors.items(), key=lambda error: -error[1])
+        counts = ", ".join(f"{n} {'commands ' if i == 0 else ''}got {name}" for i, (name, n) in enumerate(ranked))
+        return (
+            f"the Redis server failed during the live run of variant {self.result.variant!r}: {counts} "
+            "(the lock took them for a busy lock, the cache fell back to the CRM: these numbers are not a result)"
+        )
+
+
+def check_live(scenario: Scenario) -> None:
+    """What a scenario must be to run live; raises before any connection is made."""
     if scenario.faults:
-        raise ValueError("faults are injected only on simulated time; run this scenario with sim run")
-    client = redis.Redis.from_url(url)
-    client.ping()  # fail fast, before any thread starts, if the server is not there
-    namespace = f"sim-live-{os.getpid()}-{time.monotonic_ns()}"  # never touches keys of other runs
+        raise ScenarioError(f"{scenario.name}: faults are injected only on simulated time; run it with sim run")
+
+
+def check_time_scale(text: str) -> float:
+    """`--time-scale`: a finite number in TIME_SCALE_RANGE; ValueError otherwise."""
+    low, high = TIME_SCALE_RANGE
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and low <= value <= high):
+        raise ValueError(f"must be a number from {low:g} to {high:g}, got {text!r}")
+    return value
+
+
+def connect(url: str) -> redis.Redis:
+    """A client of a server that answered PING; one-line `EnvironmentProblem` otherwise, password hidden."""
+    try:
+        _check_database(url)
+        client = redis.Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT)
+        client.ping()
+    except (ValueError, TypeError, OSError, redis.RedisError) as error:
+        raise EnvironmentProblem(f"--redis {redact(url)}: {scrub(str(error) or type(error).__name__, url)}") from None
+    return client
+
+
+def _check_database(url: str) -> None:
+    """redis-py reads `redis://host/abc` as database 0; a typo must not write into another database."""
+    parsed = urlsplit(url)
+    database = unquote(parsed.path).strip("/")
+    if parsed.scheme in ("redis", "rediss") and database and not re.fullmatch(r"[0-9]+", database):
+        raise ValueError(f"the database {database!r} is not a number")
+
+
+def redact(url: str) -> str:
+    """The URL with its password (everything before the host's `@`, but the user name) as `***`."""
+    scheme, sep, rest = url.partition("//")
+    if not sep:
+        scheme, rest = "", url
+    if "@" not in rest:
+        return url
+    userinfo, _, host = rest.rpartition("@")
+    user, colon, _ = userinfo.partition(":")
+    shown = f"{user}:***" if colon and "/" not in user else "***"
+    return f"{scheme}{sep}{shown}@{host}"
+
+
+def scrub(text: str, url: str) -> str:
+    """`text` on one line, without the URL's password, however the message quoted it."""
+    text = " ".join(text.split()).replace(url, redact(url))
+    _, _, rest = url.partition("//")
+    userinfo = rest.rpartition("@")[0]
+    secret = userinfo.partition(":")[2] or userinfo
+    for form in {secret, unquote(secret)} - {""}:
+        text = text.replace(form, "***")
+    return text
+
+
+def run_live(
+    scenario: Scenario, variant: Variant, client: redis.Redis, time_scale: float, replication: int = 0
+) -> LiveRun:
+    """One live run of `variant`; its keys are removed at the end, also when it fails."""
+    run_id = uuid.uuid4().hex
+    namespace = f"{NAMESPACE_PREFIX}{run_id}:"
+    if GLOB_CHARACTERS & set(namespace):  # SCAN MATCH must match this run's keys and nobody else's
+        raise RuntimeError(f"live namespace {namespace!r} holds a glob character")
+    errors = ErrorTally()
+    try:
+        records, expected = _serve_all(scenario, variant, client, time_scale, replication, namespace, errors)
+    finally:
+        _remove_keys(client, namespace, errors)
+    ordered = resolve_batches(sorted(records, key=lambda r: r.message))
+    broken = invariants.check(ordered, expected=expected, workers=variant.workers, lock_ttl=variant.lock.ttl)
+    result = RunResult(variant.name, replication, tuple(ordered), {}, (), 0, tuple(broken))
+    return LiveRun(result, namespace, errors.counts())
+
+
+def fail_if_redis_failed(runs: list[LiveRun]) -> None:
+    for run in runs:
+        if run.failure():
+            raise LiveRedisFailed(run.failure())
+
+
+def _serve_all(
+    scenario: Scenario,
+    variant: Variant,
+    client: redis.Redis,
+    time_scale: float,
+    replication: int,
+    namespace: str,
+    errors: ErrorTally,
+) -> tuple[list[MessageRecord], int]:
     scaled = _scaled(variant, time_scale)
-    handler = _handler(scaled, scenario.seed, replication)
+    handler = _handler(scaled, scenario.seed, replication, namespace)
     messages = plan(arrivals(scenario, replication), variant.services, scenario.seed, replication)
     scale = _Scale(time.monotonic(), time_scale)
+    token_end = f"@{namespace.removeprefix(NAMESPACE_PREFIX).rstrip(':')}"  # tokens unique to this run
     records: list[MessageRecord] = []
 
     def serve(planned: PlannedMessage, arrived: float) -> None:
-        driver = BlockingDriver(client)
+        driver = BlockingDriver(client, errors=errors)
         started = time.monotonic()
-        message = Message(f"{namespace}:thread_{planned.customer}", f"{namespace}:{planned.tax_id}",
-                          f"message {planned.index + 1}", f"msg-{planned.id}")  # fmt: skip
+        message = Message(f"thread_{planned.customer}", planned.tax_id, f"message {planned.index + 1}",
+                          f"msg-{planned.id}{token_end}")  # fmt: skip
         crm = PlannedCrm(
             planned.crm_latency * time_scale, planned.points, planned.in_outage, scaled.services.crm_timeout
         )
         llm = PlannedLlm(planned.llm_latency * time_scale, scaled.services.llm_timeout)
-        handled = driver.run(handler.handle(message, crm, llm))
+        try:
+            handled = driver.run(handler.handle(message, crm, llm))
+        except redis.RedisError:
+            return  # the code under test let a Redis error through (counted by the driver): no record
+        handled = dataclasses.replace(handled, batch=tuple(t.removesuffix(token_end) for t in handled.batch))
         records.append(scale.record(planned, arrived, started, handled, time.monotonic(), driver.commands))
 
-    with ThreadPoolExecutor(max_workers=variant.workers) as pool:  # its FIFO queue is the worker queue
-        served = []
+    pool = ThreadPoolExecutor(max_workers=variant.workers)  # its FIFO queue is the worker queue
+    served: list[Future[None]] = []
+    try:
         for planned in messages:
             time.sleep(max(0.0, scale.start + planned.at * time_scale - time.monotonic()))
             served.append(pool.submit(serve, planned, time.monotonic()))
         for future in served:
-            future.result()  # a handler that raised fails the run instead of losing a record
-    ordered = resolve_batches(sorted(records, key=lambda r: r.message))
-    return RunResult(variant.name, replication, tuple(ordered), {}, ())
+            future.result()  # a handler that raised (a bug) fails the run instead of losing a record
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return records, len(messages)
+
+
+def _remove_keys(client: redis.Redis, namespace: str, errors: ErrorTally) -> None:
+    """UNLINK every key of the run's namespace (SCAN, so a big server is never blocked)."""
+    try:
+        batch: list[bytes] = []
+        for key in client.scan_iter(match=f"{namespace}*", count=CLEANUP_BATCH):
+            batch.append(key)
+            if len(batch) >= CLEANUP_BATCH:
+                client.unlink(*batch)
+                batch.clear()
+        if batch:
+            client.unlink(*batch)
+    except redis.RedisError as error:  # the server is gone: its keys may stay (with their TTLs)
+        errors.add(error)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +245,11 @@ def _scaled(variant: Variant, f: float) -> Variant:
     )
 
 
-def _handler(variant: Variant, seed: int, replication: int) -> MessageHandler:
+def _handler(variant: Variant, seed: int, replication: int, namespace: str) -> MessageHandler:
     jitter, guard = streams(seed, replication)["jitter"], threading.Lock()
 
     def rand() -> float:
         with guard:  # numpy generators are not thread-safe
             return float(jitter.random())
 
-    return build_handler(variant, rand)
+    return build_handler(variant, rand, namespace)

@@ -84,15 +84,21 @@ class OutageCache:
         single_flight: bool = False,
         xfetch_beta: float = 0.0,
         rand: Callable[[], float] = random.random,
+        namespace: str = "",
     ) -> None:
         self.ttl = ttl
         self.prefix = prefix
+        self.namespace = namespace  # before every key, the fill locks' too (`sim live`: the run's own)
         self.single_flight = single_flight
         self.xfetch_beta = xfetch_beta
         self.rand = rand
 
     def key(self, tax_id: str) -> str:
-        return self.prefix + tax_id
+        return self.namespace + self.prefix + tax_id
+
+    def fill_key(self, tax_id: str) -> str:
+        """The single-flight fill lock of one entry."""
+        return f"{self.namespace}fill:{self.prefix}{tax_id}"
 
     def lookup(self, tax_id: str, crm: Crm, token: str = "") -> Step:
         """Returns a `Lookup`; `token` names this caller in the single-flight fill lock."""
@@ -136,7 +142,7 @@ class OutageCache:
         return Lookup(info, "miss", True, errors)
 
     def _fill_once(self, tax_id: str, crm: Crm, token: str) -> Step:
-        fill_key = f"fill:{self.key(tax_id)}"
+        fill_key = self.fill_key(tax_id)
         try:
             leader = yield Command(("SET", fill_key, token, "NX", "PX", max(1, round(FILL_WAIT * 1000))))
         except RedisError:

@@ -85,10 +85,13 @@ class Handled:
 
 
 class MessageHandler:
-    def __init__(self, lock: ThreadLock, cache: OutageCache, options: HandlerOptions = HandlerOptions()) -> None:
+    def __init__(
+        self, lock: ThreadLock, cache: OutageCache, options: HandlerOptions = HandlerOptions(), namespace: str = ""
+    ) -> None:
         self.lock = lock
         self.cache = cache
         self.options = options
+        self.namespace = namespace  # before the debounce keys (`sim live`: the run's own)
 
     def handle(self, msg: Message, crm: Crm, llm: Llm) -> Step:
         """Returns a `Handled`."""
@@ -148,7 +151,7 @@ class MessageHandler:
 
     def _join_batch(self, msg: Message) -> Step:
         """Queue the message for its thread's batch; True when it is the first, which answers for all."""
-        key = _batch_key(msg.thread_id)
+        key = self._batch_key(msg.thread_id)
         try:
             length = yield Command(("RPUSH", key, msg.token))
             yield Command(("PEXPIRE", key, max(1, round((self.options.debounce + self.lock.config.timeout) * 2000))))
@@ -158,16 +161,15 @@ class MessageHandler:
 
     def _take_batch(self, msg: Message) -> Step:
         try:
-            tokens = yield Script(TAKE_BATCH_SCRIPT, (_batch_key(msg.thread_id),), ())
+            tokens = yield Script(TAKE_BATCH_SCRIPT, (self._batch_key(msg.thread_id),), ())
         except RedisError:
             return ()
         return tuple(
             t.decode() if isinstance(t, bytes) else t for t in tokens if t not in (msg.token, msg.token.encode())
         )
 
-
-def _batch_key(thread_id: str) -> str:
-    return f"debounce:{thread_id}"
+    def _batch_key(self, thread_id: str) -> str:
+        return f"{self.namespace}debounce:{thread_id}"
 
 
 def _handled(answer: Answer, got, lost: bool, replied_at: float, batch: tuple[str, ...], acquired_at: float) -> Handled:  # type: ignore[no-untyped-def]

@@ -8,6 +8,28 @@ The give-up edge: attempts continue while the clock is before the deadline;
 the last wait is cut short so that one final attempt is made exactly at the
 deadline (`start + timeout`). A worker therefore never gives up while a
 slightly later attempt would still have been within its budget.
+
+Keys. Every key lies under the lock's `namespace` (empty by default; `sim live`
+gives each run its own) and every key a script touches is passed in KEYS,
+never built inside Lua (Redis Cluster requires that, and a key built in Lua
+from a value could be any key on the server):
+
+    <namespace>lock:thread:<thread>   the lock; its value is the holder's token
+    <namespace>lock:queue:<thread>    the fair lock's waiters, tokens in arrival order
+    <namespace>lock:grant:<token>     the fair lock's hand-off list *of the holder <token>*
+
+The fair lock is a CLH queue lock (Craig; Landin and Hagersten): a waiter does
+not wait on a key of its own, which its predecessor's release would have to
+name without knowing it, but on its *predecessor's* grant list, which only
+depends on the predecessor's token. Enqueueing returns that predecessor (the
+queue's tail, or the holder when the queue is empty). A release pops the head
+of the queue, makes it the holder and pushes its token on the releaser's own
+grant list, a key the releaser can name: the hand-off stays one atomic script.
+A waiter that gives up pushes its own predecessor's token on its grant list,
+so the waiter behind it moves on to wait there (one extra wake-up, no lost
+hand-off). A holder that died is replaced when a waiter's periodic check finds
+the lock gone: the head of the queue is made the holder, and learns it at its
+own next check (it is not woken: its wait key is unknown to the others).
 """
 
 from __future__ import annotations
@@ -47,39 +69,34 @@ return 0
 CLOCK_EPSILON = 1e-9
 
 
-# The fair (FIFO) lock. Waiters queue in a Redis list; a release hands the lock to
-# the head of the queue and wakes it with a push on its own grant list, which it
-# waits on with BLPOP: no polling storm. Single Redis instance only (the grant key
-# is built inside the script).
-_HANDOFF = """
-local function handoff(lock, queue, ttl)
-  local nxt = redis.call('LPOP', queue)
-  if nxt then
-    redis.call('SET', lock, nxt, 'PX', ttl)
-    redis.call('RPUSH', 'lock:grant:' .. nxt, 1)
-    redis.call('PEXPIRE', 'lock:grant:' .. nxt, ttl)
-  else
-    redis.call('DEL', lock)
-  end
-end
-"""
-# 1: acquired at once; 0: queued.
+# The fair (FIFO) lock, a CLH queue (see the module docstring). Every key is in KEYS.
+# Enqueue: 1 when acquired at once, else the token of the predecessor whose grant list to wait on.
 FAIR_ENQUEUE_SCRIPT = """
 if redis.call('EXISTS', KEYS[1]) == 0 and redis.call('LLEN', KEYS[2]) == 0 then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return 1
 end
+local pred = redis.call('LINDEX', KEYS[2], -1)
+if not pred then
+  pred = redis.call('GET', KEYS[1])
+end
 redis.call('RPUSH', KEYS[2], ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
-return 0
+return pred
 """
-# Like RELEASE_SCRIPT, but hands the lock on instead of deleting it.
-FAIR_RELEASE_SCRIPT = (
-    _HANDOFF
-    + """
+# Like RELEASE_SCRIPT, but hands the lock to the head of the queue and pushes the new
+# holder's token on our own grant list (KEYS[3]), where our successor waits.
+FAIR_RELEASE_SCRIPT = """
 local owner = redis.call('GET', KEYS[1])
 if owner == ARGV[1] then
-  handoff(KEYS[1], KEYS[2], ARGV[2])
+  local nxt = redis.call('LPOP', KEYS[2])
+  if nxt then
+    redis.call('SET', KEYS[1], nxt, 'PX', ARGV[2])
+    redis.call('RPUSH', KEYS[3], nxt)
+    redis.call('PEXPIRE', KEYS[3], ARGV[2])
+  else
+    redis.call('DEL', KEYS[1])
+  end
   return 1
 end
 if owner then
@@ -87,25 +104,46 @@ if owner then
 end
 return 0
 """
-)
-# A holder that died leaves an expired lock and nobody to hand it on: a waiter that
-# times out on its grant list promotes the head of the queue.
-FAIR_PROMOTE_SCRIPT = (
-    _HANDOFF
-    + """
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  handoff(KEYS[1], KEYS[2], ARGV[1])
+# A waiter's periodic check (its wait timed out): 1 if it holds the lock now. A holder
+# that died leaves an expired lock and nobody to hand it on: the head of the queue is
+# made the holder (it finds out at its own check). KEYS[3] is the predecessor's grant
+# list, emptied once we hold the lock (a hand-off that arrived as our wait timed out).
+FAIR_PROMOTE_SCRIPT = """
+local owner = redis.call('GET', KEYS[1])
+if owner == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  redis.call('DEL', KEYS[3])
+  return 1
+end
+if owner then
+  return 0
+end
+local head = redis.call('LPOP', KEYS[2])
+if not head then
+  return 0
+end
+redis.call('SET', KEYS[1], head, 'PX', ARGV[2])
+if head == ARGV[1] then
+  redis.call('DEL', KEYS[3])
   return 1
 end
 return 0
 """
-)
-# A waiter giving up leaves the queue; 1 if it was handed the lock meanwhile (then it holds it).
+# A waiter giving up leaves the queue; 1 if it was handed the lock meanwhile (then it holds
+# it). A waiter behind it is told, on our grant list (KEYS[3]), to wait on our predecessor's
+# (KEYS[4], token ARGV[2]) instead; with nobody behind, a notice left there for us is dropped.
 FAIR_ABANDON_SCRIPT = """
+local tail = redis.call('LINDEX', KEYS[2], -1)
 if redis.call('LREM', KEYS[2], 0, ARGV[1]) > 0 then
+  if tail ~= ARGV[1] then
+    redis.call('RPUSH', KEYS[3], ARGV[2])
+    redis.call('PEXPIRE', KEYS[3], ARGV[3])
+  else
+    redis.call('DEL', KEYS[4])
+  end
   return 0
 end
-redis.call('DEL', 'lock:grant:' .. ARGV[1])
+redis.call('DEL', KEYS[4])
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return 1
 end
@@ -144,19 +182,26 @@ class Acquisition:
 
 
 class ThreadLock:
-    """The lock guarding one conversation, as the chatbot's workers use it."""
+    """The lock guarding one conversation, as the chatbot's workers use it.
 
-    def __init__(self, config: LockConfig) -> None:
+    `namespace` is prepended to every key (see the module docstring); a token must be
+    unique among all workers using the same namespace, and only names keys under it.
+    """
+
+    def __init__(self, config: LockConfig, namespace: str = "") -> None:
         self.config = config
+        self.namespace = namespace
         self._ttl_ms = max(1, round(config.ttl * 1000))
 
-    @staticmethod
-    def key(thread_id: str) -> str:
-        return f"lock:thread:{thread_id}"
+    def key(self, thread_id: str) -> str:
+        return f"{self.namespace}lock:thread:{thread_id}"
 
-    @staticmethod
-    def queue_key(thread_id: str) -> str:
-        return f"lock:queue:{thread_id}"
+    def queue_key(self, thread_id: str) -> str:
+        return f"{self.namespace}lock:queue:{thread_id}"
+
+    def grant_key(self, token: str) -> str:
+        """The fair lock's hand-off list of the holder `token`: its successor waits here."""
+        return f"{self.namespace}lock:grant:{token}"
 
     def acquire(self, thread_id: str, token: str) -> Step:
         """Try until acquired or the deadline; returns an `Acquisition`."""
@@ -186,36 +231,47 @@ class ThreadLock:
             yield Sleep(min(policy.delay(attempt), deadline - now))
 
     def _acquire_fair(self, thread_id: str, token: str) -> Step:
-        """Queue once, then block on our grant list until handed the lock or the deadline."""
+        """Queue once, then block on the predecessor's grant list until handed the lock or the deadline."""
         keys, cfg = (self.key(thread_id), self.queue_key(thread_id)), self.config
         start = yield NOW
         deadline = start + cfg.timeout
         queue_ttl = self._ttl_ms + max(1, round(cfg.timeout * 1000))
         try:
-            queued = yield Script(FAIR_ENQUEUE_SCRIPT, keys, (token, self._ttl_ms, queue_ttl))
+            reply = yield Script(FAIR_ENQUEUE_SCRIPT, keys, (token, self._ttl_ms, queue_ttl))
         except RedisError:
             now = yield NOW
             return Acquisition(False, 1, now - start, 1)
+        acquired, pred = reply == 1, _text(reply)
         attempt = errors = 0
-        while not queued:
+        check_at: float | None = None  # when the current wait ends in a check for a dead holder
+        while not acquired:
             now = yield NOW
             attempt += 1
             try:
                 if now >= deadline - CLOCK_EPSILON:
-                    queued = yield Script(FAIR_ABANDON_SCRIPT, keys, (token,))
+                    grants = (self.grant_key(token), self.grant_key(pred))
+                    acquired = bool((yield Script(FAIR_ABANDON_SCRIPT, (*keys, *grants), (token, pred, queue_ttl))))
                     break
-                queued = yield BlockingPop(f"lock:grant:{token}", min(deadline - now, FAIR_CHECK_EVERY))
-                if not queued:
-                    yield Script(FAIR_PROMOTE_SCRIPT, keys, (self._ttl_ms,))
+                wait = min(deadline - now, FAIR_CHECK_EVERY if check_at is None else check_at - now)
+                check_at = now + FAIR_CHECK_EVERY if check_at is None else check_at
+                popped = yield BlockingPop(self.grant_key(pred), wait)
+                if popped is None:  # the wait timed out: is the holder dead?
+                    check_at = None
+                    promoted = yield Script(FAIR_PROMOTE_SCRIPT, (*keys, self.grant_key(pred)), (token, self._ttl_ms))
+                    acquired = bool(promoted)
+                elif _text(popped) == token:
+                    acquired = True
+                else:  # the predecessor gave up: wait behind its own predecessor, in the same window
+                    pred = _text(popped)
             except RedisError:  # Redis away: wait a little and look again, until the deadline
                 errors += 1
                 yield Sleep(min(1.0, max(0.0, deadline - now)))
                 if now >= deadline - CLOCK_EPSILON:
                     break
         now = yield NOW
-        verdict = "Lock acquired for" if queued else "Could not acquire lock for"
+        verdict = "Lock acquired for" if acquired else "Could not acquire lock for"
         yield Log(f"{verdict} {thread_id} (fair, {attempt} waits)")
-        return Acquisition(bool(queued), attempt + 1, now - start, errors)
+        return Acquisition(acquired, attempt + 1, now - start, errors)
 
     def watchdog(self, thread_id: str, token: str, stop: StopSignal) -> Step:
         """Extend the TTL every third of it while `stop` is not set and we still own the lock."""
@@ -233,7 +289,8 @@ class ThreadLock:
         args: tuple[Any, ...] = (token,)
         script = RELEASE_SCRIPT
         if self.config.fair:
-            keys, args, script = (*keys, self.queue_key(thread_id)), (token, self._ttl_ms), FAIR_RELEASE_SCRIPT
+            keys = (*keys, self.queue_key(thread_id), self.grant_key(token))
+            args, script = (token, self._ttl_ms), FAIR_RELEASE_SCRIPT
         try:
             reply = yield Script(script, keys, args)
         except RedisError:
@@ -247,3 +304,8 @@ class ThreadLock:
         except RedisError:
             return False
         return bool(reply)
+
+
+def _text(value: Any) -> str:
+    """A token as redis-py returns it (bytes) or as the caller gave it (str)."""
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -56,8 +56,9 @@ def simulate(
     )  # fmt: skip
 
 
-def build_handler(variant: Variant, rand: Callable[[], float]) -> MessageHandler:
-    """The system under test configured as the variant says; `rand` feeds jitter and XFetch."""
+def build_handler(variant: Variant, rand: Callable[[], float], namespace: str = "") -> MessageHandler:
+    """The system under test configured as the variant says; `rand` feeds jitter and XFetch;
+    `namespace` goes before every Redis key it uses (`sim live` gives each run its own)."""
     lock, cache = variant.lock, variant.cache
     config = LockConfig(lock.ttl, lock.timeout, lock.backoff.policy(rand), lock.log_every, lock.fair, lock.watchdog)
     outage_cache = OutageCache(
@@ -65,9 +66,10 @@ def build_handler(variant: Variant, rand: Callable[[], float]) -> MessageHandler
         single_flight=cache.single_flight,
         xfetch_beta=cache.xfetch_beta,
         rand=rand,
+        namespace=namespace,
     )
     options = HandlerOptions(variant.handler.outage_notice_skips_llm, variant.handler.debounce)
-    return MessageHandler(ThreadLock(config), outage_cache, options)
+    return MessageHandler(ThreadLock(config, namespace), outage_cache, options, namespace)
 
 
 @dataclass(slots=True)

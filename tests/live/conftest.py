@@ -4,6 +4,7 @@ import shutil
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
 
 import pytest
 import redis
@@ -15,18 +16,25 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory):
+@dataclass
+class Server:
+    url: str
+    port: int
+    process: subprocess.Popen
+    client: redis.Redis
+
+
+def _start(folder, *extra: str) -> Server:
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server is not installed (.ci/run installs Debian's package)")
     port = _free_port()
-    folder = tmp_path_factory.mktemp("redis")
-    server = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(folder)],
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(folder),
+         *extra],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-    )
+    )  # fmt: skip
     url = f"redis://127.0.0.1:{port}/0"
     client = redis.Redis.from_url(url)
     for _ in range(100):
@@ -35,6 +43,25 @@ def redis_url(tmp_path_factory):
             break
         except redis.ConnectionError:
             time.sleep(0.05)
-    yield url
-    server.terminate()
-    server.wait(timeout=10)
+    return Server(url, port, process, client)
+
+
+def _stop(server: Server) -> None:
+    if server.process.poll() is None:
+        server.process.kill()
+    server.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    server = _start(tmp_path_factory.mktemp("redis"))
+    yield server.url
+    _stop(server)
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A server of the test's own (it may kill it or fill its memory)."""
+    server = _start(tmp_path)
+    yield server
+    _stop(server)

@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from sim.experiment import run_once
-from sim.live import run_live
+from sim.live import connect, run_live
 from sim.metrics.summary import summarize
 from sim.scenario import load_scenario
 from sim.sut.blocking import BlockingDriver
@@ -22,7 +22,7 @@ def test_magna_live_has_the_same_outcomes_as_the_simulation(redis_url):
     scenario = load_scenario(MAGNA)
     simulated = run_once(scenario)
     for variant in scenario.variants:
-        live = summarize(run_live(scenario, variant, redis_url, time_scale=0.05).records)
+        live = summarize(run_live(scenario, variant, connect(redis_url), time_scale=0.05).result.records)
         sim = simulated[variant.name].metrics
         for key in ("messages", "answered", "busy", "failed", "crm_calls", "lock_lost"):
             assert live[key] == sim[key], (variant.name, key, live[key], sim[key])
@@ -62,7 +62,7 @@ def test_release_never_deletes_another_tokens_lock_on_a_real_server(redis_url):
     time.sleep(0.15)  # the real server expires the 100 ms lock
     assert driver.run(lock.acquire(key, "next")).acquired
     assert driver.run(lock.release(key, "slow")) is Release.STOLEN
-    assert client.get(ThreadLock.key(key)) == b"next"
+    assert client.get(lock.key(key)) == b"next"
     assert driver.run(lock.release(key, "next")) is Release.RELEASED
     assert driver.run(lock.release(key, "next")) is Release.EXPIRED
 
@@ -74,8 +74,8 @@ def test_live_refuses_a_server_that_is_not_there(capsys):
     assert "--redis redis://127.0.0.1:1/0:" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "x"])
-def test_time_scale_must_be_positive(value, capsys):
+@pytest.mark.parametrize("value", ["0", "-1", "x", "inf", "nan", "1e-300", "1e300"])
+def test_time_scale_must_be_a_finite_number_in_range(value, capsys):
     from sim.cli import main
 
     with pytest.raises(SystemExit) as exit_:
@@ -118,10 +118,10 @@ def test_watchdog_thread_keeps_a_real_lock_alive_past_its_ttl(redis_url):
     stop = StopSignal()
     driver.run(_one_effect(Spawn(lock.watchdog(key, "slow", stop))))
     time.sleep(0.9)  # three TTLs
-    assert client.get(ThreadLock.key(key)) == b"slow"
+    assert client.get(lock.key(key)) == b"slow"
     driver.run(_one_effect(Stop(stop)))
     time.sleep(0.5)
-    assert client.get(ThreadLock.key(key)) is None  # no longer extended: it expired
+    assert client.get(lock.key(key)) is None  # no longer extended: it expired
 
 
 def _one_effect(effect):
