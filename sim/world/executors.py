@@ -58,14 +58,21 @@ class DirectExecutor:
         self.server = server
         self.socket = FakeSocket(server, db=0, client_class=redis.Redis, lua_modules=None)
         self.db = server.dbs[0]
-        self._prepared: dict[tuple[tuple[Any, ...], tuple[type, ...]], Prepared] = {}
+        self._prepared: dict[tuple[Any, ...], tuple[Prepared, Numbers]] = {}
         self._shas: dict[str, bytes] = {}
 
     def command(self, args: tuple[Any, ...]) -> Any:
         if not self.server.connected:
             raise redis.ConnectionError("FakeRedis is emulating a connection error.")
-        # Keyed by the types too: `1000 == 1000.0 == True`, but "1000.0" is no integer for Redis.
-        prepared = self._prepared.get((args, tuple(map(type, args))))
+        prepared = None
+        cached = self._prepared.get(args)
+        if cached is not None:
+            prepared, numbers = cached
+            # `1000 == 1000.0 == True` and they hash alike, but "1000.0" is no integer to Redis: same types too.
+            for position, kind in numbers:
+                if type(args[position]) is not kind:
+                    prepared = None
+                    break
         if prepared is None:
             prepared = self.prepare(args)
         func, signature, arguments, is_set, nx_key = prepared
@@ -104,11 +111,12 @@ class DirectExecutor:
         prepared = (func, signature, arguments, name == "set", nx_key)
         if len(self._prepared) >= PREPARED_CACHE:
             self._prepared.clear()
-        self._prepared[args, tuple(map(type, args))] = prepared
+        self._prepared[args] = prepared, tuple((i, type(a)) for i, a in enumerate(args) if isinstance(a, (int, float)))
         return prepared
 
 
 Prepared = tuple[Any, Any, list[bytes], bool, "bytes | None"]
+Numbers = tuple[tuple[int, type], ...]  # (position, type) of each numeric argument of a prepared command
 PREPARED_CACHE = 4096  # distinct commands kept encoded; tokens make most commands unique per message
 MAX_PX = 10**15  # milliseconds (30,000 years): far below the range where Redis refuses an expire time
 
