@@ -181,7 +181,9 @@ def _serve_all(
         except redis.RedisError:
             return  # the code under test let a Redis error through (counted by the driver): no record
         handled = dataclasses.replace(handled, batch=tuple(t.removesuffix(token_end) for t in handled.batch))
-        records.append(scale.record(planned, arrived, started, handled, time.monotonic(), driver.commands))
+        records.append(
+            scale.record(planned, arrived, started, handled, time.monotonic(), driver.commands, (crm.calls, llm.calls))
+        )
 
     pool = ThreadPoolExecutor(max_workers=variant.workers)  # its FIFO queue is the worker queue
     served: list[Future[None]] = []
@@ -221,12 +223,21 @@ class _Scale:
     def at(self, t: float) -> float:
         return (t - self.start) / self.factor
 
-    def record(self, p: PlannedMessage, arrived: float, started: float, h: Handled, done: float, commands: int):  # type: ignore[no-untyped-def]
+    def instant(self, t: float) -> float:
+        """A wall-clock instant of the handler in scenario seconds; -1 (it never happened) stays -1."""
+        return self.at(t) if t >= 0 else -1.0
+
+    def record(
+        self, p: PlannedMessage, arrived: float, started: float, h: Handled, done: float, commands: int,
+        calls: tuple[int, int],
+    ) -> MessageRecord:  # fmt: skip
         h = dataclasses.replace(
             h, lock_wait=h.lock_wait / self.factor, crm_s=h.crm_s / self.factor, llm_s=h.llm_s / self.factor,
-            replied_at=self.at(h.replied_at), acquired_at=self.at(h.acquired_at) if h.acquired_at >= 0 else -1.0,
+            replied_at=self.at(h.replied_at), acquired_at=self.instant(h.acquired_at),
+            lock_asked_at=self.instant(h.lock_asked_at), lock_refreshed_at=self.instant(h.lock_refreshed_at),
+            released_at=self.instant(h.released_at), checked_at=self.instant(h.checked_at),
         )  # fmt: skip
-        return to_record(p, self.at(arrived), self.at(started), h, commands, self.at(done))
+        return to_record(p, self.at(arrived), self.at(started), h, commands, self.at(done), calls=calls)
 
 
 def _scaled(variant: Variant, f: float) -> Variant:

@@ -31,6 +31,15 @@ class MessageRecord:
     merged_into: int = -1  # debounce: the message whose reply answered this one too; -1 if none
     batch: tuple[int, ...] = ()  # debounce: the messages this one's reply also answered
     acquired_at: float = -1.0  # when this message's worker took the lock; -1 if it never did
+    # Times recorded where they happen (never re-derived from sums), for the invariants:
+    started_at: float = -1.0  # when a worker picked it up (arrival + queue_wait, but exact)
+    lock_asked_at: float = -1.0  # when its worker first asked for the lock (the fair lock: joined the queue)
+    lock_refreshed_at: float = -1.0  # the last time its lock's TTL was set (acquired, or extended by the watchdog)
+    released_at: float = -1.0  # when its worker let go of the lock (sent the release); -1 if it never held it
+    tax_id: str = ""
+    cache_checked_at: float = -1.0  # when the outage check returned (a hit's read, a miss's fill); -1 if none
+    crm_calls: int = 0  # CRM calls this message made, failed and timed-out ones included
+    llm_calls: int = 0  # LLM calls this message made, failed and timed-out ones included
 
     @property
     def latency(self) -> float:
@@ -38,6 +47,20 @@ class MessageRecord:
 
 
 FIELDS = tuple(f.name for f in fields(MessageRecord))
+
+
+@dataclass(frozen=True, slots=True)
+class WorldCounts:
+    """What the simulated world itself counted during a run, where each thing happened.
+
+    The per-message records must add up to these (`sim.metrics.invariants`).
+    """
+
+    redis_commands: int = 0  # commands the driver sent to the fake server, spawned steps' included
+    crm_calls: int = 0  # calls the CRM received
+    llm_calls: int = 0  # calls the LLM received
+    succeeded_while_down: int = 0  # commands that got a reply while the server refused connections
+    leftover_keys: tuple[str, ...] = ()  # lock, queue, grant and debounce keys still live after the drain
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,3 +74,4 @@ class RunResult:
     trace: tuple[str, ...]
     events: int = 0  # SimPy events the run scheduled (a cost figure for `sim bench`)
     violations: tuple[str, ...] = ()  # broken invariants (sim.metrics.invariants); empty when all held
+    world: WorldCounts | None = None  # None when nobody counted (a live run)

@@ -13,22 +13,45 @@ from typing import Any
 
 import redis
 import simpy
+from fakeredis import FakeServer
 
+from sim.errors import ScenarioError
 from sim.sut.effects import BlockingPop, Command, Log, Now, Script, Sleep, Spawn, Step, Stop, Stopped
 from sim.world.executors import Executor
 
 
+class Tally:
+    """Redis commands sent on behalf of one message: its step's and those of the steps it spawned."""
+
+    __slots__ = ("commands",)
+
+    def __init__(self) -> None:
+        self.commands = 0
+
+
 class SimDriver:
-    def __init__(self, env: simpy.Environment, redis_: Executor, rtt: float, trace: list | None = None):
+    def __init__(
+        self,
+        env: simpy.Environment,
+        redis_: Executor,
+        rtt: float,
+        trace: list | None = None,
+        server: FakeServer | None = None,
+    ) -> None:
         self.env = env
         self.redis = redis_
         self.rtt = rtt
         self.trace = trace
-        self.commands_per_second: Counter[int] = Counter()  # the polling load over time
+        self.server = server  # to notice a command answered while the server refuses connections
+        self.commands_per_second: Counter[int] = Counter()  # every command sent, by second: the load over time
+        self.succeeded_while_down = 0  # commands answered while `server` refused connections: must stay 0
         self._blocked: defaultdict[str, list[simpy.Event]] = defaultdict(list)  # BLPOP waiters by list key
 
-    def run(self, step: Step, label: str = "") -> Any:
-        """Drive `step` to completion; returns (its result, Redis commands it sent).
+    def run(self, step: Step, label: str = "", tally: Tally | None = None) -> Any:
+        """Drive `step` to completion; returns (its result, Redis commands sent so far for its message).
+
+        A spawned step shares its parent's `tally`, so the watchdog's commands
+        count for the message that started it.
 
         Time is advanced lazily: a sleep or a round trip only adds to `owed`,
         which is waited out in one SimPy timeout just before the step next
@@ -36,18 +59,18 @@ class SimDriver:
         same clock (`Now` includes what is owed) with half the events when it
         polls: a reply's round trip and the following backoff become one wait.
         """
-        env, rtt = self.env, self.rtt
+        env, rtt, server = self.env, self.rtt, self.server
         reply: Any = None
         error: BaseException | None = None
-        commands = 0
+        tally = tally or Tally()
         owed = 0.0
         while True:
             try:
                 effect = step.throw(error) if error is not None else step.send(reply)
             except StopIteration as stop:
                 if owed > 0:
-                    yield env.timeout(owed)
-                return stop.value, commands
+                    yield env.timeout(owed) if env._now + owed > env._now else self._stuck(owed)
+                return stop.value, tally.commands
             reply, error = None, None
             kind = type(effect)
             if kind is Now:
@@ -57,14 +80,16 @@ class SimDriver:
                     owed += effect.seconds
             elif kind is Command or kind is Script:
                 if owed > 0:
-                    yield env.timeout(owed)
-                commands += 1
+                    yield env.timeout(owed) if env._now + owed > env._now else self._stuck(owed)
+                tally.commands += 1
                 self.commands_per_second[int(env.now)] += 1
                 try:
                     if kind is Command:
                         reply = self.redis.command(effect.args)
                     else:
                         reply = self.redis.script(effect.source, effect.keys, effect.args)
+                    if server is not None and not server.connected:
+                        self.succeeded_while_down += 1
                 except redis.RedisError as exc:
                     error = exc
                 if self._blocked:
@@ -72,22 +97,24 @@ class SimDriver:
                 owed = rtt
             elif kind is BlockingPop:
                 if owed > 0:
-                    yield env.timeout(owed)
-                commands += 1
+                    yield env.timeout(owed) if env._now + owed > env._now else self._stuck(owed)
+                tally.commands += 1
                 self.commands_per_second[int(env.now)] += 1
                 try:
                     reply = yield from self._blocking_pop(effect)
+                    if server is not None and not server.connected:
+                        self.succeeded_while_down += 1
                 except redis.RedisError as exc:
                     error = exc
                 owed = rtt
             elif kind is Spawn:
                 if owed > 0:
-                    yield env.timeout(owed)
+                    yield env.timeout(owed) if env._now + owed > env._now else self._stuck(owed)
                     owed = 0.0
-                env.process(self.run(effect.step, label))
+                env.process(self.run(effect.step, label, tally))
             elif kind is Stop or kind is Stopped:  # shared memory: touch it on time
                 if owed > 0:
-                    yield env.timeout(owed)
+                    yield env.timeout(owed) if env._now + owed > env._now else self._stuck(owed)
                     owed = 0.0
                 if kind is Stop:
                     effect.signal.stopped = True
@@ -101,15 +128,38 @@ class SimDriver:
             else:
                 raise TypeError(f"unknown effect {effect!r}")
 
+    def _timeout(self, seconds: float) -> simpy.Timeout:
+        """A wait of `seconds` > 0 that really moves the clock. `run` inlines this check on the hot
+        path, reading SimPy's `_now` attribute: the `now` property would cost 2 % of a run."""
+        return self.env.timeout(seconds) if self.env.now + seconds > self.env.now else self._stuck(seconds)
+
+    def _stuck(self, seconds: float) -> simpy.Timeout:
+        """A wait the clock cannot represent (`now + seconds == now`) would spin forever: stop instead."""
+        raise ScenarioError(
+            f"simulated time cannot advance by {seconds:g} s at t = {self.env.now:g} s: "
+            "floating point has run out of resolution (shorten the run or lengthen the waits)"
+        )
+
+    def drop_blocked_clients(self) -> None:
+        """Redis went down or restarted: every blocked BLPOP's connection breaks, as a real client's would."""
+        blocked, self._blocked = self._blocked, defaultdict(list)
+        for waiters in blocked.values():
+            for woken in waiters:
+                woken.defused = True  # its waiter may have timed out at this same instant: nobody to raise to
+                woken.fail(redis.ConnectionError("Connection closed by server."))
+
     def _blocking_pop(self, effect: BlockingPop) -> Any:
-        """BLPOP on simulated time: pop now, or wait for a push (see `_serve_blocked`) or the timeout."""
+        """BLPOP on simulated time: pop now, or wait for a push (see `_serve_blocked`), the timeout,
+        or a broken connection (`drop_blocked_clients`, raised here as `redis.ConnectionError`)."""
         popped = self.redis.command(("LPOP", effect.key))
         if popped is not None or effect.timeout <= 0:
             return popped
         woken = self.env.event()
         self._blocked[effect.key].append(woken)
-        yield woken | self.env.timeout(effect.timeout)
+        yield woken | self._timeout(effect.timeout)
         if woken.triggered:
+            if not woken.ok:  # broken at the instant it timed out
+                raise woken.value  # type: ignore[misc]  # a failed event holds its exception
             return woken.value
         self._blocked[effect.key].remove(woken)
         if not self._blocked[effect.key]:

@@ -58,13 +58,21 @@ class DirectExecutor:
         self.server = server
         self.socket = FakeSocket(server, db=0, client_class=redis.Redis, lua_modules=None)
         self.db = server.dbs[0]
-        self._prepared: dict[tuple[Any, ...], Prepared] = {}
+        self._prepared: dict[tuple[Any, ...], tuple[Prepared, Numbers]] = {}
         self._shas: dict[str, bytes] = {}
 
     def command(self, args: tuple[Any, ...]) -> Any:
         if not self.server.connected:
             raise redis.ConnectionError("FakeRedis is emulating a connection error.")
-        prepared = self._prepared.get(args)
+        prepared = None
+        cached = self._prepared.get(args)
+        if cached is not None:
+            prepared, numbers = cached
+            # `1000 == 1000.0 == True` and they hash alike, but "1000.0" is no integer to Redis: same types too.
+            for position, kind in numbers:
+                if type(args[position]) is not kind:
+                    prepared = None
+                    break
         if prepared is None:
             prepared = self.prepare(args)
         func, signature, arguments, is_set, nx_key = prepared
@@ -99,22 +107,33 @@ class DirectExecutor:
             signature.check_arity(arguments, self.socket.version)
         except SimpleError as error:
             raise self.socket._decode_error(error) from None
-        upper = [f.upper() for f in fields]
-        nx_key = fields[1] if name == "set" and b"NX" in upper and b"GET" not in upper else None
+        nx_key = fields[1] if name == "set" and _plain_set_nx(fields) else None
         prepared = (func, signature, arguments, name == "set", nx_key)
         if len(self._prepared) >= PREPARED_CACHE:
             self._prepared.clear()
-        self._prepared[args] = prepared
+        self._prepared[args] = prepared, tuple((i, type(a)) for i, a in enumerate(args) if isinstance(a, (int, float)))
         return prepared
 
 
 Prepared = tuple[Any, Any, list[bytes], bool, "bytes | None"]
+Numbers = tuple[tuple[int, type], ...]  # (position, type) of each numeric argument of a prepared command
 PREPARED_CACHE = 4096  # distinct commands kept encoded; tokens make most commands unique per message
+MAX_PX = 10**15  # milliseconds (30,000 years): far below the range where Redis refuses an expire time
 
 
 def signature_offset(signature: Any) -> int:
     """Subcommands ("script load") take two fields before their arguments."""
     return 2 if " " in signature.name else 1
+
+
+def _plain_set_nx(fields: list[bytes]) -> bool:
+    """`SET key value NX` or `SET key value NX PX <ms>`, ms a positive integer: a command Redis
+    accepts, so on a live key its only effect is a nil reply. Any other form runs for real
+    (an invalid one must raise its error even when the key exists)."""
+    options = [f.upper() for f in fields[3:]]
+    if options == [b"NX"]:
+        return True
+    return options[:2] == [b"NX", b"PX"] and len(options) == 3 and fields[5].isdigit() and 0 < int(fields[5]) < MAX_PX
 
 
 def _encode(value: Any) -> bytes:
@@ -125,7 +144,9 @@ def _encode(value: Any) -> bytes:
         return value.encode()
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return repr(value).encode()
-    raise redis.DataError(f"Invalid input of type: {type(value).__name__!r}")
+    raise redis.DataError(
+        f"Invalid input of type: {type(value).__name__!r}. Convert to a bytes, string, int or float first."
+    )
 
 
 EXECUTORS: dict[str, Callable[[fakeredis.FakeServer], Executor]] = {

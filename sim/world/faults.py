@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import fakeredis
 import simpy
@@ -25,29 +25,39 @@ class FaultSchedule:
         """Extra seconds for an LLM call starting at t: a worker stuck longer than the lock TTL."""
         return sum(f.extra for f in self._stalls if f.active(t))
 
-    def install(self, env: simpy.Environment, server: fakeredis.FakeServer) -> None:
+    def restarts(self) -> tuple[float, ...]:
+        """When Redis restarted (and lost every key)."""
+        return tuple(f.start for f in self.faults if f.kind == "redis_restart")
+
+    def install(
+        self, env: simpy.Environment, server: fakeredis.FakeServer, disconnect: Callable[[], None] = lambda: None
+    ) -> None:
+        """Start the Redis faults; `disconnect` breaks the connections of clients blocked in BLPOP."""
         for fault in self.faults:
             if fault.kind == "redis_down":
-                env.process(_redis_down(env, server, fault))
+                env.process(_redis_down(env, server, fault, disconnect))
             elif fault.kind == "redis_restart":
-                env.process(_redis_restart(env, server, fault))
+                env.process(_redis_restart(env, server, fault, disconnect))
 
 
 NO_FAULTS = FaultSchedule(())
 
 
-def _redis_down(env: simpy.Environment, server: fakeredis.FakeServer, fault: Fault):  # type: ignore[no-untyped-def]
-    """Every command is refused (ConnectionError) inside the window."""
+def _redis_down(env: simpy.Environment, server: fakeredis.FakeServer, fault: Fault, disconnect: Callable[[], None]):  # type: ignore[no-untyped-def]
+    """Every command is refused (ConnectionError) inside the window; blocked clients are cut off."""
     yield env.timeout(fault.start)
     server.connected = False
+    disconnect()
     yield env.timeout(fault.duration)
     server.connected = True
 
 
-def _redis_restart(env: simpy.Environment, server: fakeredis.FakeServer, fault: Fault):  # type: ignore[no-untyped-def]
-    """A restart without persistence: every key (cache entries and locks) and every loaded script is gone."""
+def _redis_restart(env: simpy.Environment, server: fakeredis.FakeServer, fault: Fault, disconnect: Callable[[], None]):  # type: ignore[no-untyped-def]
+    """A restart without persistence: every key (cache entries and locks) and every loaded script is gone,
+    and every blocked client's connection breaks."""
     yield env.timeout(fault.start)
     with server.lock:
         for database in server.dbs.values():
             database.clear()
         server.script_cache.clear()
+    disconnect()

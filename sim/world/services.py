@@ -8,10 +8,23 @@ from sim.sut.handler import ServiceError
 from sim.world.faults import NO_FAULTS, FaultSchedule
 
 
-class PlannedCrm:
-    """Answers the outage check after this message's planned latency — or fails, as the scenario says."""
+class Served:
+    """Calls the world's CRM and LLM received in one run: counted where they are served."""
 
-    __slots__ = ("draw", "faults", "info", "latency", "timeout")
+    __slots__ = ("crm", "llm")
+
+    def __init__(self) -> None:
+        self.crm = 0
+        self.llm = 0
+
+
+class PlannedCrm:
+    """Answers the outage check after this message's planned latency — or fails, as the scenario says.
+
+    `calls` counts this message's calls; `served` the whole world's (shared by every message).
+    """
+
+    __slots__ = ("calls", "draw", "faults", "info", "latency", "served", "timeout")
 
     def __init__(
         self,
@@ -21,14 +34,19 @@ class PlannedCrm:
         timeout: float | None = None,
         faults: FaultSchedule = NO_FAULTS,
         draw: float = 1.0,
+        served: Served | None = None,
     ) -> None:
         self.latency = latency
         self.info = OutageInfo(tuple(f"point-{k + 1}" for k in range(points)), in_outage)
         self.timeout = timeout
         self.faults = faults
         self.draw = draw  # this message's uniform draw against the CRM error rate (common random numbers)
+        self.served = served or Served()
+        self.calls = 0
 
     def outage_info(self, tax_id: str) -> Step:
+        self.calls += 1
+        self.served.crm += 1
         now = yield NOW
         failing = self.draw < self.faults.crm_error_rate(now)
         yield from _call("CRM", self.latency, self.timeout)
@@ -38,14 +56,26 @@ class PlannedCrm:
 
 
 class PlannedLlm:
-    __slots__ = ("faults", "latency", "timeout")
+    """Answers after this message's planned latency (plus any stall); `calls` and `served` as for the CRM."""
 
-    def __init__(self, latency: float, timeout: float | None = None, faults: FaultSchedule = NO_FAULTS) -> None:
+    __slots__ = ("calls", "faults", "latency", "served", "timeout")
+
+    def __init__(
+        self,
+        latency: float,
+        timeout: float | None = None,
+        faults: FaultSchedule = NO_FAULTS,
+        served: Served | None = None,
+    ) -> None:
         self.latency = latency
         self.timeout = timeout
         self.faults = faults
+        self.served = served or Served()
+        self.calls = 0
 
     def answer(self, text: str, outage_points: int) -> Step:
+        self.calls += 1
+        self.served.llm += 1
         now = yield NOW
         yield from _call("LLM", self.latency + self.faults.stall(now), self.timeout)
         return f"answer to {text!r}"

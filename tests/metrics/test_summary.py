@@ -11,6 +11,13 @@ def rec(message, customer="a", arrival=0.0, reply_at=10.0, outcome="answered", s
         lock_lost=False, done_at=reply_at, redis_commands=attempts + 2, cache_errors=0, lock_errors=0,
     )  # fmt: skip
     base.update(kw)
+    # The times and counts the simulator records where they happen, consistent with the above.
+    base.setdefault("started_at", base["arrival"] + base["queue_wait"])
+    base.setdefault("crm_calls", int(base["source"] not in ("hit", "")))
+    base.setdefault("llm_calls", int(base.get("llm_called", False)))
+    if base.get("acquired_at", -1.0) >= 0:
+        base.setdefault("lock_refreshed_at", base["acquired_at"])
+        base.setdefault("released_at", base["reply_at"])
     return MessageRecord(**base)
 
 
@@ -41,3 +48,13 @@ def test_summary_of_a_hand_made_run():
     assert m["latency_p95_s"] == pytest.approx(38.5)
     assert m["cache_hit_ratio"] == pytest.approx(2 / 3)
     assert (m["crm_calls"], m["lock_polls"], m["redis_commands"]) == (1, 310, 318)
+
+
+def test_crm_and_llm_calls_are_the_calls_each_message_made_failed_ones_included():
+    records = [
+        rec(0, source="", outcome="failed", crm_calls=1),  # the CRM call failed: no source, still a call
+        rec(1, source="miss", crm_calls=1, llm_calls=1),
+        rec(2, source="hit", crm_calls=0, llm_calls=1),
+    ]
+    m = summarize(records)
+    assert (m["crm_calls"], m["llm_calls"]) == (2, 2)

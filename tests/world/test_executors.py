@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sim.scenario import load_scenario
 from sim.sut.lock import EXTEND_SCRIPT, RELEASE_SCRIPT
@@ -73,3 +75,51 @@ def test_a_refusing_server_raises_connection_error_on_both_paths():
     for e in (direct, plain):
         with pytest.raises(redis.ConnectionError):
             e.command(("GET", "k"))
+
+
+def outcome(executor, args):
+    """What a command gives back: its reply, or the type and message of its error."""
+    try:
+        return ("ok", executor.command(args))
+    except redis.RedisError as error:
+        return (type(error).__name__, str(error))
+
+
+def test_an_integer_then_an_equal_float_argument_give_the_same_outcomes_on_both_paths():
+    # 1000 == 1000.0: a cache keyed by value alone replayed the integer's prepared command for the float.
+    sequence = [("SET", "k", "v", "PX", 1000), ("SET", "k", "v", "PX", 1000.0), ("SET", "k", "v", "PX", True)]
+    direct, plain = both(lambda: 0.0)
+    got = [outcome(direct, c) for c in sequence]
+    assert got == [outcome(plain, c) for c in sequence]
+    assert got[1][0] == "ResponseError" and got[2][0] == "DataError"
+
+
+NUMBERS = st.one_of(
+    st.integers(-2, 3000),
+    st.sampled_from([0.0, 1.0, 1000.0, 1.5, -1.0, 2**63, 10**20, 10**15 - 1]),
+    st.integers(-2, 3000).map(str),
+    st.sampled_from([b"1000", b"x", "1000.0", "NX"]),
+)
+KEYS = st.sampled_from(["k", "q", b"k"])
+VALUES = st.one_of(st.sampled_from(["v", b"v", ""]), NUMBERS)
+COMMAND = st.one_of(
+    st.tuples(st.just("SET"), KEYS, VALUES),
+    st.tuples(st.just("SET"), KEYS, VALUES, st.just("NX")),
+    st.tuples(st.just("SET"), KEYS, VALUES, st.just("PX"), NUMBERS),
+    st.tuples(st.just("SET"), KEYS, VALUES, st.just("NX"), st.just("PX"), NUMBERS),
+    st.tuples(st.just("GET"), KEYS),
+    st.tuples(st.just("PEXPIRE"), KEYS, NUMBERS),
+    st.tuples(st.just("RPUSH"), KEYS, VALUES),
+    st.tuples(st.just("LPOP"), KEYS),
+    st.tuples(st.just("DEL"), KEYS),
+)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(COMMAND, st.sampled_from([0.0, 0.5, 2.0])), max_size=12))
+def test_both_paths_agree_on_random_commands_with_mixed_argument_types(steps):
+    now = [0.0]
+    direct, plain = both(lambda: now[0])
+    for command, pause in steps:
+        now[0] += pause  # lets PX and PEXPIRE run out between commands
+        assert outcome(direct, command) == outcome(plain, command), command
