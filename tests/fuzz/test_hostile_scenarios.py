@@ -13,6 +13,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from sim.experiment import run_replications
+from sim.report.folder import write_report
 from sim.scenario import ScenarioError, load_scenario
 from sim.scenario.load import parse_scenario
 from sim.world.model import simulate
@@ -119,3 +121,28 @@ def test_binary_garbage_is_a_clean_error(tmp_path):
     with pytest.raises(ScenarioError) as error:
         load_scenario(path)
     assert_clean_error(error.value, str(path))
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.data())
+def test_every_valid_mutant_gets_a_complete_report(tmp_path_factory, data):
+    """A report never fails on a valid scenario, however extreme its values (a 0 s CRM, LLM and
+    round trip included): every variant, two replications of a short slice, all files written."""
+    document = copy.deepcopy(DATA[data.draw(st.integers(0, len(DATA) - 1))])
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(list(paths(document))))
+        set_path(document, path, data.draw(st.one_of(values, st.sampled_from(["0s", 0, "1ms", "1000d"]))))
+    try:
+        scenario = parse_scenario(document, "fuzz.toml")
+    except ScenarioError:
+        return
+    event("valid, reported")
+    short = [dataclasses.replace(v, lock=dataclasses.replace(v.lock, timeout=min(v.lock.timeout, 30.0)))
+             for v in scenario.variants]  # fmt: skip
+    scenario = dataclasses.replace(scenario, duration=min(scenario.duration, 60.0), replications=2,
+                                   variants=tuple(short))  # fmt: skip
+    out = tmp_path_factory.mktemp("report")
+    folder = write_report(run_replications(scenario), out, scenario.name)
+    names = {p.name for p in folder.iterdir()}
+    assert {"report.md", "report.html", "results.json", "records.csv"} <= names
+    assert len([n for n in names if n.endswith(".png")]) >= 8

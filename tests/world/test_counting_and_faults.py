@@ -142,7 +142,12 @@ def test_a_driver_that_drops_the_watchdogs_commands_breaks_conservation(monkeypa
 
 def test_records_that_read_calls_off_the_outcome_break_conservation(monkeypatch):
     original = model.to_record
-    monkeypatch.setattr(model, "to_record", lambda *a, calls=None: original(*a))  # the old counting
+
+    def off_the_outcome(p, arrival, started, handled, commands, done_at, *, calls):  # the old counting
+        read_off = (int(handled.source not in ("hit", "")), int(handled.llm_called))
+        return original(p, arrival, started, handled, commands, done_at, calls=read_off)
+
+    monkeypatch.setattr(model, "to_record", off_the_outcome)
     timing_out = scenario(MAGNA, '[services]\ncrm_timeout = "5s"\n')
     run = simulate(timing_out, timing_out.variants[0], 0)
     assert "the metrics count 0 CRM calls but the CRM served 3" in run.violations
