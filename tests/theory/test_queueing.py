@@ -58,7 +58,7 @@ def test_lock_with_fast_polling_is_an_mm1_server(mm1):
 def test_coarse_backoff_costs_measurable_time_over_the_mm1_ideal(mm1):
     _, result = mm1
     fast = per_replication_mean_response(result.runs["fast-poll"])
-    coarse = per_replication_mean_response(result.runs["seed-after-backoff"])
+    coarse = per_replication_mean_response(result.runs["after-backoff"])
     cost = paired_difference(coarse, fast)  # same customers, same service times: only the polling differs
     assert cost.low > 0, cost  # the cost of polling is a finding, not noise
 
