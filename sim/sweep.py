@@ -12,16 +12,13 @@ import itertools
 import math
 from typing import Any
 
-from sim.scenario.load import VARIANT_SECTIONS, parse_variant
-from sim.scenario.model import BACKOFF_KINDS, Backoff, Scenario, ScenarioError, Variant
+from sim.scenario.load import BACKOFF_KEYS, VARIANT_SECTIONS, parse_variant
+from sim.scenario.model import Backoff, Scenario, ScenarioError, Variant
 from sim.scenario.reader import Reader
 
 Axis = tuple[str, tuple[str, ...]]  # ("lock.timeout", ("30s", "45s", "60s"))
 MAX_POINTS = 1000  # grid points of one sweep: each is a variant with its own replications
 MAX_RUNS = 100_000  # grid points × replications: simulations one sweep may ask for
-BACKOFF_KEYS = {  # the keys each backoff kind reads (sim.scenario.load.parse_backoff)
-    kind: ("kind", "delay") if kind == "fixed" else ("kind", "base", "factor", "cap") for kind in BACKOFF_KINDS
-}
 
 
 def parse_grid(specs: list[str]) -> list[Axis]:
@@ -102,9 +99,8 @@ def _merged_backoff(base: Variant, grid: dict[str, Any]) -> dict[str, Any]:
 
 
 def _backoff_table(backoff: Backoff) -> dict[str, Any]:
-    if backoff.kind == "fixed":
-        return {"kind": "fixed", "delay": backoff.delay}
-    return {"kind": backoff.kind, "base": backoff.base, "factor": backoff.factor, "cap": backoff.cap}
+    """The backoff as the scenario file writes it: its kind and its fields."""
+    return {"kind": backoff.kind} | {f.name: getattr(backoff, f.name) for f in dataclasses.fields(backoff)}
 
 
 def _value(text: str) -> Any:
