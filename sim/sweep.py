@@ -83,7 +83,7 @@ def _merged_backoff(base: Variant, grid: dict[str, Any]) -> dict[str, Any]:
     A key of another kind (`lock.backoff.cap` over a fixed backoff) is refused with a hint:
     start from a variant whose backoff has it.
     """
-    inherited = _backoff_table(base.lock.backoff)
+    inherited = backoff_table(base.lock.backoff)
     kind = grid.get("kind", inherited["kind"])
     allowed = BACKOFF_KEYS.get(kind, ())
     for key in grid:
@@ -98,7 +98,7 @@ def _merged_backoff(base: Variant, grid: dict[str, Any]) -> dict[str, Any]:
     return {**{k: v for k, v in inherited.items() if k in allowed}, **grid}
 
 
-def _backoff_table(backoff: Backoff) -> dict[str, Any]:
+def backoff_table(backoff: Backoff) -> dict[str, Any]:
     """The backoff as the scenario file writes it: its kind and its fields."""
     return {"kind": backoff.kind} | {f.name: getattr(backoff, f.name) for f in dataclasses.fields(backoff)}
 
