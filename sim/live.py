@@ -33,12 +33,13 @@ import redis
 from sim.errors import EnvironmentProblem, LiveRedisFailed, ScenarioError
 from sim.metrics import invariants
 from sim.metrics.records import MessageRecord, RunResult
-from sim.scenario.model import Backoff, Scenario, Variant
+from sim.run.assemble import build_handler
+from sim.run.serve import Serving, TimeScale, resolve_batches, serve_message
+from sim.run.streams import Streams
+from sim.run.workload import PlannedMessage, planned_messages
+from sim.scenario.model import Scenario, Variant
 from sim.sut.blocking import BlockingDriver, ErrorTally
-from sim.sut.handler import Handled, Message, MessageHandler
-from sim.world.model import build_handler, resolve_batches, to_record
-from sim.world.services import PlannedCrm, PlannedLlm
-from sim.world.workload import PlannedMessage, arrivals, plan, streams
+from sim.sut.handler import MessageHandler
 
 NAMESPACE_PREFIX = "sim-live:"
 GLOB_CHARACTERS = frozenset("*?[]\\^")  # special in a SCAN MATCH pattern
@@ -161,35 +162,25 @@ def _serve_all(
     errors: ErrorTally,
 ) -> tuple[list[MessageRecord], int]:
     scaled = _scaled(variant, time_scale)
-    handler = _handler(scaled, scenario.seed, replication, namespace)
-    messages = plan(arrivals(scenario, replication), variant.services, scenario.seed, replication)
-    scale = _Scale(time.monotonic(), time_scale)
-    token_end = f"@{namespace.removeprefix(NAMESPACE_PREFIX).rstrip(':')}"  # tokens unique to this run
+    rng = Streams.of(scenario.seed, replication)
+    messages = planned_messages(scenario, variant.services, rng)
+    clock = TimeScale(time.monotonic(), time_scale)
+    run_id = namespace.removeprefix(NAMESPACE_PREFIX).rstrip(":")  # ends every token: unique to this run
+    serving = Serving(_handler(scaled, rng, namespace), scaled.services, clock=clock, run_id=run_id)
     records: list[MessageRecord] = []
 
     def serve(planned: PlannedMessage, arrived: float) -> None:
         driver = BlockingDriver(client, errors=errors)
-        started = time.monotonic()
-        message = Message(f"thread_{planned.customer}", planned.tax_id, f"message {planned.index + 1}",
-                          f"msg-{planned.id}{token_end}")  # fmt: skip
-        crm = PlannedCrm(
-            planned.crm_latency * time_scale, planned.points, planned.in_outage, scaled.services.crm_timeout
-        )
-        llm = PlannedLlm(planned.llm_latency * time_scale, scaled.services.llm_timeout)
         try:
-            handled = driver.run(handler.handle(message, crm, llm))
+            records.append(driver.run(serve_message(serving, planned, arrived, driver)))
         except redis.RedisError:
             return  # the code under test let a Redis error through (counted by the driver): no record
-        handled = dataclasses.replace(handled, batch=tuple(t.removesuffix(token_end) for t in handled.batch))
-        records.append(
-            scale.record(planned, arrived, started, handled, time.monotonic(), driver.commands, (crm.calls, llm.calls))
-        )
 
     pool = ThreadPoolExecutor(max_workers=variant.workers)  # its FIFO queue is the worker queue
     served: list[Future[None]] = []
     try:
         for planned in messages:
-            time.sleep(max(0.0, scale.start + planned.at * time_scale - time.monotonic()))
+            time.sleep(max(0.0, clock.start + planned.at * time_scale - time.monotonic()))
             served.append(pool.submit(serve, planned, time.monotonic()))
         for future in served:
             future.result()  # a handler that raised (a bug) fails the run instead of losing a record
@@ -213,39 +204,12 @@ def _remove_keys(client: redis.Redis, namespace: str, errors: ErrorTally) -> Non
         errors.add(error)
 
 
-@dataclass(frozen=True, slots=True)
-class _Scale:
-    """Wall-clock instants and spans back into the scenario's seconds."""
-
-    start: float
-    factor: float
-
-    def at(self, t: float) -> float:
-        return (t - self.start) / self.factor
-
-    def instant(self, t: float) -> float:
-        """A wall-clock instant of the handler in scenario seconds; -1 (it never happened) stays -1."""
-        return self.at(t) if t >= 0 else -1.0
-
-    def record(
-        self, p: PlannedMessage, arrived: float, started: float, h: Handled, done: float, commands: int,
-        calls: tuple[int, int],
-    ) -> MessageRecord:  # fmt: skip
-        h = dataclasses.replace(
-            h, lock_wait=h.lock_wait / self.factor, crm_s=h.crm_s / self.factor, llm_s=h.llm_s / self.factor,
-            replied_at=self.at(h.replied_at), acquired_at=self.instant(h.acquired_at),
-            lock_asked_at=self.instant(h.lock_asked_at), lock_refreshed_at=self.instant(h.lock_refreshed_at),
-            released_at=self.instant(h.released_at), checked_at=self.instant(h.checked_at),
-        )  # fmt: skip
-        return to_record(p, self.at(arrived), self.at(started), h, commands, self.at(done), calls=calls)
-
-
 def _scaled(variant: Variant, f: float) -> Variant:
-    lock, backoff, services = variant.lock, variant.lock.backoff, variant.services
-    scaled_backoff = Backoff(backoff.kind, backoff.delay * f, backoff.base * f, backoff.factor, backoff.cap * f)
+    """The variant on the wall clock: every duration × f."""
+    lock, services = variant.lock, variant.services
     return dataclasses.replace(
         variant,
-        lock=dataclasses.replace(lock, ttl=lock.ttl * f, timeout=lock.timeout * f, backoff=scaled_backoff),
+        lock=dataclasses.replace(lock, ttl=lock.ttl * f, timeout=lock.timeout * f, backoff=lock.backoff.scaled(f)),
         cache=dataclasses.replace(variant.cache, ttl=variant.cache.ttl * f),
         handler=dataclasses.replace(variant.handler, debounce=variant.handler.debounce * f),
         services=dataclasses.replace(
@@ -256,8 +220,8 @@ def _scaled(variant: Variant, f: float) -> Variant:
     )
 
 
-def _handler(variant: Variant, seed: int, replication: int, namespace: str) -> MessageHandler:
-    jitter, guard = streams(seed, replication)["jitter"], threading.Lock()
+def _handler(variant: Variant, rng: Streams, namespace: str) -> MessageHandler:
+    jitter, guard = rng.jitter, threading.Lock()
 
     def rand() -> float:
         with guard:  # numpy generators are not thread-safe

@@ -12,16 +12,13 @@ import itertools
 import math
 from typing import Any
 
-from sim.scenario.load import VARIANT_SECTIONS, parse_variant
-from sim.scenario.model import BACKOFF_KINDS, Backoff, Scenario, ScenarioError, Variant
+from sim.scenario.load import BACKOFF_KEYS, VARIANT_SECTIONS, parse_variant
+from sim.scenario.model import Backoff, Scenario, ScenarioError, Variant
 from sim.scenario.reader import Reader
 
 Axis = tuple[str, tuple[str, ...]]  # ("lock.timeout", ("30s", "45s", "60s"))
 MAX_POINTS = 1000  # grid points of one sweep: each is a variant with its own replications
 MAX_RUNS = 100_000  # grid points × replications: simulations one sweep may ask for
-BACKOFF_KEYS = {  # the keys each backoff kind reads (sim.scenario.load.parse_backoff)
-    kind: ("kind", "delay") if kind == "fixed" else ("kind", "base", "factor", "cap") for kind in BACKOFF_KINDS
-}
 
 
 def parse_grid(specs: list[str]) -> list[Axis]:
@@ -86,7 +83,7 @@ def _merged_backoff(base: Variant, grid: dict[str, Any]) -> dict[str, Any]:
     A key of another kind (`lock.backoff.cap` over a fixed backoff) is refused with a hint:
     start from a variant whose backoff has it.
     """
-    inherited = _backoff_table(base.lock.backoff)
+    inherited = backoff_table(base.lock.backoff)
     kind = grid.get("kind", inherited["kind"])
     allowed = BACKOFF_KEYS.get(kind, ())
     for key in grid:
@@ -101,10 +98,9 @@ def _merged_backoff(base: Variant, grid: dict[str, Any]) -> dict[str, Any]:
     return {**{k: v for k, v in inherited.items() if k in allowed}, **grid}
 
 
-def _backoff_table(backoff: Backoff) -> dict[str, Any]:
-    if backoff.kind == "fixed":
-        return {"kind": "fixed", "delay": backoff.delay}
-    return {"kind": backoff.kind, "base": backoff.base, "factor": backoff.factor, "cap": backoff.cap}
+def backoff_table(backoff: Backoff) -> dict[str, Any]:
+    """The backoff as the scenario file writes it: its kind and its fields."""
+    return {"kind": backoff.kind} | {f.name: getattr(backoff, f.name) for f in dataclasses.fields(backoff)}
 
 
 def _value(text: str) -> Any:

@@ -20,22 +20,30 @@ from sim.metrics.thresholds import Threshold, ThresholdError, parse_threshold
 from sim.scenario.model import (
     BACKOFF_KINDS,
     FAULT_KINDS,
+    MIN_BACKOFF,
     Backoff,
     CacheSettings,
+    CrmErrors,
+    DecorrelatedJitterBackoff,
     Fault,
+    FixedBackoff,
+    GrowingBackoff,
     HandlerSettings,
     LockSettings,
+    RedisDown,
+    RedisRestart,
     Scenario,
     ScenarioError,
     ScriptedCustomer,
     Services,
+    Stall,
     Surge,
     Variant,
     Workload,
 )
 from sim.scenario.reader import MAX_DURATION, MISSING, Reader, parse_duration
 
-DEFAULT_LOCK = LockSettings(ttl=120.0, timeout=30.0, backoff=Backoff("fixed", delay=0.1), log_every=10)
+DEFAULT_LOCK = LockSettings(ttl=120.0, timeout=30.0, backoff=FixedBackoff(0.1), log_every=10)
 DEFAULT_CACHE = CacheSettings(enabled=False, ttl=300.0)
 DEFAULT_SERVICES = Services(
     crm=d.Uniform(8.0, 10.0), llm=d.Uniform(15.0, 20.0), installation_points=d.UniformCount(1, 3)
@@ -54,10 +62,14 @@ MAX_POPULATION = 1_000_000_000  # distinct customers; numpy draws their ids as 6
 MAX_SCENARIO_BYTES = 1024 * 1024  # the largest bundled scenario is a few kB
 MAX_CSV_BYTES = 10 * 1024 * 1024  # an empirical latency file
 MAX_CSV_ROWS = 1_000_000
-MIN_BACKOFF = 0.001  # a retry sooner than a millisecond is a busy loop, not a policy
 # The name becomes a folder under --out: a plain file name, never a path ("..", "/x", "a/b").
 REPORT_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
 REPORT_NAME_HELP = "letters, digits, '-', '_' and '.' (not first), at most 100 characters"
+# The keys each backoff kind reads; decorrelated_jitter reads `factor` too (files that set it still load)
+# but has no use for it.
+BACKOFF_KEYS = {
+    kind: ("kind", "delay") if kind == "fixed" else ("kind", "base", "factor", "cap") for kind in BACKOFF_KINDS
+}
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -236,16 +248,17 @@ def _check_report_name(head: Reader, name: str, file: Path) -> None:
 
 
 def parse_fault(r: Reader) -> Fault:
-    kind = r.string("kind", choices=FAULT_KINDS)
+    kind = FAULT_KINDS[r.string("kind", choices=tuple(FAULT_KINDS))]
     start = r.duration("start")
-    if kind == "redis_restart":
-        fault = Fault(kind, start)
-    elif kind == "crm_errors":
-        fault = Fault(kind, start, r.duration("duration", positive=True), rate=r.number("rate", maximum=1.0))
-    elif kind == "stall":
-        fault = Fault(kind, start, r.duration("duration", positive=True), extra=r.duration("extra", positive=True))
+    fault: Fault
+    if kind is RedisRestart:
+        fault = RedisRestart(start)
+    elif kind is CrmErrors:
+        fault = CrmErrors(start, r.duration("duration", positive=True), rate=float(r.number("rate", maximum=1.0)))
+    elif kind is Stall:
+        fault = Stall(start, r.duration("duration", positive=True), extra=r.duration("extra", positive=True))
     else:
-        fault = Fault(kind, start, r.duration("duration", positive=True))
+        fault = RedisDown(start, r.duration("duration", positive=True))
     r.done()
     return fault
 
@@ -318,16 +331,20 @@ def parse_lock(r: Reader, base: LockSettings) -> LockSettings:
 
 
 def parse_backoff(r: Reader) -> Backoff:
-    kind = r.string("kind", choices=BACKOFF_KINDS)
-    if kind == "fixed":
-        backoff = Backoff(kind, delay=r.duration("delay", minimum=MIN_BACKOFF))
+    kind = BACKOFF_KINDS[r.string("kind", choices=tuple(BACKOFF_KINDS))]
+    backoff: Backoff
+    if kind is FixedBackoff:
+        backoff = FixedBackoff(r.duration("delay", minimum=MIN_BACKOFF))
     else:
         base = r.duration("base", minimum=MIN_BACKOFF)
-        factor = r.number("factor", 2.0, minimum=1.0, maximum=1000.0)
+        factor = float(r.number("factor", 2.0, minimum=1.0, maximum=1000.0))
         cap = r.duration("cap", minimum=MIN_BACKOFF)
         if cap < base:
             r.fail("cap", f"must be at least base ({base:g} s), got {cap:g} s")
-        backoff = Backoff(kind, base=base, factor=float(factor), cap=cap)
+        if issubclass(kind, GrowingBackoff):
+            backoff = kind(base, factor, cap)
+        else:
+            backoff = DecorrelatedJitterBackoff(base, cap)
     r.done()
     return backoff
 

@@ -2,45 +2,130 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from typing import ClassVar, Self
 
 from sim.distributions import CountDistribution, Distribution
 from sim.errors import ScenarioError
 from sim.metrics.thresholds import Threshold
-from sim.sut import retry
 
-BACKOFF_KINDS = ("fixed", "exponential", "full_jitter", "equal_jitter", "decorrelated_jitter")
+MIN_BACKOFF = 0.001  # a retry sooner than a millisecond is a busy loop, not a policy
+
+
+def _check(ok: bool, message: str) -> None:
+    """A config built in code is checked as the loader checks a file (the loader's messages name the key)."""
+    if not ok:
+        raise ScenarioError(message)
+
+
+def _is_duration(seconds: float) -> bool:
+    """Zero or more seconds, finite."""
+    return math.isfinite(seconds) and seconds >= 0
+
+
+def _is_positive(seconds: float) -> bool:
+    return math.isfinite(seconds) and seconds > 0
 
 
 @dataclass(frozen=True, slots=True)
-class Backoff:
-    kind: str  # one of BACKOFF_KINDS
-    delay: float = 0.1  # fixed
-    base: float = 0.1  # exponential and jitters
-    factor: float = 2.0
-    cap: float = 2.0
+class FixedBackoff:
+    """The same wait after every failed attempt."""
 
-    def policy(self, rand: retry.Rand) -> retry.RetryPolicy:
-        """The retry policy object of the system under test; `rand` feeds the jitter."""
-        exponential = retry.Exponential(self.base, self.factor, self.cap)
-        if self.kind == "fixed":
-            return retry.Fixed(self.delay)
-        if self.kind == "exponential":
-            return exponential
-        if self.kind == "full_jitter":
-            return retry.FullJitter(exponential, rand)
-        if self.kind == "equal_jitter":
-            return retry.EqualJitter(exponential, rand)
-        return retry.DecorrelatedJitter(self.base, self.cap, rand)
+    kind: ClassVar[str] = "fixed"
+    delay: float
+
+    def __post_init__(self) -> None:
+        _check(_is_positive(self.delay), f"fixed backoff: delay must be above zero, got {self.delay!r}")
 
     def first_delay(self) -> float:
         """The wait after the first failed attempt, before any jitter."""
-        return self.delay if self.kind == "fixed" else self.base
+        return self.delay
+
+    def scaled(self, f: float) -> FixedBackoff:
+        """Every wait × f (`sim live` plays a scenario second in f wall seconds)."""
+        return FixedBackoff(self.delay * f)
 
     def describe(self) -> str:
-        if self.kind == "fixed":
-            return f"fixed {self.delay * 1000:g} ms"
+        return f"fixed {self.delay * 1000:g} ms"
+
+
+@dataclass(frozen=True, slots=True)
+class GrowingBackoff:
+    """Waits growing from `base` by `factor` per attempt up to `cap`; the subclasses jitter them or not."""
+
+    kind: ClassVar[str]
+    base: float
+    factor: float
+    cap: float
+
+    def __post_init__(self) -> None:
+        _check_range(self.kind, self.base, self.cap)
+        _check(
+            math.isfinite(self.factor) and self.factor >= 1.0,
+            f"{self.kind} backoff: factor must be at least 1, got {self.factor!r}",
+        )
+
+    def first_delay(self) -> float:
+        return self.base
+
+    def scaled(self, f: float) -> Self:
+        return type(self)(self.base * f, self.factor, self.cap * f)
+
+    def describe(self) -> str:
         return f"{self.kind.replace('_', ' ')} {self.base * 1000:g}→{self.cap * 1000:g} ms ×{self.factor:g}"
+
+
+@dataclass(frozen=True, slots=True)
+class ExponentialBackoff(GrowingBackoff):
+    kind: ClassVar[str] = "exponential"
+
+
+@dataclass(frozen=True, slots=True)
+class FullJitterBackoff(GrowingBackoff):
+    """A uniform wait between zero and the exponential one."""
+
+    kind: ClassVar[str] = "full_jitter"
+
+
+@dataclass(frozen=True, slots=True)
+class EqualJitterBackoff(GrowingBackoff):
+    """Half the exponential wait, plus a uniform share of the other half."""
+
+    kind: ClassVar[str] = "equal_jitter"
+
+
+@dataclass(frozen=True, slots=True)
+class DecorrelatedJitterBackoff:
+    """Each wait drawn between `base` and three times the previous one, capped; it has no factor."""
+
+    kind: ClassVar[str] = "decorrelated_jitter"
+    base: float
+    cap: float
+
+    def __post_init__(self) -> None:
+        _check_range(self.kind, self.base, self.cap)
+
+    def first_delay(self) -> float:
+        return self.base
+
+    def scaled(self, f: float) -> DecorrelatedJitterBackoff:
+        return DecorrelatedJitterBackoff(self.base * f, self.cap * f)
+
+    def describe(self) -> str:
+        return f"decorrelated jitter {self.base * 1000:g}→{self.cap * 1000:g} ms"
+
+
+def _check_range(kind: str, base: float, cap: float) -> None:
+    _check(_is_positive(base), f"{kind} backoff: base must be above zero, got {base!r}")
+    _check(math.isfinite(cap) and cap >= base, f"{kind} backoff: cap must be at least base ({base!r}), got {cap!r}")
+
+
+Backoff = FixedBackoff | ExponentialBackoff | FullJitterBackoff | EqualJitterBackoff | DecorrelatedJitterBackoff
+BACKOFF_KINDS: dict[str, type[Backoff]] = {
+    kind.kind: kind
+    for kind in (FixedBackoff, ExponentialBackoff, FullJitterBackoff, EqualJitterBackoff, DecorrelatedJitterBackoff)
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,19 +224,72 @@ class Workload:
         return self.customers_per_hour
 
 
-FAULT_KINDS = ("redis_down", "redis_restart", "crm_errors", "stall")
-
-
 @dataclass(frozen=True, slots=True)
-class Fault:
-    kind: str  # one of FAULT_KINDS
+class _Window:
+    """A fault active from `start` for `duration` seconds."""
+
+    kind: ClassVar[str]
     start: float
-    duration: float = 0.0  # redis_restart is instantaneous
-    rate: float = 0.0  # crm_errors: share of CRM calls that fail inside the window
-    extra: float = 0.0  # stall: seconds added to an LLM call that starts inside the window
+    duration: float
+
+    def __post_init__(self) -> None:
+        _check(_is_duration(self.start), f"{self.kind} fault: start must be zero or more, got {self.start!r}")
+        _check(
+            _is_positive(self.duration),
+            f"{self.kind} fault: duration must be above zero, got {self.duration!r}",
+        )
 
     def active(self, t: float) -> bool:
         return self.start <= t < self.start + self.duration
+
+
+@dataclass(frozen=True, slots=True)
+class RedisDown(_Window):
+    """Every Redis command is refused inside the window; blocked clients are cut off."""
+
+    kind: ClassVar[str] = "redis_down"
+
+
+@dataclass(frozen=True, slots=True)
+class RedisRestart:
+    """Redis restarts at `start` without persistence: every key and script is gone."""
+
+    kind: ClassVar[str] = "redis_restart"
+    start: float
+
+    def __post_init__(self) -> None:
+        _check(_is_duration(self.start), f"{self.kind} fault: start must be zero or more, got {self.start!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class CrmErrors(_Window):
+    """This share of the CRM calls made inside the window fail."""
+
+    kind: ClassVar[str] = "crm_errors"
+    rate: float
+
+    def __post_init__(self) -> None:
+        _Window.__post_init__(self)
+        _check(0.0 <= self.rate <= 1.0, f"{self.kind} fault: rate must be from 0 to 1, got {self.rate!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Stall(_Window):
+    """An LLM call starting inside the window takes `extra` seconds longer: a worker stuck past the lock TTL."""
+
+    kind: ClassVar[str] = "stall"
+    extra: float
+
+    def __post_init__(self) -> None:
+        _Window.__post_init__(self)
+        _check(
+            _is_positive(self.extra),
+            f"{self.kind} fault: extra must be above zero, got {self.extra!r}",
+        )
+
+
+Fault = RedisDown | RedisRestart | CrmErrors | Stall
+FAULT_KINDS: dict[str, type[Fault]] = {kind.kind: kind for kind in (RedisDown, RedisRestart, CrmErrors, Stall)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,11 +2,11 @@
 
 import pytest
 
+from sim.run.services import PlannedCrm, PlannedLlm
 from sim.sut.cache import OutageCache
 from sim.sut.handler import BUSY_REPLY, Message, MessageHandler, ServiceError
 from sim.sut.lock import LockConfig, ThreadLock
 from sim.sut.retry import Fixed
-from sim.world.services import PlannedCrm, PlannedLlm
 from tests.helpers import Harness
 
 

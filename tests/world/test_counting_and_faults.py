@@ -10,13 +10,15 @@ import simpy
 
 from sim.cli import main
 from sim.errors import ScenarioError
+from sim.run import serve
+from sim.run.faults import FaultSchedule
 from sim.scenario import load_scenario
-from sim.scenario.model import Fault
+from sim.scenario.model import RedisDown, RedisRestart
 from sim.sut.effects import BlockingPop, Command, Sleep, Spawn
 from sim.world import fakeredis_clock, model
 from sim.world.driver import SimDriver
 from sim.world.executors import DirectExecutor
-from sim.world.faults import FaultSchedule
+from sim.world.faults import install
 from sim.world.model import simulate
 from tests.world.scenario_kit import MAGNA, scenario
 
@@ -47,10 +49,10 @@ def test_a_spawned_steps_commands_count_for_the_message_that_spawned_it():
     assert sum(driver.commands_per_second.values()) == 3
 
 
-@pytest.mark.parametrize("kind", ["redis_down", "redis_restart"])
-def test_a_blocked_blpop_fails_with_a_connection_error_when_redis_goes_away(kind):
+@pytest.mark.parametrize("fault", [RedisDown(start=2.0, duration=3.0), RedisRestart(start=2.0)], ids=lambda f: f.kind)
+def test_a_blocked_blpop_fails_with_a_connection_error_when_redis_goes_away(fault):
     env, server, driver = world()
-    FaultSchedule([Fault(kind, start=2.0, duration=3.0)]).install(env, server, driver.drop_blocked_clients)
+    install(FaultSchedule([fault]), env, server, driver.drop_blocked_clients)
     seen = []
 
     def waiter():
@@ -141,13 +143,13 @@ def test_a_driver_that_drops_the_watchdogs_commands_breaks_conservation(monkeypa
 
 
 def test_records_that_read_calls_off_the_outcome_break_conservation(monkeypatch):
-    original = model.to_record
+    original = serve.to_record
 
     def off_the_outcome(p, arrival, started, handled, commands, done_at, *, calls):  # the old counting
         read_off = (int(handled.source not in ("hit", "")), int(handled.llm_called))
         return original(p, arrival, started, handled, commands, done_at, calls=read_off)
 
-    monkeypatch.setattr(model, "to_record", off_the_outcome)
+    monkeypatch.setattr(serve, "to_record", off_the_outcome)
     timing_out = scenario(MAGNA, '[services]\ncrm_timeout = "5s"\n')
     run = simulate(timing_out, timing_out.variants[0], 0)
     assert "the metrics count 0 CRM calls but the CRM served 3" in run.violations

@@ -5,8 +5,8 @@ import pytest
 
 from sim import distributions as d
 from sim.metrics.summary import summarize
+from sim.run.workload import arrivals
 from sim.scenario import ScenarioError
-from sim.world.workload import arrivals
 from tests.world.scenario_kit import MAGNA, run, scenario
 
 OPEN = """

@@ -6,13 +6,13 @@ import pytest
 import simpy
 
 from sim.metrics.summary import summarize
+from sim.run.services import PlannedCrm
 from sim.sut.cache import OutageCache
 from sim.sut.lock import FAIR_CHECK_EVERY, LockConfig, ThreadLock
 from sim.sut.retry import Fixed
 from sim.world import fakeredis_clock
 from sim.world.driver import SimDriver
 from sim.world.executors import DirectExecutor
-from sim.world.services import PlannedCrm
 from tests.helpers import Harness
 from tests.world.scenario_kit import MAGNA, run
 

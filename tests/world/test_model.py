@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from sim.experiment import run_once
+from sim.run.workload import arrivals
 from sim.scenario import load_scenario
-from sim.world.workload import arrivals
 
 SCENARIOS = Path(__file__).parents[2] / "scenarios"
 

@@ -1,11 +1,11 @@
-"""The CRM and the LLM as the simulation sees them: a planned latency, a canned answer, faults."""
+"""The CRM and the LLM as a run sees them: a planned latency, a canned answer, faults (either engine)."""
 
 from __future__ import annotations
 
+from sim.run.faults import NO_FAULTS, FaultSchedule
 from sim.sut.cache import OutageInfo
 from sim.sut.effects import NOW, Sleep, Step
 from sim.sut.handler import ServiceError
-from sim.world.faults import NO_FAULTS, FaultSchedule
 
 
 class Served:

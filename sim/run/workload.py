@@ -1,10 +1,10 @@
 """Who writes when: bursts of messages, and the latencies each message will meet.
 
-Everything random is drawn here, up front, from named streams of one
-`SeedSequence(seed, replication)`. Two variants of a replication therefore see
-the same customers at the same instants, and — where their service
-distributions agree — the same CRM and LLM latencies for the same message
-(common random numbers).
+Everything random is drawn here, up front, from the run's named `Streams`
+(`sim.run.streams`). Two variants of a replication therefore see the same
+customers at the same instants, and — where their service distributions
+agree — the same CRM and LLM latencies for the same message (common random
+numbers). Pure numpy: both engines plan their messages here.
 """
 
 from __future__ import annotations
@@ -13,16 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.run.streams import Streams
 from sim.scenario.model import Scenario, Services, Workload
-
-# Append only: a stream's seed depends on its position, so new streams must not shift the old ones.
-STREAMS = ("arrivals", "bursts", "customers", "crm", "llm", "points", "jitter", "surges", "faults")
-
-
-def streams(seed: int, replication: int) -> dict[str, np.random.Generator]:
-    """One independent generator per named stream, derived from (seed, replication)."""
-    children = np.random.SeedSequence([seed, replication]).spawn(len(STREAMS))
-    return {name: np.random.Generator(np.random.PCG64(child)) for name, child in zip(STREAMS, children, strict=True)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,25 +41,33 @@ class PlannedMessage:
     fault_draw: float = 1.0  # uniform [0, 1): the CRM call fails where it is below the error rate
 
 
+def planned_messages(scenario: Scenario, services: Services, rng: Streams) -> list[PlannedMessage]:
+    """Every message of a run with the latencies it will meet, in arrival order."""
+    return plan(draw_arrivals(scenario, rng), services, rng)
+
+
 def arrivals(scenario: Scenario, replication: int) -> list[Arrival]:
+    """Every message of `replication`, in arrival order, from streams of its own."""
+    return draw_arrivals(scenario, Streams.of(scenario.seed, replication))
+
+
+def draw_arrivals(scenario: Scenario, rng: Streams) -> list[Arrival]:
     """Every message of the run, in arrival order (ties keep generation order)."""
-    rng = streams(scenario.seed, replication)
     w = scenario.workload
-    bursts = _scripted(w) + _random_bursts(w, _burst_starts(w, scenario.duration, rng["arrivals"]), rng, "c", False)
-    bursts += _random_bursts(w, _surge_starts(w, rng["surges"]), rng, "s", True)
+    bursts = _scripted(w) + _random_bursts(w, _burst_starts(w, scenario.duration, rng.arrivals), rng, "c", False)
+    bursts += _random_bursts(w, _surge_starts(w, rng.surges), rng, "s", True)
     flat = [(t, b, i) for b in bursts for i, t in enumerate(b.times)]
     flat.sort(key=lambda item: item[0])
     return [Arrival(n, b.customer, b.tax_id, i, at, b.in_outage) for n, (at, b, i) in enumerate(flat)]
 
 
-def plan(arrived: list[Arrival], services: Services, seed: int, replication: int) -> list[PlannedMessage]:
+def plan(arrived: list[Arrival], services: Services, rng: Streams) -> list[PlannedMessage]:
     """Attach the latencies each message will meet under `services`."""
-    rng = streams(seed, replication)
     n = len(arrived)
-    crm = services.crm.sample(rng["crm"], n)
-    llm = services.llm.sample(rng["llm"], n)
-    points = _points_per_customer(arrived, services, rng["points"])
-    faults = rng["faults"].random(n)
+    crm = services.crm.sample(rng.crm, n)
+    llm = services.llm.sample(rng.llm, n)
+    points = _points_per_customer(arrived, services, rng.points)
+    faults = rng.faults.random(n)
     return [
         PlannedMessage(a.id, a.customer, a.tax_id, a.index, a.at, float(crm[i]), float(llm[i]), points[a.customer],
                        a.in_outage, float(faults[i]))
@@ -107,18 +107,16 @@ def _surge_starts(workload: Workload, rng: np.random.Generator) -> np.ndarray:
     return np.sort(np.concatenate(pieces)) if pieces else np.empty(0)
 
 
-def _random_bursts(
-    workload: Workload, starts: np.ndarray, rng: dict[str, np.random.Generator], prefix: str, in_outage: bool
-) -> list[Burst]:
+def _random_bursts(workload: Workload, starts: np.ndarray, rng: Streams, prefix: str, in_outage: bool) -> list[Burst]:
     """Bursts starting at `starts`: sizes, gaps and (from a population, or new) customers."""
     n = len(starts)
     if n == 0:
         return []
-    stream = rng["bursts"] if not in_outage else rng["surges"]
+    stream = rng.bursts if not in_outage else rng.surges
     sizes = workload.burst_size.sample(stream, n)
     gaps = workload.burst_gap.sample(stream, int(sizes.sum()))
     if workload.population > 0 and not in_outage:
-        who = [f"{prefix}{k}" for k in rng["customers"].integers(0, workload.population, n)]
+        who = [f"{prefix}{k}" for k in rng.customers.integers(0, workload.population, n)]
     else:
         who = [f"{prefix}{k}" for k in range(n)]
     bursts, used = [], 0

@@ -1,0 +1,53 @@
+"""The system under test configured as a variant says: the one place config becomes `sim.sut` objects."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import assert_never
+
+from sim.scenario.model import (
+    Backoff,
+    DecorrelatedJitterBackoff,
+    EqualJitterBackoff,
+    ExponentialBackoff,
+    FixedBackoff,
+    FullJitterBackoff,
+    Variant,
+)
+from sim.sut import retry
+from sim.sut.cache import OutageCache
+from sim.sut.handler import HandlerOptions, MessageHandler
+from sim.sut.lock import LockConfig, ThreadLock
+
+
+def build_handler(variant: Variant, rand: Callable[[], float], namespace: str = "") -> MessageHandler:
+    """The system under test configured as the variant says; `rand` feeds jitter and XFetch;
+    `namespace` goes before every Redis key it uses (`sim live` gives each run its own)."""
+    lock, cache = variant.lock, variant.cache
+    policy = retry_policy(lock.backoff, rand)
+    config = LockConfig(lock.ttl, lock.timeout, policy, lock.log_every, lock.fair, lock.watchdog)
+    outage_cache = OutageCache(
+        cache.ttl if cache.enabled else None,
+        single_flight=cache.single_flight,
+        xfetch_beta=cache.xfetch_beta,
+        rand=rand,
+        namespace=namespace,
+    )
+    options = HandlerOptions(variant.handler.outage_notice_skips_llm, variant.handler.debounce)
+    return MessageHandler(ThreadLock(config, namespace), outage_cache, options, namespace)
+
+
+def retry_policy(backoff: Backoff, rand: retry.Rand) -> retry.RetryPolicy:
+    """The lock's retry policy for a backoff setting; `rand` feeds the jitter."""
+    match backoff:
+        case FixedBackoff(delay):
+            return retry.Fixed(delay)
+        case ExponentialBackoff(base, factor, cap):
+            return retry.Exponential(base, factor, cap)
+        case FullJitterBackoff(base, factor, cap):
+            return retry.FullJitter(retry.Exponential(base, factor, cap), rand)
+        case EqualJitterBackoff(base, factor, cap):
+            return retry.EqualJitter(retry.Exponential(base, factor, cap), rand)
+        case DecorrelatedJitterBackoff(base, cap):
+            return retry.DecorrelatedJitter(base, cap, rand)
+    assert_never(backoff)

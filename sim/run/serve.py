@@ -1,0 +1,153 @@
+"""One message served, the same way on either engine: from its worker's turn to its record.
+
+`serve_message` is itself a step of effects (`sim.sut.effects`): the SimPy
+world's driver runs it on simulated time, `sim live`'s blocking driver on the
+wall clock. Each engine only decides when a worker is free and how effects are
+carried out; what a message is, what it meets and what is recorded is here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Protocol
+
+from sim.metrics.records import MessageRecord
+from sim.run.faults import NO_FAULTS, FaultSchedule
+from sim.run.services import PlannedCrm, PlannedLlm, Served
+from sim.run.workload import PlannedMessage
+from sim.scenario.model import Services
+from sim.sut.effects import NOW, Step
+from sim.sut.handler import Handled, Message, MessageHandler
+
+TOKEN_PREFIX = "msg-"
+RUN_MARK = "@"  # a live token ends with `@<run id>`: unique to its run on a shared server
+
+
+def token(message: int, run_id: str = "") -> str:
+    """The lock token (and debounce entry) of message `message`; `run_id` makes it unique to a live run."""
+    return f"{TOKEN_PREFIX}{message}{RUN_MARK}{run_id}" if run_id else f"{TOKEN_PREFIX}{message}"
+
+
+def message_of(token: str) -> int:
+    """The message id a `token` was made from, whichever run made it."""
+    return int(token.removeprefix(TOKEN_PREFIX).partition(RUN_MARK)[0])
+
+
+def thread_id(planned: PlannedMessage) -> str:
+    return f"thread_{planned.customer}"
+
+
+def trace_label(planned: PlannedMessage) -> str:
+    """What the production log lines of this message start with (`sim run --trace`)."""
+    return f"msg#{planned.id} {thread_id(planned)}:"
+
+
+@dataclass(frozen=True, slots=True)
+class TimeScale:
+    """The engine's clock in the scenario's seconds: `factor` engine seconds per scenario second, from `start`.
+
+    The SimPy world runs on scenario seconds (`SIMULATED`); `sim live` on the wall clock.
+    """
+
+    start: float
+    factor: float
+
+    def at(self, t: float) -> float:
+        return (t - self.start) / self.factor
+
+    def instant(self, t: float) -> float:
+        """An instant of the handler in scenario seconds; -1 (it never happened) stays -1."""
+        return self.at(t) if t >= 0 else -1.0
+
+    def handled(self, h: Handled) -> Handled:
+        """`h` with its spans and instants in scenario seconds."""
+        if self == SIMULATED:
+            return h
+        return dataclasses.replace(
+            h, lock_wait=h.lock_wait / self.factor, crm_s=h.crm_s / self.factor, llm_s=h.llm_s / self.factor,
+            replied_at=self.at(h.replied_at), acquired_at=self.instant(h.acquired_at),
+            lock_asked_at=self.instant(h.lock_asked_at), lock_refreshed_at=self.instant(h.lock_refreshed_at),
+            released_at=self.instant(h.released_at), checked_at=self.instant(h.checked_at),
+        )  # fmt: skip
+
+
+SIMULATED = TimeScale(0.0, 1.0)
+
+
+class CommandCount(Protocol):
+    """Where a driver counts the Redis commands sent for one message (a SimPy `Tally`, a `BlockingDriver`)."""
+
+    commands: int
+
+
+@dataclass(frozen=True, slots=True)
+class Serving:
+    """What every message of one run is served with."""
+
+    handler: MessageHandler
+    services: Services  # its timeouts on the engine's clock
+    faults: FaultSchedule = NO_FAULTS
+    served: Served | None = None  # the calls the CRM and the LLM received; None: not counted across messages
+    clock: TimeScale = SIMULATED
+    run_id: str = ""  # ends every token (`sim live`)
+
+
+def serve_message(serving: Serving, planned: PlannedMessage, arrival: float, counted: CommandCount) -> Step:
+    """Handle `planned` (arrived at `arrival`, engine clock) once a worker took it; returns its record.
+
+    `counted` is where the driver running this step counts its Redis commands.
+    """
+    started = yield NOW
+    clock, services = serving.clock, serving.services
+    message = Message(
+        thread_id(planned), planned.tax_id, f"message {planned.index + 1}", token(planned.id, serving.run_id)
+    )
+    crm = PlannedCrm(planned.crm_latency * clock.factor, planned.points, planned.in_outage, services.crm_timeout,
+                     serving.faults, planned.fault_draw, serving.served)  # fmt: skip
+    llm = PlannedLlm(planned.llm_latency * clock.factor, services.llm_timeout, serving.faults, serving.served)
+    handled = yield from serving.handler.handle(message, crm, llm)
+    done = yield NOW
+    return to_record(
+        planned, clock.at(arrival), clock.at(started), clock.handled(handled), counted.commands, clock.at(done),
+        calls=(crm.calls, llm.calls),
+    )  # fmt: skip
+
+
+def to_record(
+    p: PlannedMessage, arrival: float, started: float, h: Handled, commands: int, done_at: float,
+    *, calls: tuple[int, int],
+) -> MessageRecord:  # fmt: skip
+    """The flat record of one handled message (a merged one is completed by `resolve_batches`);
+    `calls` are the CRM and LLM calls its services counted, failed ones included."""
+    crm_calls, llm_calls = calls
+    return MessageRecord(
+        message=p.id, customer=p.customer, index=p.index, arrival=arrival,
+        queue_wait=started - arrival, lock_wait=h.lock_wait, lock_attempts=h.lock_attempts,
+        outcome=h.outcome, source=h.source, crm_s=h.crm_s, llm_s=h.llm_s, reply_at=h.replied_at,
+        lock_lost=h.lock_lost, done_at=done_at, redis_commands=commands,
+        cache_errors=h.cache_errors, lock_errors=h.lock_errors, llm_called=h.llm_called,
+        batch=tuple(message_of(t) for t in h.batch), acquired_at=h.acquired_at,
+        started_at=started, lock_asked_at=h.lock_asked_at, lock_refreshed_at=h.lock_refreshed_at,
+        released_at=h.released_at, tax_id=p.tax_id, cache_checked_at=h.checked_at,
+        crm_calls=crm_calls, llm_calls=llm_calls,
+    )  # fmt: skip
+
+
+def resolve_batches(records: list[MessageRecord]) -> list[MessageRecord]:
+    """A debounced message gets the outcome and reply time of the message that answered its batch.
+
+    One whose batch vanished (Redis restarted or failed between its push and the
+    leader's take) was never answered: it is `failed`, at the time its worker moved on.
+    """
+    leader_of = {member: r for r in records for member in r.batch}
+    resolved = []
+    for r in records:
+        if r.outcome == "merged":
+            leader = leader_of.get(r.message)
+            if leader is None:
+                r = dataclasses.replace(r, outcome="failed", reply_at=r.done_at)
+            else:
+                r = dataclasses.replace(r, outcome=leader.outcome, reply_at=leader.reply_at, merged_into=leader.message)
+        resolved.append(r)
+    return resolved

@@ -1,0 +1,36 @@
+"""The random world of one run: one independent generator per named stream.
+
+Every stream is derived from `SeedSequence([seed, replication])`, so two
+variants of a replication see the same customers at the same instants and —
+where their service distributions agree — the same latencies (common random
+numbers). A run makes its `Streams` once and passes it down; streams never
+share draws, so the order in which the parts of a run use them does not matter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# Append only: a stream's seed depends on its position, so new streams must not shift the old ones.
+STREAMS = ("arrivals", "bursts", "customers", "crm", "llm", "points", "jitter", "surges", "faults")
+
+
+@dataclass(frozen=True, slots=True)
+class Streams:
+    arrivals: np.random.Generator  # burst starts
+    bursts: np.random.Generator  # sizes and gaps of ordinary bursts
+    customers: np.random.Generator  # who writes, from a population
+    crm: np.random.Generator  # CRM latencies
+    llm: np.random.Generator  # LLM latencies
+    points: np.random.Generator  # installation points per customer
+    jitter: np.random.Generator  # the handler's backoff jitter and XFetch
+    surges: np.random.Generator  # the extra bursts of surges: starts, sizes, gaps
+    faults: np.random.Generator  # each message's draw against the CRM error rate
+
+    @classmethod
+    def of(cls, seed: int, replication: int) -> Streams:
+        children = np.random.SeedSequence([seed, replication]).spawn(len(STREAMS))
+        generators = (np.random.Generator(np.random.PCG64(child)) for child in children)
+        return cls(**dict(zip(STREAMS, generators, strict=True)))
