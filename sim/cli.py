@@ -208,9 +208,10 @@ def _run(args: argparse.Namespace) -> int:
 
     scenario = select(load_and_warn(args.scenario), args.variant, args.seed)
     with _trace_output(args.trace) as trace_out:  # opened before the run: a bad FILE costs no simulation
-        results = run_once(scenario, trace=args.trace is not None)
-        for name, result in results.items() if trace_out else ():
-            trace_out.write(f"--- {name} ---\n" + "".join(f"{line}\n" for line in result.run.trace))
+        results = run_once(scenario, trace=trace_out is not None)
+        for name, result in results.items():
+            if trace_out is not None:
+                trace_out.write(f"--- {name} ---\n" + "".join(f"{line}\n" for line in result.run.trace))
     metrics = {name: result.metrics for name, result in results.items()}
     print(run_json(scenario, metrics) if args.json else run_table(scenario, metrics))
     broken = [f"{name}: {text}" for name, result in results.items() for text in result.run.violations]

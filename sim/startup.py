@@ -34,7 +34,5 @@ def _python(code: str) -> str:
     """What `code` prints, run by this interpreter on this `sim` package (not another installed one)."""
     source = str(Path(sim.__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (source, os.environ.get("PYTHONPATH"))))}
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60, env=env
-    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60, env=env)
     return done.stdout.strip()

@@ -12,6 +12,7 @@ import itertools
 import math
 from typing import Any
 
+from sim.distributions import Distribution
 from sim.scenario.load import VARIANT_SECTIONS, parse_variant
 from sim.scenario.model import BACKOFF_KINDS, Backoff, Scenario, ScenarioError, Variant
 from sim.scenario.reader import Reader
@@ -77,6 +78,7 @@ def _point_variant(base: Variant, point: dict[str, str]) -> Variant:
     backoff = lock.get("backoff") if isinstance(lock, dict) else None
     if isinstance(lock, dict) and isinstance(backoff, dict):  # a backoff table replaces the whole policy
         lock["backoff"] = _merged_backoff(base, backoff)
+    _merge_distributions(base, overrides)
     return parse_variant(point_name(point), Reader("--grid", "", overrides), base)
 
 
@@ -105,6 +107,40 @@ def _backoff_table(backoff: Backoff) -> dict[str, Any]:
     if backoff.kind == "fixed":
         return {"kind": "fixed", "delay": backoff.delay}
     return {"kind": backoff.kind, "base": backoff.base, "factor": backoff.factor, "cap": backoff.cap}
+
+
+DISTRIBUTION_KEYS = ("crm", "llm")  # the [services] keys that hold a latency distribution
+
+
+def _merge_distributions(base: Variant, overrides: dict[str, Any]) -> None:
+    """`services.llm.median=10s`: the grid's keys over the base variant's whole distribution table.
+
+    A distribution table replaces the whole distribution, so without this a lognormal
+    swept on its median alone would have no `dist` and no `p95`.
+    """
+    services = overrides.get("services")
+    if not isinstance(services, dict):
+        return
+    for key in DISTRIBUTION_KEYS:
+        if isinstance(services.get(key), dict):
+            services[key] = _merged_distribution(f"services.{key}", getattr(base.services, key), services[key])
+
+
+def _merged_distribution(name: str, inherited: Distribution, grid: dict[str, Any]) -> dict[str, Any]:
+    """The grid's table over `inherited`'s; a grid that names another `dist` inherits nothing."""
+    if "dist" in grid:
+        return grid
+    try:
+        table = inherited.to_table()
+    except ValueError as error:
+        raise ScenarioError(f"--grid: {name}: {error}; put {name}.dist on the grid with all its parameters") from None
+    unknown = sorted(set(grid) - set(table))
+    if unknown:
+        raise ScenarioError(
+            f"--grid: {name}.{unknown[0]}: the base variant's {name} is a {table['dist']} distribution "
+            f"({', '.join(k for k in table if k != 'dist')}): name one of those, or put {name}.dist on the grid"
+        )
+    return {**table, **grid}
 
 
 def _value(text: str) -> Any:
