@@ -14,6 +14,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from sim.scenario.model import Scenario
+from sim.startup import cli_import_seconds
 from sim.world.floor import bare_simpy_seconds, record_commands, replay_seconds
 from sim.world.model import simulate
 
@@ -34,6 +35,7 @@ class BenchResult:
     floor_redis_replay_s: float
     floor_simpy_s: float
     floor_ratio: float  # full run / (replay + bare SimPy)
+    cli_import_s: float  # importing sim.cli in a fresh interpreter: what `sim --help` waits for
 
     def as_dict(self) -> dict[str, float | str | int]:
         return asdict(self)
@@ -64,6 +66,7 @@ def bench(scenario: Scenario, variant_name: str | None = None, redis_path: str =
         floor_redis_replay_s=round(replay_s, 3),
         floor_simpy_s=round(simpy_s, 3),
         floor_ratio=round(wall / (replay_s + simpy_s), 3),
+        cli_import_s=round(cli_import_seconds(), 3),
     )
 
 

@@ -3,28 +3,34 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import tempfile
 import traceback
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Iterator, Sequence
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
-from sim.bench import bench
-from sim.errors import ExitCode, SimError
-from sim.experiment import VariantRun, default_processes, run_once, select
-from sim.live import LiveRun, check_live, check_time_scale, connect, fail_if_redis_failed, run_live
-from sim.metrics.baseline import regression_metrics
-from sim.metrics.summary import summarize
-from sim.report.terminal import run_json, run_table
-from sim.report_commands import load_and_warn, run_compare, run_sweep
-from sim.scenario import Scenario
+from sim.errors import ArgumentError, EnvironmentProblem, ExitCode, SimError
+from sim.metrics.summary import METRICS
 from sim.scenario.load import MAX_REPLICATIONS, MAX_SEED
 
-DEFAULT_BENCH = "scenarios/reference-day.toml"
+if TYPE_CHECKING:
+    from sim.experiment import VariantRun
+    from sim.scenario import Scenario
+
+# What a command needs (SimPy, fakeredis, redis-py, matplotlib, scipy, Dask) is imported
+# inside that command's handler, not here: `sim --help` and a mistyped argument answer
+# in a tenth of a second instead of two (tests/test_startup.py holds that line).
+
+DEFAULT_BENCH = "reference-day"  # a bundled scenario's name: `sim bench` works from any folder
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)  # `--rep` is not `--replications`: a typo is an error
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
         self.exit(ExitCode.BAD_INPUT, f"{self.prog}: error: {message}\n")
 
@@ -38,38 +44,51 @@ EXIT_CODES = """exit codes:
   5    sim live: the Redis server went away or refused writes during the run
   130  interrupted (Ctrl-C)"""
 
+SCENARIO_HELP = "a scenario file, or a bundled scenario's name (e.g. magna)"
+
+COMMANDS = {  # name → one line of help, in the order `sim` lists them
+    "run": "simulate one replication of every variant and print the metrics",
+    "compare": "replicate every variant, compare, write a report folder",
+    "sweep": "run one variant over a grid of settings; heatmaps of the results",
+    "live": "run the same code in real time against a real Redis server",
+    "bench": "measure simulated messages per wall-second",
+}
+
+
+def epilog() -> str:
+    """Exit codes and metric names (for --threshold and --fail-on-regression), wrapped to 80 columns."""
+    lines, line = ["metrics:"], " "
+    for name in METRICS:
+        if len(line) + len(name) + 2 > 80:
+            lines.append(line)
+            line = " "
+        line += f" {name},"
+    return EXIT_CODES + "\n\n" + "\n".join([*lines, line.rstrip(",")])
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="sim",
         description="Load simulator for the chatbot's Redis lock and cache.",
-        epilog=EXIT_CODES,
+        epilog=epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    run = commands.add_parser("run", help="simulate one replication of every variant and print the metrics")
-    run.add_argument("scenario", help="a scenario file, e.g. scenarios/magna.toml")
+    parser.add_argument("--version", action=_Version, help="print sim's version and exit")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    run = commands.add_parser("run", help=COMMANDS["run"])
+    run.add_argument("scenario", help=SCENARIO_HELP)
     run.add_argument("--variant", help="run only this variant")
     run.add_argument("--seed", type=_seed, help="override the scenario's seed")
     run.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
-    run.add_argument("--trace", action="store_true", help="print the production log lines on simulated time")
+    run.add_argument(
+        "--trace", nargs="?", const="-", metavar="FILE",
+        help="write the production log lines on simulated time to stderr, or to FILE (stdout keeps the metrics)",
+    )  # fmt: skip
     run.add_argument("--check-determinism", action="store_true", help="run twice and compare every record")
     run.set_defaults(handler=_run)
 
-    live = commands.add_parser("live", help="run the same code in real time against a real Redis server")
-    live.add_argument("scenario", help="a scenario file")
-    live.add_argument("--redis", required=True, metavar="URL", help="e.g. redis://127.0.0.1:6379/0")
-    live.add_argument(
-        "--time-scale", type=_time_scale, default=1.0,
-        help="multiply every duration, from 0.001 to 1000 (default 1)",
-    )  # fmt: skip
-    live.add_argument("--variant", help="run only this variant")
-    live.add_argument("--seed", type=_seed, help="override the scenario's seed")
-    live.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
-    live.set_defaults(handler=_live)
-
-    compare = commands.add_parser("compare", help="replicate every variant, compare, write a report folder")
-    compare.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenario files")
+    compare = commands.add_parser("compare", help=COMMANDS["compare"])
+    compare.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenario files or bundled names")
     compare.add_argument(
         "--out", type=_folder, default="reports", help="reports go to OUT/<scenario name>/ (default: reports)"
     )
@@ -83,10 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 1 when one of these metrics is significantly worse than in --baseline, e.g. busy_rate,latency_p95_s",
     )  # fmt: skip
     _replication_options(compare)
-    compare.set_defaults(handler=run_compare)
+    compare.set_defaults(handler=_compare)
 
-    sweep = commands.add_parser("sweep", help="run one variant over a grid of settings; heatmaps of the results")
-    sweep.add_argument("scenario", help="a scenario file")
+    sweep = commands.add_parser("sweep", help=COMMANDS["sweep"])
+    sweep.add_argument("scenario", help=SCENARIO_HELP)
     sweep.add_argument(
         "--grid", action="append", required=True, metavar="KEY=V1,V2,…",
         help="a setting and its values, e.g. lock.timeout=30s,45s,60s; repeat for more axes",
@@ -94,15 +113,57 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--variant", help="the variant the grid starts from (default: the baseline)")
     sweep.add_argument("--out", type=_folder, default="reports", help="report goes to OUT/<scenario name>-sweep/")
     _replication_options(sweep)
-    sweep.set_defaults(handler=run_sweep)
+    sweep.set_defaults(handler=_sweep)
 
-    bench = commands.add_parser("bench", help="measure simulated messages per wall-second")
-    bench.add_argument("scenario", nargs="?", default=DEFAULT_BENCH, help=f"default: {DEFAULT_BENCH}")
+    live = commands.add_parser("live", help=COMMANDS["live"])
+    live.add_argument("scenario", help=SCENARIO_HELP)
+    live.add_argument("--redis", required=True, metavar="URL", help="e.g. redis://127.0.0.1:6379/0")
+    live.add_argument(
+        "--time-scale", type=_time_scale, default=1.0,
+        help="multiply every duration, from 0.001 to 1000 (default 1)",
+    )  # fmt: skip
+    live.add_argument("--variant", help="run only this variant")
+    live.add_argument("--seed", type=_seed, help="override the scenario's seed")
+    live.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    live.set_defaults(handler=_live)
+
+    bench = commands.add_parser("bench", help=COMMANDS["bench"])
+    bench.add_argument("scenario", nargs="?", default=DEFAULT_BENCH, help=f"{SCENARIO_HELP}; default: {DEFAULT_BENCH}")
     bench.add_argument("--variant", help="the variant to time (default: the first)")
     bench.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     bench.add_argument("--redis-path", choices=("direct", "redis-py"), default="direct", help="default: direct")
     bench.set_defaults(handler=_bench)
     return parser
+
+
+class _Version(argparse.Action):
+    """`--version`, looked up only when asked for (importlib.metadata scans every installed package)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> NoReturn:
+        print(f"sim {version()}")
+        parser.exit(ExitCode.OK)
+
+
+def version() -> str:
+    """The installed distribution's version; the package's own when it runs from a source tree."""
+    from importlib import metadata
+
+    import sim
+
+    try:
+        return metadata.version("sim")
+    except metadata.PackageNotFoundError:
+        return sim.__version__
+
+
+def usage() -> str:
+    """What a bare `sim` says: the usage line and the commands, one line each."""
+    width = max(map(len, COMMANDS))
+    listed = "\n".join(f"  {name:<{width}}  {text}" for name, text in COMMANDS.items())
+    return f"{build_parser().format_usage()}\ncommands:\n{listed}\n\n`sim COMMAND --help` for a command's options"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -111,6 +172,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         getattr(stream, "reconfigure", lambda **_: None)(errors="replace")
     try:
         args = build_parser().parse_args(argv)
+        if args.command is None:
+            _say(usage())
+            return ExitCode.BAD_INPUT
         return int(args.handler(args))
     except SystemExit as done:  # argparse: --help (0) or a bad argument (2, its one line already printed)
         return int(done.code or 0)
@@ -138,12 +202,16 @@ def _crash_file() -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from sim.experiment import run_once, select
+    from sim.report.terminal import run_json, run_table
+    from sim.report_commands import load_and_warn
+
     scenario = select(load_and_warn(args.scenario), args.variant, args.seed)
-    results = run_once(scenario, trace=args.trace)
-    if args.trace:
+    with _trace_output(args.trace) as trace_out:  # opened before the run: a bad FILE costs no simulation
+        results = run_once(scenario, trace=trace_out is not None)
         for name, result in results.items():
-            print(f"--- {name} ---")
-            print("\n".join(result.run.trace))
+            if trace_out is not None:
+                trace_out.write(f"--- {name} ---\n" + "".join(f"{line}\n" for line in result.run.trace))
     metrics = {name: result.metrics for name, result in results.items()}
     print(run_json(scenario, metrics) if args.json else run_table(scenario, metrics))
     broken = [f"{name}: {text}" for name, result in results.items() for text in result.run.violations]
@@ -154,7 +222,25 @@ def _run(args: argparse.Namespace) -> int:
     return ExitCode.BROKEN if broken else ExitCode.OK
 
 
+@contextlib.contextmanager
+def _trace_output(target: str | None) -> Iterator[IO[str] | None]:
+    """Where `--trace` goes: nowhere (None), stderr ("-") or FILE, opened for writing before the run."""
+    if target is None or target == "-":
+        yield None if target is None else sys.stderr
+        return
+    if target.endswith(".toml"):  # `sim run --trace magna.toml` meant the scenario: never overwrite it
+        raise ArgumentError(f"--trace {target[:200]}: a trace file ending in .toml (put the scenario first?)")
+    try:
+        out = open(target, "w", encoding="utf-8")  # noqa: SIM115 - closed by the with below
+    except OSError as error:
+        raise EnvironmentProblem(f"--trace {target[:200]}: cannot write: {error.strerror or error}") from None
+    with out:
+        yield out
+
+
 def _determinism_problems(scenario: Scenario, first: dict[str, VariantRun]) -> list[str]:
+    from sim.experiment import run_once
+
     second = run_once(scenario)
     problems = []
     for name, result in first.items():
@@ -167,7 +253,22 @@ def _determinism_problems(scenario: Scenario, first: dict[str, VariantRun]) -> l
     return problems
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from sim.report_commands import run_compare
+
+    return run_compare(args)
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from sim.report_commands import run_sweep
+
+    return run_sweep(args)
+
+
 def _bench(args: argparse.Namespace) -> int:
+    from sim.bench import bench
+    from sim.report_commands import load_and_warn
+
     figures = bench(load_and_warn(args.scenario), args.variant, args.redis_path).as_dict()
     if args.json:
         print(json.dumps(figures, indent=2))
@@ -177,6 +278,12 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _live(args: argparse.Namespace) -> int:
+    from sim.experiment import select
+    from sim.live import LiveRun, check_live, connect, fail_if_redis_failed, run_live
+    from sim.metrics.summary import summarize
+    from sim.report.terminal import run_json, run_table
+    from sim.report_commands import load_and_warn
+
     scenario = select(load_and_warn(args.scenario), args.variant, args.seed)
     check_live(scenario)
     client = connect(args.redis)  # before any thread starts: a bad URL or server is exit 2
@@ -195,6 +302,8 @@ def _live(args: argparse.Namespace) -> int:
 
 
 def _time_scale(text: str) -> float:
+    from sim.live import check_time_scale  # only `sim live --time-scale` pays for redis-py and SimPy
+
     try:
         return check_time_scale(text)
     except ValueError as error:
@@ -205,13 +314,15 @@ def _replication_options(parser: argparse.ArgumentParser) -> None:
     """What `compare` and `sweep` share: how many replications, from which seed, run where."""
     parser.add_argument("--replications", type=_replications, help="override the scenario's replications")
     parser.add_argument("--seed", type=_seed, help="override the scenario's seed")
-    parser.add_argument("--processes", type=_processes, default=default_processes(), help="default: all cores")
+    parser.add_argument("--processes", type=_processes, help="default: all cores")
     parser.add_argument("--executor", choices=("local", "dask"), default="local", help="where replications run")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="the Dask scheduler, with --executor dask")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _regression_metrics(text: str) -> tuple[str, ...]:
+    from sim.metrics.baseline import regression_metrics
+
     try:
         return regression_metrics(text)
     except ValueError as error:

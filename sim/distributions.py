@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -23,6 +24,10 @@ class Fixed:
     def mean(self) -> float:
         return self.value
 
+    def to_table(self) -> dict[str, Any]:
+        """The scenario-file table this was read from, in seconds (a sweep varies one key of it)."""
+        return {"dist": "fixed", "value": self.value}
+
 
 @dataclass(frozen=True, slots=True)
 class Uniform:
@@ -35,6 +40,9 @@ class Uniform:
     def mean(self) -> float:
         return (self.low + self.high) / 2
 
+    def to_table(self) -> dict[str, Any]:
+        return {"dist": "uniform", "low": self.low, "high": self.high}
+
 
 @dataclass(frozen=True, slots=True)
 class Exponential:
@@ -45,6 +53,9 @@ class Exponential:
 
     def mean(self) -> float:
         return self.mean_s
+
+    def to_table(self) -> dict[str, Any]:
+        return {"dist": "exponential", "mean": self.mean_s}
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +75,9 @@ class LogNormal:
     def mean(self) -> float:
         return self.median * math.exp(self.sigma**2 / 2)
 
+    def to_table(self) -> dict[str, Any]:
+        return {"dist": "lognormal", "median": self.median, "p95": self.p95}
+
 
 @dataclass(frozen=True, slots=True)
 class Empirical:
@@ -77,6 +91,10 @@ class Empirical:
 
     def mean(self) -> float:
         return float(np.mean(self.values))
+
+    def to_table(self) -> dict[str, Any]:
+        """Refused: the file name is relative to a scenario file that a table on its own has lost."""
+        raise ValueError(f"an empirical distribution (from {self.source or 'a file'}) has no parameters to vary")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +113,10 @@ class Mixture:
     def mean(self) -> float:
         p = np.asarray(self.weights, dtype=float)
         return float(sum(w * c.mean() for w, c in zip(p / p.sum(), self.components, strict=True)))
+
+    def to_table(self) -> dict[str, Any]:
+        parts = zip(self.weights, self.components, strict=True)
+        return {"dist": "mixture", "components": [{"weight": w, **c.to_table()} for w, c in parts]}
 
 
 Distribution = Fixed | Uniform | Exponential | LogNormal | Empirical | Mixture

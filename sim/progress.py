@@ -1,28 +1,104 @@
-"""A one-line progress bar on stderr, silent unless stderr is a terminal."""
+"""Progress of a long command on stderr, never on stdout (which carries results and JSON).
+
+On a terminal: a tqdm bar, with rate and ETA. Elsewhere (a CI log, a file): a plain
+line at most every `PLAIN_EVERY_S` seconds and one at the end, since a log shows no
+carriage returns and a bar redrawn in it would be hundreds of lines of noise.
+
+Thread-safe: `sim live` serves messages on worker threads, each of which may `step()`.
+"""
 
 from __future__ import annotations
 
 import sys
+import threading
 import time
-from typing import TextIO
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, TextIO
+
+PLAIN_EVERY_S = 5.0  # a CI log line at most this often: enough to see a run move, few enough to read
 
 
 class Progress:
-    def __init__(self, total: int, label: str, *, enabled: bool = True, stream: TextIO = sys.stderr) -> None:
-        self.total = total
-        self.label = label
-        self.done = 0
-        self.stream = stream
-        self.enabled = enabled and stream.isatty()
-        self.started = time.monotonic()
+    """`total` steps of `unit` (runs, messages) under a `label` (the scenario's name).
 
-    def step(self) -> None:
-        self.done += 1
-        if self.enabled:
-            filled = int(30 * self.done / max(self.total, 1))
-            elapsed = time.monotonic() - self.started
-            bar = "#" * filled + "." * (30 - filled)
-            self.stream.write(f"\r{self.label} [{bar}] {self.done}/{self.total} runs, {elapsed:.1f} s")
-            if self.done == self.total:
-                self.stream.write("\n")
-            self.stream.flush()
+    Use it as a context manager, or call `close()`: the last line is written then.
+    """
+
+    def __init__(
+        self,
+        total: int,
+        label: str,
+        *,
+        unit: str = "runs",
+        enabled: bool = True,
+        stream: TextIO | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.total, self.label, self.unit = total, label, unit
+        self.done = 0
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = enabled
+        self._clock = clock
+        self._started = self._last_line = clock()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._bar = self._tqdm() if enabled and _is_terminal(self.stream) else None
+
+    def step(self, n: int = 1) -> None:
+        """`n` more steps done."""
+        with self._lock:
+            self.done += n
+            if self._bar is not None:
+                self._bar.update(n)
+            elif self.enabled and self._clock() - self._last_line >= PLAIN_EVERY_S:
+                self._plain_line()
+
+    def stage(self, text: str) -> None:
+        """A step without a count, said once (e.g. "writing report" after the last run)."""
+        with self._lock:
+            if self._bar is not None:
+                self._bar.set_postfix_str(text)
+            elif self.enabled:
+                self._write(f"{self.label}: {text}")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._bar is not None:
+                self._bar.close()
+            elif self.enabled:
+                self._write(f"{self.label}: {self.done}/{self.total} {self.unit} in {self._elapsed():.1f} s")
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def _plain_line(self) -> None:
+        elapsed = self._elapsed()
+        line = f"{self.label}: {self.done}/{self.total} {self.unit}, {elapsed:.1f} s"
+        if 0 < self.done < self.total:
+            line += f", ETA {elapsed / self.done * (self.total - self.done):.1f} s"
+        self._write(line)
+
+    def _write(self, line: str) -> None:
+        self.stream.write(line + "\n")
+        self.stream.flush()
+        self._last_line = self._clock()
+
+    def _elapsed(self) -> float:
+        return self._clock() - self._started
+
+    def _tqdm(self) -> Any:
+        from tqdm import tqdm  # only on a terminal: a CI run or a test never pays for its import
+
+        return tqdm(total=self.total, desc=self.label, unit=f" {self.unit}", file=self.stream, dynamic_ncols=True)
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())

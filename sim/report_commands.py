@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from sim.errors import ArgumentError, BaselineError, EnvironmentProblem, ExitCode
-from sim.experiment import DaskUnavailable, run_replications, select
+from sim.experiment import DaskUnavailable, default_processes, run_replications, select
 from sim.metrics.baseline import BaselineDiff, Previous, changes, load_previous
 from sim.metrics.comparison import Comparison
 from sim.metrics.thresholds import Threshold, ThresholdError, parse_threshold
@@ -20,6 +20,7 @@ from sim.progress import Progress
 from sim.report import sweep as sweep_report
 from sim.report.folder import prepare, write_atomically, write_report
 from sim.scenario import Scenario, ScenarioError, load_scenario
+from sim.scenario.bundled import resolve
 from sim.sweep import grid_scenario, parse_grid
 
 
@@ -35,9 +36,11 @@ def run_compare(args: argparse.Namespace) -> int:
         prepare(Path(args.out), scenario.name)
     breached = broken = False
     for scenario in scenarios:
-        comparison = _replicate(scenario, thresholds, args)
-        diff = _against_baseline(previous.get(scenario.name), comparison, watched)
-        out = write_report(comparison, Path(args.out), scenario.name, diff)
+        with _progress(scenario, args) as progress:
+            comparison = _replicate(scenario, thresholds, args, progress)
+            diff = _against_baseline(previous.get(scenario.name), comparison, watched)
+            progress.stage("writing report")
+            out = write_report(comparison, Path(args.out), scenario.name, diff)
         _publish_summary(out / "report.md")
         print(_one_line(comparison, out) + _regression_lines(diff))
         breached = breached or bool(comparison.breached) or bool(diff and diff.regressions)
@@ -51,10 +54,12 @@ def run_sweep(args: argparse.Namespace) -> int:
     scenario = grid_scenario(_configured(load_and_warn(args.scenario), args), axes, args.variant)
     _check_summary()
     prepare(Path(args.out), f"{scenario.name}-sweep")
-    comparison = _replicate(scenario, {scenario.name: []}, args)
-    out = write_atomically(
-        Path(args.out), f"{scenario.name}-sweep", functools.partial(sweep_report.write, comparison, axes)
-    )
+    with _progress(scenario, args) as progress:
+        comparison = _replicate(scenario, {scenario.name: []}, args, progress)
+        progress.stage("writing report")
+        out = write_atomically(
+            Path(args.out), f"{scenario.name}-sweep", functools.partial(sweep_report.write, comparison, axes)
+        )
     _publish_summary(out / "report.md")
     print(f"{scenario.name}: {len(scenario.variants)} grid points × {comparison.replications} replications → {out}")
     for text in comparison.violations:
@@ -62,9 +67,10 @@ def run_sweep(args: argparse.Namespace) -> int:
     return ExitCode.BROKEN if comparison.violations else ExitCode.OK
 
 
-def load_and_warn(path: str) -> Scenario:
-    """The scenario, after one `sim: warning:` line on stderr per accepted but senseless setting."""
-    scenario = load_scenario(path)
+def load_and_warn(argument: str) -> Scenario:
+    """The scenario a path or a bundled name gives, after one `sim: warning:` line on stderr per
+    accepted but senseless setting."""
+    scenario = load_scenario(resolve(argument))
     for text in scenario.warnings:
         print(f"sim: warning: {scenario.path}: {text}", file=sys.stderr)
     return scenario
@@ -150,13 +156,18 @@ def _regression_lines(diff: BaselineDiff | None) -> str:
     )
 
 
-def _replicate(scenario: Scenario, thresholds: dict[str, list[Threshold]], args: argparse.Namespace) -> Comparison:
-    progress = Progress(scenario.replications * len(scenario.variants), scenario.name, enabled=not args.quiet)
+def _progress(scenario: Scenario, args: argparse.Namespace) -> Progress:
+    return Progress(scenario.replications * len(scenario.variants), scenario.name, enabled=not args.quiet)
+
+
+def _replicate(
+    scenario: Scenario, thresholds: dict[str, list[Threshold]], args: argparse.Namespace, progress: Progress
+) -> Comparison:
     scheduler = args.scheduler if args.executor == "dask" else None
     try:
         return run_replications(
             scenario,
-            processes=args.processes,
+            processes=args.processes or default_processes(),
             scheduler=scheduler,
             extra_thresholds=thresholds[scenario.name],
             on_done=progress.step,
@@ -171,7 +182,9 @@ def _replicate(scenario: Scenario, thresholds: dict[str, list[Threshold]], args:
 
 def _check_executor(args: argparse.Namespace) -> None:
     if args.executor == "dask" and not args.scheduler:
-        raise ScenarioError("--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
+        raise ArgumentError("--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
+    if args.scheduler is not None and args.executor != "dask":  # silently running locally would mislead
+        raise ArgumentError("--scheduler needs --executor dask (without it, replications run on this machine)")
 
 
 def _check_summary() -> None:

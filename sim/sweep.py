@@ -12,6 +12,7 @@ import itertools
 import math
 from typing import Any
 
+from sim.distributions import Distribution
 from sim.scenario.load import BACKOFF_KEYS, VARIANT_SECTIONS, parse_variant
 from sim.scenario.model import Backoff, Scenario, ScenarioError, Variant
 from sim.scenario.reader import Reader
@@ -74,6 +75,7 @@ def _point_variant(base: Variant, point: dict[str, str]) -> Variant:
     backoff = lock.get("backoff") if isinstance(lock, dict) else None
     if isinstance(lock, dict) and isinstance(backoff, dict):  # a backoff table replaces the whole policy
         lock["backoff"] = _merged_backoff(base, backoff)
+    _merge_distributions(base, overrides)
     return parse_variant(point_name(point), Reader("--grid", "", overrides), base)
 
 
@@ -101,6 +103,40 @@ def _merged_backoff(base: Variant, grid: dict[str, Any]) -> dict[str, Any]:
 def backoff_table(backoff: Backoff) -> dict[str, Any]:
     """The backoff as the scenario file writes it: its kind and its fields."""
     return {"kind": backoff.kind} | {f.name: getattr(backoff, f.name) for f in dataclasses.fields(backoff)}
+
+
+DISTRIBUTION_KEYS = ("crm", "llm")  # the [services] keys that hold a latency distribution
+
+
+def _merge_distributions(base: Variant, overrides: dict[str, Any]) -> None:
+    """`services.llm.median=10s`: the grid's keys over the base variant's whole distribution table.
+
+    A distribution table replaces the whole distribution, so without this a lognormal
+    swept on its median alone would have no `dist` and no `p95`.
+    """
+    services = overrides.get("services")
+    if not isinstance(services, dict):
+        return
+    for key in DISTRIBUTION_KEYS:
+        if isinstance(services.get(key), dict):
+            services[key] = _merged_distribution(f"services.{key}", getattr(base.services, key), services[key])
+
+
+def _merged_distribution(name: str, inherited: Distribution, grid: dict[str, Any]) -> dict[str, Any]:
+    """The grid's table over `inherited`'s; a grid that names another `dist` inherits nothing."""
+    if "dist" in grid:
+        return grid
+    try:
+        table = inherited.to_table()
+    except ValueError as error:
+        raise ScenarioError(f"--grid: {name}: {error}; put {name}.dist on the grid with all its parameters") from None
+    unknown = sorted(set(grid) - set(table))
+    if unknown:
+        raise ScenarioError(
+            f"--grid: {name}.{unknown[0]}: the base variant's {name} is a {table['dist']} distribution "
+            f"({', '.join(k for k in table if k != 'dist')}): name one of those, or put {name}.dist on the grid"
+        )
+    return {**table, **grid}
 
 
 def _value(text: str) -> Any:

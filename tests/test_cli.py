@@ -47,11 +47,92 @@ def test_variant_option_runs_only_that_variant(capsys):
     assert list(json.loads(capsys.readouterr().out)["variants"]) == ["after"]
 
 
-def test_trace_prints_production_log_lines_with_simulated_timestamps(capsys):
+def test_trace_prints_production_log_lines_with_simulated_timestamps_on_stderr(capsys):
     assert main(["run", MAGNA, "--trace", "--variant", "after"]) == 0
-    out = capsys.readouterr().out
-    assert "00:00:00.001 msg#0 thread_magna: Lock acquired for thread_magna (attempt 1)" in out
-    assert "Cache HIT for 123.456.789-00 - 2 points" in out
+    captured = capsys.readouterr()
+    assert "00:00:00.001 msg#0 thread_magna: Lock acquired for thread_magna (attempt 1)" in captured.err
+    assert "Cache HIT for 123.456.789-00 - 2 points" in captured.err
+    assert "Lock acquired" not in captured.out
+
+
+def test_run_with_trace_and_json_keeps_stdout_valid_json():
+    result = sim("run", MAGNA, "--trace", "--json")
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["scenario"] == "magna"
+    assert "--- before ---" in result.stderr and "Lock acquired" in result.stderr
+
+
+def test_trace_file_gets_the_trace_and_stdout_only_the_json(tmp_path, capsys):
+    trace = tmp_path / "trace.log"
+    assert main(["run", MAGNA, "--json", "--variant", "after", "--trace", str(trace)]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["variants"].keys() == {"after"}
+    assert trace.read_text().startswith("--- after ---\n00:00:00.001 msg#0 thread_magna: Lock acquired")
+    assert "Lock acquired" not in captured.err
+
+
+@pytest.mark.parametrize(
+    "where, message",
+    [
+        ("no/such/folder/trace.log", "--trace no/such/folder/trace.log: cannot write: No such file or directory"),
+        ("other.toml", "--trace other.toml: a trace file ending in .toml (put the scenario first?)"),
+    ],
+)
+def test_a_trace_file_that_cannot_or_must_not_be_written_exits_2(where, message):
+    one_line_exit_2(sim("run", MAGNA, "--trace", where), message)
+
+
+def test_a_bare_sim_prints_the_usage_and_the_commands_and_exits_2():
+    result = sim()
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("usage: sim")
+    for command in ("run", "compare", "sweep", "live", "bench"):
+        assert f"\n  {command} " in result.stderr
+
+
+def test_version_prints_the_packages_version():
+    import sim as package
+
+    result = sim("--version")
+    assert (result.returncode, result.stdout) == (0, f"sim {package.__version__}\n")
+
+
+def test_help_lists_the_exit_codes_and_every_metric_name():
+    from sim.metrics.summary import METRICS
+
+    result = sim("--help")
+    assert result.returncode == 0
+    assert "130  interrupted (Ctrl-C)" in result.stdout
+    listed = result.stdout.split("metrics:")[1].replace(",", " ").split()
+    assert listed == list(METRICS)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", MAGNA, "--jso"], "unrecognized arguments: --jso"),  # allow_abbrev=False: a prefix is a typo
+        (["compare", MAGNA, "--replication", "2"], "unrecognized arguments: --replication"),
+        (["compare", MAGNA, "--scheduler", "tcp://127.0.0.1:1"], "--scheduler needs --executor dask"),
+        (["sweep", MAGNA, "--grid", "lock.timeout=1s", "--scheduler", "x"], "--scheduler needs --executor dask"),
+    ],
+)
+def test_abbreviated_options_and_a_scheduler_without_dask_exit_2_before_any_run(tmp_path, args, message):
+    one_line_exit_2(sim(*args, "--out", str(tmp_path)), message)
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_bundled_scenario_runs_by_name_from_any_folder(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "sim", "run", "magna", "--json"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == json.loads(sim("run", MAGNA, "--json").stdout)
+
+
+def test_an_unknown_bare_name_exits_2_listing_the_bundled_scenarios():
+    one_line_exit_2(
+        sim("run", "magma"), "magma: no such scenario file, nor a bundled scenario (bundled: fixes, full-day,"
+    )
 
 
 def test_table_lists_every_metric_for_every_variant(capsys):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 CONFIDENCE = 0.95
 
@@ -65,5 +65,14 @@ def welch_difference(new: Sequence[float], old: Sequence[float], confidence: flo
     return Estimate(mean, mean - half, mean + half, min(len(a), len(b)))
 
 
+@functools.lru_cache(maxsize=1024)
 def _t(confidence: float, dof: float) -> float:
+    """The two-sided Student t quantile.
+
+    scipy.stats is imported here, not at the top: it takes ~0.8 s, and `sim --help`
+    (which reaches this module through the threshold parser) must not pay for it.
+    Cached: a report asks for the same few degrees of freedom hundreds of times.
+    """
+    from scipy import stats
+
     return float(stats.t.ppf(0.5 + confidence / 2, dof))

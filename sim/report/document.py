@@ -74,12 +74,15 @@ def build(c: Comparison, diff: BaselineDiff | None = None, plots: bool = True) -
 
 
 def _status(c: Comparison) -> list[Block]:
+    return [invariants_status(c), _thresholds_status(c)]
+
+
+def invariants_status(c: Comparison) -> Paragraph:
+    """The invariants' verdict over every run: broken ones first (the comparison and the sweep report say it alike)."""
     runs = sum(len(r) for r in c.runs.values())
     if c.violations:
-        invariants: Block = Paragraph(f"**INVARIANTS BROKEN (a simulator bug):** {'; '.join(c.violations[:10])}")
-    else:
-        invariants = Paragraph(f"Invariants held in all {runs} runs; checked: {'; '.join(NAMES)}.")
-    return [invariants, _thresholds_status(c)]
+        return Paragraph(f"**INVARIANTS BROKEN (a simulator bug):** {'; '.join(c.violations[:10])}")
+    return Paragraph(f"Invariants held in all {runs} runs; checked: {'; '.join(NAMES)}.")
 
 
 def _thresholds_status(c: Comparison) -> Block:

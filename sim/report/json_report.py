@@ -12,9 +12,8 @@ from typing import Any
 
 from sim.metrics.baseline import FORMAT_VERSION, BaselineDiff
 from sim.metrics.comparison import Comparison
-from sim.metrics.stats import CONFIDENCE, Estimate
-
-DECIMALS = 6  # display values only; per-replication metrics keep every bit
+from sim.metrics.stats import CONFIDENCE
+from sim.report.numbers import rounded, rounded_estimate
 
 
 def render(c: Comparison, diff: BaselineDiff | None = None) -> str:
@@ -32,7 +31,7 @@ def render(c: Comparison, diff: BaselineDiff | None = None) -> str:
             v: {
                 "description": c.descriptions[v],
                 "replications": [dict(rep) for rep in c.per_replication[v]],
-                "summary": {m: _estimate(e) for m, e in c.estimates[v].items()},
+                "summary": {m: rounded_estimate(e) for m, e in c.estimates[v].items()},
             }
             for v in c.estimates
         },
@@ -41,7 +40,7 @@ def render(c: Comparison, diff: BaselineDiff | None = None) -> str:
                 "variant": d.variant,
                 "baseline": d.baseline,
                 "metric": d.metric,
-                **_estimate(d.difference),
+                **rounded_estimate(d.difference),
                 "verdict": d.verdict,
             }
             for d in c.verdicts
@@ -52,7 +51,7 @@ def render(c: Comparison, diff: BaselineDiff | None = None) -> str:
                 "variant": t.variant,
                 "metric": t.metric,
                 "bound": t.bound,
-                "value": _round(t.value),
+                "value": rounded(t.value),
                 "passed": t.passed,
             }
             for t in c.thresholds
@@ -64,26 +63,18 @@ def render(c: Comparison, diff: BaselineDiff | None = None) -> str:
     return json.dumps(data, indent=2) + "\n"
 
 
-def _estimate(e: Estimate) -> dict[str, float]:
-    return {"mean": _round(e.mean), "low": _round(e.low), "high": _round(e.high)}
-
-
 def _baseline_diff(diff: BaselineDiff) -> list[dict[str, Any]]:
     return [
         {
             "variant": ch.variant,
             "metric": ch.metric,
-            "old": _round(ch.old),
-            "new": _round(ch.new),
+            "old": rounded(ch.old),
+            "new": rounded(ch.new),
             "old_replications": ch.old_replications,
             "new_replications": ch.new_replications,
-            **{f"difference_{k}": v for k, v in _estimate(ch.difference).items()},
+            **{f"difference_{k}": v for k, v in rounded_estimate(ch.difference).items()},
             "significant": ch.significant,
             "verdict": ch.verdict,
         }
         for ch in diff.changes
     ]
-
-
-def _round(value: float) -> float:
-    return value if isinstance(value, int) else round(float(value), DECIMALS)

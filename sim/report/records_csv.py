@@ -1,12 +1,29 @@
-"""records.csv: one row per message, every variant and replication, for anyone who wants to dig."""
+"""records.csv: one row per message, every variant and replication, for anyone who wants to dig.
+
+Cells are written for a spreadsheet as much as for a script:
+- booleans `true` / `false`;
+- "never" (a time that did not happen, no merge: -1 or None in the record) and an empty
+  batch are an empty cell;
+- numbers in one format, plain decimals to the microsecond (`sim.report.numbers.decimal_text`);
+- a batch of message ids as `3;4;7`;
+- text (a customer id, a tax id: copied from the scenario file, so possibly hostile) that
+  starts like a spreadsheet formula (`=`, `+`, `-`, `@`, a tab or a carriage return) gets a
+  leading `'`, which spreadsheets read as "this is text" (OWASP's advice on CSV injection).
+"""
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 from pathlib import Path
 
 from sim.metrics.comparison import Comparison
-from sim.metrics.records import FIELDS
+from sim.metrics.records import FIELDS, MessageRecord
+from sim.report.numbers import decimal_text
+
+# Fields whose "never happened" is the default -1 sentinel (None once the records say so).
+NEVER = frozenset(f.name for f in dataclasses.fields(MessageRecord) if f.default in (-1, -1.0))
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def write(c: Comparison, path: Path) -> None:
@@ -16,10 +33,26 @@ def write(c: Comparison, path: Path) -> None:
         for variant, runs in c.runs.items():
             for run in runs:
                 for r in run.records:
-                    writer.writerow(
-                        (variant, run.replication, *(_cell(getattr(r, f)) for f in FIELDS), _cell(r.latency))
-                    )
+                    writer.writerow((text_cell(variant), run.replication, *row(r)))
 
 
-def _cell(value: object) -> object:
-    return round(value, 6) if isinstance(value, float) else value
+def row(r: MessageRecord) -> list[str]:
+    """A record's cells, in FIELDS order, then its latency."""
+    return [cell(getattr(r, name), never=name in NEVER) for name in FIELDS] + [cell(r.latency)]
+
+
+def cell(value: object, *, never: bool = False) -> str:
+    if value is None or (never and value == -1):
+        return ""
+    if isinstance(value, bool):  # before the numbers: a bool is an int
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return decimal_text(value)
+    if isinstance(value, tuple):
+        return text_cell(";".join(map(str, value)))
+    return text_cell(str(value))
+
+
+def text_cell(text: str) -> str:
+    """Text that no spreadsheet will run as a formula."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text

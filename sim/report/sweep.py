@@ -1,8 +1,14 @@
-"""The sweep report: a table of every grid point and heatmaps over the grid."""
+"""The sweep report: a table of every grid point and plots over the grid.
+
+One axis: a line with 95 % intervals. Two: a heatmap. Three or more: small multiples,
+one heatmap of the first two axes per combination of the others (up to MAX_PANELS).
+"""
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 from pathlib import Path
 
 import matplotlib
@@ -14,13 +20,15 @@ import numpy as np  # noqa: E402
 from sim.metrics.baseline import FORMAT_VERSION  # noqa: E402
 from sim.metrics.comparison import Comparison  # noqa: E402
 from sim.report import html, markdown  # noqa: E402
-from sim.report.document import Block, Heading, Image, Paragraph, Table, fmt_estimate  # noqa: E402
-from sim.report.json_report import _estimate  # noqa: E402
+from sim.report.document import Block, Heading, Image, Paragraph, Table, fmt_estimate, invariants_status  # noqa: E402
+from sim.report.numbers import rounded_estimate  # noqa: E402
 
 HEATMAPS = {"busy_rate": "Busy-apology rate", "latency_p95_s": "p95 response time (s)", "redis_commands": "Redis load"}
+MAX_PANELS = 36  # small multiples in one figure; past that each panel is too small to read
+Axes = list[tuple[str, tuple[str, ...]]]
 
 
-def write(c: Comparison, axes: list[tuple[str, tuple[str, ...]]], folder: Path) -> None:
+def write(c: Comparison, axes: Axes, folder: Path) -> None:
     images = _plots(c, axes, folder)
     blocks = _blocks(c, axes, images)
     (folder / "report.md").write_text(markdown.render(blocks), encoding="utf-8")
@@ -28,7 +36,7 @@ def write(c: Comparison, axes: list[tuple[str, tuple[str, ...]]], folder: Path) 
     (folder / "results.json").write_text(_json(c, axes), encoding="utf-8")
 
 
-def _blocks(c: Comparison, axes: list[tuple[str, tuple[str, ...]]], images: list[Image]) -> list[Block]:
+def _blocks(c: Comparison, axes: Axes, images: list[Image]) -> list[Block]:
     grid = " × ".join(f"{key} ∈ {{{', '.join(values)}}}" for key, values in axes)
     rows = tuple(
         (point, *(fmt_estimate(m, c.estimates[point][m]) for m in ("busy_rate", "latency_p95_s", "redis_commands")))
@@ -37,18 +45,35 @@ def _blocks(c: Comparison, axes: list[tuple[str, tuple[str, ...]]], images: list
     return [
         Heading(f"{c.scenario}: sweep over {len(c.estimates)} grid points", 1),
         Paragraph(f"Grid: {grid}. Seed {c.seed}, {c.replications} replication(s) per point, common random numbers."),
+        invariants_status(c),
         Table(("grid point", "busy_rate", "latency_p95_s", "redis_commands"), rows),
-        *([Heading("Heatmaps"), *images] if images else [Paragraph("Plots need one or two grid axes.")]),
+        *([Heading("Plots"), *images] if images else [Paragraph(_no_plots(axes))]),
     ]
 
 
-def _plots(c: Comparison, axes: list[tuple[str, tuple[str, ...]]], folder: Path) -> list[Image]:
-    if len(axes) not in (1, 2):
+def _no_plots(axes: Axes) -> str:
+    panels = _panel_count(axes)
+    return (
+        f"No plots: {panels:,} small multiples would be too small to read (at most {MAX_PANELS}); sweep fewer values."
+    )
+
+
+def _panel_count(axes: Axes) -> int:
+    return math.prod(len(values) for _, values in axes[2:])
+
+
+def _plots(c: Comparison, axes: Axes, folder: Path) -> list[Image]:
+    if _panel_count(axes) > MAX_PANELS:
         return []
     images = []
     for metric, title in HEATMAPS.items():
         means = np.array([c.estimates[p][metric].mean for p in c.estimates])
-        fig = _heatmap(means, axes, title) if len(axes) == 2 else _line(c, metric, axes[0], title)
+        if len(axes) == 1:
+            fig = _line(c, metric, axes[0], title)
+        elif len(axes) == 2:
+            fig = _heatmap(means, axes, title)
+        else:
+            fig = _small_multiples(means, axes, title)
         name = f"sweep_{metric}.png"
         fig.savefig(folder / name, dpi=100, bbox_inches="tight", metadata={"Software": None})
         plt.close(fig)
@@ -56,15 +81,49 @@ def _plots(c: Comparison, axes: list[tuple[str, tuple[str, ...]]], folder: Path)
     return images
 
 
-def _heatmap(means: np.ndarray, axes: list[tuple[str, tuple[str, ...]]], title: str):  # type: ignore[no-untyped-def]
-    (row_key, rows), (col_key, cols) = axes
-    grid = means.reshape(len(rows), len(cols))
-    fig, ax = plt.subplots(figsize=(1.5 + 1.3 * len(cols), 1.2 + 0.8 * len(rows)))
-    image = ax.imshow(grid, cmap="viridis_r", aspect="auto")
-    low, high = float(grid.min()), float(grid.max())
+def _small_multiples(means: np.ndarray, axes: Axes, title: str):  # type: ignore[no-untyped-def]
+    """One heatmap of the first two axes per combination of the other axes' values, on one colour scale."""
+    (row_key, rows), (col_key, cols), rest = axes[0], axes[1], axes[2:]
+    cube = means.reshape(len(rows), len(cols), -1)  # grid points run with the first axis slowest
+    combos = list(itertools.product(*(values for _, values in rest)))
+    across = min(len(combos), 4)
+    down = math.ceil(len(combos) / across)
+    fig, panels = plt.subplots(
+        down,
+        across,
+        figsize=(1.5 + across * (1.2 + 1.0 * len(cols)), down * (1.0 + 0.7 * len(rows))),
+        squeeze=False,
+        layout="constrained",
+    )
+    low, high = float(means.min()), float(means.max())
+    for k, ax in enumerate(panels.flat):
+        if k >= len(combos):
+            ax.set_axis_off()
+            continue
+        image = _cells(ax, cube[:, :, k], low, high)
+        ax.set_xticks(range(len(cols)), cols)
+        ax.set_yticks(range(len(rows)), rows)
+        ax.set_title(", ".join(f"{key}={value}" for (key, _), value in zip(rest, combos[k], strict=True)), fontsize=9)
+        ax.set(xlabel=col_key, ylabel=row_key if k % across == 0 else "")
+    fig.suptitle(title)
+    fig.colorbar(image, ax=panels, shrink=0.8)  # one scale for every panel, so colours compare across them
+    return fig
+
+
+def _cells(ax, grid: np.ndarray, low: float, high: float):  # type: ignore[no-untyped-def]
+    """A heatmap on the scale low..high, each cell labelled with its value."""
+    image = ax.imshow(grid, cmap="viridis_r", aspect="auto", vmin=low, vmax=high)
     for (i, j), value in np.ndenumerate(grid):
         bright = high == low or (value - low) / (high - low) < 0.5  # viridis_r is yellow at the low end
         ax.text(j, i, f"{value:.3g}", ha="center", va="center", color="black" if bright else "white", fontsize=9)
+    return image
+
+
+def _heatmap(means: np.ndarray, axes: Axes, title: str):  # type: ignore[no-untyped-def]
+    (row_key, rows), (col_key, cols) = axes
+    grid = means.reshape(len(rows), len(cols))
+    fig, ax = plt.subplots(figsize=(1.5 + 1.3 * len(cols), 1.2 + 0.8 * len(rows)))
+    image = _cells(ax, grid, float(grid.min()), float(grid.max()))
     ax.set_xticks(range(len(cols)), cols)
     ax.set_yticks(range(len(rows)), rows)
     ax.set(xlabel=col_key, ylabel=row_key, title=title)
@@ -83,7 +142,7 @@ def _line(c: Comparison, metric: str, axis: tuple[str, tuple[str, ...]], title: 
     return fig
 
 
-def _json(c: Comparison, axes: list[tuple[str, tuple[str, ...]]]) -> str:
+def _json(c: Comparison, axes: Axes) -> str:
     return (
         json.dumps(
             {
@@ -93,7 +152,8 @@ def _json(c: Comparison, axes: list[tuple[str, tuple[str, ...]]]) -> str:
                 "seed": c.seed,
                 "replications": c.replications,
                 "grid": {key: list(values) for key, values in axes},
-                "points": {p: {m: _estimate(e) for m, e in c.estimates[p].items()} for p in c.estimates},
+                "invariant_violations": c.violations,
+                "points": {p: {m: rounded_estimate(e) for m, e in c.estimates[p].items()} for p in c.estimates},
             },
             indent=2,
         )

@@ -6,13 +6,12 @@ import json
 from collections.abc import Mapping
 
 from sim.metrics.summary import METRICS
+from sim.report.numbers import rounded
 from sim.scenario.model import Scenario
-
-DECIMALS = 6  # JSON floats are rounded so that results read the same on any machine
 
 
 def run_json(scenario: Scenario, metrics: Mapping[str, Mapping[str, float]]) -> str:
-    variants = {name: {k: _rounded(v) for k, v in values.items()} for name, values in metrics.items()}
+    variants = {name: {k: rounded(v) for k, v in values.items()} for name, values in metrics.items()}
     return json.dumps({"scenario": scenario.name, "seed": scenario.seed, "variants": variants}, indent=2)
 
 
@@ -33,7 +32,3 @@ def _cell(value: float) -> str:
     if isinstance(value, int):
         return str(value)
     return f"{value:.3f}" if abs(value) < 1000 else f"{value:.1f}"
-
-
-def _rounded(value: float) -> float | int:
-    return value if isinstance(value, int) else round(float(value), DECIMALS)

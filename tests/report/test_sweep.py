@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
+from sim.distributions import Exponential, Fixed, LogNormal, Mixture, Uniform
 from sim.scenario import ScenarioError, load_scenario
 from sim.sweep import grid_scenario, parse_grid
 
@@ -108,3 +109,80 @@ def test_grid_points_times_replications_are_limited():
         ScenarioError, match=r"11 grid points × 10,000 replications is 110,000 runs; the limit is 100,000"
     ):
         grid_scenario(scenario, parse_grid(["workers.count=" + ",".join(str(n) for n in range(1, 12))]))
+
+
+PEAK_HOUR = str(Path(__file__).parents[2] / "scenarios" / "peak-hour.toml")
+
+
+def test_the_readmes_sweep_example_builds_its_nine_points_from_the_after_variant():
+    axes = parse_grid(["lock.timeout=30s,45s,60s", "lock.backoff.cap=500ms,1s,2s"])
+    points = grid_scenario(load_scenario(PEAK_HOUR), axes, "after").variants
+    assert len(points) == 9
+    assert {(p.lock.timeout, p.lock.backoff.cap) for p in points} == {
+        (t, c) for t in (30.0, 45.0, 60.0) for c in (0.5, 1.0, 2.0)
+    }
+
+
+def test_a_distributions_parameter_is_swept_over_the_base_variants_distribution():
+    base = load_scenario(PEAK_HOUR)
+    assert base.variant("after").services.llm == LogNormal(17.0, 28.0)
+    points = grid_scenario(base, parse_grid(["services.llm.median=10s,20s"]), "after").variants
+    assert [p.services.llm for p in points] == [LogNormal(10.0, 28.0), LogNormal(20.0, 28.0)]
+    assert points[0].services.crm == base.variant("after").services.crm
+
+
+def test_a_parameter_the_base_distribution_does_not_have_is_refused_with_its_parameters():
+    with pytest.raises(ScenarioError) as error:
+        grid_scenario(load_scenario(PEAK_HOUR), parse_grid(["services.llm.mean=10s"]))
+    assert str(error.value) == (
+        "--grid: services.llm.mean: the base variant's services.llm is a lognormal distribution (median, p95): "
+        "name one of those, or put services.llm.dist on the grid"
+    )
+
+
+def test_a_whole_distribution_on_the_grid_inherits_nothing():
+    axes = parse_grid(["services.llm.dist=exponential", "services.llm.mean=5s,8s"])
+    points = grid_scenario(load_scenario(PEAK_HOUR), axes).variants
+    assert [p.services.llm for p in points] == [Exponential(5.0), Exponential(8.0)]
+
+
+@pytest.mark.parametrize(
+    "dist",
+    [Fixed(2.0), Uniform(1.0, 3.0), Exponential(4.0), LogNormal(1.0, 2.0), Mixture((0.9, 0.1), (Fixed(1), Fixed(30)))],
+)
+def test_a_distributions_table_reads_back_as_the_same_distribution(dist):
+    from sim.scenario.load import parse_distribution
+    from sim.scenario.reader import Reader
+
+    assert parse_distribution(Reader("t.toml", "services", {"llm": dist.to_table()}), "llm", Fixed(0)) == dist
+
+
+def test_three_axes_give_small_multiples_and_the_report_names_the_invariants(tmp_path):
+    args = ["sweep", MAGNA, "--variant", "after", "--grid", "lock.timeout=10s,60s", "--grid", "workers.count=1,2"]
+    args += ["--grid", "cache.enabled=true,false", "--replications", "1", "--out", str(tmp_path), "--quiet"]
+    assert main([*args, "--processes", "1"]) == 0
+    folder = tmp_path / "magna-sweep"
+    assert {"sweep_busy_rate.png", "sweep_latency_p95_s.png", "sweep_redis_commands.png"} <= {
+        p.name for p in folder.iterdir()
+    }
+    report = (folder / "report.md").read_text()
+    assert "Invariants held in all 8 runs" in report
+    assert json.loads((folder / "results.json").read_text())["invariant_violations"] == []
+
+
+def test_a_broken_invariant_is_shown_in_the_sweep_report(tmp_path, monkeypatch):
+    from sim.metrics import invariants
+
+    monkeypatch.setattr(invariants, "check", lambda records, **kw: ["planted violation"])
+    args = ["sweep", MAGNA, "--variant", "after", "--grid", "lock.timeout=10s,60s", "--replications", "1"]
+    assert main([*args, "--out", str(tmp_path), "--quiet", "--processes", "1"]) == 3
+    report = (tmp_path / "magna-sweep" / "report.md").read_text()
+    assert "**INVARIANTS BROKEN (a simulator bug):** lock.timeout=10s" in report and "planted violation" in report
+    assert json.loads((tmp_path / "magna-sweep" / "results.json").read_text())["invariant_violations"]
+
+
+def test_too_many_small_multiples_say_so_instead_of_plotting():
+    from sim.report.sweep import MAX_PANELS, _no_plots
+
+    axes = [("a", ("1", "2")), ("b", ("1", "2")), ("c", tuple(map(str, range(MAX_PANELS + 1))))]
+    assert _no_plots(axes).startswith(f"No plots: {MAX_PANELS + 1} small multiples")

@@ -1,0 +1,30 @@
+"""How reports round numbers: one place, so results.json, `sim run --json`, the sweep's
+results.json and records.csv agree on every digit.
+
+Display values are rounded to DECIMALS places (a microsecond, for the times in seconds),
+so that they read the same on any machine whatever its last-bit float noise; whole
+numbers (counts) stay whole.
+"""
+
+from __future__ import annotations
+
+from sim.metrics.stats import Estimate
+
+DECIMALS = 6  # a microsecond of simulated time; far below anything a metric can resolve
+
+
+def rounded(value: float) -> float:
+    """A display value: an int as it is, any other number rounded to DECIMALS places."""
+    return value if isinstance(value, int) else round(float(value), DECIMALS)
+
+
+def rounded_estimate(e: Estimate) -> dict[str, float]:
+    """An estimate's mean and 95 % interval as display values."""
+    return {"mean": rounded(e.mean), "low": rounded(e.low), "high": rounded(e.high)}
+
+
+def decimal_text(value: float) -> str:
+    """A number as plain decimal text: at most DECIMALS places, no trailing zeros, never an
+    exponent (a spreadsheet or `cut` reads 0.000123 the same everywhere, 1.23e-04 not)."""
+    text = f"{rounded(value):.{DECIMALS}f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
+    return "0" if text == "-0" else text
