@@ -7,9 +7,10 @@ Where SimPy's and fakeredis's public APIs have no door, `sim` reaches inside:
 - fakeredis: its command table reached through a `FakeSocket` (`_name_to_func`,
   `_run_command`, `_decode_error`, the reply types of `fakeredis._helpers`,
   `extract_command` of `fakeredis._socket._resp`), which the direct executor uses
-  to skip redis-py's client and the wire format; a database's keyspace, whose
-  `in` drops an expired key; and `Database.time`, which the simulated clock
-  overrides (`FakeServer.dbs`).
+  to skip redis-py's client and the wire format; the keyspace (`FakeServer.dbs`,
+  whose `in` drops an expired key, and `FakeServer.script_cache`), read to find
+  keys left behind and cleared by a simulated restart; and `Database.time`,
+  which the simulated clock overrides.
 
 Nothing else in `sim` names them. `self_check()` proves that each still exists
 and behaves as used here; it runs once per process, before the first
@@ -103,6 +104,20 @@ def clocked_server(clock: Clock) -> fakeredis.FakeServer:
     return server
 
 
+def live_keys(server: fakeredis.FakeServer) -> list[bytes]:
+    """The keys of database 0 whose TTL has not run out on the server's clock."""
+    database = server.dbs[0]
+    return [key for key in list(database) if key in database]  # `in` drops a key whose TTL ran out
+
+
+def flush(server: fakeredis.FakeServer) -> None:
+    """What a restart without persistence leaves: no key in any database, no loaded script."""
+    with server.lock:
+        for database in server.dbs.values():
+            database.clear()
+        server.script_cache.clear()
+
+
 # --- fakeredis: the command table, without redis-py ---------------------------------------------
 
 
@@ -182,6 +197,19 @@ def _fakeredis_clock() -> bool:
     return alive and client.get("probe") is None
 
 
+def _fakeredis_keyspace() -> bool:
+    now = [0.0]
+    server = clocked_server(lambda: now[0])
+    client = fakeredis.FakeRedis(server=server, retry=None)
+    client.set("short", "1", px=1000)
+    client.set("long", "1", px=5000)
+    client.script_load("return 1")
+    now[0] = 2.0
+    alive = live_keys(server) == [b"long"]
+    flush(server)
+    return alive and live_keys(server) == [] and client.script_exists("return 1") == [False]
+
+
 def _fakeredis_command_table() -> bool:
     now = [0.0]
     server = clocked_server(lambda: now[0])
@@ -220,6 +248,7 @@ _PROBES: tuple[tuple[str, str, str, Callable[[], bool]], ...] = (
     ("simpy", simpy.__version__, "Environment._now (the simulated clock)", _simpy_clock),
     ("simpy", simpy.__version__, "Environment._eid (the count of scheduled events)", _simpy_event_count),
     ("fakeredis", fakeredis.__version__, "Database.time (keys ignore the simulated clock)", _fakeredis_clock),
+    ("fakeredis", fakeredis.__version__, "FakeServer.dbs, .script_cache (the keyspace)", _fakeredis_keyspace),
     ("fakeredis", fakeredis.__version__, "FakeSocket's command table (_name_to_func, _run_command, _decode_error)",
      _fakeredis_command_table),
 )  # fmt: skip
