@@ -63,7 +63,7 @@ class SimDriver:
 
         Time is advanced lazily: a sleep or a round trip only adds to `owed`,
         which is waited out in one SimPy timeout just before the step next
-        touches shared state (a Redis command) or finishes. The step sees the
+        touches shared state (Redis, spawning, a StopSignal) or finishes. The step sees the
         same clock (`Now` includes what is owed) with half the events when it
         polls: a reply's round trip and the following backoff become one wait.
 
@@ -74,6 +74,8 @@ class SimDriver:
         effect classes are `@final`, so mypy narrows `effect` on every branch as it
         would in a `match`, and `not_an_effect` (an `assert_never`) proves the chain
         covers every `Effect`. `BlockingDriver._do` is the same dispatch as a `match`.
+        A yielded value that is not an effect raises TypeError naming the step's
+        file:line and function (`not_an_effect`), as SimPy does for a bad yield.
         """
         env, rtt, server = self.env, self.rtt, self.server
         reply: Any = None
