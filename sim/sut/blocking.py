@@ -15,7 +15,21 @@ from typing import Any
 
 import redis
 
-from sim.sut.effects import BlockingPop, Command, Log, Now, Script, Sleep, Spawn, Step, Stop, Stopped
+from sim.sut.effects import (
+    BlockingPop,
+    Command,
+    Effect,
+    Log,
+    Now,
+    Script,
+    Sleep,
+    Spawn,
+    Step,
+    Stop,
+    Stopped,
+    T,
+    not_an_effect,
+)
 
 logger = logging.getLogger("sim.sut")
 
@@ -56,7 +70,7 @@ class BlockingDriver:
         self.errors = ErrorTally() if errors is None else errors  # what Redis answered with errors
         self._scripts: dict[str, Any] = {}
 
-    def run(self, step: Step) -> Any:
+    def run(self, step: Step[T]) -> T:
         """Carry out every effect of `step` and return its result."""
         reply: Any = None
         error: BaseException | None = None
@@ -64,40 +78,42 @@ class BlockingDriver:
             try:
                 effect = step.throw(error) if error else step.send(reply)
             except StopIteration as stop:
-                return stop.value
+                return stop.value  # type: ignore[no-any-return]  # a Step[T] stops with a T
             reply, error = None, None
             try:
-                reply = self._do(effect)
+                reply = self._do(effect, step)
             except redis.RedisError as exc:
                 self.errors.add(exc)
                 error = exc
 
-    def _do(self, effect: Any) -> Any:
-        if isinstance(effect, Command):
-            self.commands += 1
-            return self.client.execute_command(*effect.args)
-        if isinstance(effect, Script):
-            self.commands += 1
-            return self._script(effect.source)(keys=list(effect.keys), args=list(effect.args))
-        if isinstance(effect, Sleep):
-            return self.sleep(effect.seconds)
-        if isinstance(effect, Now):
-            return self.clock()
-        if isinstance(effect, Log):
-            return self.log(effect.message)
-        if isinstance(effect, BlockingPop):
-            self.commands += 1
-            popped = self.client.blpop([effect.key], timeout=max(MIN_BLOCK, effect.timeout))
-            return None if popped is None else popped[1]
-        if isinstance(effect, Stop):
-            effect.signal.stopped = True
-            return None
-        if isinstance(effect, Stopped):
-            return effect.signal.stopped
-        if isinstance(effect, Spawn):
-            helper = BlockingDriver(self.client, self.clock, self.sleep, self.log, self.errors)
-            return threading.Thread(target=helper.run, args=(effect.step,), daemon=True).start()
-        raise TypeError(f"unknown effect {effect!r}")
+    def _do(self, effect: Effect, step: Step[object]) -> Any:
+        match effect:
+            case Command(args):
+                self.commands += 1
+                return self.client.execute_command(*args)  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+            case Script(source, keys, args):
+                self.commands += 1
+                return self._script(source)(keys=list(keys), args=list(args))
+            case Sleep(seconds):
+                return self.sleep(seconds)
+            case Now():
+                return self.clock()
+            case Log(message):
+                return self.log(message)
+            case BlockingPop(key, timeout):
+                self.commands += 1
+                popped = self.client.blpop([key], timeout=max(MIN_BLOCK, timeout))
+                return None if popped is None else popped[1]
+            case Stop(signal):
+                signal.stopped = True
+                return None
+            case Stopped(signal):
+                return signal.stopped
+            case Spawn(spawned):
+                helper = BlockingDriver(self.client, self.clock, self.sleep, self.log, self.errors)
+                return threading.Thread(target=helper.run, args=(spawned,), daemon=True).start()
+            case _:
+                raise not_an_effect(step, effect)
 
     def _script(self, source: str) -> Any:
         if source not in self._scripts:

@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 
 from sim.sut.effects import NOW, Command, Log, Script, Sleep, Step
 from sim.sut.lock import RELEASE_SCRIPT
+from sim.sut.units import milliseconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +41,7 @@ class OutageInfo:
 
 
 class Crm(Protocol):
-    def outage_info(self, tax_id: str) -> Step:
+    def outage_info(self, tax_id: str) -> Step[OutageInfo]:
         """Yields effects; returns an `OutageInfo`. Raises `ServiceError` on failure."""
         ...
 
@@ -100,7 +101,7 @@ class OutageCache:
         """The single-flight fill lock of one entry."""
         return f"{self.namespace}fill:{self.prefix}{tax_id}"
 
-    def lookup(self, tax_id: str, crm: Crm, token: str = "") -> Step:
+    def lookup(self, tax_id: str, crm: Crm, token: str = "") -> Step[Lookup]:
         """Returns a `Lookup`; `token` names this caller in the single-flight fill lock."""
         if self.ttl is None:
             info = yield from crm.outage_info(tax_id)
@@ -119,7 +120,7 @@ class OutageCache:
             return (yield from self._fill_once(tax_id, crm, token))
         return (yield from self._fill(tax_id, crm))
 
-    def _read(self, tax_id: str) -> Step:
+    def _read(self, tax_id: str) -> Step[OutageInfo | None]:
         """The cached OutageInfo, or None (absent, or chosen for early refresh)."""
         if self.xfetch_beta <= 0:
             raw = yield Command(("GET", self.key(tax_id)))
@@ -134,17 +135,17 @@ class OutageCache:
             return None
         return info
 
-    def _fill(self, tax_id: str, crm: Crm) -> Step:
+    def _fill(self, tax_id: str, crm: Crm) -> Step[Lookup]:
         started = yield NOW
         info = yield from crm.outage_info(tax_id)
         finished = yield NOW
         errors = yield from self._store(tax_id, info, finished - started)
         return Lookup(info, "miss", True, errors)
 
-    def _fill_once(self, tax_id: str, crm: Crm, token: str) -> Step:
+    def _fill_once(self, tax_id: str, crm: Crm, token: str) -> Step[Lookup]:
         fill_key = self.fill_key(tax_id)
         try:
-            leader = yield Command(("SET", fill_key, token, "NX", "PX", max(1, round(FILL_WAIT * 1000))))
+            leader = yield Command(("SET", fill_key, token, "NX", "PX", milliseconds(FILL_WAIT)))
         except RedisError:
             leader = True  # cannot coordinate: behave like plain cache-aside
         if leader:
@@ -167,8 +168,10 @@ class OutageCache:
                 return Lookup(OutageInfo.from_json(raw)[0], "hit", False, 0)
         return (yield from self._fill(tax_id, crm))
 
-    def _store(self, tax_id: str, info: OutageInfo, delta: float) -> Step:
-        ttl_ms = max(1, round(self.ttl * 1000))  # type: ignore[operator]
+    def _store(self, tax_id: str, info: OutageInfo, delta: float) -> Step[int]:
+        """Write the entry with the cache's TTL; returns the Redis errors met (0 or 1)."""
+        assert self.ttl is not None, "only a lookup with caching on fills the cache"
+        ttl_ms = milliseconds(self.ttl)
         try:
             yield Command(("SET", self.key(tax_id), info.to_json(delta), "PX", ttl_ms))
         except RedisError:

@@ -8,13 +8,14 @@ LLM call; a watchdog that extends the lock while the answer is being made.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from redis.exceptions import RedisError
 
 from sim.sut.cache import Crm, OutageCache
 from sim.sut.effects import NOW, Command, Log, Script, Sleep, Spawn, Step, Stop, StopSignal
-from sim.sut.lock import EXTEND_SCRIPT, Release, ThreadLock
+from sim.sut.lock import EXTEND_SCRIPT, Acquisition, Release, ThreadLock
+from sim.sut.units import milliseconds
 
 BUSY_REPLY = "Sorry, I am still processing your previous message"
 FAILED_REPLY = "Sorry, something went wrong, please try again"
@@ -33,7 +34,7 @@ class ServiceError(Exception):
 
 
 class Llm(Protocol):
-    def answer(self, text: str, outage_points: int) -> Step:
+    def answer(self, text: str, outage_points: int) -> Step[str]:
         """Yields effects; returns the answer text. Raises `ServiceError` on failure."""
         ...
 
@@ -108,7 +109,7 @@ class MessageHandler:
         self.options = options
         self.namespace = namespace  # before the debounce keys (`sim live`: the run's own)
 
-    def handle(self, msg: Message, crm: Crm, llm: Llm) -> Step:
+    def handle(self, msg: Message, crm: Crm, llm: Llm) -> Step[Handled]:
         """Returns a `Handled`."""
         if self.options.debounce > 0:
             leads = yield from self._join_batch(msg)
@@ -137,7 +138,7 @@ class MessageHandler:
             asked_at=asked_at, refreshed_at=hold.refreshed_at, released_at=released_at,
         )  # fmt: skip
 
-    def _answer_under_watchdog(self, msg: Message, crm: Crm, llm: Llm, merged: int, hold: _Hold) -> Step:
+    def _answer_under_watchdog(self, msg: Message, crm: Crm, llm: Llm, merged: int, hold: _Hold) -> Step[Answer]:
         if not self.lock.config.watchdog:
             return (yield from self._answer(msg, crm, llm, merged))
         stop = StopSignal()
@@ -146,7 +147,7 @@ class MessageHandler:
         yield Stop(stop)
         return answer
 
-    def _answer(self, msg: Message, crm: Crm, llm: Llm, merged: int) -> Step:
+    def _answer(self, msg: Message, crm: Crm, llm: Llm, merged: int) -> Step[Answer]:
         """The work done under the lock; returns an `Answer`."""
         started = yield NOW
         try:
@@ -170,17 +171,17 @@ class MessageHandler:
         done = yield NOW
         return Answer("answered", reply, found.source, crm_s, done - checked, found.cache_errors, True, checked)
 
-    def _join_batch(self, msg: Message) -> Step:
+    def _join_batch(self, msg: Message) -> Step[bool]:
         """Queue the message for its thread's batch; True when it is the first, which answers for all."""
         key = self._batch_key(msg.thread_id)
         try:
-            length = yield Command(("RPUSH", key, msg.token))
-            yield Command(("PEXPIRE", key, max(1, round((self.options.debounce + self.lock.config.timeout) * 2000))))
+            length: int = yield Command(("RPUSH", key, msg.token))
+            yield Command(("PEXPIRE", key, milliseconds(2 * (self.options.debounce + self.lock.config.timeout))))
         except RedisError:
             return True  # cannot batch without Redis: answer alone
         return length == 1
 
-    def _take_batch(self, msg: Message) -> Step:
+    def _take_batch(self, msg: Message) -> Step[tuple[str, ...]]:
         try:
             tokens = yield Script(TAKE_BATCH_SCRIPT, (self._batch_key(msg.thread_id),), ())
         except RedisError:
@@ -193,15 +194,16 @@ class MessageHandler:
         return f"{self.namespace}debounce:{thread_id}"
 
 
-def _noting_extensions(watchdog: Step, hold: _Hold) -> Step:
+def _noting_extensions(watchdog: Step[None], hold: _Hold) -> Step[None]:
     """Run the lock's watchdog unchanged, noting when an extension succeeded: a lost hold
     really ended one TTL after the last one, not one TTL after it was acquired."""
-    reply, error = None, None
+    reply: Any = None
+    error: RedisError | None = None
     while True:
         try:
             effect = watchdog.throw(error) if error is not None else watchdog.send(reply)
-        except StopIteration as stop:
-            return stop.value
+        except StopIteration:
+            return  # the watchdog returns nothing
         try:
             reply, error = (yield effect), None
         except RedisError as exc:
@@ -210,8 +212,8 @@ def _noting_extensions(watchdog: Step, hold: _Hold) -> Step:
             hold.refreshed_at = yield NOW
 
 
-def _handled(  # type: ignore[no-untyped-def]
-    answer: Answer, got, lost: bool, replied_at: float, batch: tuple[str, ...], acquired_at: float,
+def _handled(
+    answer: Answer, got: Acquisition, lost: bool, replied_at: float, batch: tuple[str, ...], acquired_at: float,
     *, asked_at: float, refreshed_at: float = -1.0, released_at: float = -1.0,
 ) -> Handled:  # fmt: skip
     return Handled(

@@ -42,6 +42,7 @@ from redis.exceptions import RedisError
 
 from sim.sut.effects import NOW, BlockingPop, Command, Log, Script, Sleep, Step, Stopped, StopSignal
 from sim.sut.retry import DecorrelatedJitter, RetryPolicy
+from sim.sut.units import milliseconds
 
 # Returns 1 when it deleted our lock, 0 when the key was gone, -1 when another token holds it.
 RELEASE_SCRIPT = """
@@ -191,7 +192,7 @@ class ThreadLock:
     def __init__(self, config: LockConfig, namespace: str = "") -> None:
         self.config = config
         self.namespace = namespace
-        self._ttl_ms = max(1, round(config.ttl * 1000))
+        self._ttl_ms = milliseconds(config.ttl)
 
     def key(self, thread_id: str) -> str:
         return f"{self.namespace}lock:thread:{thread_id}"
@@ -203,7 +204,7 @@ class ThreadLock:
         """The fair lock's hand-off list of the holder `token`: its successor waits here."""
         return f"{self.namespace}lock:grant:{token}"
 
-    def acquire(self, thread_id: str, token: str) -> Step:
+    def acquire(self, thread_id: str, token: str) -> Step[Acquisition]:
         """Try until acquired or the deadline; returns an `Acquisition`."""
         if self.config.fair:
             return (yield from self._acquire_fair(thread_id, token))
@@ -230,12 +231,12 @@ class ThreadLock:
                 yield Log(f"Waiting for lock for {thread_id} (attempt {attempt})")
             yield Sleep(min(policy.delay(attempt), deadline - now))
 
-    def _acquire_fair(self, thread_id: str, token: str) -> Step:
+    def _acquire_fair(self, thread_id: str, token: str) -> Step[Acquisition]:
         """Queue once, then block on the predecessor's grant list until handed the lock or the deadline."""
         keys, cfg = (self.key(thread_id), self.queue_key(thread_id)), self.config
         start = yield NOW
         deadline = start + cfg.timeout
-        queue_ttl = self._ttl_ms + max(1, round(cfg.timeout * 1000))
+        queue_ttl = self._ttl_ms + milliseconds(cfg.timeout)
         try:
             reply = yield Script(FAIR_ENQUEUE_SCRIPT, keys, (token, self._ttl_ms, queue_ttl))
         except RedisError:
@@ -273,7 +274,7 @@ class ThreadLock:
         yield Log(f"{verdict} {thread_id} (fair, {attempt} waits)")
         return Acquisition(acquired, attempt + 1, now - start, errors)
 
-    def watchdog(self, thread_id: str, token: str, stop: StopSignal) -> Step:
+    def watchdog(self, thread_id: str, token: str, stop: StopSignal) -> Step[None]:
         """Extend the TTL every third of it while `stop` is not set and we still own the lock."""
         while True:
             yield Sleep(self.config.ttl / 3)
@@ -283,7 +284,7 @@ class ThreadLock:
             if not extended:
                 return
 
-    def release(self, thread_id: str, token: str) -> Step:
+    def release(self, thread_id: str, token: str) -> Step[Release]:
         """Compare-and-delete (fair: compare-and-hand-off); returns a `Release`."""
         keys: tuple[str, ...] = (self.key(thread_id),)
         args: tuple[Any, ...] = (token,)
@@ -297,7 +298,7 @@ class ThreadLock:
             return Release.UNREACHABLE
         return {1: Release.RELEASED, 0: Release.EXPIRED}.get(int(reply), Release.STOLEN)
 
-    def extend(self, thread_id: str, token: str) -> Step:
+    def extend(self, thread_id: str, token: str) -> Step[bool]:
         """Push the TTL out again if we still own the lock; returns True if we do."""
         try:
             reply: Any = yield Script(EXTEND_SCRIPT, (self.key(thread_id),), (token, self._ttl_ms))

@@ -9,6 +9,7 @@ lazily (see `run`); `Now` is the step's own clock.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Generator
 from typing import Any
 
 import redis
@@ -16,8 +17,12 @@ import simpy
 from fakeredis import FakeServer
 
 from sim.errors import ScenarioError
-from sim.sut.effects import BlockingPop, Command, Log, Now, Script, Sleep, Spawn, Step, Stop, Stopped
+from sim.sut.effects import BlockingPop, Command, Log, Now, Script, Sleep, Spawn, Step, Stop, Stopped, T, not_an_effect
+from sim.world import internals
 from sim.world.executors import Executor
+from sim.world.internals import simulated_now
+
+TraceLine = tuple[float, int, str]  # (simulated time, order of emission, the line)
 
 
 class Tally:
@@ -35,9 +40,10 @@ class SimDriver:
         env: simpy.Environment,
         redis_: Executor,
         rtt: float,
-        trace: list | None = None,
+        trace: list[TraceLine] | None = None,
         server: FakeServer | None = None,
     ) -> None:
+        internals.self_check()  # `_wait` reads SimPy's clock through it
         self.env = env
         self.redis = redis_
         self.rtt = rtt
@@ -47,7 +53,9 @@ class SimDriver:
         self.succeeded_while_down = 0  # commands answered while `server` refused connections: must stay 0
         self._blocked: defaultdict[str, list[simpy.Event]] = defaultdict(list)  # BLPOP waiters by list key
 
-    def run(self, step: Step, label: str = "", tally: Tally | None = None) -> Any:
+    def run(
+        self, step: Step[T], label: str = "", tally: Tally | None = None
+    ) -> Generator[simpy.Event, Any, tuple[T, int]]:
         """Drive `step` to completion; returns (its result, Redis commands sent so far for its message).
 
         A spawned step shares its parent's `tally`, so the watchdog's commands
@@ -55,9 +63,19 @@ class SimDriver:
 
         Time is advanced lazily: a sleep or a round trip only adds to `owed`,
         which is waited out in one SimPy timeout just before the step next
-        touches shared state (a Redis command) or finishes. The step sees the
+        touches shared state (Redis, spawning, a StopSignal) or finishes. The step sees the
         same clock (`Now` includes what is owed) with half the events when it
         polls: a reply's round trip and the following backoff become one wait.
+
+        This loop is the simulator's inner loop, so it dispatches with a chain of
+        `type(effect) is …` tests rather than `match effect: case Now(): …`: class
+        patterns cost an isinstance call each, three times the dispatch time
+        (measured: 0.16 s against 0.05 s per 1.6 M effects on Python 3.11). The
+        effect classes are `@final`, so mypy narrows `effect` on every branch as it
+        would in a `match`, and `not_an_effect` (an `assert_never`) proves the chain
+        covers every `Effect`. `BlockingDriver._do` is the same dispatch as a `match`.
+        A yielded value that is not an effect raises TypeError naming the step's
+        file:line and function (`not_an_effect`), as SimPy does for a bad yield.
         """
         env, rtt, server = self.env, self.rtt, self.server
         reply: Any = None
@@ -69,69 +87,64 @@ class SimDriver:
                 effect = step.throw(error) if error is not None else step.send(reply)
             except StopIteration as stop:
                 if owed > 0:
-                    yield env.timeout(owed) if env._now + owed > env._now else self._stuck(owed)
+                    yield self._wait(owed)
                 return stop.value, tally.commands
             reply, error = None, None
-            kind = type(effect)
-            if kind is Now:
+            # The step's own clock first: these never wait, whatever is owed.
+            if type(effect) is Now:
                 reply = env.now + owed
-            elif kind is Sleep:
+            elif type(effect) is Sleep:
                 if effect.seconds > 0:
                     owed += effect.seconds
-            elif kind is Command or kind is Script:
-                if owed > 0:
-                    yield env.timeout(owed) if env._now + owed > env._now else self._stuck(owed)
-                tally.commands += 1
-                self.commands_per_second[int(env.now)] += 1
-                try:
-                    if kind is Command:
-                        reply = self.redis.command(effect.args)
-                    else:
-                        reply = self.redis.script(effect.source, effect.keys, effect.args)
-                    if server is not None and not server.connected:
-                        self.succeeded_while_down += 1
-                except redis.RedisError as exc:
-                    error = exc
-                if self._blocked:
-                    self._serve_blocked()
-                owed = rtt
-            elif kind is BlockingPop:
-                if owed > 0:
-                    yield env.timeout(owed) if env._now + owed > env._now else self._stuck(owed)
-                tally.commands += 1
-                self.commands_per_second[int(env.now)] += 1
-                try:
-                    reply = yield from self._blocking_pop(effect)
-                    if server is not None and not server.connected:
-                        self.succeeded_while_down += 1
-                except redis.RedisError as exc:
-                    error = exc
-                owed = rtt
-            elif kind is Spawn:
-                if owed > 0:
-                    yield env.timeout(owed) if env._now + owed > env._now else self._stuck(owed)
-                    owed = 0.0
-                env.process(self.run(effect.step, label, tally))
-            elif kind is Stop or kind is Stopped:  # shared memory: touch it on time
-                if owed > 0:
-                    yield env.timeout(owed) if env._now + owed > env._now else self._stuck(owed)
-                    owed = 0.0
-                if kind is Stop:
-                    effect.signal.stopped = True
-                else:
-                    reply = effect.signal.stopped
-            elif kind is Log:
+            elif type(effect) is Log:
                 if self.trace is not None:  # stamped ahead of the clock: sorted by `sorted_trace`
                     self.trace.append(
                         (env.now + owed, len(self.trace), f"{_clock(env.now + owed)} {label} {effect.message}")
                     )
-            else:
-                raise TypeError(f"unknown effect {effect!r}")
+            else:  # the rest touch shared state (Redis, another step's signal): catch up with the clock first
+                if owed > 0:
+                    now = simulated_now(env)  # inlined `_wait`: this is most Redis commands
+                    yield env.timeout(owed) if now + owed > now else self._stuck(owed)
+                    owed = 0.0
+                if type(effect) is Command or type(effect) is Script:
+                    tally.commands += 1
+                    self.commands_per_second[int(env.now)] += 1
+                    try:
+                        if type(effect) is Command:
+                            reply = self.redis.command(effect.args)
+                        else:
+                            reply = self.redis.script(effect.source, effect.keys, effect.args)
+                        if server is not None and not server.connected:
+                            self.succeeded_while_down += 1
+                    except redis.RedisError as exc:
+                        error = exc
+                    if self._blocked:
+                        self._serve_blocked()
+                    owed = rtt
+                elif type(effect) is BlockingPop:
+                    tally.commands += 1
+                    self.commands_per_second[int(env.now)] += 1
+                    try:
+                        reply = yield from self._blocking_pop(effect)
+                        if server is not None and not server.connected:
+                            self.succeeded_while_down += 1
+                    except redis.RedisError as exc:
+                        error = exc
+                    owed = rtt
+                elif type(effect) is Spawn:
+                    env.process(self.run(effect.step, label, tally))
+                elif type(effect) is Stop:
+                    effect.signal.stopped = True
+                elif type(effect) is Stopped:
+                    reply = effect.signal.stopped
+                else:
+                    raise not_an_effect(step, effect)
 
-    def _timeout(self, seconds: float) -> simpy.Timeout:
-        """A wait of `seconds` > 0 that really moves the clock. `run` inlines this check on the hot
-        path, reading SimPy's `_now` attribute: the `now` property would cost 2 % of a run."""
-        return self.env.timeout(seconds) if self.env.now + seconds > self.env.now else self._stuck(seconds)
+    def _wait(self, seconds: float) -> simpy.Timeout:
+        """A wait of `seconds` > 0 that really moves the clock: `now + seconds == now` would spin forever.
+        Reads the clock through `simulated_now`, not the `now` property, which would cost 2 % of a run."""
+        now = simulated_now(self.env)
+        return self.env.timeout(seconds) if now + seconds > now else self._stuck(seconds)
 
     def _stuck(self, seconds: float) -> simpy.Timeout:
         """A wait the clock cannot represent (`now + seconds == now`) would spin forever: stop instead."""
@@ -156,7 +169,7 @@ class SimDriver:
             return popped
         woken = self.env.event()
         self._blocked[effect.key].append(woken)
-        yield woken | self._timeout(effect.timeout)
+        yield woken | self._wait(effect.timeout)
         if woken.triggered:
             if not woken.ok:  # broken at the instant it timed out
                 raise woken.value  # type: ignore[misc]  # a failed event holds its exception
@@ -183,7 +196,7 @@ class SimDriver:
                 del self._blocked[key]
 
 
-def sorted_trace(trace: list) -> tuple[str, ...]:
+def sorted_trace(trace: list[TraceLine]) -> tuple[str, ...]:
     """Log lines in simulated-time order (ties in the order they were emitted)."""
     return tuple(line for _, _, line in sorted(trace))
 

@@ -16,11 +16,9 @@ from typing import Any, Protocol
 
 import fakeredis
 import redis
-from fakeredis._helpers import SimpleError, SimpleString
-from fakeredis._socket._fakesocket import FakeSocket
-from fakeredis._socket._resp import extract_command
 
-from sim.world import fakeredis_clock
+from sim.world import fakeredis_clock, internals
+from sim.world.internals import ErrorReply, StatusReply
 
 
 class Executor(Protocol):
@@ -37,7 +35,7 @@ class RedisPyExecutor:
         self._scripts: dict[str, Any] = {}
 
     def command(self, args: tuple[Any, ...]) -> Any:
-        return self.client.execute_command(*args)
+        return self.client.execute_command(*args)  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
 
     def script(self, source: str, keys: tuple[Any, ...], args: tuple[Any, ...]) -> Any:
         script = self._scripts.get(source)
@@ -52,12 +50,16 @@ class DirectExecutor:
     One shortcut, read from fakeredis's own keyspace: a `SET … NX` on a key that
     exists and has not expired changes nothing and replies nil, so it is
     answered without running the command. That is most lock polls.
+
+    fakeredis's internals are reached only through `sim.world.internals`.
     """
 
     def __init__(self, server: fakeredis.FakeServer) -> None:
+        internals.self_check()
         self.server = server
-        self.socket = FakeSocket(server, db=0, client_class=redis.Redis, lua_modules=None)
-        self.db = server.dbs[0]
+        self.table = internals.CommandTable(server)
+        self.db = self.table.keyspace
+        self._run, self._error = self.table.run, self.table.error  # once per command: bound once
         self._prepared: dict[tuple[Any, ...], tuple[Prepared, Numbers]] = {}
         self._shas: dict[str, bytes] = {}
 
@@ -79,10 +81,10 @@ class DirectExecutor:
         if nx_key is not None and nx_key in self.db:  # `in` drops the key first if it has expired
             return None
         with self.server.lock:  # fakeredis notifies watchers under it
-            result = self.socket._run_command(func, signature, arguments, False)
-        if isinstance(result, SimpleError):
-            raise self.socket._decode_error(result)
-        if isinstance(result, SimpleString):
+            result = self._run(func, signature, arguments, False)
+        if isinstance(result, ErrorReply):
+            raise self._error(result)
+        if isinstance(result, StatusReply):
             result = result.value
         # redis-py's SET callback: b"OK" → True; a refused NX stays None.
         return (result == b"OK" or None) if is_set and result is not None else result
@@ -100,13 +102,13 @@ class DirectExecutor:
     def prepare(self, args: tuple[Any, ...]) -> Prepared:
         """Encode, resolve and check a command once; a polling loop repeats the same one."""
         fields = [_encode(a) for a in args]
-        name, _ = extract_command(fields)
+        name = internals.command_name(fields)
         try:
-            func, signature = self.socket._name_to_func(name)
+            func, signature = self.table.resolve(name)
             arguments = fields[signature_offset(signature) :]
-            signature.check_arity(arguments, self.socket.version)
-        except SimpleError as error:
-            raise self.socket._decode_error(error) from None
+            self.table.check_arity(signature, arguments)
+        except ErrorReply as error:
+            raise self._error(error) from None
         nx_key = fields[1] if name == "set" and _plain_set_nx(fields) else None
         prepared = (func, signature, arguments, name == "set", nx_key)
         if len(self._prepared) >= PREPARED_CACHE:
@@ -123,7 +125,7 @@ MAX_PX = 10**15  # milliseconds (30,000 years): far below the range where Redis 
 
 def signature_offset(signature: Any) -> int:
     """Subcommands ("script load") take two fields before their arguments."""
-    return 2 if " " in signature.name else 1
+    return 2 if " " in internals.signature_name(signature) else 1
 
 
 def _plain_set_nx(fields: list[bytes]) -> bool:

@@ -12,6 +12,7 @@ import simpy
 
 from sim.run.faults import FaultSchedule
 from sim.scenario.model import RedisDown, RedisRestart
+from sim.world import internals
 
 
 def install(
@@ -46,8 +47,5 @@ def _redis_restart(
     """A restart without persistence: every key (cache entries and locks) and every loaded script is gone,
     and every blocked client's connection breaks."""
     yield env.timeout(fault.start)
-    with server.lock:
-        for database in server.dbs.values():
-            database.clear()
-        server.script_cache.clear()
+    internals.flush(server)
     disconnect()

@@ -58,7 +58,7 @@ def replay_seconds(log: Recorded) -> float:
     for _, args in (entry for entry in log if entry[0] < 0):
         executor.command(args)
     stream = [(t, executor.prepare(args)) for t, args in log if t >= 0]
-    run, lock = executor.socket._run_command, server.lock
+    run, lock = executor.table.run, server.lock
     started = time.perf_counter()
     for t, (func, signature, arguments, _, _) in stream:
         now[0] = t

@@ -17,7 +17,7 @@ from sim.run.services import Served
 from sim.run.streams import Streams
 from sim.run.workload import PlannedMessage, planned_messages
 from sim.scenario.model import Scenario, Variant
-from sim.world import fakeredis_clock
+from sim.world import fakeredis_clock, internals
 from sim.world import faults as world_faults
 from sim.world.driver import SimDriver, Tally, sorted_trace
 from sim.world.executors import EXECUTORS, Executor
@@ -50,7 +50,7 @@ def simulate(
     env.process(_arrive(world, messages))
     env.run()
     records = resolve_batches(sorted(world.records, key=lambda r: r.message))
-    events = next(env._eid)  # SimPy's running count of scheduled events
+    events = internals.events_scheduled(env)
     counted = _world_counts(world, server)
     broken = invariants.check(
         records, expected=len(messages), workers=variant.workers, lock_ttl=variant.lock.ttl,
@@ -75,9 +75,8 @@ def _world_counts(world: _World, server: FakeServer) -> WorldCounts:
 
 def leftover_keys(server: FakeServer, cache_prefix: str) -> tuple[str, ...]:
     """Keys still live once every message is done, cache entries aside: locks, queues, grants, batches."""
-    database = server.dbs[0]
     allowed = cache_prefix.encode()
-    live = [key for key in list(database) if key in database]  # `in` drops a key whose TTL ran out
+    live = internals.live_keys(server)
     return tuple(sorted(key.decode(errors="replace") for key in live if not key.startswith(allowed)))
 
 

@@ -2,7 +2,7 @@
 
 import simpy
 
-from sim.world import fakeredis_clock
+from sim.world import fakeredis_clock, internals
 
 
 def test_keys_expire_on_the_injected_clock_not_the_wall_clock():
@@ -35,8 +35,8 @@ def test_lua_scripts_see_the_simulated_clock_too():
 
 
 def test_self_check_passes_on_the_installed_fakeredis():
-    fakeredis_clock._self_check.cache_clear()
-    fakeredis_clock._self_check()
+    internals.self_check.cache_clear()
+    internals.self_check()
 
 
 def test_each_server_is_isolated():
