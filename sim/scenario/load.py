@@ -97,6 +97,8 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(one_line(f"{file}: invalid TOML: {error}")) from None
     except RecursionError:
         raise ScenarioError(one_line(f"{file}: invalid TOML: tables or arrays nested too deep")) from None
+    except ValueError:  # tomllib hands an integer of over 4,300 digits to int(), which refuses it
+        raise ScenarioError(one_line(f"{file}: invalid TOML: a number too long to read")) from None
     return parse_scenario(data, file)
 
 

@@ -203,6 +203,12 @@ def test_an_integer_too_big_for_a_float_is_a_clean_error(tmp_path, capsys, befor
     assert expected in cli_refuses(write(tmp_path, BASE.replace(before, after)), capsys)
 
 
+def test_an_integer_too_long_for_python_to_read_is_a_clean_error(tmp_path, capsys):
+    """Past 4,300 digits tomllib's int() raises ValueError, not TOMLDecodeError (exit 4 before)."""
+    err = cli_refuses(write(tmp_path, BASE.replace("count = 2", "count = " + "1" * 5000)), capsys)
+    assert err.endswith("invalid TOML: a number too long to read\n") and "1111" not in err
+
+
 def test_a_weight_too_big_for_a_float_is_a_clean_error(tmp_path):
     weights = BASE.replace(
         "[services]", f"[services]\ninstallation_points = {{ dist = 'choice', values = [1, 2], weights = [{HUGE}, 1] }}"
