@@ -129,6 +129,10 @@ class FixedCount:
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return np.full(n, self.value, dtype=np.int64)
 
+    def mean(self) -> float:
+        """The expected count (the scenario's run-size limit counts messages with it)."""
+        return float(self.value)
+
 
 @dataclass(frozen=True, slots=True)
 class UniformCount:
@@ -140,15 +144,21 @@ class UniformCount:
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.integers(self.low, self.high + 1, n)
 
+    def mean(self) -> float:
+        return (self.low + self.high) / 2
+
 
 @dataclass(frozen=True, slots=True)
 class GeometricCount:
     """1, 2, 3 … with the given mean (≥ 1): most bursts short, a few long."""
 
-    mean: float
+    mean_count: float
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        return rng.geometric(1.0 / self.mean, n).astype(np.int64)
+        return rng.geometric(1.0 / self.mean_count, n).astype(np.int64)
+
+    def mean(self) -> float:
+        return self.mean_count
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +169,10 @@ class ChoiceCount:
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         p = np.asarray(self.weights, dtype=float)
         return rng.choice(np.asarray(self.values, dtype=np.int64), size=n, p=p / p.sum())
+
+    def mean(self) -> float:
+        total = sum(self.weights)
+        return sum(v * w / total for v, w in zip(self.values, self.weights, strict=True))
 
 
 CountDistribution = FixedCount | UniformCount | GeometricCount | ChoiceCount

@@ -10,16 +10,22 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import re
 from typing import Any
 
 from sim.distributions import Distribution
 from sim.scenario.load import BACKOFF_KEYS, VARIANT_SECTIONS, parse_variant
 from sim.scenario.model import Backoff, Scenario, ScenarioError, Variant
-from sim.scenario.reader import Reader
+from sim.scenario.reader import MAX_FLOAT, Reader, one_line
 
 Axis = tuple[str, tuple[str, ...]]  # ("lock.timeout", ("30s", "45s", "60s"))
 MAX_POINTS = 1000  # grid points of one sweep: each is a variant with its own replications
 MAX_RUNS = 100_000  # grid points × replications: simulations one sweep may ask for
+# Grid keys and values become the points' variant names ("lock.timeout=30s, workers.count=5"), shown in
+# reports, plot labels, Markdown, HTML and CSV: plain characters only, so every such name is safe.
+GRID_KEY = re.compile(r"[a-z_]+(\.[a-z_]+)*")
+GRID_VALUE = re.compile(r"[A-Za-z0-9._+-]{1,32}")
+GRID_VALUE_HELP = "letters, digits, '.', '_', '+' and '-', at most 32 characters"
 
 
 def parse_grid(specs: list[str]) -> list[Axis]:
@@ -29,6 +35,7 @@ def parse_grid(specs: list[str]) -> list[Axis]:
         parts = tuple(v.strip() for v in values.split(",") if v.strip())
         if not sep or not key.strip() or not parts:
             raise ScenarioError(f"--grid {spec!r}: expected KEY=V1,V2,… such as lock.timeout=30s,60s")
+        _check_charset(spec, key.strip(), parts)
         if key.strip() in (a[0] for a in axes):
             raise ScenarioError(f"--grid {spec!r}: {key.strip()} is already on the grid")
         repeated = sorted({v for v in parts if parts.count(v) > 1})
@@ -39,6 +46,15 @@ def parse_grid(specs: list[str]) -> list[Axis]:
     if points > MAX_POINTS:
         raise ScenarioError(f"--grid: {points:,} grid points; the limit is {MAX_POINTS:,} (sweep fewer values)")
     return axes
+
+
+def _check_charset(spec: str, key: str, values: tuple[str, ...]) -> None:
+    shown = repr(spec) if len(spec) <= 200 else f"of {len(spec):,} characters"
+    if not GRID_KEY.fullmatch(key):
+        raise ScenarioError(one_line(f"--grid {shown}: {key!r} is not a setting name such as lock.timeout"))
+    for value in values:
+        if not GRID_VALUE.fullmatch(value):
+            raise ScenarioError(one_line(f"--grid {shown}: a value must be {GRID_VALUE_HELP}, got {value[:40]!r}"))
 
 
 def grid_scenario(scenario: Scenario, axes: list[Axis], base_name: str | None = None) -> Scenario:
@@ -140,12 +156,19 @@ def _merged_distribution(name: str, inherited: Distribution, grid: dict[str, Any
 
 
 def _value(text: str) -> Any:
-    """A grid value as TOML would read it: a boolean, a number, or a string such as '30s'."""
+    """A grid value as TOML would read it: a boolean, a number, or a string such as '30s'.
+
+    An integer past float range stays an int: the setting's reader refuses it by its limit,
+    before anything turns it into a float (which would overflow).
+    """
     if text in ("true", "false"):
         return text == "true"
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return number if abs(number) <= MAX_FLOAT else text  # '1e999': no number; the reader says what it expected

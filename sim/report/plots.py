@@ -36,6 +36,12 @@ def write_all(c: Comparison, folder: Path) -> None:
         plt.close(fig)
 
 
+def _label(text: str) -> str:
+    """`text` as matplotlib draws it literally: a `$` would start mathtext, and one a variant or
+    customer name brings along would fail to parse (or render as maths). Every label from data goes through here."""
+    return text.replace("$", r"\$")
+
+
 def _records(runs: Sequence[RunResult]) -> list[MessageRecord]:
     return [r for run in runs for r in run.records]
 
@@ -51,7 +57,9 @@ def latency_cdf(c: Comparison):  # type: ignore[no-untyped-def]
     fig, ax = _figure("Response time CDF", "seconds from arrival to reply", "share of messages")
     for variant, runs in c.runs.items():
         latencies = np.sort([r.latency for r in _records(runs)])
-        ax.step(latencies, np.arange(1, len(latencies) + 1) / max(len(latencies), 1), where="post", label=variant)
+        ax.step(
+            latencies, np.arange(1, len(latencies) + 1) / max(len(latencies), 1), where="post", label=_label(variant)
+        )
     ax.legend()
     return fig
 
@@ -62,7 +70,7 @@ def busy_rate(c: Comparison):  # type: ignore[no-untyped-def]
     estimates = [c.estimates[v]["busy_rate"] for v in names]
     means = [e.mean for e in estimates]
     errors = [[e.mean - e.low for e in estimates], [e.high - e.mean for e in estimates]]
-    ax.bar(names, means, yerr=errors, capsize=8, color="#e4572e")
+    ax.bar([_label(n) for n in names], means, yerr=errors, capsize=8, color="#e4572e")
     ax.tick_params(axis="x", labelrotation=30)
     return fig
 
@@ -73,7 +81,7 @@ def lock_wait(c: Comparison):  # type: ignore[no-untyped-def]
     top = max((max(w) for w in waits.values() if w), default=1.0)
     bins = np.linspace(0, max(top, 1e-3), 40)
     for variant, values in waits.items():
-        ax.hist(values, bins=bins, histtype="step", linewidth=2, label=variant)
+        ax.hist(values, bins=bins, histtype="step", linewidth=2, label=_label(variant))
     ax.set_yscale("log")
     ax.legend()
     return fig
@@ -85,7 +93,7 @@ def lock_attempts(c: Comparison):  # type: ignore[no-untyped-def]
     top = max((max(a) for a in attempts.values() if a), default=1)
     bins = np.unique(np.geomspace(1, top + 1, 40).astype(int))
     for variant, values in attempts.items():
-        ax.hist(values, bins=bins, histtype="step", linewidth=2, label=variant)
+        ax.hist(values, bins=bins, histtype="step", linewidth=2, label=_label(variant))
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.legend()
@@ -104,7 +112,7 @@ def cache_hit_ratio(c: Comparison):  # type: ignore[no-untyped-def]
         total, _ = np.histogram(times, edges)
         hit, _ = np.histogram(times, edges, weights=hits)
         ratio = np.divide(hit, total, out=np.full(len(total), np.nan), where=total > 0)
-        ax.plot((edges[:-1] + edges[1:]) / 2, ratio, marker=".", label=variant)
+        ax.plot((edges[:-1] + edges[1:]) / 2, ratio, marker=".", label=_label(variant))
     ax.set_ylim(-0.05, 1.05)
     ax.legend()
     return fig
@@ -120,7 +128,7 @@ def redis_load(c: Comparison):  # type: ignore[no-untyped-def]
             seconds = np.fromiter(run.commands_per_second.keys(), dtype=np.int64, count=len(run.commands_per_second))
             counts = np.fromiter(run.commands_per_second.values(), dtype=float, count=len(run.commands_per_second))
             np.add.at(per_window, seconds // window, counts / len(runs))
-        ax.plot(np.arange(len(per_window)) * window / 60, per_window / window, label=variant)
+        ax.plot(np.arange(len(per_window)) * window / 60, per_window / window, label=_label(variant))
     ax.legend()
     return fig
 
@@ -131,8 +139,10 @@ def workers(c: Comparison):  # type: ignore[no-untyped-def]
         records = runs[0].records
         grid = np.linspace(0, max((r.done_at for r in records), default=1.0), 600)
         starts = np.array([r.arrival + r.queue_wait for r in records])
-        busy_ax.plot(grid / 60, _occupancy(grid, starts, np.array([r.done_at for r in records])), label=variant)
-        queue_ax.plot(grid / 60, _occupancy(grid, np.array([r.arrival for r in records]), starts), label=variant)
+        busy_ax.plot(grid / 60, _occupancy(grid, starts, np.array([r.done_at for r in records])), label=_label(variant))
+        queue_ax.plot(
+            grid / 60, _occupancy(grid, np.array([r.arrival for r in records]), starts), label=_label(variant)
+        )
     busy_ax.set(title="Worker utilisation and queue (replication 0)", ylabel="busy workers")
     queue_ax.set(xlabel="minutes", ylabel="messages waiting for a worker")
     for ax in (busy_ax, queue_ax):
@@ -156,7 +166,7 @@ def busiest_customer(c: Comparison):  # type: ignore[no-untyped-def]
         ax.invert_yaxis()
         ax.set_xlim(*_time_span(mine))
         customer = mine[0].customer if mine else ""
-        ax.set(title=f"{variant}: customer {customer}'s busiest burst", xlabel="seconds")
+        ax.set(title=_label(f"{variant}: customer {customer}'s busiest burst"), xlabel="seconds")
         ax.grid(alpha=0.3, axis="x")
     labelled = {
         label: handle for ax in axes[:, 0] for handle, label in zip(*ax.get_legend_handles_labels(), strict=True)
@@ -186,7 +196,7 @@ def _draw_message(ax, row: int, r: MessageRecord, leader: str) -> None:  # type:
     """One bar split into queue, debounce, lock wait, CRM, LLM; a merged message waits for its batch's answer."""
     if r.merged_into >= 0:
         ax.barh(row, r.reply_at - r.arrival, left=r.arrival, color=MERGED_COLOR, label="merged (debounce)")
-        ax.text(r.reply_at, row, f"  {r.outcome} in {leader}'s reply", va="center", fontsize=8)
+        ax.text(r.reply_at, row, _label(f"  {r.outcome} in {leader}'s reply"), va="center", fontsize=8)
         return
     explained = r.queue_wait + r.lock_wait + r.crm_s + r.llm_s
     debounce = max(0.0, r.reply_at - r.arrival - explained) if r.outcome != "busy" else 0.0

@@ -41,7 +41,8 @@ from sim.scenario.model import (
     Variant,
     Workload,
 )
-from sim.scenario.reader import MAX_DURATION, MISSING, Reader, parse_duration
+from sim.scenario.reader import MAX_DURATION, MIN_DURATION, MISSING, Reader, one_line, parse_duration
+from sim.scenario.work import check_work, expected_bursts
 
 DEFAULT_LOCK = LockSettings(ttl=120.0, timeout=30.0, backoff=FixedBackoff(0.1), log_every=10)
 DEFAULT_CACHE = CacheSettings(enabled=False, ttl=300.0)
@@ -65,6 +66,10 @@ MAX_CSV_ROWS = 1_000_000
 # The name becomes a folder under --out: a plain file name, never a path ("..", "/x", "a/b").
 REPORT_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
 REPORT_NAME_HELP = "letters, digits, '-', '_' and '.' (not first), at most 100 characters"
+# A variant's name is shown in reports, plot labels (matplotlib reads `$` as maths), Markdown tables
+# (`|`), HTML, CSV and the CI summary: plain characters only, no newline, `$`, `|`, `\` or markup.
+VARIANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._+-]{0,63}")
+VARIANT_NAME_HELP = "letters, digits, space, '.', '_', '+' and '-', a letter or digit first, at most 64 characters"
 # The keys each backoff kind reads; decorrelated_jitter reads `factor` too (files that set it still load)
 # but has no use for it.
 BACKOFF_KEYS = {
@@ -76,21 +81,24 @@ def load_scenario(path: str | Path) -> Scenario:
     """Parse and validate; raises `ScenarioError` with a one-line message."""
     file = str(path)
     try:
-        text = read_regular_file(Path(path), MAX_SCENARIO_BYTES).decode("utf-8")
+        # utf-8-sig: an editor's byte-order mark is not text (TOML would refuse it as a bare key)
+        text = read_regular_file(Path(path), MAX_SCENARIO_BYTES).decode("utf-8-sig")
     except FileNotFoundError:
-        raise ScenarioError(f"{file}: no such scenario file") from None
+        raise ScenarioError(one_line(f"{file}: no such scenario file")) from None
     except FileRefused as error:
-        raise ScenarioError(f"{file}: {error}") from None
+        raise ScenarioError(one_line(f"{file}: {error}")) from None
     except OSError as error:
-        raise ScenarioError(f"{file}: cannot read: {error.strerror or error.__class__.__name__}") from None
+        raise ScenarioError(one_line(f"{file}: cannot read: {error.strerror or error.__class__.__name__}")) from None
     except UnicodeDecodeError as error:
-        raise ScenarioError(f"{file}: cannot read: not UTF-8 text (byte {error.start})") from None
+        raise ScenarioError(one_line(f"{file}: cannot read: not UTF-8 text (byte {error.start})")) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise ScenarioError(f"{file}: invalid TOML: {error}") from None
+        raise ScenarioError(one_line(f"{file}: invalid TOML: {error}")) from None
     except RecursionError:
-        raise ScenarioError(f"{file}: invalid TOML: tables or arrays nested too deep") from None
+        raise ScenarioError(one_line(f"{file}: invalid TOML: tables or arrays nested too deep")) from None
+    except ValueError:  # tomllib hands an integer of over 4,300 digits to int(), which refuses it
+        raise ScenarioError(one_line(f"{file}: invalid TOML: a number too long to read")) from None
     return parse_scenario(data, file)
 
 
@@ -130,7 +138,9 @@ def parse_scenario(data: dict[str, Any], file: str) -> Scenario:
     _check_run_size(workload_section, workload, duration)
     base = parse_variant("default", top, None)
     variants = tuple(
-        parse_variant(vname, Reader(file, f"variants.{vname}", _table(top, "variants", vname)), base)
+        parse_variant(
+            _variant_name(top, vname), Reader(file, f"variants.{vname}", _table(top, "variants", vname)), base
+        )
         for vname in _table(top, "variants", None)
     ) or (base,)
     names = tuple(v.name for v in variants)
@@ -152,6 +162,7 @@ def parse_scenario(data: dict[str, Any], file: str) -> Scenario:
         thresholds=thresholds,
         faults=faults,
     )
+    check_work(scenario)
     return dataclasses.replace(scenario, warnings=scenario_warnings(scenario))
 
 
@@ -211,18 +222,6 @@ def _random_id_could_be(workload: Workload, name: str) -> bool:
     return workload.population == 0 or number < workload.population
 
 
-def expected_bursts(workload: Workload, duration: float) -> tuple[float, float]:
-    """Bursts a run should see: (from the hourly rates over `duration`, from the surges).
-
-    The rate integrated hour by hour, so a daily curve counts its peak hours, not
-    its mean; each surge adds (multiplier − 1) × the rate at its start, as the world draws it.
-    """
-    hours = range(math.ceil(duration / 3600))
-    base = sum(workload.rate_at(h * 3600.0) * (min((h + 1) * 3600.0, duration) - h * 3600.0) for h in hours) / 3600
-    surges = sum((s.multiplier - 1) * workload.rate_at(s.start) * s.duration / 3600 for s in workload.surges)
-    return base, surges
-
-
 def _check_run_size(section: Reader, workload: Workload, duration: float) -> None:
     base, surges = expected_bursts(workload, duration)
     if base > MAX_BURSTS:
@@ -235,6 +234,14 @@ def _check_run_size(section: Reader, workload: Workload, duration: float) -> Non
             "surge",
             f"the surges add ~{surges:,.0f} bursts to ~{base:,.0f}; the limit is {MAX_BURSTS:,} per run",
         )
+
+
+def _variant_name(top: Reader, name: str) -> str:
+    """`[variants.NAME]`: NAME must be plain text wherever a report shows it."""
+    if VARIANT_NAME.fullmatch(name):
+        return name
+    shown = repr(name) if len(name) <= 100 else f"a name of {len(name):,} characters"
+    Reader(top.file, "variants", {}).fail(name[:100], f"{shown} cannot be a variant name: use {VARIANT_NAME_HELP}")
 
 
 def _check_report_name(head: Reader, name: str, file: Path) -> None:
@@ -319,7 +326,7 @@ def parse_handler(r: Reader, base: HandlerSettings) -> HandlerSettings:
 
 
 def parse_lock(r: Reader, base: LockSettings) -> LockSettings:
-    ttl = r.duration("ttl", base.ttl, positive=True)
+    ttl = r.duration("ttl", base.ttl, positive=True, whole_ms=True)
     timeout = r.duration("timeout", base.timeout)
     backoff_table = r.table("backoff")
     backoff = parse_backoff(backoff_table) if backoff_table else base.backoff
@@ -351,7 +358,7 @@ def parse_backoff(r: Reader) -> Backoff:
 
 def parse_cache(r: Reader, base: CacheSettings) -> CacheSettings:
     enabled = r.boolean("enabled", base.enabled)
-    ttl = r.duration("ttl", base.ttl, positive=True)
+    ttl = r.duration("ttl", base.ttl, positive=True, whole_ms=True)
     single_flight = r.boolean("single_flight", base.single_flight)
     beta = float(r.number("xfetch_beta", base.xfetch_beta, maximum=100.0))
     r.done()
@@ -455,7 +462,7 @@ def _empirical(r: Reader) -> d.Empirical:
     name = r.string("file")
     path = Path(r.file).parent / name
     try:
-        text = read_regular_file(path, MAX_CSV_BYTES).decode("utf-8")
+        text = read_regular_file(path, MAX_CSV_BYTES).decode("utf-8-sig")  # a spreadsheet's BOM is no data
     except FileRefused as error:
         r.fail("file", f"{name}: {error}")
     except (OSError, UnicodeDecodeError) as error:
@@ -499,6 +506,8 @@ def _observation(cell: str) -> tuple[str, float]:
         return "seconds must be zero or more", 0.0
     if seconds > MAX_DURATION:
         return "seconds must be at most 1000 days", 0.0
+    if 0 < seconds < MIN_DURATION:
+        return "seconds must be 0 or at least 1 µs (1e-06)", 0.0
     return "", seconds
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from typing import Any, NoReturn
 
 from sim.scenario.model import ScenarioError
@@ -16,6 +17,10 @@ MISSING: Any = object()
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 MAX_DURATION = 1000 * 86400.0  # beyond this a value is a typo, and floats lose the millisecond
+# The shortest duration other than zero: at t = 1000 days a float still tells t + 1 µs from t,
+# so every wait a scenario asks for moves the clock (a 1e-300 s round trip never would).
+MIN_DURATION = 1e-6
+MAX_FLOAT = sys.float_info.max  # a TOML integer beyond this has no float: refused before float() overflows
 DURATION_HELP = "a duration such as '100ms', '30s', '5m', '1h' or a number of seconds"
 
 
@@ -27,8 +32,9 @@ class Reader:
         self.used: list[str] = []
 
     def fail(self, key: str, message: str) -> NoReturn:
+        """One line, always: a key, section or file name holding a newline or an escape code is shown escaped."""
         where = f"[{self.section}]{key}" if self.section else key
-        raise ScenarioError(f"{self.file}: {where}: {message}")
+        raise ScenarioError(one_line(f"{self.file}: {where}: {message}"))
 
     def raw(self, key: str, default: Any = MISSING) -> Any:
         if key not in self.used:
@@ -42,17 +48,35 @@ class Reader:
     def has(self, key: str) -> bool:
         return key in self.data
 
-    def duration(self, key: str, default: Any = MISSING, *, positive: bool = False, minimum: float = 0.0) -> float:
+    def duration(
+        self,
+        key: str,
+        default: Any = MISSING,
+        *,
+        positive: bool = False,
+        minimum: float = 0.0,
+        whole_ms: bool = False,
+    ) -> float:
+        """Seconds from 0 (or `minimum`) to 1000 days; not zero: at least 1 µs.
+
+        `whole_ms`: a TTL Redis keeps (PX, PEXPIRE), which it counts in whole milliseconds.
+        """
         value = self.raw(key, default)
         seconds = parse_duration(value)
         if seconds is None:
-            self.fail(key, f"expected {DURATION_HELP}, got {value!r}")
+            self.fail(key, f"expected {DURATION_HELP}, got {shown(value)}")
         if seconds < 0 or (positive and seconds == 0):
-            self.fail(key, f"must be {'greater than zero' if positive else 'zero or more'}, got {value!r}")
+            self.fail(key, f"must be {'greater than zero' if positive else 'zero or more'}, got {shown(value)}")
         if seconds < minimum:
-            self.fail(key, f"must be at least {minimum * 1000:g} ms, got {value!r}")
+            self.fail(key, f"must be at least {minimum * 1000:g} ms, got {shown(value)}")
         if seconds > MAX_DURATION:
-            self.fail(key, f"must be at most 1000 days, got {value!r}")
+            self.fail(key, f"must be at most 1000 days, got {shown(value)}")
+        if 0 < seconds < MIN_DURATION:
+            self.fail(key, f"must be 0 or at least 1 µs (1e-06 s), got {shown(value)}")
+        if whole_ms and not is_whole_ms(seconds):
+            self.fail(
+                key, f"Redis keeps TTLs in whole milliseconds: must be 1 ms or more, in whole ms, got {shown(value)}"
+            )
         return seconds
 
     def optional_duration(self, key: str, default: float | None, *, positive: bool = True) -> float | None:
@@ -74,32 +98,36 @@ class Reader:
         value = self.raw(key, default)
         kind = "a whole number" if integer else "a number"
         allowed = (int,) if integer else (int, float)
-        if isinstance(value, bool) or not isinstance(value, allowed) or not math.isfinite(value):
-            self.fail(key, f"expected {kind} >= {minimum:g}, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, allowed) or _non_finite_float(value):
+            self.fail(key, f"expected {kind} >= {minimum:g}, got {shown(value)}")
+        # Compared as they are, before anything turns them into floats: an int and a float compare
+        # exactly in Python, while `math.isfinite` or `float()` overflows on an integer of 400 digits.
         if value < minimum:
-            self.fail(key, f"must be >= {minimum:g}, got {value!r}")
+            self.fail(key, f"must be >= {minimum:g}, got {shown(value)}")
         if value > maximum:
-            self.fail(key, f"must be <= {maximum:g}, got {value!r}")
+            self.fail(key, f"must be <= {maximum:g}, got {shown(value)}")
+        if value > MAX_FLOAT:
+            self.fail(key, f"must be at most {MAX_FLOAT:g} (a float), got {shown(value)}")
         return value
 
     def boolean(self, key: str, default: Any = MISSING) -> bool:
         value = self.raw(key, default)
         if not isinstance(value, bool):
-            self.fail(key, f"expected true or false, got {value!r}")
+            self.fail(key, f"expected true or false, got {shown(value)}")
         return value
 
     def string(self, key: str, default: Any = MISSING, *, choices: tuple[str, ...] = ()) -> str:
         value = self.raw(key, default)
         if not isinstance(value, str):
-            self.fail(key, f"expected a string, got {value!r}")
+            self.fail(key, f"expected a string, got {shown(value)}")
         if choices and value not in choices:
-            self.fail(key, f"expected one of {', '.join(choices)}, got {value!r}")
+            self.fail(key, f"expected one of {', '.join(choices)}, got {shown(value)}")
         return value
 
     def list_of(self, key: str, default: Any = MISSING) -> list[Any]:
         value = self.raw(key, default)
         if not isinstance(value, list):
-            self.fail(key, f"expected a list, got {value!r}")
+            self.fail(key, f"expected a list, got {shown(value)}")
         return value
 
     def table(self, key: str) -> Reader | None:
@@ -108,7 +136,7 @@ class Reader:
         if value is None:
             return None
         if not isinstance(value, dict):
-            self.fail(key, f"expected a table, got {value!r}")
+            self.fail(key, f"expected a table, got {shown(value)}")
         return Reader(self.file, f"{self.section}.{key}" if self.section else key, value)
 
     def tables(self, key: str) -> list[Reader]:
@@ -132,6 +160,8 @@ def parse_duration(value: Any) -> float | None:
     """Seconds from a number or a '30s'-style string; None if it is neither."""
     if isinstance(value, bool):
         return None
+    if isinstance(value, int) and abs(value) > MAX_DURATION:
+        return math.inf if value > 0 else -math.inf  # past every limit, which the caller names; float() would overflow
     if isinstance(value, (int, float)):
         return float(value) if math.isfinite(value) else None
     if isinstance(value, str):
@@ -139,3 +169,28 @@ def parse_duration(value: Any) -> float | None:
         if match:
             return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     return None
+
+
+def _non_finite_float(value: Any) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+def is_whole_ms(seconds: float) -> bool:
+    """1 ms or more, a whole number of them (up to float round-off: 0.1 s × 1000 is 100.00000000000001)."""
+    ms = seconds * 1000
+    return ms >= 1 - 1e-9 and abs(ms - round(ms)) <= 1e-9 * max(1.0, ms)
+
+
+def one_line(text: str) -> str:
+    """`text` with every non-printable character escaped (`\\n`, `\\x1b`, `\\u202e`): an error message
+    stays one line and never writes an escape code to the user's terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def shown(value: Any) -> str:
+    """`repr(value)`, but an integer too long to read (or to print: Python refuses past 4,300 digits) by its size."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**20:
+        return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1:,} digits"
+    return repr(value)

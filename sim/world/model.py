@@ -53,14 +53,22 @@ def simulate(
     events = internals.events_scheduled(env)
     counted = _world_counts(world, server)
     broken = invariants.check(
-        records, expected=len(messages), workers=variant.workers, lock_ttl=variant.lock.ttl,
+        records, expected=len(messages), workers=variant.workers, lock_ttl=redis_ttl(variant.lock.ttl),
         lock_timeout=variant.lock.timeout, fair=variant.lock.fair, rtt=variant.redis_rtt,
-        cache_ttl=variant.cache.ttl if variant.cache.enabled else None, restarts=faults.restarts(), world=counted,
+        cache_ttl=redis_ttl(variant.cache.ttl) if variant.cache.enabled else None, restarts=faults.restarts(),
+        world=counted,
     )  # fmt: skip
     return RunResult(
         variant.name, replication, tuple(records), dict(world.driver.commands_per_second), sorted_trace(log or []),
         events, tuple(broken), counted,
     )  # fmt: skip
+
+
+def redis_ttl(seconds: float) -> float:
+    """The TTL Redis really keeps for `seconds`: the lock and the cache send PX in whole milliseconds, at least 1.
+    A scenario file is held to whole milliseconds; a config built in code may not be, and the invariants
+    must judge the TTL that was set, not the one asked for."""
+    return max(1, round(seconds * 1000)) / 1000
 
 
 def _world_counts(world: _World, server: FakeServer) -> WorldCounts:

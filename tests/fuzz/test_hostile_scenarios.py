@@ -27,7 +27,9 @@ values = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(min_value=-(10**12), max_value=10**12),
+    st.sampled_from([10**400, -(10**400), 2**1024, 10**308, 2**63]),  # past float range: float() overflows
     st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(min_value=5e-324, max_value=1e-6, exclude_max=True),  # durations the clock cannot add
     st.sampled_from(["0s", "-5s", "5 minutos", "1h", "100ms", "1e3", "fixed", "lognormal", "", "∞"]),
     st.lists(st.integers(min_value=-3, max_value=5), max_size=3),
     st.dictionaries(st.sampled_from(["dist", "kind", "value", "mean", "bogus"]), st.integers(-2, 5), max_size=2),
