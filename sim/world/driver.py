@@ -17,6 +17,7 @@ import simpy
 from fakeredis import FakeServer
 
 from sim.errors import ScenarioError
+from sim.scenario.reader import MIN_DURATION
 from sim.sut.effects import BlockingPop, Command, Log, Now, Script, Sleep, Spawn, Step, Stop, Stopped, T, not_an_effect
 from sim.world import internals
 from sim.world.executors import Executor
@@ -147,7 +148,12 @@ class SimDriver:
         return self.env.timeout(seconds) if now + seconds > now else self._stuck(seconds)
 
     def _stuck(self, seconds: float) -> simpy.Timeout:
-        """A wait the clock cannot represent (`now + seconds == now`) would spin forever: stop instead."""
+        """A wait the clock cannot represent (`now + seconds == now`). One shorter than any duration a
+        scenario may state (a draw near zero: a full-jitter wait, an exponential latency) rounds to
+        nothing, as it would on any clock; a longer one means the clock has run out of resolution, and
+        a retry loop would spin forever: stop instead."""
+        if seconds < MIN_DURATION:
+            return self.env.timeout(0)
         raise ScenarioError(
             f"simulated time cannot advance by {seconds:g} s at t = {self.env.now:g} s: "
             "floating point has run out of resolution (shorten the run or lengthen the waits)"

@@ -92,6 +92,18 @@ def test_a_sleep_the_clock_cannot_represent_stops_the_run_with_one_line():
         env.run()
 
 
+def test_a_wait_shorter_than_any_stated_duration_rounds_to_nothing_instead_of_stopping_the_run():
+    env, server, driver = world(initial_time=1e6)  # 1e6 + 1e-12 == 1e6: a near-zero jitter draw
+
+    def step():
+        yield Sleep(1e-12)
+        yield Command(("SET", "k", "v"))
+
+    env.process(driver.run(step()))
+    env.run()
+    assert env.now == 1e6 + driver.rtt
+
+
 def test_a_sleep_moves_the_clock_forward():
     env, _, driver = world(initial_time=1e6)
 
