@@ -56,6 +56,7 @@ VARIANT_SECTIONS = ("lock", "cache", "workers", "redis", "services", "handler")
 MAX_BURSTS = 5_000_000  # per run: past this, memory and patience run out; split the run instead
 MAX_COUNT = 1000  # messages in one burst, installation points of one customer
 MAX_REPLICATIONS = 10_000
+MAX_WORKERS = 100_000  # workers of one variant; each is a SimPy resource slot (and a thread in sim live)
 MAX_SEED = 2**63 - 1  # a signed 64-bit integer, the most TOML promises; numpy refuses negatives
 MAX_RATE = 10 * MAX_BURSTS  # bursts per hour of any one hour: more is a typo, and rate × hours stays finite
 MAX_MULTIPLIER = 10_000.0  # a surge × this is already far past anything a run can hold
@@ -306,7 +307,9 @@ def parse_variant(name: str, section: Reader, base: Variant | None) -> Variant:
     lock = parse_lock(_section(section, "lock"), base.lock if base else DEFAULT_LOCK)
     cache = parse_cache(_section(section, "cache"), base.cache if base else DEFAULT_CACHE)
     workers_table = _section(section, "workers")
-    workers = workers_table.number("count", base.workers if base else DEFAULT_WORKERS, minimum=1, integer=True)
+    workers = workers_table.number(
+        "count", base.workers if base else DEFAULT_WORKERS, minimum=1, maximum=MAX_WORKERS, integer=True
+    )
     workers_table.done()
     redis_table = _section(section, "redis")
     rtt = redis_table.duration("rtt", base.redis_rtt if base else DEFAULT_RTT)
@@ -407,14 +410,24 @@ def _surge(r: Reader) -> Surge:
 
 
 def _scripted_customer(r: Reader) -> ScriptedCustomer:
-    name = r.string("customer")
-    tax_id = r.string("tax_id", name)
+    name = _printable(r, "customer", r.string("customer"))
+    tax_id = _printable(r, "tax_id", r.string("tax_id", name))
     times = r.list_of("messages")
     at = tuple(Reader(r.file, r.section, {"messages": t}).duration("messages") for t in times)
     if not at:
         r.fail("messages", "needs at least one arrival time, e.g. ['0s', '12s']")
     r.done()
     return ScriptedCustomer(name, tax_id, tuple(sorted(at)))
+
+
+MAX_ID = 100  # characters of a customer id or tax id
+
+
+def _printable(r: Reader, key: str, value: str) -> str:
+    """An id that reaches log lines, Redis keys, reports and error messages: printable, one line, bounded."""
+    if not value or len(value) > MAX_ID or not value.isprintable():
+        r.fail(key, f"must be 1 to {MAX_ID} printable characters (no control characters), got {len(value)} characters")
+    return value
 
 
 DISTRIBUTION_KINDS = ("fixed", "uniform", "exponential", "lognormal", "empirical", "mixture")

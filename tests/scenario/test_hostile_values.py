@@ -2,6 +2,7 @@
 or (built in code, past the loader) a clean run. Every test rebuilds a reproduction from the report."""
 
 import dataclasses
+import json
 import textwrap
 
 import pytest
@@ -193,7 +194,7 @@ HUGE = "1" + "0" * 400
             "[lock]log_every: must be at most 1.79769e+308 (a float), got an integer of about 401 digits",
         ),  # noqa: E501
         ("seed = 3", f"seed = {HUGE}", "[scenario]seed: must be at most 1.79769e+308 (a float)"),
-        ("count = 2", f"count = {HUGE}", "[workers]count: must be at most 1.79769e+308 (a float)"),
+        ("count = 2", f"count = {HUGE}", "[workers]count: must be <= 100000, got an integer of about 401 digits"),
         ('crm = "1s"', f"crm = {HUGE}", "[services]crm: must be at most 1000 days"),
         ('crm = "1s"', f"crm = -{HUGE}", "[services]crm: must be zero or more"),
     ],
@@ -316,3 +317,23 @@ def test_the_parsed_scenario_without_a_file_checks_work_too():
             "lock": {"ttl": 86400000, "timeout": 86400000, "backoff": {"kind": "fixed", "delay": "1ms"}}}  # fmt: skip
     with pytest.raises(ScenarioError, match="polls; the limit is"):
         parse_scenario(data, "in-code.toml")
+
+
+@pytest.mark.parametrize("customer", ["", "a\nb", "esc\x1b[31m", "x" * 101])
+def test_a_scripted_customer_id_must_be_printable_one_line_text(tmp_path, customer):
+    path = tmp_path / "ids.toml"
+    path.write_text(
+        '[scenario]\nname = "ids"\n[workload]\n[[workload.script]]\n'
+        f'customer = {json.dumps(customer)}\nmessages = ["0s"]\n'
+    )
+    with pytest.raises(ScenarioError, match=r"customer: must be 1 to 100 printable characters") as error:
+        load_scenario(path)
+    assert "\n" not in str(error.value) and "\x1b" not in str(error.value)
+
+
+def test_a_worker_count_beyond_the_limit_is_refused(tmp_path):
+    path = tmp_path / "workers.toml"
+    scripted = '[workload]\n[[workload.script]]\ncustomer = "m"\nmessages = ["0s"]\n'
+    path.write_text('[scenario]\nname = "w"\n' + scripted + "[workers]\ncount = 100001\n")
+    with pytest.raises(ScenarioError, match=r"\[workers\]count: must be <= 100000"):
+        load_scenario(path)
