@@ -1,5 +1,10 @@
 """Hypothesis profiles: under CI (`CI` set) derandomised with no example database, so a red
-run is reproducible by running it again; elsewhere random, so developers keep exploring."""
+run is reproducible by running it again; elsewhere random, so developers keep exploring.
+
+Shared paths and helpers (the bundled scenarios, `sim` in a subprocess, scenario files from
+inline text, the manual clock) are plain imports from `tests/helpers.py`, so a reader sees where
+each name comes from. The `slow` marker is registered in pyproject.toml: every run includes the
+slow tests unless asked not to; `python -m pytest -m "not slow"` is the quick developer loop."""
 
 import os
 

@@ -1,20 +1,12 @@
 """The command line as a user and a CI job meet it: output, determinism, exit codes."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from sim.cli import main
-
-ROOT = Path(__file__).parents[1]
-MAGNA = str(ROOT / "scenarios" / "magna.toml")
-
-
-def sim(*args):
-    return subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True, cwd=ROOT)
+from tests.helpers import MAGNA
+from tests.helpers import sim_process as sim
 
 
 def test_run_json_has_the_documented_shape(capsys):
@@ -122,9 +114,7 @@ def test_abbreviated_options_and_a_scheduler_without_dask_exit_2_before_any_run(
 
 
 def test_a_bundled_scenario_runs_by_name_from_any_folder(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "sim", "run", "magna", "--json"], capture_output=True, text=True, cwd=tmp_path
-    )
+    result = sim("run", "magna", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == json.loads(sim("run", MAGNA, "--json").stdout)
 

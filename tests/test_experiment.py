@@ -1,11 +1,8 @@
 """Replications: independent streams per replication, identical results on any number of processes."""
 
-from pathlib import Path
-
 from sim.experiment import run_replications
 from sim.scenario import load_scenario
-
-PEAK = Path(__file__).parents[1] / "scenarios" / "peak-hour.toml"
+from tests.helpers import PEAK_HOUR as PEAK
 
 
 def test_results_are_identical_whatever_the_number_of_processes():

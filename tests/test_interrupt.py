@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).parents[1]
-FULL_DAY = ROOT / "scenarios" / "full-day.toml"  # a replication takes seconds: long enough to interrupt
+from tests.helpers import ROOT, SCENARIOS
+
+FULL_DAY = SCENARIOS / "full-day.toml"  # a replication takes seconds: long enough to interrupt
 
 
 def processes_in_group(group: int) -> list[int]:

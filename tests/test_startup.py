@@ -1,13 +1,9 @@
 """`sim` starts fast: the CLI imports the heavy libraries only in the commands that use them."""
 
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 from sim.startup import HEAVY, cli_import_seconds, heavy_modules_imported_by_cli
-
-ROOT = Path(__file__).parents[1]
+from tests.helpers import sim_process
 
 
 def test_importing_the_cli_imports_no_scipy_matplotlib_simpy_fakeredis_or_dask():
@@ -18,7 +14,7 @@ def test_importing_the_cli_imports_no_scipy_matplotlib_simpy_fakeredis_or_dask()
 def test_sim_help_answers_well_within_a_generous_bound():
     # The goal is 0.3 s; 1.5 s never flakes on a loaded machine yet catches the 2 s of eager imports.
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "sim", "--help"], capture_output=True, cwd=ROOT, timeout=60)
+    done = sim_process("--help", timeout=60)
     assert done.returncode == 0
     assert time.perf_counter() - started < 1.5
 

@@ -13,13 +13,14 @@ import io
 import json
 from pathlib import Path
 
+import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from sim.cli import main
 from sim.errors import ExitCode
+from tests.helpers import MAGNA
 
-MAGNA = str(Path(__file__).parents[2] / "scenarios" / "magna.toml")
 DOCUMENTED = {ExitCode.OK, ExitCode.BREACHED, ExitCode.BAD_INPUT, ExitCode.BROKEN}
 
 garbage = st.text(alphabet="-+.,=<>%:0123456789aesmhx_ \t", max_size=8)
@@ -116,6 +117,7 @@ def mutated_results(real: dict, data: st.DataObject) -> object:
     return document
 
 
+@pytest.mark.slow
 @settings(max_examples=40)
 @given(data=st.data())
 def test_hostile_baseline_files_give_a_documented_exit_code_and_one_line(tmp_path_factory, data):

@@ -7,7 +7,6 @@ so the suite stays fast in CI; valid mutants run a short slice of themselves.
 import copy
 import dataclasses
 import tomllib
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -18,8 +17,8 @@ from sim.report.folder import write_report
 from sim.scenario import ScenarioError, load_scenario
 from sim.scenario.load import parse_scenario
 from sim.world.model import simulate
+from tests.helpers import BUNDLED as SCENARIOS
 
-SCENARIOS = sorted((Path(__file__).parents[2] / "scenarios").glob("*.toml"))
 TEXTS = [p.read_text() for p in SCENARIOS]
 DATA = [tomllib.loads(t) for t in TEXTS]
 
@@ -86,6 +85,7 @@ def test_mutated_values_give_a_clean_error_or_a_valid_scenario(data):
     run_a_slice(scenario)
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_mangled_text_gives_a_clean_error_or_a_valid_scenario(tmp_path, data):
@@ -125,6 +125,7 @@ def test_binary_garbage_is_a_clean_error(tmp_path):
     assert_clean_error(error.value, str(path))
 
 
+@pytest.mark.slow
 @settings(max_examples=20, deadline=None)
 @given(st.data())
 def test_every_valid_mutant_gets_a_complete_report(tmp_path_factory, data):

@@ -5,16 +5,13 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from sim.cli import main
 from sim.live import connect, redact, run_live
 from sim.scenario import load_scenario
-
-ROOT = Path(__file__).parents[2]
-MAGNA = ROOT / "scenarios" / "magna.toml"
+from tests.helpers import MAGNA, ROOT
 
 # Magna with every option that names keys: fair lock, debounce, single-flight + XFetch, watchdog.
 EVERYTHING = """
@@ -74,6 +71,7 @@ def _snapshot(client):
     return {key: (client.dump(key), client.pttl(key) > 0) for key in client.scan_iter(count=1000)}
 
 
+@pytest.mark.slow
 def test_a_live_run_leaves_every_other_key_byte_for_byte_and_none_of_its_own(private_redis, tmp_path, capsys):
     client = private_redis.client
     _plant_decoys(client)
@@ -115,6 +113,7 @@ def _live(url, *extra, time_scale="0.05"):
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_a_server_killed_during_the_run_is_exit_5_with_one_line(private_redis):
     run = _live(private_redis.url, "--variant", "after", time_scale="0.03")
     while not private_redis.client.keys("sim-live:*lock:thread:*"):  # message 1 holds the lock
@@ -147,7 +146,11 @@ def test_a_server_out_of_memory_is_exit_5_with_one_line(private_redis):
     [
         ("redis://:secret@127.0.0.1:1/0", "redis://:***@127.0.0.1:1/0: Error 111"),
         ("redis://:secret@127.0.0.1:{port}/99", "DB index is out of range"),
-        ("rediss://:secret@127.0.0.1:{port}/0?socket_connect_timeout=1", "rediss://:***@127.0.0.1:"),
+        pytest.param(  # TLS to a plain server: seconds of connect timeouts and retries
+            "rediss://:secret@127.0.0.1:{port}/0?socket_connect_timeout=1",
+            "rediss://:***@127.0.0.1:",
+            marks=pytest.mark.slow,
+        ),
         ("redis://:secret@127.0.0.1:{port}/abc", "the database 'abc' is not a number"),
         ("redis://:secret@127.0.0.1:notaport/0", "Port could not be cast"),
         ("redis://:secret@127.0.0.1:99999/0", "Port out of range"),

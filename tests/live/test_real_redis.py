@@ -2,7 +2,6 @@
 
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import redis
@@ -14,10 +13,10 @@ from sim.scenario import load_scenario
 from sim.sut.blocking import BlockingDriver
 from sim.sut.lock import LockConfig, Release, ThreadLock
 from sim.sut.retry import Fixed
+from tests.helpers import MAGNA
 
-MAGNA = Path(__file__).parents[2] / "scenarios" / "magna.toml"
 
-
+@pytest.mark.slow
 def test_magna_live_has_the_same_outcomes_as_the_simulation(redis_url):
     scenario = load_scenario(MAGNA)
     simulated = run_once(scenario)

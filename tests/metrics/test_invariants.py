@@ -1,16 +1,14 @@
 """The invariant checker catches what it promises to catch, and real runs keep every invariant."""
 
 import dataclasses
-from pathlib import Path
 
 from sim.experiment import run_once
 from sim.metrics.invariants import NAMES, check
 from sim.metrics.records import WorldCounts
 from sim.scenario import load_scenario
 from sim.world.model import simulate
+from tests.helpers import SCENARIOS
 from tests.metrics.test_summary import rec
-
-SCENARIOS = Path(__file__).parents[2] / "scenarios"
 
 
 def test_bundled_scenarios_keep_every_invariant():

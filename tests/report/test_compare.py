@@ -11,9 +11,8 @@ import pytest
 from sim import report_commands
 from sim.cli import main
 from sim.report import plots
+from tests.helpers import MAGNA
 
-ROOT = Path(__file__).parents[2]
-MAGNA = str(ROOT / "scenarios" / "magna.toml")
 FILES = {
     "report.md", "report.html", "results.json", "records.csv", "latency_cdf.png", "busy_rate.png", "lock_wait.png",
     "lock_attempts.png", "cache_hit_ratio.png", "redis_load.png", "workers.png", "busiest_customer.png",

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
+from tests.helpers import MAGNA
 
 EXPECTED = Path(__file__).parent / "expected"
-MAGNA = str(Path(__file__).parents[2] / "scenarios" / "magna.toml")
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 from sim.cli import main
-from tests.report.test_compare import MAGNA
+from tests.helpers import MAGNA
 
 CHROMIUM = shutil.which("chromium")
 FLAGS = [

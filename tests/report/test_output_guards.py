@@ -3,17 +3,14 @@ one-line exit-2 errors found before any replication runs; the console encoding n
 
 import errno
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from sim import report_commands
 from sim.cli import main
 from sim.report import plots
+from tests.helpers import sim_process
 
-ROOT = Path(__file__).parents[2]
 TINY = """
 [scenario]
 {name}replications = 1
@@ -165,9 +162,8 @@ def test_the_step_summary_has_the_report_without_its_relative_image_links(tmp_pa
 
 
 def test_a_cp1252_console_gets_the_summary_line_instead_of_a_crash(tmp_path):
-    env = {**os.environ, "PYTHONIOENCODING": "cp1252", "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "sim", "compare", str(scenario(tmp_path)), "--out", str(tmp_path / "out")]
-    done = subprocess.run([*command, "--quiet", "--processes", "1"], env=env, capture_output=True, timeout=120)
+    args = ["compare", scenario(tmp_path), "--out", tmp_path / "out", "--quiet", "--processes", "1"]
+    done = sim_process(*args, env={"PYTHONIOENCODING": "cp1252"}, text=False, timeout=120)
     assert (done.returncode, done.stderr) == (0, b"")
     assert done.stdout.startswith(b"tiny: 1 variants \xd7 1 replications, no thresholds ? ")  # cp1252 has no arrow
     assert (tmp_path / "out/tiny/results.json").exists()

@@ -2,7 +2,6 @@
 
 import dataclasses
 import json
-from pathlib import Path
 
 import pytest
 
@@ -10,8 +9,7 @@ from sim.cli import main
 from sim.distributions import Exponential, Fixed, LogNormal, Mixture, Uniform
 from sim.scenario import ScenarioError, load_scenario
 from sim.sweep import grid_scenario, parse_grid
-
-MAGNA = str(Path(__file__).parents[2] / "scenarios" / "magna.toml")
+from tests.helpers import MAGNA, PEAK_HOUR
 
 
 def test_grid_points_override_only_their_settings():
@@ -109,9 +107,6 @@ def test_grid_points_times_replications_are_limited():
         ScenarioError, match=r"11 grid points × 10,000 replications is 110,000 runs; the limit is 100,000"
     ):
         grid_scenario(scenario, parse_grid(["workers.count=" + ",".join(str(n) for n in range(1, 12))]))
-
-
-PEAK_HOUR = str(Path(__file__).parents[2] / "scenarios" / "peak-hour.toml")
 
 
 def test_the_readmes_sweep_example_builds_its_nine_points_from_the_after_variant():

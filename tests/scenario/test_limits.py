@@ -1,12 +1,12 @@
 """Limits that hold: files, run size, weights and nesting are refused in one line before anything runs."""
 
 import os
-import textwrap
 
 import pytest
 
 from sim.scenario import ScenarioError, load_scenario
 from sim.scenario.load import MAX_BURSTS, MAX_CSV_BYTES, MAX_CSV_ROWS, MAX_SCENARIO_BYTES, expected_bursts
+from tests.helpers import write_scenario as write
 
 SCRIPT = """
 [workload]
@@ -14,12 +14,6 @@ SCRIPT = """
 customer = "a"
 messages = ["0s"]
 """
-
-
-def write(tmp_path, text, name="s.toml"):
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(text))
-    return path
 
 
 def refused(path) -> str:

@@ -1,21 +1,11 @@
 """Scenario files: defaults, variants as overrides, and one-line errors naming file and key."""
 
-import textwrap
-from pathlib import Path
-
 import pytest
 
 from sim import distributions as d
 from sim.scenario import ScenarioError, load_scenario
-
-SCENARIOS = Path(__file__).parents[2] / "scenarios"
-
-
-def write(tmp_path, text):
-    path = tmp_path / "s.toml"
-    path.write_text(textwrap.dedent(text))
-    return path
-
+from tests.helpers import SCENARIOS
+from tests.helpers import write_scenario as write
 
 MINIMAL = """
 [workload]

@@ -1,13 +1,9 @@
 """Accepted but senseless settings: the scenario loads, and carries one warning line for each."""
 
-import textwrap
-from pathlib import Path
-
 import pytest
 
 from sim.scenario import load_scenario
-
-SCENARIOS = Path(__file__).parents[2] / "scenarios"
+from tests.helpers import SCENARIOS, write_scenario
 
 SCRIPT = """
 [workload]
@@ -18,9 +14,7 @@ messages = ["0s"]
 
 
 def warnings_of(tmp_path, text):
-    path = tmp_path / "s.toml"
-    path.write_text(textwrap.dedent(text))
-    return load_scenario(path).warnings
+    return load_scenario(write_scenario(tmp_path, text)).warnings
 
 
 @pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.toml")), ids=lambda p: p.name)

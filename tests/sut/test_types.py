@@ -7,7 +7,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import ROOT
 
 
 def _mypy(*paths: str | Path, cache: Path) -> subprocess.CompletedProcess[str]:

@@ -7,15 +7,13 @@ never by a loose constant.
 """
 
 import math
-from pathlib import Path
 
 import pytest
 
 from sim.experiment import run_replications
 from sim.metrics.stats import mean_ci, paired_difference
 from sim.scenario import load_scenario
-
-SCENARIOS = Path(__file__).parents[2] / "scenarios"
+from tests.helpers import SCENARIOS
 
 
 def erlang_c(c: int, offered: float) -> float:
@@ -43,6 +41,7 @@ def mean_response(runs):
     return mean_ci(per_replication_mean_response(runs))
 
 
+@pytest.mark.slow  # with the next: the module-scoped M/M/1 replications
 def test_lock_with_fast_polling_is_an_mm1_server(mm1):
     scenario, result = mm1
     lam, mu = 120 / 3600, 1 / 20
@@ -55,6 +54,7 @@ def test_lock_with_fast_polling_is_an_mm1_server(mm1):
     assert all(r.outcome == "answered" for run in result.runs["fast-poll"] for r in run.records)
 
 
+@pytest.mark.slow
 def test_coarse_backoff_costs_measurable_time_over_the_mm1_ideal(mm1):
     _, result = mm1
     fast = per_replication_mean_response(result.runs["fast-poll"])
@@ -63,6 +63,7 @@ def test_coarse_backoff_costs_measurable_time_over_the_mm1_ideal(mm1):
     assert cost.low > 0, cost  # the cost of polling is a finding, not noise
 
 
+@pytest.mark.slow
 def test_worker_pool_is_an_mmc_queue_erlang_c():
     scenario = load_scenario(SCENARIOS / "theory-mmc.toml")
     result = run_replications(scenario, processes=2)

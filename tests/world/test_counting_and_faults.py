@@ -2,7 +2,6 @@
 the driver and the world's side of the simulator's invariants."""
 
 import dataclasses
-from pathlib import Path
 
 import pytest
 import redis
@@ -20,9 +19,8 @@ from sim.world.driver import SimDriver
 from sim.world.executors import DirectExecutor
 from sim.world.faults import install
 from sim.world.model import simulate
+from tests.helpers import SCENARIOS
 from tests.world.scenario_kit import MAGNA, scenario
-
-SCENARIOS = Path(__file__).parents[2] / "scenarios"
 
 
 def world(initial_time=0.0):

@@ -1,7 +1,6 @@
 """The fast path must be indistinguishable from redis-py's own path."""
 
 import dataclasses
-from pathlib import Path
 
 import pytest
 import redis
@@ -13,10 +12,10 @@ from sim.sut.lock import EXTEND_SCRIPT, RELEASE_SCRIPT
 from sim.world import fakeredis_clock
 from sim.world.executors import DirectExecutor, RedisPyExecutor
 from sim.world.model import simulate
+from tests.helpers import BUNDLED as SCENARIOS
 
-SCENARIOS = sorted((Path(__file__).parents[2] / "scenarios").glob("*.toml"))
 
-
+@pytest.mark.slow  # about 90 s in all: redis-py encodes and parses every command
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
 def test_bundled_scenarios_give_identical_records_on_both_paths(path):
     # The first two simulated hours of each: the whole reference day takes minutes on the slow path.

@@ -102,9 +102,13 @@ def test_without_debounce_each_message_costs_an_llm_call():
     assert summarize(run(MAGNA).records)["llm_calls"] == 3
 
 
-def test_single_flight_makes_one_crm_call_for_ten_concurrent_misses():
+def concurrent_misses(single_flight, callers=10, ttl=300.0):
+    """`callers` workers look up one tax id at the same instant on an empty cache.
+
+    Returns when each CRM call started (simulated seconds) and what each lookup found.
+    """
     env, driver = sim_world()
-    cache = OutageCache(ttl=300, single_flight=True)
+    cache = OutageCache(ttl=ttl, single_flight=single_flight)
     crm_calls, sources = [], []
 
     class Crm(PlannedCrm):
@@ -116,20 +120,26 @@ def test_single_flight_makes_one_crm_call_for_ten_concurrent_misses():
         found, _ = yield from driver.run(cache.lookup("123", Crm(9.0, 2), f"w{n}"))
         sources.append(found.source)
 
-    for n in range(10):
+    for n in range(callers):
         env.process(caller(n))
     env.run()
+    return crm_calls, sources
+
+
+def test_single_flight_makes_one_crm_call_for_ten_concurrent_misses():
+    crm_calls, sources = concurrent_misses(single_flight=True)
     assert len(crm_calls) == 1
     assert sorted(sources) == ["hit"] * 9 + ["miss"]
 
 
 def test_plain_cache_aside_stampedes_the_crm():
-    env, driver = sim_world()
-    cache = OutageCache(ttl=300)
-    for n in range(10):
-        env.process(driver.run(cache.lookup("123", PlannedCrm(9.0, 2), f"w{n}")))
-    env.run()
-    assert driver.redis.command(("GET", "massive:points:123")) is not None
+    # Ten misses of one tax id, all inside one 300 s TTL: each finds the key empty (the first
+    # fill lands only after the CRM's 9 s), so each calls the CRM. Single-flight: one call.
+    crm_calls, sources = concurrent_misses(single_flight=False)
+    assert len(crm_calls) == 10
+    assert max(crm_calls) - min(crm_calls) < 300
+    assert sources == ["miss"] * 10
+    assert len(concurrent_misses(single_flight=True)[0]) == 1
 
 
 @pytest.mark.parametrize("beta, draw, refreshed", [(0.0, 0.999, False), (1.0, 0.5, False), (1.0, 0.999999, True)])

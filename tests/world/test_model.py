@@ -1,14 +1,11 @@
 """End-to-end runs of bundled scenarios: the seed's story and the run's invariants."""
 
-from pathlib import Path
-
 import pytest
 
 from sim.experiment import run_once
 from sim.run.workload import arrivals
 from sim.scenario import load_scenario
-
-SCENARIOS = Path(__file__).parents[2] / "scenarios"
+from tests.helpers import SCENARIOS
 
 
 @pytest.fixture(scope="module")
