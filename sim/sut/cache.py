@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 
 from sim.sut.effects import NOW, Command, Log, Script, Sleep, Step
 from sim.sut.lock import RELEASE_SCRIPT
+from sim.sut.outcomes import Source
 from sim.sut.units import milliseconds
 
 
@@ -46,10 +47,10 @@ class Crm(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Lookup:
     info: OutageInfo
-    source: str  # "hit" | "miss" | "fallback" | "off"
+    source: Source
     crm_called: bool
     cache_errors: int
 
@@ -106,16 +107,16 @@ class OutageCache:
         """Returns a `Lookup`; `token` names this caller in the single-flight fill lock."""
         if self.ttl is None:
             info = yield from crm.outage_info(tax_id)
-            return Lookup(info, "off", True, 0)
+            return Lookup(info=info, source=Source.OFF, crm_called=True, cache_errors=0)
         try:
             cached = yield from self._read(tax_id)
         except RedisError:
             yield Log(f"Cache unavailable for {tax_id}, querying CRM")
             info = yield from crm.outage_info(tax_id)
-            return Lookup(info, "fallback", True, 1)
+            return Lookup(info=info, source=Source.FALLBACK, crm_called=True, cache_errors=1)
         if cached is not None:
             yield Log(f"Cache HIT for {tax_id} - {len(cached.points)} points")
-            return Lookup(cached, "hit", False, 0)
+            return Lookup(info=cached, source=Source.HIT, crm_called=False, cache_errors=0)
         yield Log(f"Cache MISS for {tax_id}, querying CRM")
         if self.single_flight:
             return (yield from self._fill_once(tax_id, crm, token))
@@ -141,7 +142,7 @@ class OutageCache:
         info = yield from crm.outage_info(tax_id)
         finished = yield NOW
         errors = yield from self._store(tax_id, info, finished - started)
-        return Lookup(info, "miss", True, errors)
+        return Lookup(info=info, source=Source.MISS, crm_called=True, cache_errors=errors)
 
     def _fill_once(self, tax_id: str, crm: Crm, token: str) -> Step[Lookup]:
         fill_key = self.fill_key(tax_id)
@@ -167,7 +168,8 @@ class OutageCache:
                 break
             if raw is not None:
                 yield Log(f"Cache filled by another worker for {tax_id}")
-                return Lookup(OutageInfo.from_json(raw)[0], "hit", False, 0)
+                info = OutageInfo.from_json(raw)[0]
+                return Lookup(info=info, source=Source.HIT, crm_called=False, cache_errors=0)
             if filling is None:  # the leader's CRM call failed (or its fill lock expired): nothing will come
                 yield Log(f"Fill of {tax_id} ended without an answer, querying CRM")
                 break

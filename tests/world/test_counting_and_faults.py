@@ -146,7 +146,7 @@ def test_records_that_read_calls_off_the_outcome_break_conservation(monkeypatch)
     original = serve.to_record
 
     def off_the_outcome(p, arrival, started, handled, commands, done_at, *, calls):  # the old counting
-        read_off = (int(handled.source not in ("hit", "")), int(handled.llm_called))
+        read_off = (int(handled.answer.source not in ("hit", None)), int(handled.answer.llm_called))
         return original(p, arrival, started, handled, commands, done_at, calls=read_off)
 
     monkeypatch.setattr(serve, "to_record", off_the_outcome)
