@@ -19,7 +19,7 @@ from sim.world.floor import bare_simpy_seconds, record_commands, replay_seconds
 from sim.world.model import simulate
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BenchResult:
     scenario: str
     variant: str

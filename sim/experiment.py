@@ -106,7 +106,7 @@ def _map_on_dask(jobs: list[Job], scheduler: str) -> Iterator[RunResult]:
         from dask.distributed import Client
     except ImportError:
         raise DaskUnavailable("the dask executor needs the optional extra: pip install -e '.[dask]'") from None
-    with Client(scheduler) as client:
+    with Client(scheduler) as client:  # type: ignore[no-untyped-call]  # dask.distributed leaves it untyped
         futures = client.map(_run_job, jobs, pure=False)
         for future in futures:  # in submission order, so results do not depend on who finished first
             yield future.result()

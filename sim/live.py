@@ -142,7 +142,13 @@ def run_live(
         _remove_keys(client, namespace, errors)
     ordered = resolve_batches(sorted(records, key=lambda r: r.message))
     broken = invariants.check(ordered, expected=expected, workers=variant.workers, lock_ttl=variant.lock.ttl)
-    result = RunResult(variant.name, replication, tuple(ordered), {}, (), 0, tuple(broken))
+    result = RunResult(
+        variant=variant.name,
+        replication=replication,
+        records=tuple(ordered),
+        commands_per_second={},
+        violations=tuple(broken),
+    )
     return LiveRun(result, namespace, errors.counts())
 
 
@@ -166,7 +172,7 @@ def _serve_all(
     messages = planned_messages(scenario, variant.services, rng)
     clock = TimeScale(time.monotonic(), time_scale)
     run_id = namespace.removeprefix(NAMESPACE_PREFIX).rstrip(":")  # ends every token: unique to this run
-    serving = Serving(_handler(scaled, rng, namespace), scaled.services, clock=clock, run_id=run_id)
+    serving = Serving(handler=_handler(scaled, rng, namespace), services=scaled.services, clock=clock, run_id=run_id)
     records: list[MessageRecord] = []
 
     def serve(planned: PlannedMessage, arrived: float) -> None:

@@ -14,8 +14,9 @@ import re
 from typing import Any
 
 from sim.distributions import Distribution
+from sim.errors import ScenarioError
 from sim.scenario.load import BACKOFF_KEYS, VARIANT_SECTIONS, parse_variant
-from sim.scenario.model import Backoff, Scenario, ScenarioError, Variant
+from sim.scenario.model import Backoff, Scenario, Variant
 from sim.scenario.reader import MAX_FLOAT, Reader, one_line
 
 Axis = tuple[str, tuple[str, ...]]  # ("lock.timeout", ("30s", "45s", "60s"))

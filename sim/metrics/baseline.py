@@ -58,7 +58,7 @@ class Change:
         """BETTER | WORSE | CHANGED (a metric with no better direction) | SAME."""
         if not self.significant:
             return SAME
-        direction = METRICS[self.metric]
+        direction = METRICS[self.metric].better
         if direction is None:
             return CHANGED
         return BETTER if (self.difference.mean > 0) == direction else WORSE
@@ -111,7 +111,7 @@ def regression_metrics(text: str) -> tuple[str, ...]:
     for name in names:
         if name not in METRICS:
             raise ValueError(f"unknown metric {name!r} (one of {', '.join(METRICS)})")
-        if METRICS[name] is None:
+        if METRICS[name].better is None:
             raise ValueError(f"{name!r} has no better or worse direction, so it cannot regress")
     return names
 

@@ -13,7 +13,7 @@ from sim.metrics.thresholds import Threshold, ThresholdOutcome, judge
 BETTER, WORSE, SAME, CHANGED = "better", "worse", "no significant difference", "changed"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Verdict:
     variant: str
     baseline: str
@@ -22,7 +22,7 @@ class Verdict:
     verdict: str  # BETTER | WORSE | SAME
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Comparison:
     scenario: str
     seed: int
@@ -69,19 +69,32 @@ def compare(
     outcomes = [outcome for t in thresholds for outcome in judge(t, estimates)]
     replications = len(next(iter(per_rep.values()), []))
     return Comparison(
-        scenario, seed, replications, baseline, dict(descriptions), per_rep, estimates, verdicts, outcomes,
-        {v: list(rs) for v, rs in runs.items()},
-    )  # fmt: skip
+        scenario=scenario,
+        seed=seed,
+        replications=replications,
+        baseline=baseline,
+        descriptions=dict(descriptions),
+        per_replication=per_rep,
+        estimates=estimates,
+        verdicts=verdicts,
+        thresholds=outcomes,
+        runs={v: list(rs) for v, rs in runs.items()},
+    )
 
 
-def verdict(variant: str, baseline: str, metric: str, new: Sequence[dict], old: Sequence[dict]) -> Verdict:
+def verdict(
+    variant: str, baseline: str, metric: str, new: Sequence[Mapping[str, float]], old: Sequence[Mapping[str, float]]
+) -> Verdict:
     diff = paired_difference([r[metric] for r in new], [r[metric] for r in old])
-    return Verdict(variant, baseline, metric, diff, judge_difference(metric, diff))
+    return Verdict(
+        variant=variant, baseline=baseline, metric=metric, difference=diff, verdict=judge_difference(metric, diff)
+    )
 
 
 def judge_difference(metric: str, diff: Estimate) -> str:
     if not diff.excludes_zero():
         return SAME
-    if METRICS[metric] is None:
+    better = METRICS[metric].better
+    if better is None:
         return CHANGED  # a cost or a count with no better direction (LLM calls follow answered messages)
-    return BETTER if (diff.mean > 0) == bool(METRICS[metric]) else WORSE
+    return BETTER if (diff.mean > 0) == better else WORSE

@@ -15,10 +15,11 @@ import bisect
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from sim.metrics.records import OUTCOMES, MessageRecord, WorldCounts
+from sim.metrics.records import RESOLVED, MessageRecord, Outcome, Source, WorldCounts
 from sim.metrics.summary import crm_calls, llm_calls, redis_commands
 
 EPSILON = 1e-9
@@ -41,9 +42,10 @@ class Facts:
     world: WorldCounts | None = None
 
 
-def check(records: Sequence[MessageRecord], **facts: object) -> list[str]:
-    """Human-readable violations; an empty list means every invariant held. `facts`: see `Facts`."""
-    known = Facts(**facts)  # type: ignore[arg-type]
+def check(records: Sequence[MessageRecord], **facts: Any) -> list[str]:
+    """Human-readable violations; an empty list means every invariant held. `facts`: see `Facts`
+    (whose constructor checks their names; `Any` because each has a type of its own)."""
+    known = Facts(**facts)
     return [problem for _, rule in CHECKS for problem in rule(records, known)]
 
 
@@ -53,7 +55,7 @@ def _one_outcome_each(records: Sequence[MessageRecord], facts: Facts) -> list[st
     ids = [r.message for r in records]
     if len(ids) != expected or len(set(ids)) != expected:
         problems.append(f"{expected} messages arrived but {len(set(ids))} distinct ones got an outcome ({len(ids)})")
-    bad = [r.message for r in records if r.outcome not in OUTCOMES]
+    bad = [r.message for r in records if r.outcome not in RESOLVED]
     if bad:
         problems.append(f"messages without a valid outcome: {bad[:5]}")
     return problems
@@ -73,9 +75,9 @@ def _no_reply_before_the_work(records: Sequence[MessageRecord], facts: Facts) ->
     bad = [
         r.message
         for r in records
-        if r.outcome == "answered"
-        and r.merged_into < 0
-        and r.acquired_at >= 0
+        if r.outcome == Outcome.ANSWERED
+        and r.merged_into is None
+        and r.acquired_at is not None
         and r.reply_at < r.acquired_at + r.crm_s + r.llm_s - EPSILON
     ]
     return [f"answers before their lock + CRM + LLM time in messages {bad[:5]}"] if bad else []
@@ -83,7 +85,7 @@ def _no_reply_before_the_work(records: Sequence[MessageRecord], facts: Facts) ->
 
 def _worker_freed_after_reply(records: Sequence[MessageRecord], facts: Facts) -> list[str]:
     # A merged message's worker moves on at once; its reply is its batch leader's.
-    bad = [r.message for r in records if r.merged_into < 0 and r.done_at < r.reply_at - EPSILON]
+    bad = [r.message for r in records if r.merged_into is None and r.done_at < r.reply_at - EPSILON]
     return [f"workers freed before their reply in messages {bad[:5]}"] if bad else []
 
 
@@ -109,7 +111,7 @@ def _busy_only_after_the_timeout(records: Sequence[MessageRecord], facts: Facts)
     bad = [
         r.message
         for r in records
-        if r.outcome == "busy" and r.merged_into < 0 and r.lock_errors == 0 and r.lock_wait < limit
+        if r.outcome == Outcome.BUSY and r.merged_into is None and r.lock_errors == 0 and r.lock_wait < limit
     ]
     return [f"busy apologies before the {facts.lock_timeout:g} s lock timeout in messages {bad[:5]}"] if bad else []
 
@@ -123,9 +125,9 @@ def _one_holder_at_a_time(records: Sequence[MessageRecord], facts: Facts) -> lis
     """
     held: dict[str, list[tuple[float, float, int]]] = defaultdict(list)
     for r in records:
-        if r.acquired_at >= 0:
-            let_go = r.released_at if r.released_at >= 0 else r.reply_at
-            refreshed = r.lock_refreshed_at if r.lock_refreshed_at >= 0 else r.acquired_at
+        if r.acquired_at is not None:
+            let_go = r.released_at if r.released_at is not None else r.reply_at
+            refreshed = r.lock_refreshed_at if r.lock_refreshed_at is not None else r.acquired_at
             held[r.customer].append((r.acquired_at, min(let_go, refreshed + facts.lock_ttl), r.message))
     problems = []
     for customer, holds in held.items():
@@ -157,7 +159,7 @@ def _fair_lock_in_queue_order(records: Sequence[MessageRecord], facts: Facts) ->
         return []
     queued: dict[str, list[tuple[float, float, int]]] = defaultdict(list)
     for r in records:
-        if r.acquired_at >= 0 and not r.lock_lost:
+        if r.acquired_at is not None and r.lock_asked_at is not None and not r.lock_lost:
             queued[r.customer].append((r.lock_asked_at, r.acquired_at, r.message))
     problems = []
     for customer, waits in queued.items():
@@ -181,13 +183,13 @@ def _cache_hits_within_ttl(records: Sequence[MessageRecord], facts: Facts) -> li
         return []
     fills: dict[str, list[float]] = defaultdict(list)
     for r in records:
-        if r.source == "miss" and r.cache_errors == 0 and r.cache_checked_at >= 0:
+        if r.source == Source.MISS and r.cache_errors == 0 and r.cache_checked_at is not None:
             fills[r.tax_id].append(r.cache_checked_at)
     for times in fills.values():
         times.sort()
     bad = []
     for r in records:
-        if r.source == "hit":
+        if r.source == Source.HIT and r.cache_checked_at is not None:  # a hit's check always finished
             times = fills.get(r.tax_id, [])
             i = bisect.bisect_right(times, r.cache_checked_at + facts.rtt + EPSILON)
             if i == 0 or times[i - 1] < r.cache_checked_at - facts.cache_ttl - EPSILON:

@@ -1,14 +1,22 @@
-"""The flat per-message record every metric and report is computed from."""
+"""The flat per-message record every metric and report is computed from.
+
+Its closed sets are the system under test's own (`Outcome`, `Source`), named here too so
+that reports read them from the results model. A time that never happened is `None`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-OUTCOMES = ("answered", "busy", "failed")
-SOURCES = ("hit", "miss", "fallback", "off", "")
+from sim.sut.outcomes import Outcome, Source
+
+__all__ = ["FIELDS", "RESOLVED", "MessageRecord", "Outcome", "RunResult", "Source", "WorldCounts"]
+
+# A record's outcome once debounce batches are resolved: a merged message takes its batch's.
+RESOLVED = (Outcome.ANSWERED, Outcome.BUSY, Outcome.FAILED)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MessageRecord:
     message: int
     customer: str
@@ -17,8 +25,8 @@ class MessageRecord:
     queue_wait: float  # arrival → a worker picks it up
     lock_wait: float  # first lock attempt → acquired or gave up
     lock_attempts: int
-    outcome: str  # answered | busy | failed
-    source: str  # outage check: hit | miss | fallback | off | "" (never reached)
+    outcome: Outcome  # one of RESOLVED
+    source: Source | None  # where the outage check's answer came from; None: the check never finished
     crm_s: float
     llm_s: float
     reply_at: float  # when the customer got the answer or the apology
@@ -28,16 +36,16 @@ class MessageRecord:
     cache_errors: int
     lock_errors: int
     llm_called: bool = False  # this message's handling made an LLM call
-    merged_into: int = -1  # debounce: the message whose reply answered this one too; -1 if none
+    merged_into: int | None = None  # debounce: the message whose reply answered this one too
     batch: tuple[int, ...] = ()  # debounce: the messages this one's reply also answered
-    acquired_at: float = -1.0  # when this message's worker took the lock; -1 if it never did
-    # Times recorded where they happen (never re-derived from sums), for the invariants:
-    started_at: float = -1.0  # when a worker picked it up (arrival + queue_wait, but exact)
-    lock_asked_at: float = -1.0  # when its worker first asked for the lock (the fair lock: joined the queue)
-    lock_refreshed_at: float = -1.0  # the last time its lock's TTL was set (acquired, or extended by the watchdog)
-    released_at: float = -1.0  # when its worker let go of the lock (sent the release); -1 if it never held it
+    # Times recorded where they happen (never re-derived from sums), for the invariants; None: never.
+    acquired_at: float | None = None  # when this message's worker took the lock
+    started_at: float  # when a worker picked it up (arrival + queue_wait, but exact)
+    lock_asked_at: float | None = None  # when its worker first asked for the lock (the fair lock: joined the queue)
+    lock_refreshed_at: float | None = None  # the last time its lock's TTL was set (acquired, or extended)
+    released_at: float | None = None  # when its worker let go of the lock (sent the release)
     tax_id: str = ""
-    cache_checked_at: float = -1.0  # when the outage check returned (a hit's read, a miss's fill); -1 if none
+    cache_checked_at: float | None = None  # when the outage check returned (a hit's read, a miss's fill)
     crm_calls: int = 0  # CRM calls this message made, failed and timed-out ones included
     llm_calls: int = 0  # LLM calls this message made, failed and timed-out ones included
 
@@ -49,7 +57,7 @@ class MessageRecord:
 FIELDS = tuple(f.name for f in fields(MessageRecord))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WorldCounts:
     """What the simulated world itself counted during a run, where each thing happened.
 
@@ -63,7 +71,7 @@ class WorldCounts:
     leftover_keys: tuple[str, ...] = ()  # lock, queue, grant and debounce keys still live after the drain
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RunResult:
     """Everything one simulation run of one variant produced."""
 
@@ -71,7 +79,7 @@ class RunResult:
     replication: int
     records: tuple[MessageRecord, ...]
     commands_per_second: dict[int, int]  # second → Redis commands issued in it
-    trace: tuple[str, ...]
+    trace: tuple[str, ...] = ()  # the production log lines (`sim run --trace`)
     events: int = 0  # SimPy events the run scheduled (a cost figure for `sim bench`)
     violations: tuple[str, ...] = ()  # broken invariants (sim.metrics.invariants); empty when all held
     world: WorldCounts | None = None  # None when nobody counted (a live run)

@@ -4,49 +4,69 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 
-from sim.metrics.records import MessageRecord
+from sim.metrics.records import MessageRecord, Outcome, Source
 
-# name → True when a larger value is better, False when smaller is, None when neither (no verdict).
-METRICS: dict[str, bool | None] = {
-    "messages": None,
-    "answered": True,
-    "busy": False,
-    "failed": False,
-    "busy_rate": False,
-    "latency_p50_s": False,
-    "latency_p95_s": False,
-    "latency_p99_s": False,
-    "cache_hit_ratio": True,
-    "crm_calls": False,
-    "llm_calls": None,
-    "lock_polls": False,
-    "redis_commands": False,
-    "lock_lost": False,
-    "redis_errors": False,
-    "out_of_order": False,
+
+class Unit(StrEnum):
+    """What a metric's number counts; reports format it by this."""
+
+    SECONDS = "seconds"
+    RATIO = "ratio"  # a share, 0 to 1
+    COUNT = "count"  # per run; a mean over replications may have a fraction
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    name: str
+    better: bool | None  # True: a larger value is better; False: a smaller one; None: neither (no verdict)
+    unit: Unit
+
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric("messages", None, Unit.COUNT),
+        Metric("answered", True, Unit.COUNT),
+        Metric("busy", False, Unit.COUNT),
+        Metric("failed", False, Unit.COUNT),
+        Metric("busy_rate", False, Unit.RATIO),
+        Metric("latency_p50_s", False, Unit.SECONDS),
+        Metric("latency_p95_s", False, Unit.SECONDS),
+        Metric("latency_p99_s", False, Unit.SECONDS),
+        Metric("cache_hit_ratio", True, Unit.RATIO),
+        Metric("crm_calls", False, Unit.COUNT),
+        Metric("llm_calls", None, Unit.COUNT),
+        Metric("lock_polls", False, Unit.COUNT),
+        Metric("redis_commands", False, Unit.COUNT),
+        Metric("lock_lost", False, Unit.COUNT),
+        Metric("redis_errors", False, Unit.COUNT),
+        Metric("out_of_order", False, Unit.COUNT),
+    )
 }
 
 
 def summarize(records: Sequence[MessageRecord]) -> dict[str, float]:
     """The metrics of one run of one variant; keys in `METRICS` order."""
     n = len(records)
-    outcomes = {k: sum(1 for r in records if r.outcome == k) for k in ("answered", "busy", "failed")}
+    outcomes = {k: sum(1 for r in records if r.outcome == k) for k in (Outcome.ANSWERED, Outcome.BUSY, Outcome.FAILED)}
     latencies = np.array([r.latency for r in records], dtype=float)
     p50, p95, p99 = np.percentile(latencies, [50, 95, 99]) if n else (0.0, 0.0, 0.0)
-    checks = [r.source for r in records if r.source]
+    checks = [r.source for r in records if r.source is not None]
     return {
         "messages": n,
-        "answered": outcomes["answered"],
-        "busy": outcomes["busy"],
-        "failed": outcomes["failed"],
-        "busy_rate": outcomes["busy"] / n if n else 0.0,
+        "answered": outcomes[Outcome.ANSWERED],
+        "busy": outcomes[Outcome.BUSY],
+        "failed": outcomes[Outcome.FAILED],
+        "busy_rate": outcomes[Outcome.BUSY] / n if n else 0.0,
         "latency_p50_s": float(p50),
         "latency_p95_s": float(p95),
         "latency_p99_s": float(p99),
-        "cache_hit_ratio": checks.count("hit") / len(checks) if checks else 0.0,
+        "cache_hit_ratio": checks.count(Source.HIT) / len(checks) if checks else 0.0,
         "crm_calls": crm_calls(records),
         "llm_calls": llm_calls(records),
         "lock_polls": sum(r.lock_attempts for r in records),
@@ -75,7 +95,7 @@ def out_of_order(records: Sequence[MessageRecord]) -> int:
     """Answered messages that reached the customer before an earlier message of theirs."""
     by_customer: dict[str, list[MessageRecord]] = defaultdict(list)
     for r in records:
-        if r.outcome == "answered":
+        if r.outcome == Outcome.ANSWERED:
             by_customer[r.customer].append(r)
     count = 0
     for answered in by_customer.values():

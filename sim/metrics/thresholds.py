@@ -23,7 +23,7 @@ class ThresholdError(ValueError):
     """A threshold expression that cannot be judged (bad syntax, unknown metric or variant)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Threshold:
     expression: str
     variant: str | None  # None: every variant
@@ -32,7 +32,7 @@ class Threshold:
     limit: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ThresholdOutcome:
     expression: str
     variant: str
@@ -51,7 +51,7 @@ def parse_threshold(expression: str, variants: Sequence[str]) -> Threshold:
         raise ThresholdError(f"threshold {expression!r}: unknown metric {metric!r} (metrics: {', '.join(METRICS)})")
     if variant is not None and variant not in variants:
         raise ThresholdError(f"threshold {expression!r}: unknown variant {variant!r} (variants: {', '.join(variants)})")
-    return Threshold(expression.strip(), variant, metric, op, float(limit))
+    return Threshold(expression=expression.strip(), variant=variant, metric=metric, op=op, limit=float(limit))
 
 
 def judge(threshold: Threshold, estimates: Mapping[str, Mapping[str, Estimate]]) -> list[ThresholdOutcome]:
@@ -64,5 +64,14 @@ def judge(threshold: Threshold, estimates: Mapping[str, Mapping[str, Estimate]])
         estimate = metrics[threshold.metric]
         value = estimate.high if bound == "upper" else estimate.low
         passed = _OPERATORS[threshold.op](value, threshold.limit)
-        outcomes.append(ThresholdOutcome(threshold.expression, variant, threshold.metric, bound, value, passed))
+        outcomes.append(
+            ThresholdOutcome(
+                expression=threshold.expression,
+                variant=variant,
+                metric=threshold.metric,
+                bound=bound,
+                value=value,
+                passed=passed,
+            )
+        )
     return outcomes

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import assert_never
 
 from sim.metrics.baseline import BaselineDiff
 from sim.metrics.comparison import Comparison
 from sim.metrics.invariants import NAMES
 from sim.metrics.stats import Estimate
-from sim.metrics.summary import METRICS
+from sim.metrics.summary import METRICS, Unit
 
-RATIOS = {"busy_rate", "cache_hit_ratio"}
-COUNTS = {m for m in METRICS if m not in RATIOS and not m.endswith("_s")}
+# Decimals shown per unit: a count is a mean over replications (so a tenth), a time to the
+# hundredth of a second, a ratio to the thousandth.
+DECIMALS = {Unit.COUNT: 1, Unit.SECONDS: 2, Unit.RATIO: 3}
 PLOTS = {
     "latency_cdf.png": "Response time (arrival → reply, apologies included), all replications",
     "busy_rate.png": "Busy-apology rate, mean and 95 % CI",
@@ -107,11 +109,15 @@ def _verdicts(c: Comparison) -> list[Block]:
         if variant == c.baseline:
             continue
         rows = tuple(
-            (v.metric, fmt_estimate(v.metric, v.difference, signed=True),
-             _relative(v.difference.mean, c.estimates[c.baseline][v.metric].mean), v.verdict)
+            (
+                v.metric,
+                fmt_estimate(v.metric, v.difference, signed=True),
+                _relative(v.difference.mean, c.estimates[c.baseline][v.metric].mean),
+                v.verdict,
+            )
             for v in c.verdicts
             if v.variant == variant
-        )  # fmt: skip
+        )
         blocks += [
             Heading(f"{variant} vs {c.baseline} (paired difference, {variant} − {c.baseline})"),
             Table(("metric", "difference [95 % CI]", "relative", "verdict"), rows),
@@ -143,10 +149,16 @@ def _changes(diff: BaselineDiff | None) -> list[Block]:
     if diff is None:
         return []
     rows = tuple(
-        (ch.variant, ch.metric, fmt_value(ch.metric, ch.old), fmt_value(ch.metric, ch.new),
-         fmt_estimate(ch.metric, ch.difference, signed=True), ch.verdict)
+        (
+            ch.variant,
+            ch.metric,
+            fmt_value(ch.metric, ch.old),
+            fmt_value(ch.metric, ch.new),
+            fmt_estimate(ch.metric, ch.difference, signed=True),
+            ch.verdict,
+        )
         for ch in diff.changes
-    )  # fmt: skip
+    )
     return [
         Heading("Changes against the previous run"),
         Paragraph(
@@ -164,8 +176,9 @@ def _replication_counts(diff: BaselineDiff) -> str:
     counts = {ch.variant: (ch.old_replications, ch.new_replications) for ch in diff.changes}
     if not counts:
         return "no variant in common"
-    return "; ".join(f"{v}: {old} replication(s) in the baseline, {new} in this run"
-                     for v, (old, new) in counts.items())  # fmt: skip
+    return "; ".join(
+        f"{v}: {old} replication(s) in the baseline, {new} in this run" for v, (old, new) in counts.items()
+    )
 
 
 def _regressions(diff: BaselineDiff) -> list[Block]:
@@ -190,14 +203,20 @@ def _name(c: Comparison, variant: str) -> str:
 
 
 def fmt_value(metric: str, value: float, signed: bool = False) -> str:
+    """`value` of `metric` as its unit is shown: "1,234.5", "12.35 s", "0.125"."""
     sign = "+" if signed else ""
-    decimals = 1 if metric in COUNTS else 2 if metric.endswith("_s") else 3
+    unit = METRICS[metric].unit
+    decimals = DECIMALS[unit]
     value = round(value, decimals) + 0.0  # no "-0.000" from a rounding error below the last digit
-    if metric in COUNTS:
-        return f"{value:{sign},.1f}"
-    if metric.endswith("_s"):
-        return f"{value:{sign}.2f} s"
-    return f"{value:{sign}.3f}"
+    match unit:
+        case Unit.COUNT:
+            return f"{value:{sign},.{decimals}f}"
+        case Unit.SECONDS:
+            return f"{value:{sign}.{decimals}f} s"
+        case Unit.RATIO:
+            return f"{value:{sign}.{decimals}f}"
+        case _:
+            assert_never(unit)
 
 
 def fmt_estimate(metric: str, e: Estimate, signed: bool = False) -> str:

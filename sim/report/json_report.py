@@ -44,7 +44,7 @@ def render(c: Comparison, diff: BaselineDiff | None = None) -> str:
                 "verdict": d.verdict,
             }
             for d in c.verdicts
-        ],  # fmt: skip
+        ],
         "thresholds": [
             {
                 "expression": t.expression,
@@ -55,7 +55,7 @@ def render(c: Comparison, diff: BaselineDiff | None = None) -> str:
                 "passed": t.passed,
             }
             for t in c.thresholds
-        ],  # fmt: skip
+        ],
         "baseline_diff": None if diff is None else _baseline_diff(diff),
         "baseline_not_compared": None if diff is None else list(diff.not_compared),
         "regressions": None if diff is None else [f"{ch.variant}.{ch.metric}" for ch in diff.regressions],

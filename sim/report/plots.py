@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from sim.metrics.comparison import Comparison  # noqa: E402
 from sim.metrics.records import MessageRecord, RunResult  # noqa: E402
@@ -161,7 +162,8 @@ def busiest_customer(c: Comparison):  # type: ignore[no-untyped-def]
         mine = [r for r in c.runs[variant][0].records if r.message in burst][:MAX_BURST_ROWS]
         names = {r.message: f"msg {r.index + 1}" for r in mine}
         for row, r in enumerate(mine):
-            _draw_message(ax, row, r, names.get(r.merged_into, f"#{r.merged_into}"))
+            leader = "" if r.merged_into is None else names.get(r.merged_into, f"#{r.merged_into}")
+            _draw_message(ax, row, r, leader)
         ax.set_yticks(range(len(mine)), [f"msg {r.index + 1}" for r in mine])
         ax.invert_yaxis()
         ax.set_xlim(*_time_span(mine))
@@ -194,7 +196,7 @@ def _time_span(records: Sequence[MessageRecord]) -> tuple[float, float]:
 
 def _draw_message(ax, row: int, r: MessageRecord, leader: str) -> None:  # type: ignore[no-untyped-def]
     """One bar split into queue, debounce, lock wait, CRM, LLM; a merged message waits for its batch's answer."""
-    if r.merged_into >= 0:
+    if r.merged_into is not None:
         ax.barh(row, r.reply_at - r.arrival, left=r.arrival, color=MERGED_COLOR, label="merged (debounce)")
         ax.text(r.reply_at, row, _label(f"  {r.outcome} in {leader}'s reply"), va="center", fontsize=8)
         return
@@ -239,7 +241,7 @@ def _occupancy(grid: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.nda
     return np.searchsorted(np.sort(starts), grid, side="right") - np.searchsorted(np.sort(ends), grid, side="right")
 
 
-PLOTTERS: dict[str, Callable] = {
+PLOTTERS: dict[str, Callable[[Comparison], Figure]] = {
     "latency_cdf.png": latency_cdf,
     "busy_rate.png": busy_rate,
     "lock_wait.png": lock_wait,

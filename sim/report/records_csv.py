@@ -2,8 +2,8 @@
 
 Cells are written for a spreadsheet as much as for a script:
 - booleans `true` / `false`;
-- "never" (a time that did not happen, no merge: -1 or None in the record) and an empty
-  batch are an empty cell;
+- "never" (a time that did not happen, no merge, an outage check that did not finish:
+  None in the record) and an empty batch are an empty cell;
 - numbers in one format, plain decimals to the microsecond (`sim.report.numbers.decimal_text`);
 - a batch of message ids as `3;4;7`;
 - text (a customer id, a tax id: copied from the scenario file, so possibly hostile) that
@@ -14,15 +14,12 @@ Cells are written for a spreadsheet as much as for a script:
 from __future__ import annotations
 
 import csv
-import dataclasses
 from pathlib import Path
 
 from sim.metrics.comparison import Comparison
 from sim.metrics.records import FIELDS, MessageRecord
 from sim.report.numbers import decimal_text
 
-# Fields whose "never happened" is the default -1 sentinel (None once the records say so).
-NEVER = frozenset(f.name for f in dataclasses.fields(MessageRecord) if f.default in (-1, -1.0))
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -38,11 +35,11 @@ def write(c: Comparison, path: Path) -> None:
 
 def row(r: MessageRecord) -> list[str]:
     """A record's cells, in FIELDS order, then its latency."""
-    return [cell(getattr(r, name), never=name in NEVER) for name in FIELDS] + [cell(r.latency)]
+    return [cell(getattr(r, name)) for name in FIELDS] + [cell(r.latency)]
 
 
-def cell(value: object, *, never: bool = False) -> str:
-    if value is None or (never and value == -1):
+def cell(value: object) -> str:
+    if value is None:
         return ""
     if isinstance(value, bool):  # before the numbers: a bool is an int
         return "true" if value else "false"

@@ -16,6 +16,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.axes import Axes as Panel  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.image import AxesImage  # noqa: E402
 
 from sim.metrics.baseline import FORMAT_VERSION  # noqa: E402
 from sim.metrics.comparison import Comparison  # noqa: E402
@@ -81,7 +84,7 @@ def _plots(c: Comparison, axes: Axes, folder: Path) -> list[Image]:
     return images
 
 
-def _small_multiples(means: np.ndarray, axes: Axes, title: str):  # type: ignore[no-untyped-def]
+def _small_multiples(means: np.ndarray, axes: Axes, title: str) -> Figure:
     """One heatmap of the first two axes per combination of the other axes' values, on one colour scale."""
     (row_key, rows), (col_key, cols), rest = axes[0], axes[1], axes[2:]
     cube = means.reshape(len(rows), len(cols), -1)  # grid points run with the first axis slowest
@@ -110,7 +113,7 @@ def _small_multiples(means: np.ndarray, axes: Axes, title: str):  # type: ignore
     return fig
 
 
-def _cells(ax, grid: np.ndarray, low: float, high: float):  # type: ignore[no-untyped-def]
+def _cells(ax: Panel, grid: np.ndarray, low: float, high: float) -> AxesImage:
     """A heatmap on the scale low..high, each cell labelled with its value."""
     image = ax.imshow(grid, cmap="viridis_r", aspect="auto", vmin=low, vmax=high)
     for (i, j), value in np.ndenumerate(grid):
@@ -119,7 +122,7 @@ def _cells(ax, grid: np.ndarray, low: float, high: float):  # type: ignore[no-un
     return image
 
 
-def _heatmap(means: np.ndarray, axes: Axes, title: str):  # type: ignore[no-untyped-def]
+def _heatmap(means: np.ndarray, axes: Axes, title: str) -> Figure:
     (row_key, rows), (col_key, cols) = axes
     grid = means.reshape(len(rows), len(cols))
     fig, ax = plt.subplots(figsize=(1.5 + 1.3 * len(cols), 1.2 + 0.8 * len(rows)))
@@ -131,7 +134,7 @@ def _heatmap(means: np.ndarray, axes: Axes, title: str):  # type: ignore[no-unty
     return fig
 
 
-def _line(c: Comparison, metric: str, axis: tuple[str, tuple[str, ...]], title: str):  # type: ignore[no-untyped-def]
+def _line(c: Comparison, metric: str, axis: tuple[str, tuple[str, ...]], title: str) -> Figure:
     key, values = axis
     estimates = [c.estimates[p][metric] for p in c.estimates]
     fig, ax = plt.subplots(figsize=(7, 4))

@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Protocol
 
-from sim.metrics.records import MessageRecord
+from sim.metrics.records import MessageRecord, Outcome
 from sim.run.faults import NO_FAULTS, FaultSchedule
 from sim.run.services import PlannedCrm, PlannedLlm, Served
 from sim.run.workload import PlannedMessage
@@ -56,20 +56,33 @@ class TimeScale:
     def at(self, t: float) -> float:
         return (t - self.start) / self.factor
 
-    def instant(self, t: float) -> float:
-        """An instant of the handler in scenario seconds; -1 (it never happened) stays -1."""
-        return self.at(t) if t >= 0 else -1.0
+    def span(self, seconds: float) -> float:
+        return seconds / self.factor
+
+    def instant(self, t: float | None) -> float | None:
+        """An instant of the handler in scenario seconds; None (it never happened) stays None."""
+        return None if t is None else self.at(t)
 
     def handled(self, h: Handled) -> Handled:
         """`h` with its spans and instants in scenario seconds."""
         if self == SIMULATED:
             return h
+        answer = dataclasses.replace(
+            h.answer,
+            crm_s=self.span(h.answer.crm_s),
+            llm_s=self.span(h.answer.llm_s),
+            checked_at=self.instant(h.answer.checked_at),
+        )
         return dataclasses.replace(
-            h, lock_wait=h.lock_wait / self.factor, crm_s=h.crm_s / self.factor, llm_s=h.llm_s / self.factor,
-            replied_at=self.at(h.replied_at), acquired_at=self.instant(h.acquired_at),
-            lock_asked_at=self.instant(h.lock_asked_at), lock_refreshed_at=self.instant(h.lock_refreshed_at),
-            released_at=self.instant(h.released_at), checked_at=self.instant(h.checked_at),
-        )  # fmt: skip
+            h,
+            answer=answer,
+            acquisition=dataclasses.replace(h.acquisition, waited=self.span(h.acquisition.waited)),
+            replied_at=self.at(h.replied_at),
+            acquired_at=self.instant(h.acquired_at),
+            lock_asked_at=self.instant(h.lock_asked_at),
+            lock_refreshed_at=self.instant(h.lock_refreshed_at),
+            released_at=self.instant(h.released_at),
+        )
 
 
 SIMULATED = TimeScale(0.0, 1.0)
@@ -81,7 +94,7 @@ class CommandCount(Protocol):
     commands: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Serving:
     """What every message of one run is served with."""
 
@@ -93,7 +106,9 @@ class Serving:
     run_id: str = ""  # ends every token (`sim live`)
 
 
-def serve_message(serving: Serving, planned: PlannedMessage, arrival: float, counted: CommandCount) -> Step:
+def serve_message(
+    serving: Serving, planned: PlannedMessage, arrival: float, counted: CommandCount
+) -> Step[MessageRecord]:
     """Handle `planned` (arrived at `arrival`, engine clock) once a worker took it; returns its record.
 
     `counted` is where the driver running this step counts its Redis commands.
@@ -103,35 +118,67 @@ def serve_message(serving: Serving, planned: PlannedMessage, arrival: float, cou
     message = Message(
         thread_id(planned), planned.tax_id, f"message {planned.index + 1}", token(planned.id, serving.run_id)
     )
-    crm = PlannedCrm(planned.crm_latency * clock.factor, planned.points, planned.in_outage, services.crm_timeout,
-                     serving.faults, planned.fault_draw, serving.served)  # fmt: skip
+    crm = PlannedCrm(
+        planned.crm_latency * clock.factor,
+        planned.points,
+        in_outage=planned.in_outage,
+        timeout=services.crm_timeout,
+        faults=serving.faults,
+        draw=planned.fault_draw,
+        served=serving.served,
+    )
     llm = PlannedLlm(planned.llm_latency * clock.factor, services.llm_timeout, serving.faults, serving.served)
     handled = yield from serving.handler.handle(message, crm, llm)
     done = yield NOW
-    return to_record(
-        planned, clock.at(arrival), clock.at(started), clock.handled(handled), counted.commands, clock.at(done),
-        calls=(crm.calls, llm.calls),
-    )  # fmt: skip
+    arrived_at, started_at, done_at = clock.at(arrival), clock.at(started), clock.at(done)
+    calls = (crm.calls, llm.calls)
+    return to_record(planned, arrived_at, started_at, clock.handled(handled), counted.commands, done_at, calls=calls)
 
 
 def to_record(
-    p: PlannedMessage, arrival: float, started: float, h: Handled, commands: int, done_at: float,
-    *, calls: tuple[int, int],
-) -> MessageRecord:  # fmt: skip
+    p: PlannedMessage,
+    arrival: float,
+    started: float,
+    h: Handled,
+    commands: int,
+    done_at: float,
+    *,
+    calls: tuple[int, int],
+) -> MessageRecord:
     """The flat record of one handled message (a merged one is completed by `resolve_batches`);
     `calls` are the CRM and LLM calls its services counted, failed ones included."""
     crm_calls, llm_calls = calls
+    answer, got = h.answer, h.acquisition
     return MessageRecord(
-        message=p.id, customer=p.customer, index=p.index, arrival=arrival,
-        queue_wait=started - arrival, lock_wait=h.lock_wait, lock_attempts=h.lock_attempts,
-        outcome=h.outcome, source=h.source, crm_s=h.crm_s, llm_s=h.llm_s, reply_at=h.replied_at,
-        lock_lost=h.lock_lost, done_at=done_at, redis_commands=commands,
-        cache_errors=h.cache_errors, lock_errors=h.lock_errors, llm_called=h.llm_called,
-        batch=tuple(message_of(t) for t in h.batch), acquired_at=h.acquired_at,
-        started_at=started, lock_asked_at=h.lock_asked_at, lock_refreshed_at=h.lock_refreshed_at,
-        released_at=h.released_at, tax_id=p.tax_id, cache_checked_at=h.checked_at,
-        crm_calls=crm_calls, llm_calls=llm_calls,
-    )  # fmt: skip
+        message=p.id,
+        customer=p.customer,
+        index=p.index,
+        arrival=arrival,
+        queue_wait=started - arrival,
+        lock_wait=got.waited,
+        lock_attempts=got.attempts,
+        outcome=answer.outcome,
+        source=answer.source,
+        crm_s=answer.crm_s,
+        llm_s=answer.llm_s,
+        reply_at=h.replied_at,
+        lock_lost=h.lock_lost,
+        done_at=done_at,
+        redis_commands=commands,
+        cache_errors=answer.cache_errors,
+        lock_errors=got.errors,
+        llm_called=answer.llm_called,
+        batch=tuple(message_of(t) for t in h.batch),
+        acquired_at=h.acquired_at,
+        started_at=started,
+        lock_asked_at=h.lock_asked_at,
+        lock_refreshed_at=h.lock_refreshed_at,
+        released_at=h.released_at,
+        tax_id=p.tax_id,
+        cache_checked_at=answer.checked_at,
+        crm_calls=crm_calls,
+        llm_calls=llm_calls,
+    )
 
 
 def resolve_batches(records: list[MessageRecord]) -> list[MessageRecord]:
@@ -143,10 +190,10 @@ def resolve_batches(records: list[MessageRecord]) -> list[MessageRecord]:
     leader_of = {member: r for r in records for member in r.batch}
     resolved = []
     for r in records:
-        if r.outcome == "merged":
+        if r.outcome == Outcome.MERGED:
             leader = leader_of.get(r.message)
             if leader is None:
-                r = dataclasses.replace(r, outcome="failed", reply_at=r.done_at)
+                r = dataclasses.replace(r, outcome=Outcome.FAILED, reply_at=r.done_at)
             else:
                 r = dataclasses.replace(r, outcome=leader.outcome, reply_at=leader.reply_at, merged_into=leader.message)
         resolved.append(r)

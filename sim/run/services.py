@@ -44,7 +44,7 @@ class PlannedCrm:
         self.served = served or Served()
         self.calls = 0
 
-    def outage_info(self, tax_id: str) -> Step:
+    def outage_info(self, tax_id: str) -> Step[OutageInfo]:
         self.calls += 1
         self.served.crm += 1
         now = yield NOW
@@ -73,7 +73,7 @@ class PlannedLlm:
         self.served = served or Served()
         self.calls = 0
 
-    def answer(self, text: str, outage_points: int) -> Step:
+    def answer(self, text: str, outage_points: int) -> Step[str]:
         self.calls += 1
         self.served.llm += 1
         now = yield NOW
@@ -81,7 +81,7 @@ class PlannedLlm:
         return f"answer to {text!r}"
 
 
-def _call(name: str, latency: float, timeout: float | None) -> Step:
+def _call(name: str, latency: float, timeout: float | None) -> Step[None]:
     """Wait out a call; past its timeout the caller gives up at the timeout."""
     if timeout is not None and latency > timeout:
         yield Sleep(timeout)

@@ -17,7 +17,7 @@ from sim.run.streams import Streams
 from sim.scenario.model import Scenario, Services, Workload
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Arrival:
     id: int
     customer: str
@@ -27,7 +27,7 @@ class Arrival:
     in_outage: bool = False  # the customer writes from a region with an active massive outage
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PlannedMessage:
     id: int
     customer: str
@@ -58,7 +58,10 @@ def draw_arrivals(scenario: Scenario, rng: Streams) -> list[Arrival]:
     bursts += _random_bursts(w, _surge_starts(w, rng.surges), rng, "s", True)
     flat = [(t, b, i) for b in bursts for i, t in enumerate(b.times)]
     flat.sort(key=lambda item: item[0])
-    return [Arrival(n, b.customer, b.tax_id, i, at, b.in_outage) for n, (at, b, i) in enumerate(flat)]
+    return [
+        Arrival(id=n, customer=b.customer, tax_id=b.tax_id, index=i, at=at, in_outage=b.in_outage)
+        for n, (at, b, i) in enumerate(flat)
+    ]
 
 
 def plan(arrived: list[Arrival], services: Services, rng: Streams) -> list[PlannedMessage]:
@@ -69,10 +72,20 @@ def plan(arrived: list[Arrival], services: Services, rng: Streams) -> list[Plann
     points = _points_per_customer(arrived, services, rng.points)
     faults = rng.faults.random(n)
     return [
-        PlannedMessage(a.id, a.customer, a.tax_id, a.index, a.at, float(crm[i]), float(llm[i]), points[a.customer],
-                       a.in_outage, float(faults[i]))
+        PlannedMessage(
+            id=a.id,
+            customer=a.customer,
+            tax_id=a.tax_id,
+            index=a.index,
+            at=a.at,
+            crm_latency=float(crm[i]),
+            llm_latency=float(llm[i]),
+            points=points[a.customer],
+            in_outage=a.in_outage,
+            fault_draw=float(faults[i]),
+        )
         for i, a in enumerate(arrived)
-    ]  # fmt: skip
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 
 from sim.sut.effects import NOW, Command, Log, Script, Sleep, Step
 from sim.sut.lock import RELEASE_SCRIPT
+from sim.sut.outcomes import Source
 from sim.sut.units import milliseconds
 
 
@@ -46,10 +47,10 @@ class Crm(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Lookup:
     info: OutageInfo
-    source: str  # "hit" | "miss" | "fallback" | "off"
+    source: Source
     crm_called: bool
     cache_errors: int
 
@@ -71,7 +72,8 @@ class OutageCache:
 
     Stampede protection, both optional:
     - `single_flight`: on a miss, one caller (the one whose `SET fill:… NX` wins) asks the
-      CRM; the others poll the cache for its answer for up to FILL_WAIT seconds.
+      CRM; the others poll the cache for its answer for up to FILL_WAIT seconds, and stop
+      waiting as soon as the fill lock is gone without an answer (the leader's CRM call failed).
     - `xfetch_beta` > 0: probabilistic early refresh (Vattani, Chierichetti, Lowenstein,
       VLDB 2015): a hit is treated as a miss with a probability that grows as expiry
       nears and with the cost (`delta`, the CRM time) of recomputing it.
@@ -105,16 +107,16 @@ class OutageCache:
         """Returns a `Lookup`; `token` names this caller in the single-flight fill lock."""
         if self.ttl is None:
             info = yield from crm.outage_info(tax_id)
-            return Lookup(info, "off", True, 0)
+            return Lookup(info=info, source=Source.OFF, crm_called=True, cache_errors=0)
         try:
             cached = yield from self._read(tax_id)
         except RedisError:
             yield Log(f"Cache unavailable for {tax_id}, querying CRM")
             info = yield from crm.outage_info(tax_id)
-            return Lookup(info, "fallback", True, 1)
+            return Lookup(info=info, source=Source.FALLBACK, crm_called=True, cache_errors=1)
         if cached is not None:
             yield Log(f"Cache HIT for {tax_id} - {len(cached.points)} points")
-            return Lookup(cached, "hit", False, 0)
+            return Lookup(info=cached, source=Source.HIT, crm_called=False, cache_errors=0)
         yield Log(f"Cache MISS for {tax_id}, querying CRM")
         if self.single_flight:
             return (yield from self._fill_once(tax_id, crm, token))
@@ -140,7 +142,7 @@ class OutageCache:
         info = yield from crm.outage_info(tax_id)
         finished = yield NOW
         errors = yield from self._store(tax_id, info, finished - started)
-        return Lookup(info, "miss", True, errors)
+        return Lookup(info=info, source=Source.MISS, crm_called=True, cache_errors=errors)
 
     def _fill_once(self, tax_id: str, crm: Crm, token: str) -> Step[Lookup]:
         fill_key = self.fill_key(tax_id)
@@ -149,24 +151,35 @@ class OutageCache:
         except RedisError:
             leader = True  # cannot coordinate: behave like plain cache-aside
         if leader:
-            found = yield from self._fill(tax_id, crm)
-            try:  # compare-and-delete: a slow leader must not drop the next leader's fill lock
-                yield Script(RELEASE_SCRIPT, (fill_key,), (token,))
-            except RedisError:
-                pass  # the fill lock expires by itself
+            try:
+                found = yield from self._fill(tax_id, crm)
+            except Exception:  # a failed CRM call ends the fill too (not `finally`: no yield on GeneratorExit)
+                yield from self._end_fill(fill_key, token)
+                raise
+            yield from self._end_fill(fill_key, token)
             return found
         waited = 0.0
         while waited < FILL_WAIT:
             yield Sleep(FILL_POLL)
             waited += FILL_POLL
-            try:
-                raw = yield Command(("GET", self.key(tax_id)))
+            try:  # the entry and the fill lock in one round trip, as one GET cost before
+                raw, filling = yield Command(("MGET", self.key(tax_id), fill_key))
             except RedisError:
                 break
             if raw is not None:
                 yield Log(f"Cache filled by another worker for {tax_id}")
-                return Lookup(OutageInfo.from_json(raw)[0], "hit", False, 0)
+                info = OutageInfo.from_json(raw)[0]
+                return Lookup(info=info, source=Source.HIT, crm_called=False, cache_errors=0)
+            if filling is None:  # the leader's CRM call failed (or its fill lock expired): nothing will come
+                yield Log(f"Fill of {tax_id} ended without an answer, querying CRM")
+                break
         return (yield from self._fill(tax_id, crm))
+
+    def _end_fill(self, fill_key: str, token: str) -> Step[None]:
+        try:  # compare-and-delete: a slow leader must not drop the next leader's fill lock
+            yield Script(RELEASE_SCRIPT, (fill_key,), (token,))
+        except RedisError:
+            pass  # the fill lock expires by itself
 
     def _store(self, tax_id: str, info: OutageInfo, delta: float) -> Step[int]:
         """Write the entry with the cache's TTL; returns the Redis errors met (0 or 1)."""

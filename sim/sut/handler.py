@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 from sim.sut.cache import Crm, OutageCache
 from sim.sut.effects import NOW, Command, Log, Script, Sleep, Spawn, Step, Stop, StopSignal
 from sim.sut.lock import EXTEND_SCRIPT, Acquisition, Release, ThreadLock
+from sim.sut.outcomes import Outcome, Source
 from sim.sut.units import milliseconds
 
 BUSY_REPLY = "Sorry, I am still processing your previous message"
@@ -53,42 +54,45 @@ class HandlerOptions:
     debounce: float = 0.0  # seconds; > 0 answers the messages of a burst together
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Answer:
-    outcome: str  # "answered" | "failed"
+    """What the work under the lock produced (or stands in for it: `NO_ANSWER`, `MERGED`)."""
+
+    outcome: Outcome
     reply: str
-    source: str  # outage-check source: "hit" | "miss" | "fallback" | "off" | "" (check did not finish)
+    source: Source | None  # where the outage check's answer came from; None: the check did not finish
     crm_s: float
     llm_s: float
     cache_errors: int
     llm_called: bool
-    checked_at: float = -1.0  # when the outage check returned; -1 if it did not
+    checked_at: float | None = None  # when the outage check returned; None if it did not
 
 
-NO_ANSWER = Answer("busy", BUSY_REPLY, "", 0.0, 0.0, 0, False)
+NO_ANSWER = Answer(
+    outcome=Outcome.BUSY, reply=BUSY_REPLY, source=None, crm_s=0.0, llm_s=0.0, cache_errors=0, llm_called=False
+)
+MERGED = Answer(outcome=Outcome.MERGED, reply="", source=None, crm_s=0.0, llm_s=0.0, cache_errors=0, llm_called=False)
+NOT_ASKED = Acquisition(acquired=False, attempts=0, waited=0.0, errors=0)  # a merged message never asks for the lock
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Handled:
-    outcome: str  # "answered" | "busy" | "failed" | "merged" (answered with the batch of another message)
-    reply: str
-    lock_attempts: int
-    lock_wait: float
-    lock_errors: int
-    source: str
-    crm_s: float
-    llm_s: float
+    """One message handled: its answer, how its lock went, and when things happened
+    (the instants are for the simulator's invariants; None when the thing did not happen)."""
+
+    answer: Answer
+    acquisition: Acquisition
     lock_lost: bool
-    cache_errors: int
     replied_at: float
-    llm_called: bool = False
     batch: tuple[str, ...] = ()  # tokens of other messages this reply also answered (debounce)
-    acquired_at: float = -1.0  # when the lock was taken; -1 if it never was
-    # When things happened, for the simulator's invariants (all -1 when they did not):
-    lock_asked_at: float = -1.0  # the first lock attempt (the fair lock: joining the queue)
-    lock_refreshed_at: float = -1.0  # the last time our lock's TTL was set: acquired, or extended by the watchdog
-    released_at: float = -1.0  # when we sent the release
-    checked_at: float = -1.0  # when the outage check returned (a hit's read, a miss's fill)
+    acquired_at: float | None = None  # when the lock was taken
+    lock_asked_at: float | None = None  # the first lock attempt (the fair lock: joining the queue)
+    lock_refreshed_at: float | None = None  # the last time our lock's TTL was set: acquired, or extended
+    released_at: float | None = None  # when we sent the release
+
+    @property
+    def outcome(self) -> Outcome:
+        return self.answer.outcome
 
 
 class _Hold:
@@ -115,16 +119,18 @@ class MessageHandler:
             leads = yield from self._join_batch(msg)
             if not leads:
                 now = yield NOW
-                return Handled("merged", "", 0, 0.0, 0, "", 0.0, 0.0, False, 0, now)
+                return Handled(answer=MERGED, acquisition=NOT_ASKED, lock_lost=False, replied_at=now)
             yield Sleep(self.options.debounce)
         asked_at = yield NOW
         got = yield from self.lock.acquire(msg.thread_id, msg.token)
-        acquired_at = (yield NOW) if got.acquired else -1.0
+        acquired_at = (yield NOW) if got.acquired else None
         batch = (yield from self._take_batch(msg)) if self.options.debounce > 0 else ()
-        if not got.acquired:
+        if acquired_at is None:  # the batch gets the busy apology too
             now = yield NOW
             yield Log(f"Replying busy to {msg.thread_id}")
-            return _handled(NO_ANSWER, got, False, now, batch, acquired_at, asked_at=asked_at)
+            return Handled(
+                answer=NO_ANSWER, acquisition=got, lock_lost=False, replied_at=now, batch=batch, lock_asked_at=asked_at
+            )
         hold = _Hold(acquired_at)
         answer = yield from self._answer_under_watchdog(msg, crm, llm, len(batch), hold)
         replied_at = yield NOW
@@ -133,10 +139,17 @@ class MessageHandler:
         released = yield from self.lock.release(msg.thread_id, msg.token)
         if released is not Release.RELEASED:
             yield Log(f"Lock for {msg.thread_id} not released: {released.value}")
-        return _handled(
-            answer, got, released.lost, replied_at, batch, acquired_at,
-            asked_at=asked_at, refreshed_at=hold.refreshed_at, released_at=released_at,
-        )  # fmt: skip
+        return Handled(
+            answer=answer,
+            acquisition=got,
+            lock_lost=released.lost,
+            replied_at=replied_at,
+            batch=batch,
+            acquired_at=acquired_at,
+            lock_asked_at=asked_at,
+            lock_refreshed_at=hold.refreshed_at,
+            released_at=released_at,
+        )
 
     def _answer_under_watchdog(self, msg: Message, crm: Crm, llm: Llm, merged: int, hold: _Hold) -> Step[Answer]:
         if not self.lock.config.watchdog:
@@ -155,21 +168,42 @@ class MessageHandler:
         except ServiceError as error:
             now = yield NOW
             yield Log(f"Failed to answer {msg.thread_id}: {error}")
-            return Answer("failed", FAILED_REPLY, "", now - started, 0.0, 0, False)
+            return Answer(
+                outcome=Outcome.FAILED,
+                reply=FAILED_REPLY,
+                source=None,
+                crm_s=now - started,
+                llm_s=0.0,
+                cache_errors=0,
+                llm_called=False,
+            )
         checked = yield NOW
         crm_s = checked - started if found.crm_called else 0.0
+
+        def checked_answer(outcome: Outcome, reply: str, *, llm_s: float, llm_called: bool) -> Answer:
+            return Answer(
+                outcome=outcome,
+                reply=reply,
+                source=found.source,
+                crm_s=crm_s,
+                llm_s=llm_s,
+                cache_errors=found.cache_errors,
+                llm_called=llm_called,
+                checked_at=checked,
+            )
+
         if found.info.in_outage and self.options.outage_notice_skips_llm:
             yield Log(f"Outage notice to {msg.thread_id}, no LLM call")
-            return Answer("answered", OUTAGE_NOTICE, found.source, crm_s, 0.0, found.cache_errors, False, checked)
+            return checked_answer(Outcome.ANSWERED, OUTAGE_NOTICE, llm_s=0.0, llm_called=False)
         text = msg.text if not merged else f"{msg.text} (+{merged} more messages)"
         try:
             reply = yield from llm.answer(text, len(found.info.points))
         except ServiceError as error:
             now = yield NOW
             yield Log(f"Failed to answer {msg.thread_id}: {error}")
-            return Answer("failed", FAILED_REPLY, found.source, crm_s, now - checked, found.cache_errors, True, checked)
+            return checked_answer(Outcome.FAILED, FAILED_REPLY, llm_s=now - checked, llm_called=True)
         done = yield NOW
-        return Answer("answered", reply, found.source, crm_s, done - checked, found.cache_errors, True, checked)
+        return checked_answer(Outcome.ANSWERED, reply, llm_s=done - checked, llm_called=True)
 
     def _join_batch(self, msg: Message) -> Step[bool]:
         """Queue the message for its thread's batch; True when it is the first, which answers for all."""
@@ -210,15 +244,3 @@ def _noting_extensions(watchdog: Step[None], hold: _Hold) -> Step[None]:
             reply, error = None, exc
         if reply and type(effect) is Script and effect.source is EXTEND_SCRIPT:
             hold.refreshed_at = yield NOW
-
-
-def _handled(
-    answer: Answer, got: Acquisition, lost: bool, replied_at: float, batch: tuple[str, ...], acquired_at: float,
-    *, asked_at: float, refreshed_at: float = -1.0, released_at: float = -1.0,
-) -> Handled:  # fmt: skip
-    return Handled(
-        answer.outcome, answer.reply, got.attempts, got.waited, got.errors, answer.source, answer.crm_s,
-        answer.llm_s, lost, answer.cache_errors, replied_at, answer.llm_called, batch, acquired_at,
-        lock_asked_at=asked_at, lock_refreshed_at=refreshed_at, released_at=released_at,
-        checked_at=answer.checked_at,
-    )  # fmt: skip

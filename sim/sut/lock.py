@@ -174,7 +174,7 @@ class LockConfig:
     watchdog: bool = False  # the handler spawns `watchdog` to extend the TTL while it works
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Acquisition:
     acquired: bool
     attempts: int
@@ -223,10 +223,10 @@ class ThreadLock:
             now = yield NOW
             if acquired:
                 yield Log(f"Lock acquired for {thread_id} (attempt {attempt})")
-                return Acquisition(True, attempt, now - start, errors)
+                return Acquisition(acquired=True, attempts=attempt, waited=now - start, errors=errors)
             if now >= deadline - CLOCK_EPSILON:
                 yield Log(f"Could not acquire lock for {thread_id} after {attempt} attempts")
-                return Acquisition(False, attempt, now - start, errors)
+                return Acquisition(acquired=False, attempts=attempt, waited=now - start, errors=errors)
             if attempt % cfg.log_every == 0:
                 yield Log(f"Waiting for lock for {thread_id} (attempt {attempt})")
             yield Sleep(min(policy.delay(attempt), deadline - now))
@@ -241,7 +241,7 @@ class ThreadLock:
             reply = yield Script(FAIR_ENQUEUE_SCRIPT, keys, (token, self._ttl_ms, queue_ttl))
         except RedisError:
             now = yield NOW
-            return Acquisition(False, 1, now - start, 1)
+            return Acquisition(acquired=False, attempts=1, waited=now - start, errors=1)
         acquired, pred = reply == 1, _text(reply)
         attempt = errors = 0
         check_at: float | None = None  # when the current wait ends in a check for a dead holder
@@ -272,7 +272,7 @@ class ThreadLock:
         now = yield NOW
         verdict = "Lock acquired for" if acquired else "Could not acquire lock for"
         yield Log(f"{verdict} {thread_id} (fair, {attempt} waits)")
-        return Acquisition(acquired, attempt + 1, now - start, errors)
+        return Acquisition(acquired=acquired, attempts=attempt + 1, waited=now - start, errors=errors)
 
     def watchdog(self, thread_id: str, token: str, stop: StopSignal) -> Step[None]:
         """Extend the TTL every third of it while `stop` is not set and we still own the lock."""

@@ -5,7 +5,7 @@ What the services ask of the faults (CRM errors, stalls) is `sim.run.faults`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 
 import fakeredis
 import simpy
@@ -30,9 +30,12 @@ def install(
 
 
 Disconnect = Callable[[], None]
+Process = Generator[simpy.Event, object, None]  # a SimPy process: yields events, returns nothing
 
 
-def _redis_down(env: simpy.Environment, server: fakeredis.FakeServer, fault: RedisDown, disconnect: Disconnect):  # type: ignore[no-untyped-def]
+def _redis_down(
+    env: simpy.Environment, server: fakeredis.FakeServer, fault: RedisDown, disconnect: Disconnect
+) -> Process:
     """Every command is refused (ConnectionError) inside the window; blocked clients are cut off."""
     yield env.timeout(fault.start)
     server.connected = False
@@ -42,8 +45,8 @@ def _redis_down(env: simpy.Environment, server: fakeredis.FakeServer, fault: Red
 
 
 def _redis_restart(
-    env: simpy.Environment, server: fakeredis.FakeServer, fault: RedisRestart, disconnect: Callable[[], None]
-):  # type: ignore[no-untyped-def]
+    env: simpy.Environment, server: fakeredis.FakeServer, fault: RedisRestart, disconnect: Disconnect
+) -> Process:
     """A restart without persistence: every key (cache entries and locks) and every loaded script is gone,
     and every blocked client's connection breaks."""
     yield env.timeout(fault.start)

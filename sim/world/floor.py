@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any
 
 import simpy
@@ -70,7 +70,7 @@ def replay_seconds(log: Recorded) -> float:
 def bare_simpy_seconds(events: int) -> float:
     env = simpy.Environment()
 
-    def loop():  # type: ignore[no-untyped-def]
+    def loop() -> Generator[simpy.Event, object, None]:
         for _ in range(events):
             yield env.timeout(0.001)
 

@@ -244,6 +244,7 @@ def _unknown_command_is_an_error_reply(table: CommandTable) -> bool:
     return False
 
 
+# One probe a line, read as a table (library, version, what is relied on, its check): hence `fmt: skip`.
 _PROBES: tuple[tuple[str, str, str, Callable[[], bool]], ...] = (
     ("simpy", simpy.__version__, "Environment._now (the simulated clock)", _simpy_clock),
     ("simpy", simpy.__version__, "Environment._eid (the count of scheduled events)", _simpy_event_count),

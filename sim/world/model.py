@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any
 
 import simpy
 from fakeredis import FakeServer
@@ -19,7 +20,7 @@ from sim.run.workload import PlannedMessage, planned_messages
 from sim.scenario.model import Scenario, Variant
 from sim.world import fakeredis_clock, internals
 from sim.world import faults as world_faults
-from sim.world.driver import SimDriver, Tally, sorted_trace
+from sim.world.driver import SimDriver, Tally, TraceLine, sorted_trace
 from sim.world.executors import EXECUTORS, Executor
 
 
@@ -36,15 +37,19 @@ def simulate(
     `executor` overrides it (the benchmark records the command stream that way)."""
     env = simpy.Environment()
     server = fakeredis_clock.clocked_server(lambda: env.now)
-    log: list | None = [] if trace else None
+    log: list[TraceLine] | None = [] if trace else None
     rng = Streams.of(scenario.seed, replication)
     faults = FaultSchedule(scenario.faults)
     served = Served()
     world = _World(
-        env, SimDriver(env, (executor or EXECUTORS[redis_path])(server), variant.redis_rtt, log, server),
-        Serving(build_handler(variant, rng.jitter.random), variant.services, faults, served),
-        simpy.Resource(env, capacity=variant.workers), [], served,
-    )  # fmt: skip
+        env=env,
+        driver=SimDriver(env, (executor or EXECUTORS[redis_path])(server), variant.redis_rtt, log, server),
+        serving=Serving(
+            handler=build_handler(variant, rng.jitter.random), services=variant.services, faults=faults, served=served
+        ),
+        workers=simpy.Resource(env, capacity=variant.workers),
+        served=served,
+    )
     world_faults.install(faults, env, server, world.driver.drop_blocked_clients)
     messages = planned_messages(scenario, variant.services, rng)
     env.process(_arrive(world, messages))
@@ -53,15 +58,27 @@ def simulate(
     events = internals.events_scheduled(env)
     counted = _world_counts(world, server)
     broken = invariants.check(
-        records, expected=len(messages), workers=variant.workers, lock_ttl=redis_ttl(variant.lock.ttl),
-        lock_timeout=variant.lock.timeout, fair=variant.lock.fair, rtt=variant.redis_rtt,
-        cache_ttl=redis_ttl(variant.cache.ttl) if variant.cache.enabled else None, restarts=faults.restarts(),
+        records,
+        expected=len(messages),
+        workers=variant.workers,
+        lock_ttl=redis_ttl(variant.lock.ttl),
+        lock_timeout=variant.lock.timeout,
+        fair=variant.lock.fair,
+        rtt=variant.redis_rtt,
+        cache_ttl=redis_ttl(variant.cache.ttl) if variant.cache.enabled else None,
+        restarts=faults.restarts(),
         world=counted,
-    )  # fmt: skip
+    )
     return RunResult(
-        variant.name, replication, tuple(records), dict(world.driver.commands_per_second), sorted_trace(log or []),
-        events, tuple(broken), counted,
-    )  # fmt: skip
+        variant=variant.name,
+        replication=replication,
+        records=tuple(records),
+        commands_per_second=dict(world.driver.commands_per_second),
+        trace=sorted_trace(log or []),
+        events=events,
+        violations=tuple(broken),
+        world=counted,
+    )
 
 
 def redis_ttl(seconds: float) -> float:
@@ -88,17 +105,17 @@ def leftover_keys(server: FakeServer, cache_prefix: str) -> tuple[str, ...]:
     return tuple(sorted(key.decode(errors="replace") for key in live if not key.startswith(allowed)))
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class _World:
     env: simpy.Environment
     driver: SimDriver
     serving: Serving
     workers: simpy.Resource
-    records: list[MessageRecord]
     served: Served  # calls the CRM and the LLM received
+    records: list[MessageRecord] = field(default_factory=list)
 
 
-def _arrive(world: _World, messages: list[PlannedMessage]):  # type: ignore[no-untyped-def]
+def _arrive(world: _World, messages: list[PlannedMessage]) -> Generator[simpy.Event, object, None]:
     env = world.env
     for planned in messages:
         if planned.at > env.now:
@@ -106,7 +123,7 @@ def _arrive(world: _World, messages: list[PlannedMessage]):  # type: ignore[no-u
         env.process(_serve(world, planned))
 
 
-def _serve(world: _World, planned: PlannedMessage):  # type: ignore[no-untyped-def]
+def _serve(world: _World, planned: PlannedMessage) -> Generator[simpy.Event, Any, None]:
     """A message waits for a worker, then is served by the step both engines share."""
     arrival = world.env.now
     with world.workers.request() as turn:

@@ -25,7 +25,18 @@ def results(**variants) -> dict:
 
 def comparison(per_replication: dict[str, list[dict[str, float]]]) -> Comparison:
     reps = len(next(iter(per_replication.values())))
-    return Comparison("magna", 1, reps, "before", {}, per_replication, {}, [], [], {})
+    return Comparison(
+        scenario="magna",
+        seed=1,
+        replications=reps,
+        baseline="before",
+        descriptions={},
+        per_replication=per_replication,
+        estimates={},
+        verdicts=[],
+        thresholds=[],
+        runs={},
+    )
 
 
 def write(tmp_path, text: str | bytes):

@@ -69,7 +69,7 @@ def test_a_worker_freed_before_its_reply_is_reported():
 
 def test_a_busy_apology_before_the_lock_timeout_is_reported_unless_redis_errored():
     def busy(wait, errors=0):
-        return rec(0, outcome="busy", source="", lock_wait=wait, reply_at=wait, lock_errors=errors)
+        return rec(0, outcome="busy", source=None, lock_wait=wait, reply_at=wait, lock_errors=errors)
 
     facts = dict(expected=1, workers=5, lock_ttl=120, lock_timeout=30.0)
     assert check([busy(10.0)], **facts) == ["busy apologies before the 30 s lock timeout in messages [0]"]

@@ -13,9 +13,9 @@ def rec(message, customer="a", arrival=0.0, reply_at=10.0, outcome="answered", s
     base.update(kw)
     # The times and counts the simulator records where they happen, consistent with the above.
     base.setdefault("started_at", base["arrival"] + base["queue_wait"])
-    base.setdefault("crm_calls", int(base["source"] not in ("hit", "")))
+    base.setdefault("crm_calls", int(base["source"] not in ("hit", None)))
     base.setdefault("llm_calls", int(base.get("llm_called", False)))
-    if base.get("acquired_at", -1.0) >= 0:
+    if base.get("acquired_at") is not None:
         base.setdefault("lock_refreshed_at", base["acquired_at"])
         base.setdefault("released_at", base["reply_at"])
     return MessageRecord(**base)
@@ -28,7 +28,7 @@ def test_out_of_order_counts_later_messages_answered_before_earlier_ones():
         rec(2, arrival=6, reply_at=25),  # still before message 0's answer: out of order
         rec(3, arrival=7, reply_at=40),
         rec(4, customer="b", arrival=1, reply_at=2),  # other customers do not count
-        rec(5, arrival=8, reply_at=1, outcome="busy", source=""),  # apologies do not count
+        rec(5, arrival=8, reply_at=1, outcome="busy", source=None),  # apologies do not count
     ]
     assert out_of_order(records) == 2
 
@@ -38,7 +38,7 @@ def test_summary_of_a_hand_made_run():
         rec(0, arrival=0, reply_at=10, source="miss", attempts=1),
         rec(1, arrival=0, reply_at=20, source="hit", attempts=5),
         rec(2, arrival=0, reply_at=30, source="hit", attempts=3),
-        rec(3, arrival=0, reply_at=40, outcome="busy", source="", attempts=301),
+        rec(3, arrival=0, reply_at=40, outcome="busy", source=None, attempts=301),
     ]
     m = summarize(records)
     assert list(m) == list(METRICS)
@@ -52,7 +52,7 @@ def test_summary_of_a_hand_made_run():
 
 def test_crm_and_llm_calls_are_the_calls_each_message_made_failed_ones_included():
     records = [
-        rec(0, source="", outcome="failed", crm_calls=1),  # the CRM call failed: no source, still a call
+        rec(0, source=None, outcome="failed", crm_calls=1),  # the CRM call failed: no source, still a call
         rec(1, source="miss", crm_calls=1, llm_calls=1),
         rec(2, source="hit", crm_calls=0, llm_calls=1),
     ]

@@ -57,7 +57,7 @@ def record(message, arrival=0.0, reply=None, **changes):
     fields = dict(
         message=message, customer="c", index=0, arrival=arrival, queue_wait=0.0, lock_wait=0.0, lock_attempts=1,
         outcome="answered", source="off", crm_s=0.0, llm_s=0.0, reply_at=reply, lock_lost=False, done_at=reply,
-        redis_commands=0, cache_errors=0, lock_errors=0,
+        redis_commands=0, cache_errors=0, lock_errors=0, started_at=arrival,
     )  # fmt: skip
     return MessageRecord(**{**fields, **changes})
 
@@ -80,7 +80,13 @@ EXTREMES = {
 @pytest.mark.parametrize("case", EXTREMES)
 def test_extreme_but_valid_records_still_give_a_complete_report(tmp_path, case):
     records, commands_per_second = EXTREMES[case]
-    runs = {v: [RunResult(v, r, tuple(records), commands_per_second, ()) for r in range(2)] for v in ("a", "b")}
+    runs = {
+        v: [
+            RunResult(variant=v, replication=r, records=tuple(records), commands_per_second=commands_per_second)
+            for r in range(2)
+        ]
+        for v in ("a", "b")
+    }
     comparison = compare("extreme", 1, "a", {"a": "one", "b": "two"}, runs)
     folder = write_report(comparison, tmp_path, "extreme")
     assert (folder / "results.json").exists() and (folder / "report.html").exists()

@@ -27,8 +27,8 @@ class FailingLlm:
 def test_answers_after_crm_and_llm_and_releases_the_lock():
     h = Harness()
     done = h.run(handler().handle(msg(), PlannedCrm(9.0, 2), PlannedLlm(17.0)))
-    assert (done.outcome, done.source, done.lock_lost) == ("answered", "miss", False)
-    assert (done.crm_s, done.llm_s, done.replied_at) == (9.0, 17.0, 26.0)
+    assert (done.outcome, done.answer.source, done.lock_lost) == ("answered", "miss", False)
+    assert (done.answer.crm_s, done.answer.llm_s, done.replied_at) == (9.0, 17.0, 26.0)
     assert h.redis.get("lock:thread:thread_A") is None
 
 
@@ -36,7 +36,7 @@ def test_busy_apology_when_the_lock_stays_taken():
     h = Harness()
     h.redis.set("lock:thread:thread_A", "other", px=600_000)
     done = h.run(handler().handle(msg(), PlannedCrm(9.0, 2), PlannedLlm(17.0)))
-    assert (done.outcome, done.reply, done.source) == ("busy", BUSY_REPLY, "")
+    assert (done.outcome, done.answer.reply, done.answer.source) == ("busy", BUSY_REPLY, None)
     assert done.replied_at == pytest.approx(30.0)
 
 
@@ -63,7 +63,7 @@ def test_answered_from_the_crm_when_redis_goes_away_after_the_lock_is_taken():
 
     h.driver.log = redis_dies_once_locked
     done = h.run(handler().handle(msg(), PlannedCrm(9.0, 2), PlannedLlm(17.0)))
-    assert (done.outcome, done.source, done.cache_errors) == ("answered", "fallback", 1)
+    assert (done.outcome, done.answer.source, done.answer.cache_errors) == ("answered", "fallback", 1)
     assert done.lock_lost is False  # the release could not reach Redis: unknown, not lost
     assert h.logs[-1] == "Lock for thread_A not released: unreachable"
 
@@ -72,4 +72,4 @@ def test_unreachable_redis_means_busy_after_the_lock_timeout_with_every_attempt_
     h = Harness()
     h.server.connected = False
     done = h.run(handler(timeout=1).handle(msg(), PlannedCrm(9.0, 2), PlannedLlm(17.0)))
-    assert (done.outcome, done.lock_attempts, done.lock_errors) == ("busy", 11, 11)
+    assert (done.outcome, done.acquisition.attempts, done.acquisition.errors) == ("busy", 11, 11)

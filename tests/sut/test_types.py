@@ -22,6 +22,11 @@ def test_the_system_under_test_passes_mypy_strict(tmp_path):
     assert checked.returncode == 0, checked.stdout
 
 
+def test_the_whole_package_passes_mypy_strict(tmp_path):
+    checked = _mypy("sim", cache=tmp_path)  # pyproject.toml's overrides say, with reasons, what is let off
+    assert checked.returncode == 0, checked.stdout
+
+
 def test_mypy_rejects_a_step_that_yields_a_non_effect_or_returns_the_wrong_type(tmp_path):
     misuse = tmp_path / "misuse.py"
     misuse.write_text(

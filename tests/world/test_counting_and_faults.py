@@ -130,7 +130,7 @@ def test_failed_crm_calls_are_counted_and_conserved():
     timing_out = scenario(MAGNA, '[services]\ncrm_timeout = "5s"\n')
     run = simulate(timing_out, timing_out.variants[0], 0)
     assert run.violations == ()
-    assert {r.source for r in run.records} == {""}  # every CRM call timed out
+    assert {r.source for r in run.records} == {None}  # every CRM call timed out
     assert run.world.crm_calls == sum(r.crm_calls for r in run.records) == 3
 
 
@@ -156,7 +156,7 @@ def test_records_that_read_calls_off_the_outcome_break_conservation(monkeypatch)
     original = serve.to_record
 
     def off_the_outcome(p, arrival, started, handled, commands, done_at, *, calls):  # the old counting
-        read_off = (int(handled.source not in ("hit", "")), int(handled.llm_called))
+        read_off = (int(handled.answer.source not in ("hit", None)), int(handled.answer.llm_called))
         return original(p, arrival, started, handled, commands, done_at, calls=read_off)
 
     monkeypatch.setattr(serve, "to_record", off_the_outcome)

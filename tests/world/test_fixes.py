@@ -132,6 +132,49 @@ def test_single_flight_makes_one_crm_call_for_ten_concurrent_misses():
     assert sorted(sources) == ["hit"] * 9 + ["miss"]
 
 
+# One customer's message fills the cache; the CRM is slower than its timeout, so the fill fails.
+SINGLE_FLIGHT_CRM_TIMEOUT = """
+[scenario]
+seed = 1
+[workload]
+[[workload.script]]
+customer = "a"
+tax_id = "T1"
+messages = ["0s"]
+[services]
+crm = "5s"
+llm = "1s"
+crm_timeout = "2s"
+[workers]
+count = 4
+[cache]
+enabled = true
+single_flight = true
+"""
+SECOND_CUSTOMER_SAME_TAX_ID = """
+[[workload.script]]
+customer = "b"
+tax_id = "T1"
+messages = ["1s"]
+"""
+
+
+def test_single_flight_leader_whose_crm_call_times_out_leaves_no_fill_lock():
+    result = run(SINGLE_FLIGHT_CRM_TIMEOUT)  # asserts no invariant broke: no key left after the drain
+    assert [r.outcome for r in result.records] == ["failed"]
+    assert result.world.leftover_keys == ()
+
+
+def test_single_flight_follower_stops_waiting_when_the_leaders_fill_fails():
+    text = SINGLE_FLIGHT_CRM_TIMEOUT.replace("[services]", SECOND_CUSTOMER_SAME_TAX_ID + "[services]")
+    result = run(text)
+    leader, follower = result.records
+    assert (leader.outcome, follower.outcome) == ("failed", "failed")
+    # The leader's fill ends at 2 s; the follower notices at its next poll and times out its own call.
+    assert follower.reply_at == pytest.approx(2 + 2, abs=0.2)
+    assert follower.crm_calls == 1
+
+
 def test_plain_cache_aside_stampedes_the_crm():
     # Ten misses of one tax id, all inside one 300 s TTL: each finds the key empty (the first
     # fill lands only after the CRM's 9 s), so each calls the CRM. Single-flight: one call.
