@@ -160,9 +160,12 @@ def parse_duration(value: Any) -> float | None:
     """Seconds from a number or a '30s'-style string; None if it is neither."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int) and abs(value) > MAX_DURATION:
-        return math.inf if value > 0 else -math.inf  # past every limit, which the caller names; float() would overflow
-    if isinstance(value, (int, float)):
+    if isinstance(value, int):
+        try:
+            return float(value)
+        except OverflowError:  # beyond float range: past every limit, which the caller names
+            return math.inf if value > 0 else -math.inf
+    if isinstance(value, float):
         return float(value) if math.isfinite(value) else None
     if isinstance(value, str):
         match = _DURATION.match(value)

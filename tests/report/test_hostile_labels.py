@@ -6,7 +6,7 @@ import pytest
 
 from sim.cli import main
 from sim.metrics.comparison import compare
-from sim.metrics.records import MessageRecord, RunResult
+from sim.metrics.records import MessageRecord, Outcome, RunResult, Source
 from sim.report.folder import write_report
 from sim.scenario import ScenarioError
 from sim.sweep import parse_grid
@@ -16,10 +16,25 @@ MAGNA = Path(__file__).parents[2] / "scenarios" / "magna.toml"
 
 def record(message: int, customer: str) -> MessageRecord:
     return MessageRecord(
-        message=message, customer=customer, index=message, arrival=float(message), queue_wait=0.0, lock_wait=0.5,
-        lock_attempts=2, outcome="answered", source="off", crm_s=1.0, llm_s=2.0, reply_at=message + 3.5,
-        lock_lost=False, done_at=message + 3.5, redis_commands=3, cache_errors=0, lock_errors=0,
-    )  # fmt: skip
+        message=message,
+        customer=customer,
+        index=message,
+        arrival=float(message),
+        started_at=float(message),
+        queue_wait=0.0,
+        lock_wait=0.5,
+        lock_attempts=2,
+        outcome=Outcome.ANSWERED,
+        source=Source.OFF,
+        crm_s=1.0,
+        llm_s=2.0,
+        reply_at=message + 3.5,
+        lock_lost=False,
+        done_at=message + 3.5,
+        redis_commands=3,
+        cache_errors=0,
+        lock_errors=0,
+    )
 
 
 def test_dollar_signs_in_variant_and_customer_names_are_drawn_not_parsed_as_mathtext(tmp_path):
@@ -27,7 +42,10 @@ def test_dollar_signs_in_variant_and_customer_names_are_drawn_not_parsed_as_math
     had run (exit 4). The loader now refuses such names; the plots must not depend on it."""
     names = ("a$\\foo{$", "$x$ and $")
     records = tuple(record(i, "cust$\\frac{1}{0}$") for i in range(3))
-    runs = {v: [RunResult(v, r, records, {0: 9}, ()) for r in range(2)] for v in names}
+    runs = {
+        v: [RunResult(variant=v, replication=r, records=records, commands_per_second={0: 9}) for r in range(2)]
+        for v in names
+    }
     comparison = compare("dollars", 1, names[0], {v: v for v in names}, runs)
     folder = write_report(comparison, tmp_path, "dollars")
     assert len(list(folder.glob("*.png"))) == 8
