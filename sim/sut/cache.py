@@ -68,7 +68,7 @@ FILL_POLL = 0.1
 
 
 class OutageCache:
-    """The Redis cache in front of the CRM; `ttl=None` means caching is off (the seed's *before*).
+    """The Redis cache in front of the CRM; `ttl=None` means caching is off (the team's *before*).
 
     Stampede protection, both optional:
     - `single_flight`: on a miss, one caller (the one whose `SET fill:… NX` wins) asks the

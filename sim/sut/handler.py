@@ -1,6 +1,6 @@
 """The message handler: lock → massive-failure check → LLM → reply → release.
 
-Options (all off by default, as in the seed): an outage notice without an LLM
+Options (all off by default, as in production): an outage notice without an LLM
 call for customers inside an outage; a debounce that answers a burst in one
 LLM call; a watchdog that extends the lock while the answer is being made.
 """

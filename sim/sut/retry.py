@@ -22,7 +22,7 @@ class RetryPolicy(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Fixed:
-    """The seed's *before*: the same wait after every failed attempt."""
+    """The team's *before* (docs/system.md): the same wait after every failed attempt."""
 
     seconds: float
 
@@ -32,7 +32,7 @@ class Fixed:
 
 @dataclass(frozen=True, slots=True)
 class Exponential:
-    """The seed's *after*: min(base * factor**(attempt-1), cap)."""
+    """The team's *after* (docs/system.md): min(base * factor**(attempt-1), cap)."""
 
     base: float
     factor: float
