@@ -11,6 +11,7 @@ from __future__ import annotations
 import resource
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from sim.scenario.model import Scenario
@@ -41,16 +42,32 @@ class BenchResult:
         return asdict(self)
 
 
-def bench(scenario: Scenario, variant_name: str | None = None, redis_path: str = "direct") -> BenchResult:
+PHASES = 5  # the run, recording its commands, replaying them, the bare SimPy loop, the CLI import
+
+
+def bench(
+    scenario: Scenario,
+    variant_name: str | None = None,
+    redis_path: str = "direct",
+    on_phase: Callable[[], None] = lambda: None,
+) -> BenchResult:
+    """The figures of one run of a variant (default: the first); `on_phase` is called after each of PHASES."""
     variant = scenario.variant(variant_name) if variant_name else scenario.variants[0]
     started = time.perf_counter()
     run = simulate(scenario, variant, 0, redis_path=redis_path)
     wall = time.perf_counter() - started
     peak = _peak_rss_mib()
+    on_phase()
     messages = max(len(run.records), 1)
     simulated = max((r.done_at for r in run.records), default=0.0)
-    replay_s = replay_seconds(record_commands(scenario, variant))
+    recorded = record_commands(scenario, variant)
+    on_phase()
+    replay_s = replay_seconds(recorded)
+    on_phase()
     simpy_s = bare_simpy_seconds(run.events)
+    on_phase()
+    import_s = cli_import_seconds()
+    on_phase()
     return BenchResult(
         scenario=scenario.name,
         variant=variant.name,
@@ -66,7 +83,7 @@ def bench(scenario: Scenario, variant_name: str | None = None, redis_path: str =
         floor_redis_replay_s=round(replay_s, 3),
         floor_simpy_s=round(simpy_s, 3),
         floor_ratio=round(wall / (replay_s + simpy_s), 3),
-        cli_import_s=round(cli_import_seconds(), 3),
+        cli_import_s=round(import_s, 3),
     )
 
 

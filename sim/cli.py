@@ -132,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--variant", help="the variant to time (default: the first)")
     bench.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     bench.add_argument("--redis-path", choices=("direct", "redis-py"), default="direct", help="default: direct")
+    bench.add_argument("--quiet", action="store_true", help="no progress on stderr")
     bench.set_defaults(handler=_bench)
     return parser
 
@@ -266,10 +267,13 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from sim.bench import bench
+    from sim.bench import PHASES, bench
+    from sim.progress import Progress
     from sim.report_commands import load_and_warn
 
-    figures = bench(load_and_warn(args.scenario), args.variant, args.redis_path).as_dict()
+    scenario = load_and_warn(args.scenario)
+    with Progress(PHASES, f"{scenario.name} bench", unit="phases", enabled=not args.quiet) as progress:
+        figures = bench(scenario, args.variant, args.redis_path, on_phase=progress.step).as_dict()
     if args.json:
         print(json.dumps(figures, indent=2))
     else:
