@@ -52,20 +52,6 @@ LEFT_BY_FILE_BROWSERS = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})  # 
 LONGEST_NAME = len("sweep_redis_commands.png")  # the longest name sim writes (a test holds every written name to it)
 MAX_ENTRIES = 200  # a report folder holds about fifteen files
 STALE_AFTER_S = 3600.0  # a staging folder untouched this long belongs to no live run (pid reused, other host)
-# Errors of the machine, not of sim: a full disk, a read-only mount, a folder the user cannot write.
-ENVIRONMENT_ERRNOS = {
-    errno.ENOSPC,
-    errno.EROFS,
-    errno.EACCES,
-    errno.EPERM,
-    errno.ENOTDIR,
-    errno.ENAMETOOLONG,
-    errno.ELOOP,
-    errno.EISDIR,
-    errno.EFBIG,
-    errno.EIO,
-    getattr(errno, "EDQUOT", errno.ENOSPC),
-}
 _STAGED = re.compile(r"(?P<pid>\d+)-[a-z0-9_]{8}")  # what follows ".tmp-<name>-" / ".old-<name>-" (mkdtemp)
 _LEGACY = re.compile(r"[a-z0-9_]{8}")  # ".tmp-<name>-<random>" of sim versions that did not record the pid
 
@@ -123,11 +109,14 @@ def _write_files(c: Comparison, folder: Path, changes: BaselineDiff | None) -> N
 
 @contextlib.contextmanager
 def _environment_errors(out: Path) -> Iterator[None]:
-    """A full disk, a read-only mount, a permission denied, a path too long: one line (exit 2), not a traceback."""
+    """A full disk, a read-only mount, a permission denied, a path too long: one line (exit 2), not a traceback.
+
+    Any failed system call counts (an errno); an OSError without one is a library's complaint, so a bug (exit 4).
+    """
     try:
         yield
     except OSError as error:
-        if error.errno not in ENVIRONMENT_ERRNOS:
+        if error.errno is None:
             raise
         raise EnvironmentProblem(
             f"--out {_shown(out)}: cannot write the report: {error.strerror}; the previous report is unchanged"

@@ -81,7 +81,7 @@ def test_something_sim_did_not_write_at_out_slash_name_is_refused_and_kept(tmp_p
     assert not [p for p in out.iterdir() if p.name.startswith((".tmp-", ".old-"))]
 
 
-@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS, errno.EACCES, errno.ENAMETOOLONG, errno.EFBIG])
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS, errno.EACCES, errno.ENAMETOOLONG, errno.EFBIG, errno.EIO])
 def test_a_full_or_read_only_disk_during_the_write_is_an_environment_problem_and_keeps_the_old_report(tmp_path, code):
     report(tmp_path, "magna", "old")
 
@@ -283,3 +283,14 @@ def test_an_out_too_deep_for_the_reports_longest_path_is_refused_before_anything
         prepare(out, "magna")
     assert len(str(refused.value).splitlines()) == 1 and len(str(refused.value)) < 400
     assert not any(p.name.startswith(".tmp-") for p in out.iterdir())
+
+
+def test_an_os_error_without_an_errno_is_a_bug_not_the_machines_and_keeps_the_old_report(tmp_path):
+    report(tmp_path, "magna", "old")
+
+    def library_complaint(staging):
+        raise OSError("cannot write mode RGBA as JPEG")  # how PIL reports a bad call: no system call failed
+
+    with pytest.raises(OSError, match="RGBA"):
+        write_atomically(tmp_path, "magna", library_complaint)
+    assert (tmp_path / "magna" / "results.json").read_text() == "old"
