@@ -220,3 +220,49 @@ def test_an_out_near_path_max_is_one_line_exit_2_before_any_replication(tmp_path
     assert compare(scenario(tmp_path), "--out", out) == 2
     assert "cannot write there: File name too long" in one_line_error(capsys)
     assert replications == []
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_step_summary_that_is_a_named_pipe_is_refused_at_once_not_waited_on(tmp_path):
+    fifo = tmp_path / "summary"
+    os.mkfifo(fifo)  # nobody ever reads it: opening it for writing the usual way blocks forever
+    result = subprocess.run(
+        [sys.executable, "-m", "sim", "compare", str(scenario(tmp_path)), "--out", str(tmp_path / "out"), "--quiet"],
+        env={**os.environ, "PYTHONPATH": str(ROOT), "GITHUB_STEP_SUMMARY": str(fifo)},
+        capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert (
+        result.stderr == f"sim: error: GITHUB_STEP_SUMMARY={fifo}: a named pipe, not a file to append the report to\n"
+    )
+    assert not (tmp_path / "out/tiny").exists()
+
+
+@pytest.mark.parametrize("summary, says", [("/dev/full", "a device"), ("link", "a symbolic link")])
+def test_a_step_summary_that_is_a_device_or_a_link_is_one_line_exit_2_before_running(
+    tmp_path, capsys, monkeypatch, replications, summary, says
+):
+    (tmp_path / "real.md").write_text("")
+    (tmp_path / "link").symlink_to(tmp_path / "real.md")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", summary if summary.startswith("/") else str(tmp_path / summary))
+    assert compare(scenario(tmp_path), "--out", tmp_path / "out") == 2
+    assert f"{says}, not a file to append the report to" in one_line_error(capsys)
+    assert replications == []
+    assert (tmp_path / "real.md").read_text() == ""
+
+
+def test_a_step_summary_that_fills_up_after_the_report_is_one_line_exit_2_and_the_report_stays(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
+    real_write = os.write
+
+    def full(handle, data):
+        if os.fstat(handle).st_ino == (tmp_path / "summary.md").stat().st_ino:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(handle, data)
+
+    monkeypatch.setattr(report_commands.os, "write", full)
+    assert compare(scenario(tmp_path), "--out", tmp_path / "out") == 2
+    assert "cannot append to it: No space left on device (the report is written)" in one_line_error(capsys)
+    assert (tmp_path / "out/tiny/report.md").exists()
