@@ -132,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--variant", help="run only this variant")
     live.add_argument("--seed", type=_seed, help="override the scenario's seed")
     live.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    live.add_argument("--quiet", action="store_true", help="no progress (messages served) on stderr")
     live.set_defaults(handler=_live)
 
     bench = commands.add_parser("bench", help=COMMANDS["bench"])
@@ -390,7 +391,7 @@ def _live(args: argparse.Namespace) -> int:
     client = connect(args.redis)  # before any thread starts: a bad URL or server is exit 2
     runs: list[LiveRun] = []
     for variant in scenario.variants:
-        runs.append(run_live(scenario, variant, client, args.time_scale))
+        runs.append(run_live(scenario, variant, client, args.time_scale, progress=not args.quiet))
         if runs[-1].failure():
             break  # the server failed: the other variants would only count more errors
     metrics = {run.result.variant: summarize(run.result.records) for run in runs}
