@@ -49,10 +49,14 @@ from sim.scenario.model import Scenario, Variant
 from sim.sut.blocking import BlockingDriver, ErrorTally
 from sim.sut.effects import Spawn, Step
 from sim.sut.handler import MessageHandler
+from sim.sut.lock import FAIR_CHECK_EVERY
 
 NAMESPACE_PREFIX = "sim-live:"
 GLOB_CHARACTERS = frozenset("*?[]\\^")  # special in a SCAN MATCH pattern
 CONNECT_TIMEOUT = 5.0  # seconds; a URL's own `socket_connect_timeout` wins
+# A reply may take as long as the longest BLPOP the fair lock sends (FAIR_CHECK_EVERY, 5 s): redis-py's own
+# default of 5 s would cut that BLPOP off as a TimeoutError, which the run counts as a failed server (exit 5).
+READ_TIMEOUT = 5 * FAIR_CHECK_EVERY  # seconds; a URL's own `socket_timeout` wins
 TIME_SCALE_RANGE = (1e-3, 1e3)  # below 1 ms per scenario second, Redis' millisecond TTLs mean nothing
 CLEANUP_BATCH = 500
 
@@ -131,7 +135,7 @@ def connect(url: str) -> redis.Redis:
     """A client of a server that answered PING; one-line `EnvironmentProblem` otherwise, password hidden."""
     try:
         _check_database(url)
-        client = redis.Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT)
+        client = redis.Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=READ_TIMEOUT)
         client.ping()
     except (ValueError, TypeError, OSError, redis.RedisError) as error:
         raise EnvironmentProblem(f"--redis {redact(url)}: {scrub(str(error) or type(error).__name__, url)}") from None

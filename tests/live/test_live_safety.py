@@ -1,6 +1,7 @@
 """`sim live` against a server holding other people's keys: it touches only its own, cleans up,
 and reports a Redis that failed during the run (exit 5) instead of numbers that look normal."""
 
+import json
 import os
 import signal
 import subprocess
@@ -272,3 +273,29 @@ def test_live_shows_progress_per_message_on_stderr_and_quiet_silences_it(redis_u
     quiet = _live(redis_url, "--variant", "after", "--json", time_scale="0.02")
     out, err = quiet.communicate(timeout=120)
     assert (quiet.returncode, err) == (0, "")
+
+
+# One customer, two messages: the second waits about 6 s for the fair lock, blocked in BLPOP for 5 s at a time.
+FAIR_WAIT = """
+[scenario]
+name = "fair-wait"
+[workload]
+[[workload.script]]
+customer = "m"
+messages = ["0s", "0.1s"]
+[services]
+crm = "0s"
+llm = "6s"
+[lock]
+ttl = "60s"
+timeout = "60s"
+fair = true
+"""
+
+
+def test_a_fair_lock_waiter_blocked_for_the_full_check_interval_is_no_redis_failure(redis_url, tmp_path, capsys):
+    scenario = tmp_path / "fair.toml"
+    scenario.write_text(FAIR_WAIT)
+    assert main(["live", str(scenario), "--redis", redis_url, "--json", "--quiet"]) == 0, capsys.readouterr().err
+    metrics = json.loads(capsys.readouterr().out)["variants"]["default"]
+    assert (metrics["answered"], metrics["redis_errors"]) == (2, 0)  # redis-py's 5 s read timeout cut the BLPOP
