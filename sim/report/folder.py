@@ -41,12 +41,12 @@ try:
 except ImportError:  # Windows: no flock; concurrent writers of one report are then not serialised
     fcntl = None  # type: ignore[assignment]
 
-MARKER = "results.json"  # every report folder sim writes (compare and sweep) holds one
+RESULTS = "results.json"  # every report folder sim writes (compare and sweep) holds one
 MARK = ".sim-report"  # sim's mark, written into every report folder: "this folder is sim's to replace"
 MARK_TEXT = json.dumps({"written_by": "sim", "format_version": FORMAT_VERSION}) + "\n"
 MAX_MARK_BYTES = 4096
 # The names sim writes into a report folder (compare and sweep); anything else makes the folder not ours.
-REPORT_FILES = frozenset({"report.md", "report.html", MARKER, "records.csv", MARK})
+REPORT_FILES = frozenset({"report.md", "report.html", RESULTS, "records.csv", MARK})
 PLOT_FILE = re.compile(r"[A-Za-z0-9_]{1,40}\.png")  # latency_cdf.png, sweep_redis_commands.png, …
 LEFT_BY_FILE_BROWSERS = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})  # opening a folder writes these
 LONGEST_NAME = len("sweep_redis_commands.png")  # the longest name sim writes (a test holds every written name to it)
@@ -103,7 +103,7 @@ def _write_files(c: Comparison, folder: Path, changes: BaselineDiff | None) -> N
     blocks = document.build(c, changes)
     (folder / "report.md").write_text(markdown.render(blocks), encoding="utf-8")
     (folder / "report.html").write_text(html.render(blocks, folder), encoding="utf-8")
-    (folder / MARKER).write_text(json_report.render(c, changes), encoding="utf-8")
+    (folder / RESULTS).write_text(json_report.render(c, changes), encoding="utf-8")
     records_csv.write(c, folder / "records.csv")
 
 
@@ -141,7 +141,7 @@ def _writable_root(root: Path, name: str) -> Path:
         finally:
             shutil.rmtree(probe, ignore_errors=True)
     except OSError as error:
-        longest = len(str(root.absolute())) + len(_staging_prefix("tmp", name)) + 10 + LONGEST_NAME
+        longest = len(f"{root.absolute()}/{_staging_prefix('tmp', name)}12345678/") + LONGEST_NAME  # mkdtemp: 8
         why = (
             f" (the report's longest path has about {longest:,} characters)"
             if error.errno == errno.ENAMETOOLONG
@@ -176,7 +176,7 @@ def _refuse_unsafe_name(root: Path, name: str) -> None:
 
 def _refuse_foreign(target: Path) -> None:
     """An existing OUT/<name> that sim did not write (a file, a symlink, a folder with anything else) stays."""
-    found = _not_ours(target, target.name)
+    found = _not_ours(target)
     if found:
         raise EnvironmentProblem(
             f"--out {_shown(target.parent)}: {target.name} exists and is not a report folder written by sim "
@@ -184,11 +184,8 @@ def _refuse_foreign(target: Path) -> None:
         )
 
 
-def _not_ours(target: Path, name: str) -> str:
-    """Why `target` is not the report folder OUT/<name> sim may replace; empty if it is (or does not exist).
-
-    `target` is OUT/<name> itself, or the copy of it an interrupted swap left aside.
-    """
+def _not_ours(target: Path) -> str:
+    """Why `target` (OUT/<name>) is not a report folder sim may replace; empty if it is (or does not exist)."""
     if target.is_symlink():
         return "a symbolic link"
     if not target.exists():
@@ -198,9 +195,9 @@ def _not_ours(target: Path, name: str) -> str:
     unexpected = _unexpected_entry(target)
     if unexpected:
         return unexpected
-    if _marked(target) or _legacy_report(target, name):
+    if _marked(target) or _legacy_report(target):
         return ""
-    return f"a folder without sim's {MARK} mark or a {MARKER} of scenario {name!r}"
+    return f"a folder without sim's {MARK} mark or a {RESULTS} of scenario {target.name!r}"
 
 
 def _unexpected_entry(folder: Path) -> str:
@@ -224,15 +221,15 @@ def _marked(folder: Path) -> bool:
     return isinstance(data, dict) and data.get("written_by") == "sim" and type(data.get("format_version")) is int
 
 
-def _legacy_report(folder: Path, name: str) -> bool:
-    """A folder of a sim version older than the mark: its results.json is sim's results for OUT/<name>."""
-    data = _small_json(folder / MARKER, MAX_BYTES)
+def _legacy_report(folder: Path) -> bool:
+    """A folder of a sim version older than the mark: its results.json is sim's results for this folder's name."""
+    data = _small_json(folder / RESULTS, MAX_BYTES)
     if not isinstance(data, dict) or type(data.get("format_version")) is not int:
         return False
     scenario = data.get("scenario")
     if data.get("kind") == "sweep":
-        return isinstance(scenario, str) and f"{scenario}-sweep" == name
-    return scenario == name
+        return isinstance(scenario, str) and f"{scenario}-sweep" == folder.name
+    return scenario == folder.name
 
 
 def _small_json(path: Path, limit: int) -> object:
@@ -298,7 +295,7 @@ def _recover(root: Path, name: str) -> None:
     """Under the lock: undo what killed runs left. Only `.tmp-<name>-*` / `.old-<name>-*` folders are touched."""
     retired = sorted((folder for folder, _ in _leftovers(root, "old", name)), key=_mtime, reverse=True)
     target = root / name
-    if retired and not (target.exists() or target.is_symlink()) and (retired[0] / MARKER).is_file():
+    if retired and not (target.exists() or target.is_symlink()) and (retired[0] / RESULTS).is_file():
         retired.pop(0).rename(target)  # the swap was cut between "old away" and "new in": the old report returns
     for folder in retired:  # the lock is ours, so no swap is under way: these are a dead run's
         shutil.rmtree(folder, ignore_errors=True)
