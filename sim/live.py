@@ -11,6 +11,11 @@ starts with `sim-live:<uuid4 hex>:`, a namespace of its own per run and
 variant, and every lock token ends with the run id. When the run ends, however
 it ends, the keys under that namespace are removed (SCAN MATCH + UNLINK).
 
+Ctrl-C or SIGTERM (which the CLI turns into KeyboardInterrupt) ends a run within a few
+seconds: every handler stops at its next effect (a sleep through a scaled LLM latency
+ends at once; a fair-lock waiter blocked in BLPOP returns within its 5 s check), the
+run's keys are removed, and the CLI says "sim: interrupted" (exit 130).
+
 Redis errors do not stop the code under test (the lock takes them for a busy
 lock, the cache falls back to the CRM), so they are counted here: a run that
 saw any is not a result, and the CLI says what happened and exits 5.
@@ -18,6 +23,7 @@ saw any is not a result, and the CLI says what happened and exits 5.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import re
@@ -26,6 +32,7 @@ import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import redis
@@ -33,17 +40,23 @@ import redis
 from sim.errors import EnvironmentProblem, LiveRedisFailed, ScenarioError
 from sim.metrics import invariants
 from sim.metrics.records import MessageRecord, RunResult
+from sim.progress import Progress
 from sim.run.assemble import build_handler
 from sim.run.serve import Serving, TimeScale, resolve_batches, serve_message
 from sim.run.streams import Streams
 from sim.run.workload import PlannedMessage, planned_messages
 from sim.scenario.model import Scenario, Variant
 from sim.sut.blocking import BlockingDriver, ErrorTally
+from sim.sut.effects import Effect, Spawn, Step
 from sim.sut.handler import MessageHandler
+from sim.sut.lock import FAIR_CHECK_EVERY
 
 NAMESPACE_PREFIX = "sim-live:"
 GLOB_CHARACTERS = frozenset("*?[]\\^")  # special in a SCAN MATCH pattern
 CONNECT_TIMEOUT = 5.0  # seconds; a URL's own `socket_connect_timeout` wins
+# A reply may take as long as the longest BLPOP the fair lock sends (FAIR_CHECK_EVERY, 5 s): redis-py's own
+# default of 5 s would cut that BLPOP off as a TimeoutError, which the run counts as a failed server (exit 5).
+READ_TIMEOUT = 5 * FAIR_CHECK_EVERY  # seconds; a URL's own `socket_timeout` wins
 TIME_SCALE_RANGE = (1e-3, 1e3)  # below 1 ms per scenario second, Redis' millisecond TTLs mean nothing
 CLEANUP_BATCH = 500
 
@@ -64,6 +77,40 @@ class LiveRun:
             f"the Redis server failed during the live run of variant {self.result.variant!r}: {counts} "
             "(the lock took them for a busy lock, the cache fell back to the CRM: these numbers are not a result)"
         )
+
+
+class _RunStopped(Exception):
+    """Raised in a live run's handler threads once the run ends early (Ctrl-C, SIGTERM, a bug)."""
+
+
+class _StoppableDriver(BlockingDriver):
+    """A BlockingDriver whose steps stop at their next effect, and whose sleeps end, once `stop` is set.
+
+    Its spawned helpers (the lock watchdog) run on stoppable drivers too, and end quietly.
+    """
+
+    def __init__(self, client: redis.Redis, stop: threading.Event, errors: ErrorTally) -> None:
+        self._stop = stop
+        super().__init__(client, sleep=self._sleep, errors=errors)
+
+    def run_until_stopped(self, step: Step[object]) -> object:
+        """`run`, but a stopped run is a quiet end (None), not an exception."""
+        with contextlib.suppress(_RunStopped):
+            return self.run(step)
+        return None
+
+    def _do(self, effect: Effect, step: Step[object]) -> Any:
+        if self._stop.is_set():
+            raise _RunStopped
+        if isinstance(effect, Spawn):
+            helper = _StoppableDriver(self.client, self._stop, self.errors)
+            threading.Thread(target=helper.run_until_stopped, args=(effect.step,), daemon=True).start()
+            return None
+        return super()._do(effect, step)
+
+    def _sleep(self, seconds: float) -> None:
+        if self._stop.wait(max(0.0, seconds)):  # an LLM call of 90 s ends at once when the run is stopped
+            raise _RunStopped
 
 
 def check_live(scenario: Scenario) -> None:
@@ -88,7 +135,7 @@ def connect(url: str) -> redis.Redis:
     """A client of a server that answered PING; one-line `EnvironmentProblem` otherwise, password hidden."""
     try:
         _check_database(url)
-        client = redis.Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT)
+        client = redis.Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=READ_TIMEOUT)
         client.ping()
     except (ValueError, TypeError, OSError, redis.RedisError) as error:
         raise EnvironmentProblem(f"--redis {redact(url)}: {scrub(str(error) or type(error).__name__, url)}") from None
@@ -128,16 +175,25 @@ def scrub(text: str, url: str) -> str:
 
 
 def run_live(
-    scenario: Scenario, variant: Variant, client: redis.Redis, time_scale: float, replication: int = 0
+    scenario: Scenario,
+    variant: Variant,
+    client: redis.Redis,
+    time_scale: float,
+    replication: int = 0,
+    *,
+    progress: bool = False,
 ) -> LiveRun:
-    """One live run of `variant`; its keys are removed at the end, also when it fails."""
+    """One live run of `variant`; its keys are removed at the end, also when it fails or is interrupted.
+
+    With `progress`, one step per message served is shown on stderr.
+    """
     run_id = uuid.uuid4().hex
     namespace = f"{NAMESPACE_PREFIX}{run_id}:"
     if GLOB_CHARACTERS & set(namespace):  # SCAN MATCH must match this run's keys and nobody else's
         raise RuntimeError(f"live namespace {namespace!r} holds a glob character")
     errors = ErrorTally()
     try:
-        records, expected = _serve_all(scenario, variant, client, time_scale, replication, namespace, errors)
+        records, expected = _serve_all(scenario, variant, client, time_scale, replication, namespace, errors, progress)
     finally:
         _remove_keys(client, namespace, errors)
     ordered = resolve_batches(sorted(records, key=lambda r: r.message))
@@ -166,6 +222,7 @@ def _serve_all(
     replication: int,
     namespace: str,
     errors: ErrorTally,
+    show_progress: bool,
 ) -> tuple[list[MessageRecord], int]:
     scaled = _scaled(variant, time_scale)
     rng = Streams.of(scenario.seed, replication)
@@ -174,13 +231,19 @@ def _serve_all(
     run_id = namespace.removeprefix(NAMESPACE_PREFIX).rstrip(":")  # ends every token: unique to this run
     serving = Serving(handler=_handler(scaled, rng, namespace), services=scaled.services, clock=clock, run_id=run_id)
     records: list[MessageRecord] = []
+    stop = threading.Event()  # set when the run ends, however it ends: every handler still running stops
+    label = f"{scenario.name} {variant.name}"
+    progress = Progress(len(messages), label, unit="messages", enabled=show_progress)
 
     def serve(planned: PlannedMessage, arrived: float) -> None:
-        driver = BlockingDriver(client, errors=errors)
+        driver = _StoppableDriver(client, stop, errors)
         try:
             records.append(driver.run(serve_message(serving, planned, arrived, driver)))
         except redis.RedisError:
-            return  # the code under test let a Redis error through (counted by the driver): no record
+            pass  # the code under test let a Redis error through (counted by the driver): no record
+        except _RunStopped:
+            return  # the run ended early: this message is not served
+        progress.step()
 
     pool = ThreadPoolExecutor(max_workers=variant.workers)  # its FIFO queue is the worker queue
     served: list[Future[None]] = []
@@ -191,7 +254,9 @@ def _serve_all(
         for future in served:
             future.result()  # a handler that raised (a bug) fails the run instead of losing a record
     finally:
+        stop.set()  # Ctrl-C, SIGTERM or a bug: in-flight handlers stop instead of sleeping through an LLM call
         pool.shutdown(wait=True, cancel_futures=True)
+        progress.close()
     return records, len(messages)
 
 

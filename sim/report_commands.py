@@ -8,6 +8,7 @@ import dataclasses
 import functools
 import os
 import re
+import stat
 import sys
 from pathlib import Path
 
@@ -188,18 +189,14 @@ def _check_executor(args: argparse.Namespace) -> None:
 
 
 def _check_summary() -> None:
-    """Before any simulation: GITHUB_STEP_SUMMARY, when set, names a file we can append to."""
+    """Before any simulation: GITHUB_STEP_SUMMARY, when set, names a regular file we can append to."""
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if not summary:
-        return
-    try:
-        with open(summary, "a", encoding="utf-8"):
-            pass
-    except OSError as error:
-        raise EnvironmentProblem(f"GITHUB_STEP_SUMMARY={summary}: cannot append to it: {error.strerror}") from None
+    if summary:
+        os.close(_open_summary(summary))
 
 
 IMAGE_LINE = re.compile(r"^!\[[^\]]*\]\([^)]*\)[ \t]*\n?", re.MULTILINE)  # `![caption](plot.png)`
+WRITTEN = " (the report is written)"
 
 
 def _publish_summary(report: Path) -> None:
@@ -211,13 +208,49 @@ def _publish_summary(report: Path) -> None:
     if not summary:
         return
     text = IMAGE_LINE.sub("", report.read_text(encoding="utf-8"))
+    data = (text + "\n").encode("utf-8")
+    handle = _open_summary(summary, WRITTEN)
     try:
-        with open(summary, "a", encoding="utf-8") as out:
-            out.write(text + "\n")
+        while data:  # unbuffered: a failing write is reported here, not again by a close
+            data = data[os.write(handle, data) :]
     except OSError as error:
-        raise EnvironmentProblem(
-            f"GITHUB_STEP_SUMMARY={summary}: cannot append to it: {error.strerror} (the report is written)"
-        ) from None
+        raise EnvironmentProblem(f"{_shown(summary)}: cannot append to it: {error.strerror}{WRITTEN}") from None
+    finally:
+        os.close(handle)
+
+
+def _open_summary(summary: str, note: str = "") -> int:
+    """A descriptor for appending to GITHUB_STEP_SUMMARY, if it is (or can be created as) a regular file.
+
+    Anything else is refused without waiting: a FIFO would block an open for writing until a reader
+    came (O_NONBLOCK), a link is not followed (O_NOFOLLOW), a device such as /dev/full is no summary.
+    """
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        found: int | None = os.lstat(summary).st_mode
+    except OSError:
+        found = None  # missing (it is created) or unreachable (the open says why)
+    if found is not None and not stat.S_ISREG(found):
+        raise EnvironmentProblem(f"{_shown(summary)}: {_kind_of(found)}, not a file to append the report to{note}")
+    try:
+        handle = os.open(summary, flags, 0o644)
+    except OSError as error:
+        raise EnvironmentProblem(f"{_shown(summary)}: cannot append to it: {error.strerror}{note}") from None
+    if not stat.S_ISREG(os.fstat(handle).st_mode):  # swapped for something else between the check and the open
+        os.close(handle)
+        raise EnvironmentProblem(f"{_shown(summary)}: not a file to append the report to{note}")
+    os.set_blocking(handle, True)
+    return handle
+
+
+def _shown(summary: str) -> str:
+    return f"GITHUB_STEP_SUMMARY={summary[:200]}"
+
+
+def _kind_of(mode: int) -> str:
+    kinds = {stat.S_ISDIR: "a folder", stat.S_ISFIFO: "a named pipe", stat.S_ISLNK: "a symbolic link",
+             stat.S_ISCHR: "a device", stat.S_ISBLK: "a device", stat.S_ISSOCK: "a socket"}  # fmt: skip
+    return next((name for test, name in kinds.items() if test(mode)), "not a regular file")
 
 
 def _one_line(c: Comparison, out: Path) -> str:

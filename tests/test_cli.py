@@ -1,11 +1,22 @@
 """The command line as a user and a CI job meet it: output, determinism, exit codes."""
 
+import errno
+import io
 import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
 
 import pytest
 
+from sim import cli
 from sim.cli import main
-from tests.helpers import MAGNA
+from tests.helpers import MAGNA, ROOT
 from tests.helpers import sim_process as sim
 
 
@@ -94,7 +105,7 @@ def test_help_lists_the_exit_codes_and_every_metric_name():
 
     result = sim("--help")
     assert result.returncode == 0
-    assert "130  interrupted (Ctrl-C)" in result.stdout
+    assert "130  interrupted (Ctrl-C or SIGTERM)" in result.stdout
     listed = result.stdout.split("metrics:")[1].replace(",", " ").split()
     assert listed == list(METRICS)
 
@@ -235,3 +246,96 @@ def test_a_compare_prints_each_scenarios_warnings_once(tmp_path, capsys):
         f"sim: warning: {scenario}: variants 'x', 'y': [lock]timeout 0.01 s is shorter than one backoff step "
         "(0.1 s): a waiter tries at most twice and the backoff never applies"
     ]
+
+
+def test_a_closed_stdout_is_a_quiet_end_with_the_commands_own_exit_code():
+    read, write = os.pipe()
+    os.close(read)  # the reader (`| head -1`) is gone before sim writes: every write gets EPIPE
+    with os.fdopen(write, "wb") as closed:
+        result = subprocess.run(
+            [sys.executable, "-m", "sim", "run", MAGNA], stdout=closed, stderr=subprocess.PIPE, text=True, cwd=ROOT
+        )
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+class _ReaderGone(io.StringIO):
+    def write(self, text):
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+
+def test_a_closed_stdout_still_ends_with_exit_3_when_an_invariant_broke(monkeypatch, capsys):
+    from sim.metrics import invariants
+
+    monkeypatch.setattr(invariants, "check", lambda records, **kw: ["planted violation"])
+    monkeypatch.setattr(sys, "stdout", _ReaderGone())
+    assert main(["run", MAGNA]) == 3
+    assert "sim: INVARIANT BROKEN: before: planted violation" in capsys.readouterr().err
+
+
+def _crash(args):
+    raise RuntimeError("planted bug")
+
+
+def test_an_internal_error_is_one_line_naming_the_traceback_file(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(cli, "_run", _crash)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    assert main(["run", MAGNA]) == 4
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "sim: internal error (a bug in sim): RuntimeError; traceback written to" in err
+    (crash,) = tmp_path.iterdir()
+    assert "RuntimeError: planted bug" in crash.read_text()
+
+
+def test_an_unusable_temp_folder_still_gives_one_line_and_exit_4(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(cli, "_run", _crash)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+    assert main(["run", MAGNA]) == 4
+    assert capsys.readouterr().err == (
+        "sim: internal error (a bug in sim): RuntimeError; traceback could not be written (No such file or directory)\n"
+    )
+
+
+def test_a_temp_folder_that_takes_no_bytes_leaves_no_empty_crash_file(monkeypatch, tmp_path, capsys):
+    def file_too_large(file):
+        raise OSError(errno.EFBIG, "File too large")  # what `prlimit --fsize=0` or a full disk gives
+
+    monkeypatch.setattr(cli, "_run", _crash)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(traceback, "print_exc", file_too_large)
+    assert main(["run", MAGNA]) == 4
+    assert capsys.readouterr().err.endswith("traceback could not be written (File too large)\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+def test_sigterm_during_replications_is_one_line_exit_130_with_no_orphans_and_the_old_report_kept(tmp_path):
+    from tests.test_interrupt import FULL_DAY, processes_in_group
+
+    out = tmp_path / "reports"
+    assert main(["compare", str(MAGNA), "--out", str(out), "--replications", "1", "--quiet"]) == 0
+    (out / "magna").rename(out / "full-day")  # a previous report of the scenario, as sim wrote it
+    before = (out / "full-day" / "results.json").read_bytes()
+    job = subprocess.Popen(
+        [sys.executable, "-m", "sim", "compare", str(FULL_DAY), "--out", str(out), "--processes", "2", "--quiet"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while len(processes_in_group(job.pid)) < 3 and time.monotonic() < deadline:  # the parent and two workers
+        time.sleep(0.05)
+    assert len(processes_in_group(job.pid)) >= 3, "the worker pool never started"
+    job.send_signal(signal.SIGTERM)  # what a CI runner sends to cancel a job: to sim only, not its workers
+    _, err = job.communicate(timeout=60)
+    assert (job.returncode, err.splitlines()) == (130, ["sim: interrupted"])
+    for _ in range(100):
+        if not processes_in_group(job.pid):
+            break
+        time.sleep(0.05)
+    assert processes_in_group(job.pid) == []
+    assert (out / "full-day" / "results.json").read_bytes() == before
+
+
+def test_help_says_sigterm_is_an_interruption_and_a_closed_stdout_is_no_error(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "130  interrupted (Ctrl-C or SIGTERM)" in out
+    assert "A closed stdout (`sim run … | head -1`) is not an error" in out

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from sim.report.folder import MARK, MARK_TEXT
 from tests.helpers import ROOT, SCENARIOS
 
 FULL_DAY = SCENARIOS / "full-day.toml"  # a replication takes seconds: long enough to interrupt
@@ -36,6 +37,7 @@ def processes_in_group(group: int) -> list[int]:
 def test_ctrl_c_during_replications_is_one_line_exit_130_with_no_orphans_and_the_old_report_kept(tmp_path):
     out = tmp_path / "reports"
     shutil.copytree(ROOT / "reports" / "magna", out / "full-day")  # a previous report, as sim left it
+    (out / "full-day" / MARK).write_text(MARK_TEXT)  # with sim's mark (its results.json is magna's)
     before = (out / "full-day" / "results.json").read_bytes()
     job = subprocess.Popen(
         [sys.executable, "-m", "sim", "compare", str(FULL_DAY), "--out", str(out), "--processes", "2", "--quiet"],

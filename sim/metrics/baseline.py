@@ -2,8 +2,9 @@
 
 A baseline file is hostile input like any other. It is read only if it is a regular file
 (not a FIFO, not /dev/zero) of at most `MAX_BYTES`, in UTF-8, as strict JSON (no NaN or
-Infinity, no number so large it becomes infinite), and its whole structure is checked once
-when it is loaded; an error names the culprit (`variants.after.replications[2].busy_rate`).
+Infinity, no number so large it becomes infinite), every metric is zero or of a magnitude
+from `MIN_MAGNITUDE` to `MAX_MAGNITUDE`, and its whole structure is checked once when it is
+loaded; an error names the culprit (`variants.after.replications[2].busy_rate`).
 
 A change is significant when the Welch 95 % interval of new − old excludes zero. Identical
 samples are no change. Samples with no spread on either side (a deterministic metric) but
@@ -31,6 +32,10 @@ from sim.metrics.summary import METRICS
 FORMAT_VERSION = 1
 MAX_BYTES = 64 * 1024 * 1024  # a results.json of 10,000 replications × 20 variants is about 40 MiB
 MAX_NAMED = 10  # baseline-only variants named one by one; a hostile file may hold a million
+# Every metric is a count, a rate or seconds. Past these bounds a value is not a metric, and the statistics
+# would overflow (fsum of 1.7e308s, a variance's square) or underflow to 0/0 (a spread of 1e-160 squared twice).
+MAX_MAGNITUDE = 1e15
+MIN_MAGNITUDE = 1e-30  # for a value that is not exactly zero
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,10 +198,18 @@ def _replications(variant: Any, where: str, path: str) -> list[dict[str, float]]
 def _metrics(rep: Any, where: str, path: str) -> dict[str, float]:
     if not isinstance(rep, dict):
         raise BaselineError(f"{path}: {where} must be an object of metric → number, got {_kind(rep)}")
-    for name, value in rep.items():
-        if type(value) not in (int, float) or not math.isfinite(value):
-            raise BaselineError(f"{path}: {where}{_key(name)} is not a finite number")
-    return rep
+    return {name: _metric(value, f"{path}: {where}{_key(name)}") for name, value in rep.items()}
+
+
+def _metric(value: Any, place: str) -> float:
+    """A metric's value as a float, if it is a number a count, a rate or a time in seconds can be."""
+    if type(value) not in (int, float) or (type(value) is float and not math.isfinite(value)):
+        raise BaselineError(f"{place} is not a finite number")
+    if not -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE:  # compared before converting: an int may not fit a float
+        raise BaselineError(f"{place} is beyond ±{MAX_MAGNITUDE:.0e}: no count, rate or time in seconds is")
+    if value and abs(value) < MIN_MAGNITUDE:
+        raise BaselineError(f"{place} is closer to zero than {MIN_MAGNITUDE:.0e}: no count, rate or time in seconds is")
+    return float(value)
 
 
 def _field(data: Mapping[str, Any], name: str, kind: type, where: str, path: str) -> Any:

@@ -4,7 +4,10 @@ An interrupted or failed run leaves no half-written report: the previous
 folder stays until the new one is complete. The folder's name comes from a
 scenario file, so it is checked again here (defence in depth): a report is only
 ever written to `OUT/<plain name>/`, and nothing that `sim` did not write is
-renamed or removed.
+renamed or removed: an existing OUT/<name> is replaced only if it holds nothing
+but files sim writes, and either sim's mark (`.sim-report`, written into every
+report folder) or — a folder of a sim version older than the mark — a
+results.json of that scenario.
 
 Staging folders carry the writer's pid (`.tmp-<name>-<pid>-<random>`,
 `.old-<name>-<pid>-<random>`), so a later run can tell a dead run's leftovers
@@ -17,16 +20,18 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sim.errors import EnvironmentProblem
-from sim.metrics.baseline import BaselineDiff
+from sim.metrics.baseline import FORMAT_VERSION, MAX_BYTES, BaselineDiff
 from sim.metrics.comparison import Comparison
 from sim.report import document, html, json_report, markdown, plots, records_csv
 from sim.scenario.load import REPORT_NAME
@@ -36,17 +41,17 @@ try:
 except ImportError:  # Windows: no flock; concurrent writers of one report are then not serialised
     fcntl = None  # type: ignore[assignment]
 
-MARKER = "results.json"  # every report folder sim writes (compare and sweep) holds one
+RESULTS = "results.json"  # every report folder sim writes (compare and sweep) holds one
+MARK = ".sim-report"  # sim's mark, written into every report folder: "this folder is sim's to replace"
+MARK_TEXT = json.dumps({"written_by": "sim", "format_version": FORMAT_VERSION}) + "\n"
+MAX_MARK_BYTES = 4096
+# The names sim writes into a report folder (compare and sweep); anything else makes the folder not ours.
+REPORT_FILES = frozenset({"report.md", "report.html", RESULTS, "records.csv", MARK})
+PLOT_FILE = re.compile(r"[A-Za-z0-9_]{1,40}\.png")  # latency_cdf.png, sweep_redis_commands.png, …
+LEFT_BY_FILE_BROWSERS = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})  # opening a folder writes these
+LONGEST_NAME = len("sweep_redis_commands.png")  # the longest name sim writes (a test holds every written name to it)
+MAX_ENTRIES = 200  # a report folder holds about fifteen files
 STALE_AFTER_S = 3600.0  # a staging folder untouched this long belongs to no live run (pid reused, other host)
-# Errors of the machine, not of sim: a full disk, a read-only mount, a folder the user cannot write.
-ENVIRONMENT_ERRNOS = {
-    errno.ENOSPC,
-    errno.EROFS,
-    errno.EACCES,
-    errno.EPERM,
-    errno.ENOTDIR,
-    getattr(errno, "EDQUOT", errno.ENOSPC),
-}
 _STAGED = re.compile(r"(?P<pid>\d+)-[a-z0-9_]{8}")  # what follows ".tmp-<name>-" / ".old-<name>-" (mkdtemp)
 _LEGACY = re.compile(r"[a-z0-9_]{8}")  # ".tmp-<name>-<random>" of sim versions that did not record the pid
 
@@ -57,11 +62,12 @@ def write_report(c: Comparison, out: Path, name: str, changes: BaselineDiff | No
 
 
 def prepare(out: Path, name: str) -> None:
-    """Before any simulation: OUT is a writable folder and OUT/<name> is ours to replace.
+    """Before any simulation: OUT is a writable folder that can hold the report's longest path, its
+    lock file can be opened, and OUT/<name> is ours to replace.
 
     Also puts back a report an interrupted swap left aside and removes dead runs' staging folders.
     """
-    root = _writable_root(out)
+    root = _writable_root(out, name)
     target = _target(root, name)
     with _environment_errors(out), _locked(root, name):
         _recover(root, name)
@@ -70,14 +76,15 @@ def prepare(out: Path, name: str) -> None:
 
 def write_atomically(out: Path, name: str, fill: Callable[[Path], None]) -> Path:
     """`fill` writes into a staging folder; only a complete folder replaces OUT/<name>, which is returned."""
-    root = _writable_root(out)
+    root = _writable_root(out, name)
     target = _target(root, name)
     with _environment_errors(out):
         with _locked(root, name):  # unlocked, a concurrent swap's instant between renames would look foreign
             _refuse_foreign(target)
-        staging = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-{os.getpid()}-", dir=root))
+        staging = Path(tempfile.mkdtemp(prefix=_staging_prefix("tmp", name), dir=root))
         try:
             fill(staging)
+            (staging / MARK).write_text(MARK_TEXT, encoding="utf-8")
             with _locked(root, name):
                 _recover(root, name)
                 _swap_in(staging, target)
@@ -87,40 +94,67 @@ def write_atomically(out: Path, name: str, fill: Callable[[Path], None]) -> Path
     return out / name  # as the user gave it: "reports/magna", not the resolved path
 
 
+def _staging_prefix(kind: str, name: str) -> str:
+    return f".{kind}-{name}-{os.getpid()}-"
+
+
 def _write_files(c: Comparison, folder: Path, changes: BaselineDiff | None) -> None:
     plots.write_all(c, folder)
     blocks = document.build(c, changes)
     (folder / "report.md").write_text(markdown.render(blocks), encoding="utf-8")
     (folder / "report.html").write_text(html.render(blocks, folder), encoding="utf-8")
-    (folder / MARKER).write_text(json_report.render(c, changes), encoding="utf-8")
+    (folder / RESULTS).write_text(json_report.render(c, changes), encoding="utf-8")
     records_csv.write(c, folder / "records.csv")
 
 
 @contextlib.contextmanager
 def _environment_errors(out: Path) -> Iterator[None]:
-    """A full disk, a read-only mount, a permission denied: one line (exit 2), not a traceback."""
+    """A full disk, a read-only mount, a permission denied, a path too long: one line (exit 2), not a traceback.
+
+    Any failed system call counts (an errno); an OSError without one is a library's complaint, so a bug (exit 4).
+    """
     try:
         yield
     except OSError as error:
-        if error.errno not in ENVIRONMENT_ERRNOS:
+        if error.errno is None:
             raise
         raise EnvironmentProblem(
-            f"--out {out}: cannot write the report: {error.strerror}; the previous report is unchanged"
+            f"--out {_shown(out)}: cannot write the report: {error.strerror}; the previous report is unchanged"
         ) from None
 
 
-def _writable_root(root: Path) -> Path:
-    """OUT, created if missing, resolved; a probe file proves it is writable (root ignores permission bits)."""
+def _writable_root(root: Path, name: str) -> Path:
+    """OUT, created if missing, resolved, and proven writable for the report's longest path.
+
+    A probe (root ignores permission bits) creates a staging folder as the write will, with a file of
+    the longest name sim writes in it: a path too long fails now, not after minutes of replications.
+    """
+    _refuse_unsafe_name(root, name)  # the probe's name is made from it
     try:
         if root.exists() and not root.is_dir():
-            raise EnvironmentProblem(f"--out {root}: is not a folder")
+            raise EnvironmentProblem(f"--out {_shown(root)}: is not a folder")
         root.mkdir(parents=True, exist_ok=True)
-        probe, name = tempfile.mkstemp(prefix=".probe-", dir=root)
-        os.close(probe)
-        os.unlink(name)
+        resolved = root.resolve()
+        probe = Path(tempfile.mkdtemp(prefix=_staging_prefix("tmp", name), dir=resolved))
+        try:
+            (probe / ("x" * LONGEST_NAME)).touch()
+        finally:
+            shutil.rmtree(probe, ignore_errors=True)
     except OSError as error:
-        raise EnvironmentProblem(f"--out {root}: cannot write there: {error.strerror or error}") from None
-    return root.resolve()
+        longest = len(f"{root.absolute()}/{_staging_prefix('tmp', name)}12345678/") + LONGEST_NAME  # mkdtemp: 8
+        why = (
+            f" (the report's longest path has about {longest:,} characters)"
+            if error.errno == errno.ENAMETOOLONG
+            else ""
+        )
+        raise EnvironmentProblem(f"--out {_shown(root)}: cannot write there: {error.strerror or error}{why}") from None
+    return resolved
+
+
+def _shown(path: Path) -> str:
+    """A path in a one-line message: a hostile --out may be thousands of characters long."""
+    text = str(path)
+    return text if len(text) <= 200 else f"{text[:90]}…{text[-90:]}"
 
 
 def _target(root: Path, name: str) -> Path:
@@ -129,27 +163,86 @@ def _target(root: Path, name: str) -> Path:
     The scenario reader checked the name already; this is the second lock on the door.
     """
     target = root / name
-    if not REPORT_NAME.fullmatch(name) or target.parent != root:
-        raise EnvironmentProblem(f"--out {root}: {name[:100]!r} is not a safe report folder name")
+    _refuse_unsafe_name(root, name)
+    if target.parent != root:
+        raise EnvironmentProblem(f"--out {_shown(root)}: {name[:100]!r} is not a safe report folder name")
     return target
 
 
+def _refuse_unsafe_name(root: Path, name: str) -> None:
+    if not REPORT_NAME.fullmatch(name):
+        raise EnvironmentProblem(f"--out {_shown(root)}: {name[:100]!r} is not a safe report folder name")
+
+
 def _refuse_foreign(target: Path) -> None:
-    """An existing OUT/<name> that sim did not write (a file, a symlink, a folder without results.json) stays."""
+    """An existing OUT/<name> that sim did not write (a file, a symlink, a folder with anything else) stays."""
+    found = _not_ours(target)
+    if found:
+        raise EnvironmentProblem(
+            f"--out {_shown(target.parent)}: {target.name} exists and is not a report folder written by sim "
+            f"({found}); move it away or choose another --out"
+        )
+
+
+def _not_ours(target: Path) -> str:
+    """Why `target` (OUT/<name>) is not a report folder sim may replace; empty if it is (or does not exist)."""
     if target.is_symlink():
-        found = "a symbolic link"
-    elif not target.exists():
-        return
-    elif not target.is_dir():
-        found = "a file"
-    elif not (target / MARKER).is_file():
-        found = f"a folder without {MARKER}"
-    else:
-        return
-    raise EnvironmentProblem(
-        f"--out {target.parent}: {target.name} exists and is not a report folder written by sim ({found}); "
-        "move it away or choose another --out"
-    )
+        return "a symbolic link"
+    if not target.exists():
+        return ""
+    if not target.is_dir():
+        return "a file"
+    unexpected = _unexpected_entry(target)
+    if unexpected:
+        return unexpected
+    if _marked(target) or _legacy_report(target):
+        return ""
+    return f"a folder without sim's {MARK} mark or a {RESULTS} of scenario {target.name!r}"
+
+
+def _unexpected_entry(folder: Path) -> str:
+    """The first entry of `folder` that sim does not write there (a folder, a link, another file), if any."""
+    with os.scandir(folder) as entries:
+        for count, entry in enumerate(entries):
+            if count >= MAX_ENTRIES:
+                return f"it holds more than {MAX_ENTRIES} entries"
+            if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
+                return f"it holds {entry.name[:60]!r}, which is not a file sim writes"
+            if not (
+                entry.name in REPORT_FILES or entry.name in LEFT_BY_FILE_BROWSERS or PLOT_FILE.fullmatch(entry.name)
+            ):
+                return f"it holds {entry.name[:60]!r}, a file sim does not write"
+    return ""
+
+
+def _marked(folder: Path) -> bool:
+    """The folder holds sim's mark, as sim writes it."""
+    data = _small_json(folder / MARK, MAX_MARK_BYTES)
+    return isinstance(data, dict) and data.get("written_by") == "sim" and type(data.get("format_version")) is int
+
+
+def _legacy_report(folder: Path) -> bool:
+    """A folder of a sim version older than the mark: its results.json is sim's results for this folder's name."""
+    data = _small_json(folder / RESULTS, MAX_BYTES)
+    if not isinstance(data, dict) or type(data.get("format_version")) is not int:
+        return False
+    scenario = data.get("scenario")
+    if data.get("kind") == "sweep":
+        return isinstance(scenario, str) and f"{scenario}-sweep" == folder.name
+    return scenario == folder.name
+
+
+def _small_json(path: Path, limit: int) -> object:
+    """The JSON a regular file of at most `limit` bytes holds; None for anything else (never blocks, never raises)."""
+    try:
+        found = os.lstat(path)
+        if not stat.S_ISREG(found.st_mode) or found.st_size > limit:
+            return None
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        with open(handle, "rb") as file:
+            return json.loads(file.read(limit + 1).decode("utf-8"))
+    except (OSError, ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return None
 
 
 @contextlib.contextmanager
@@ -157,8 +250,16 @@ def _locked(root: Path, name: str) -> Iterator[None]:
     """An exclusive lock on OUT/.<name>.lock, held by one writer of OUT/<name> at a time.
 
     The lock file is never removed: deleting it would let two writers lock two different files.
+    A symbolic link or a folder in its place is an environment problem, not followed or replaced.
     """
-    lock = os.open(root / f".{name}.lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    path = root / f".{name}.lock"
+    try:
+        lock = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    except OSError as error:
+        why = {errno.ELOOP: "a symbolic link", errno.EISDIR: "a folder"}.get(error.errno or 0, error.strerror)
+        raise EnvironmentProblem(
+            f"--out {_shown(root)}: cannot open sim's lock file {path.name} ({why}); remove it"
+        ) from None
     try:
         if fcntl is not None:
             fcntl.flock(lock, fcntl.LOCK_EX)
@@ -185,7 +286,7 @@ def _swap_in(staging: Path, target: Path) -> None:
 
 
 def _staging_name(target: Path, kind: str) -> Path:
-    made = Path(tempfile.mkdtemp(prefix=f".{kind}-{target.name}-{os.getpid()}-", dir=target.parent))
+    made = Path(tempfile.mkdtemp(prefix=_staging_prefix(kind, target.name), dir=target.parent))
     made.rmdir()  # only the unique name is wanted: rename needs a free target
     return made
 
@@ -194,7 +295,7 @@ def _recover(root: Path, name: str) -> None:
     """Under the lock: undo what killed runs left. Only `.tmp-<name>-*` / `.old-<name>-*` folders are touched."""
     retired = sorted((folder for folder, _ in _leftovers(root, "old", name)), key=_mtime, reverse=True)
     target = root / name
-    if retired and not (target.exists() or target.is_symlink()) and (retired[0] / MARKER).is_file():
+    if retired and not (target.exists() or target.is_symlink()) and (retired[0] / RESULTS).is_file():
         retired.pop(0).rename(target)  # the swap was cut between "old away" and "new in": the old report returns
     for folder in retired:  # the lock is ours, so no swap is under way: these are a dead run's
         shutil.rmtree(folder, ignore_errors=True)

@@ -1,7 +1,9 @@
 """`sim live` against a server holding other people's keys: it touches only its own, cleans up,
 and reports a Redis that failed during the run (exit 5) instead of numbers that look normal."""
 
+import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -108,7 +110,8 @@ def test_run_keys_and_tokens_are_unique_to_the_run(private_redis):
 def _live(url, *extra, time_scale="0.05"):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
-        [sys.executable, "-m", "sim", "live", str(MAGNA), "--redis", url, "--time-scale", time_scale, *extra],
+        [sys.executable, "-m", "sim", "live", str(MAGNA), "--redis", url, "--time-scale", time_scale, "--quiet",
+         *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
     )  # fmt: skip
 
@@ -207,3 +210,95 @@ def test_a_live_run_that_breaks_an_invariant_exits_3(redis_url, monkeypatch, cap
     assert "sim: INVARIANT BROKEN: after: 3 messages arrived but 3 distinct ones got an outcome (4)" in (
         capsys.readouterr().err
     )
+
+
+# Each message's LLM call takes 90 s of wall time: an interruption must not wait for them.
+LONG_LLM = """
+[scenario]
+name = "long-llm"
+[workload]
+[[workload.script]]
+customer = "m"
+messages = ["0s", "0.3s", "0.6s"]
+[[workload.script]]
+customer = "n"
+messages = ["0s"]
+[services]
+crm = "0s"
+llm = "90s"
+[workers]
+count = 4
+[lock]
+ttl = "120s"
+timeout = "300s"
+[cache]
+enabled = true
+[variants.plain]
+[variants.fair]
+lock = { fair = true, watchdog = true }
+"""
+
+
+@pytest.mark.parametrize("variant", ["plain", "fair"])
+@pytest.mark.parametrize("how", ["Ctrl-C", "SIGTERM"])
+def test_an_interrupted_live_run_ends_at_once_with_one_line_and_leaves_no_key(private_redis, tmp_path, variant, how):
+    scenario = tmp_path / "long.toml"
+    scenario.write_text(LONG_LLM)
+    client = private_redis.client
+    run = subprocess.Popen(
+        [sys.executable, "-m", "sim", "live", str(scenario), "--redis", private_redis.url, "--variant", variant,
+         "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, start_new_session=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    waiting = "sim-live:*lock:queue:*" if variant == "fair" else "sim-live:*lock:thread:*"
+    while not (client.keys("sim-live:*lock:thread:*") and client.keys(waiting)):  # a holder in its LLM call
+        assert run.poll() is None, run.communicate()
+        time.sleep(0.01)
+    time.sleep(0.8)  # the later messages of customer m now wait for the lock (polling, or blocked in BLPOP)
+    if how == "Ctrl-C":
+        os.killpg(run.pid, signal.SIGINT)  # what a terminal sends to the whole foreground job
+    else:
+        run.send_signal(signal.SIGTERM)  # what a CI runner sends to cancel a job
+    out, err = run.communicate(timeout=30)  # without the fix: 90 s for the LLM calls, or killed with no cleanup
+    assert (run.returncode, err) == (130, "sim: interrupted\n")
+    assert client.keys("sim-live:*") == []
+
+
+def test_live_shows_progress_per_message_on_stderr_and_quiet_silences_it(redis_url):
+    shown = subprocess.run(
+        [sys.executable, "-m", "sim", "live", str(MAGNA), "--redis", redis_url, "--time-scale", "0.02",
+         "--variant", "after", "--json"],
+        capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stderr.splitlines()[-1].startswith("magna after: 3/3 messages in ")
+    quiet = _live(redis_url, "--variant", "after", "--json", time_scale="0.02")
+    out, err = quiet.communicate(timeout=120)
+    assert (quiet.returncode, err) == (0, "")
+
+
+# One customer, two messages: the second waits about 6 s for the fair lock, blocked in BLPOP for 5 s at a time.
+FAIR_WAIT = """
+[scenario]
+name = "fair-wait"
+[workload]
+[[workload.script]]
+customer = "m"
+messages = ["0s", "0.1s"]
+[services]
+crm = "0s"
+llm = "6s"
+[lock]
+ttl = "60s"
+timeout = "60s"
+fair = true
+"""
+
+
+def test_a_fair_lock_waiter_blocked_for_the_full_check_interval_is_no_redis_failure(redis_url, tmp_path, capsys):
+    scenario = tmp_path / "fair.toml"
+    scenario.write_text(FAIR_WAIT)
+    assert main(["live", str(scenario), "--redis", redis_url, "--json", "--quiet"]) == 0, capsys.readouterr().err
+    metrics = json.loads(capsys.readouterr().out)["variants"]["default"]
+    assert (metrics["answered"], metrics["redis_errors"]) == (2, 0)  # redis-py's 5 s read timeout cut the BLPOP

@@ -4,6 +4,7 @@ import json
 import math
 import os
 import sys
+import warnings
 
 import pytest
 from hypothesis import given, settings
@@ -84,6 +85,11 @@ HOSTILE = [
     ('{"format_version": 1, "variants": {"after": {"replications": [{"x": 1e999}]}}}', "'1e999' is too large"),
     ('{"format_version": 1, "variants": {"after": {"replications": [{"x": 1' + "0" * 5000 + "}]}}}", "not valid JSON"),
     ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    (json.dumps(results(after={"replications": [{"busy_rate": 10**400}]})), "busy_rate is beyond ±1e+15"),
+    (json.dumps(results(after={"replications": [{"busy_rate": 1.7e308}] * 2})), "busy_rate is beyond ±1e+15"),
+    (json.dumps(results(after={"replications": [{"x": 1.0}, {"x": -1.7e308}]})), "replications[1].x is beyond ±1e+15"),
+    (json.dumps(results(after={"replications": [{"x": 1e-160}, {"x": 3e-160}]})), "x is closer to zero than 1e-30"),
+    (json.dumps(results(after={"replications": [{"x": 5e-324}]})), "x is closer to zero than 1e-30"),
     ('{"format_version": 1, "kind": "sweep", "scenario": "magna"}', "the results of a sweep"),
     (b'{"scenario": "\xff"}', "not UTF-8 text (byte 14)"),
     ("{", "not valid JSON"),
@@ -198,6 +204,7 @@ JSON = st.recursive(
     max_leaves=20,
 )
 VALID = results(before={"replications": [REP, REP]}, after={"replications": [REP]})
+EXTREME = [1.7e308, -1.7e308, 10**400, -(10**20), 1e15, -1e15, 1e-30, 3e-30, 1e-160, 5e-324, 0, -0.0]
 
 
 def _paths(node, prefix=()):
@@ -214,7 +221,7 @@ def baseline_texts(draw) -> str:
         return draw(st.text(max_size=30))
     data = json.loads(json.dumps(VALID))
     path = draw(st.sampled_from(list(_paths(data))))
-    value = draw(JSON | st.sampled_from([float("nan"), float("inf"), -float("inf")]))
+    value = draw(JSON | st.sampled_from([float("nan"), float("inf"), -float("inf"), *EXTREME]))
     if not path:
         return json.dumps(value)
     node = data
@@ -235,4 +242,35 @@ def test_any_baseline_file_loads_or_is_one_baseline_error(tmp_path_factory, data
         assert "\n" not in str(error)
         return
     for reps in previous.variants.values():
-        assert reps and all(math.isfinite(v) and type(v) in (int, float) for rep in reps for v in rep.values())
+        assert reps and all(math.isfinite(v) and type(v) is float for rep in reps for v in rep.values())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a valid baseline never gives a RuntimeWarning (an overflow, a 0/0)
+        diff = changes(previous, comparison({"before": [REP, {**REP, "busy_rate": 0.5}], "after": [REP] * 3}))
+    assert all(math.isfinite(x) for ch in diff.changes for x in (ch.old, ch.new, ch.difference.low, ch.difference.high))
+
+
+@pytest.mark.parametrize("value", [1e15, -1e15, 1e-30, -3e-30, 0])
+def test_values_at_the_bounds_compare_without_warnings_or_nan(value):
+    old = {"before": [{**REP, "busy_rate": value}, {**REP, "busy_rate": value * 3}]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        diff = changes(Previous("old.json", "magna", old), comparison({"before": [{**REP, "busy_rate": 0.0}] * 2}))
+    (busy,) = [ch for ch in diff.changes if ch.metric == "busy_rate"]
+    assert all(math.isfinite(x) for x in (busy.old, busy.new, busy.difference.low, busy.difference.high))
+
+
+@pytest.mark.parametrize(
+    "values", [[10**400], [1.7e308, 1.7e308], [1.7e308, -1.7e308]], ids=["401 digits", "1.7e308", "±1.7e308"]
+)
+def test_the_attackers_extreme_baselines_are_one_line_exit_2_before_any_simulation(tmp_path, capsys, values):
+    from sim.cli import main
+
+    magna = os.path.join(os.path.dirname(__file__), "..", "..", "scenarios", "magna.toml")
+    reps = [{**REP, "busy_rate": v} for v in values]
+    path = write(tmp_path, json.dumps(results(before={"replications": reps}, after={"replications": reps})))
+    out = tmp_path / "out"
+    args = ["compare", magna, "--baseline", str(path), "--fail-on-regression", "busy_rate", "--out", str(out)]
+    assert main([*args, "--quiet", "--processes", "1", "--replications", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "before.replications[0].busy_rate is beyond ±1e+15" in err
+    assert not out.exists()

@@ -14,8 +14,9 @@ from sim.report import plots
 from tests.helpers import MAGNA
 
 FILES = {
-    "report.md", "report.html", "results.json", "records.csv", "latency_cdf.png", "busy_rate.png", "lock_wait.png",
-    "lock_attempts.png", "cache_hit_ratio.png", "redis_load.png", "workers.png", "busiest_customer.png",
+    ".sim-report", "report.md", "report.html", "results.json", "records.csv", "latency_cdf.png", "busy_rate.png",
+    "lock_wait.png", "lock_attempts.png", "cache_hit_ratio.png", "redis_load.png", "workers.png",
+    "busiest_customer.png",
 }  # fmt: skip
 
 

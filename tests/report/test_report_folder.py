@@ -2,7 +2,10 @@
 is cleaned, an interrupted swap is undone, and concurrent writers of one report both succeed."""
 
 import errno
+import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -12,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from sim.errors import EnvironmentProblem
-from sim.report.folder import prepare, write_atomically
+from sim.report.folder import MARK, MARK_TEXT, prepare, write_atomically
 
 
 def fill_with(text):
@@ -78,7 +81,7 @@ def test_something_sim_did_not_write_at_out_slash_name_is_refused_and_kept(tmp_p
     assert not [p for p in out.iterdir() if p.name.startswith((".tmp-", ".old-"))]
 
 
-@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS, errno.EACCES])
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS, errno.EACCES, errno.ENAMETOOLONG, errno.EFBIG, errno.EIO])
 def test_a_full_or_read_only_disk_during_the_write_is_an_environment_problem_and_keeps_the_old_report(tmp_path, code):
     report(tmp_path, "magna", "old")
 
@@ -121,6 +124,7 @@ def test_a_swap_cut_between_old_away_and_new_in_gets_the_old_report_back_at_the_
     retired = tmp_path / f".old-magna-{dead_pid()}-abcdefgh"  # what a run killed mid-swap leaves
     retired.mkdir()
     (retired / "results.json").write_text("old")
+    (retired / MARK).write_text(MARK_TEXT)
     prepare(tmp_path, "magna")
     assert (tmp_path / "magna" / "results.json").read_text() == "old"
     assert entries(tmp_path) == [".magna.lock", "magna"]
@@ -172,3 +176,121 @@ def test_concurrent_writers_of_one_report_all_succeed_and_leave_a_complete_folde
     final = tmp_path / "magna"
     assert (final / "results.json").read_text() == (final / "report.md").read_text()  # one writer's whole folder
     assert entries(tmp_path) == [".magna.lock", "magna"]
+
+
+SIM_RESULTS = '{"format_version": 1, "scenario": "magna", "variants": {}}'
+
+
+def plant(folder, files):
+    folder.mkdir(parents=True)
+    for name, text in files.items():
+        if text is None:
+            (folder / name).mkdir()
+        else:
+            (folder / name).write_text(text)
+
+
+@pytest.mark.parametrize(
+    "files, says",
+    [
+        (
+            {"results.json": '{"not":"sim"}', "thesis.txt": "precious"},
+            "it holds 'thesis.txt', a file sim does not write",
+        ),
+        ({"results.json": '{"not":"sim"}'}, "a folder without sim's .sim-report mark or a results.json of scenario"),
+        ({"results.json": SIM_RESULTS, "thesis.txt": "precious"}, "it holds 'thesis.txt'"),
+        ({"results.json": SIM_RESULTS, "chapters": None}, "it holds 'chapters', which is not a file sim writes"),
+        ({"results.json": SIM_RESULTS.replace("magna", "other")}, "without sim's .sim-report mark"),
+        ({"results.json": "[1, 2]"}, "without sim's .sim-report mark"),
+        ({"results.json": "{" * 100_000}, "without sim's .sim-report mark"),
+        ({".sim-report": MARK_TEXT, "results.json": "{}", "notes.txt": "mine"}, "it holds 'notes.txt'"),
+        ({".sim-report": '{"written_by": "me"}'}, "without sim's .sim-report mark"),
+    ],
+)
+def test_a_folder_sim_did_not_write_is_kept_whatever_results_json_it_holds(tmp_path, files, says):
+    plant(tmp_path / "magna", files)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "magna").iterdir() if p.is_file()}
+    for attempt in (lambda: prepare(tmp_path, "magna"), lambda: write_atomically(tmp_path, "magna", fill_with("new"))):
+        with pytest.raises(
+            EnvironmentProblem, match="magna exists and is not a report folder written by sim"
+        ) as refused:
+            attempt()
+        assert says in str(refused.value)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "magna").iterdir() if p.is_file()} == before
+
+
+def test_a_results_json_that_is_a_symlink_does_not_make_a_folder_sims(tmp_path):
+    plant(tmp_path / "real", {"results.json": SIM_RESULTS})
+    (tmp_path / "magna").mkdir()
+    (tmp_path / "magna" / "results.json").symlink_to(tmp_path / "real" / "results.json")
+    with pytest.raises(EnvironmentProblem, match="it holds 'results.json', which is not a file sim writes"):
+        prepare(tmp_path, "magna")
+
+
+def test_every_folder_sim_writes_carries_its_mark_and_is_replaced_by_the_next_run(tmp_path):
+    first = report(tmp_path, "magna", "first")
+    assert json.loads((first / MARK).read_text()) == {"written_by": "sim", "format_version": 1}
+    (first / "extra_plot.png").write_bytes(b"png")  # a plot an earlier sim version drew
+    report(tmp_path, "magna", "second")
+    assert (first / "results.json").read_text() == "second"
+
+
+@pytest.mark.parametrize(
+    "name, results",
+    [("magna", SIM_RESULTS), ("tiny-sweep", '{"format_version": 1, "kind": "sweep", "scenario": "tiny"}')],
+)
+def test_a_folder_of_a_sim_version_before_the_mark_is_replaced_when_it_holds_only_sims_files(tmp_path, name, results):
+    plant(tmp_path / name, {"results.json": results, "report.md": "old", "workers.png": "png", ".DS_Store": ""})
+    prepare(tmp_path, name)
+    write_atomically(tmp_path, name, fill_with("new"))
+    assert (tmp_path / name / "results.json").read_text() == "new"
+
+
+def test_the_bundled_example_report_counts_as_sims(tmp_path):
+    shutil.copytree(Path(__file__).parents[2] / "reports" / "magna", tmp_path / "magna")
+    prepare(tmp_path, "magna")  # no error: a real report of an earlier version
+
+
+@pytest.mark.parametrize("planted, says", [("symlink", "(a symbolic link)"), ("folder", "(a folder)")])
+def test_a_lock_file_that_is_a_symlink_or_a_folder_is_an_environment_problem(tmp_path, planted, says):
+    target = tmp_path / "hostname"
+    target.write_text("host")
+    lock = tmp_path / "out" / ".magna.lock"
+    lock.parent.mkdir()
+    if planted == "symlink":
+        lock.symlink_to(target)
+    else:
+        lock.mkdir()
+    with pytest.raises(
+        EnvironmentProblem, match=re.escape(f"cannot open sim's lock file .magna.lock {says}; remove it")
+    ):
+        prepare(tmp_path / "out", "magna")
+    assert target.read_text() == "host"
+
+
+def long_out(tmp_path, length):
+    """A folder whose absolute path has `length` characters (in components of at most 200)."""
+    out = tmp_path
+    while len(str(out)) < length:
+        out = out / ("d" * min(200, length - len(str(out)) - 1))
+    assert len(str(out)) == length
+    return out
+
+
+def test_an_out_too_deep_for_the_reports_longest_path_is_refused_before_anything_runs(tmp_path):
+    out = long_out(tmp_path, 4060)  # the probe file fits; OUT/.tmp-magna-<pid>-<8>/busiest_customer.png does not
+    with pytest.raises(EnvironmentProblem, match="cannot write there: File name too long") as refused:
+        prepare(out, "magna")
+    assert len(str(refused.value).splitlines()) == 1 and len(str(refused.value)) < 400
+    assert not any(p.name.startswith(".tmp-") for p in out.iterdir())
+
+
+def test_an_os_error_without_an_errno_is_a_bug_not_the_machines_and_keeps_the_old_report(tmp_path):
+    report(tmp_path, "magna", "old")
+
+    def library_complaint(staging):
+        raise OSError("cannot write mode RGBA as JPEG")  # how PIL reports a bad call: no system call failed
+
+    with pytest.raises(OSError, match="RGBA"):
+        write_atomically(tmp_path, "magna", library_complaint)
+    assert (tmp_path / "magna" / "results.json").read_text() == "old"

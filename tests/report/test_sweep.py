@@ -52,7 +52,7 @@ def test_sweep_writes_a_report_with_heatmaps(tmp_path):
     assert main([*args, "--replications", "2", "--out", str(tmp_path), "--quiet", "--processes", "1"]) == 0
     folder = tmp_path / "magna-sweep"
     assert {p.name for p in folder.iterdir()} == {
-        "report.md", "report.html", "results.json",
+        ".sim-report", "report.md", "report.html", "results.json",
         "sweep_busy_rate.png", "sweep_latency_p95_s.png", "sweep_redis_commands.png",
     }  # fmt: skip
     points = json.loads((folder / "results.json").read_text())["points"]
