@@ -60,7 +60,8 @@ def welch_difference(new: Sequence[float], old: Sequence[float], confidence: flo
     se = math.sqrt(va + vb)
     if se == 0:  # a single replication on a side, or a spread too small for a float
         return Estimate(mean, mean, mean, n)
-    dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    share_a, share_b = va / (va + vb), vb / (va + vb)  # Welch–Satterthwaite on shares: squares of tiny
+    dof = 1.0 / (share_a**2 / (len(a) - 1) + share_b**2 / (len(b) - 1))  # variances would underflow to 0/0
     half = _t(confidence, dof) * se
     return Estimate(mean, mean - half, mean + half, min(len(a), len(b)))
 
