@@ -5,16 +5,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
-import signal
 import sys
-import tempfile
-import threading
-import traceback
 from collections.abc import Iterator, Sequence
-from types import FrameType
-from typing import IO, TYPE_CHECKING, Any, NoReturn, TextIO, cast
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
+from sim import console
 from sim.errors import ArgumentError, EnvironmentProblem, ExitCode, SimError
 from sim.metrics.summary import METRICS
 from sim.scenario.load import MAX_REPLICATIONS, MAX_SEED
@@ -177,9 +172,8 @@ def usage() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs one command; every way it can end is one exit code (see EXIT_CODES)."""
-    for stream in (sys.stdout, sys.stderr):  # a cp1252 console cannot show '→' or '×': a '?' beats a crash
-        getattr(stream, "reconfigure", lambda **_: None)(errors="replace")
-    with _sigterm_as_ctrl_c(), _closed_pipes_dropped():
+    console.replace_what_the_console_cannot_show()
+    with console.sigterm_as_ctrl_c(), console.closed_pipes_dropped():
         return _command(argv)
 
 
@@ -187,121 +181,20 @@ def _command(argv: Sequence[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:
-            _say(usage())
+            console.say(usage())
             return ExitCode.BAD_INPUT
         return int(args.handler(args))
     except SystemExit as done:  # argparse: --help (0) or a bad argument (2, its one line already printed)
         return int(done.code or 0)
     except SimError as error:
-        _say(f"sim: error: {error}")
+        console.say(f"sim: error: {error}")
         return error.exit_code
     except KeyboardInterrupt:
-        _say("sim: interrupted")
+        console.say("sim: interrupted")
         return ExitCode.INTERRUPTED
     except Exception as error:  # noqa: BLE001 - anything else is a bug in sim: say so, keep the traceback
-        _say(f"sim: internal error (a bug in sim): {type(error).__name__}; {_crash_file()}")
+        console.say(f"sim: internal error (a bug in sim): {type(error).__name__}; {console.crash_report()}")
         return ExitCode.INTERNAL
-
-
-def _say(line: str) -> None:
-    """One line on stderr, whatever its encoding can show (a cp1252 console cannot show '→')."""
-    print(line.encode(sys.stderr.encoding or "utf-8", "replace").decode(sys.stderr.encoding or "utf-8"),
-          file=sys.stderr)  # fmt: skip
-
-
-def _crash_file() -> str:
-    """Writes the current traceback to a file in the temp folder and says where; never raises.
-
-    It runs inside the exit-4 handler: a full or unwritable temp folder must not turn one line into two tracebacks.
-    """
-    path = ""
-    try:
-        handle, path = tempfile.mkstemp(prefix="sim-crash-", suffix=".txt")
-        with open(handle, "w", encoding="utf-8") as f:
-            traceback.print_exc(file=f)
-    except Exception as error:  # noqa: BLE001 - an OSError, or anything else: the one line must still come out
-        with contextlib.suppress(OSError):
-            if path:
-                os.unlink(path)  # an empty or cut traceback file would only mislead
-        reason = getattr(error, "strerror", None) or type(error).__name__
-        return f"traceback could not be written ({reason})"
-    return f"traceback written to {path}"
-
-
-@contextlib.contextmanager
-def _sigterm_as_ctrl_c() -> Iterator[None]:
-    """SIGTERM (what CI sends to cancel a job) ends a command as Ctrl-C does: its cleanup, one line, exit 130.
-
-    Replication workers forked from this process inherit the handler; in them it restores the default
-    action and ends the worker silently, as the pool's terminate() expects.
-    """
-    if not hasattr(signal, "SIGTERM") or threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be installed from the main thread (an embedding program's worker)
-        return
-    owner = os.getpid()
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        if os.getpid() != owner:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            os.kill(os.getpid(), signal.SIGTERM)
-            return
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextlib.contextmanager
-def _closed_pipes_dropped() -> Iterator[None]:
-    """While a command runs, output to a closed pipe (`sim run … | head -1`) is dropped instead of raising.
-
-    The command still finishes (its reports are written) and exits with its own code.
-    """
-    saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = cast(TextIO, _PipeSafe(sys.stdout)), cast(TextIO, _PipeSafe(sys.stderr))
-    try:
-        yield
-    finally:
-        for stream in (sys.stdout, sys.stderr):
-            stream.flush()  # what is still buffered goes now, while a closed pipe is still handled
-        sys.stdout, sys.stderr = saved
-
-
-class _PipeSafe:
-    """A text stream that goes quiet once its reader has gone (EPIPE), like `head` expects of a Unix tool."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-        self._gone = False
-
-    def write(self, text: str) -> int:
-        self._guarded(lambda: self._stream.write(text))
-        return len(text)
-
-    def flush(self) -> None:
-        self._guarded(self._stream.flush)
-
-    def __getattr__(self, name: str) -> Any:  # isatty, encoding, fileno…: the stream's own
-        return getattr(self._stream, name)
-
-    def _guarded(self, action: Any) -> None:
-        if self._gone:
-            return
-        try:
-            action()
-        except BrokenPipeError:
-            self._gone = True
-            self._discard_rest()
-
-    def _discard_rest(self) -> None:
-        """Point the descriptor at /dev/null, so the interpreter's final flush of the buffer cannot fail."""
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            null = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(null, self._stream.fileno())
-            os.close(null)
 
 
 def _run(args: argparse.Namespace) -> int:
