@@ -50,6 +50,7 @@ from sim.sut.blocking import BlockingDriver, ErrorTally
 from sim.sut.effects import Effect, Spawn, Step
 from sim.sut.handler import MessageHandler
 from sim.sut.lock import FAIR_CHECK_EVERY
+from sim.sut.units import milliseconds
 
 NAMESPACE_PREFIX = "sim-live:"
 GLOB_CHARACTERS = frozenset("*?[]\\^")  # special in a SCAN MATCH pattern
@@ -197,7 +198,9 @@ def run_live(
     finally:
         _remove_keys(client, namespace, errors)
     ordered = resolve_batches(sorted(records, key=lambda r: r.message))
-    broken = invariants.check(ordered, expected=expected, workers=variant.workers, lock_ttl=variant.lock.ttl)
+    # The TTL Redis kept, in scenario seconds: the handler sent whole milliseconds of the scaled TTL.
+    lock_ttl = milliseconds(variant.lock.ttl * time_scale) / 1000 / time_scale
+    broken = invariants.check(ordered, expected=expected, workers=variant.workers, lock_ttl=lock_ttl)
     result = RunResult(
         variant=variant.name,
         replication=replication,

@@ -18,6 +18,7 @@ from sim.run.services import Served
 from sim.run.streams import Streams
 from sim.run.workload import PlannedMessage, planned_messages
 from sim.scenario.model import Scenario, Variant
+from sim.sut.units import milliseconds
 from sim.world import fakeredis_clock, internals
 from sim.world import faults as world_faults
 from sim.world.driver import SimDriver, Tally, TraceLine, sorted_trace
@@ -82,10 +83,10 @@ def simulate(
 
 
 def redis_ttl(seconds: float) -> float:
-    """The TTL Redis really keeps for `seconds`: the lock and the cache send PX in whole milliseconds, at least 1.
-    A scenario file is held to whole milliseconds; a config built in code may not be, and the invariants
-    must judge the TTL that was set, not the one asked for."""
-    return max(1, round(seconds * 1000)) / 1000
+    """The TTL Redis really keeps for `seconds` (the lock and the cache send whole milliseconds). A scenario
+    file is held to whole milliseconds; a config built in code may not be, and the invariants must judge
+    the TTL that was set, not the one asked for."""
+    return milliseconds(seconds) / 1000
 
 
 def _world_counts(world: _World, server: FakeServer) -> WorldCounts:
