@@ -13,6 +13,7 @@ from sim.metrics.comparison import Comparison, compare
 from sim.metrics.records import RunResult
 from sim.metrics.summary import summarize
 from sim.metrics.thresholds import Threshold
+from sim.scenario.describe import context
 from sim.scenario.model import Scenario
 from sim.world.model import simulate
 
@@ -70,6 +71,7 @@ def run_replications(
         {v.name: v.describe() for v in scenario.variants},
         runs,
         (*scenario.thresholds, *extra_thresholds),
+        context(scenario),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from sim.metrics.context import RunContext
 from sim.metrics.records import RunResult
 from sim.metrics.stats import Estimate, mean_ci, paired_difference
 from sim.metrics.summary import METRICS, summarize
@@ -34,6 +35,7 @@ class Comparison:
     verdicts: list[Verdict]
     thresholds: list[ThresholdOutcome]
     runs: dict[str, list[RunResult]]  # raw runs, for records and plots
+    context: RunContext = RunContext(duration=0.0)  # what was simulated: fault windows, surges, the setup
 
     @property
     def breached(self) -> list[ThresholdOutcome]:
@@ -57,6 +59,7 @@ def compare(
     descriptions: Mapping[str, str],
     runs: Mapping[str, Sequence[RunResult]],
     thresholds: Sequence[Threshold] = (),
+    context: RunContext | None = None,
 ) -> Comparison:
     per_rep = {v: [summarize(run.records) for run in sorted(rs, key=lambda r: r.replication)] for v, rs in runs.items()}
     estimates = {v: {m: mean_ci([rep[m] for rep in reps]) for m in METRICS} for v, reps in per_rep.items()}
@@ -79,6 +82,7 @@ def compare(
         verdicts=verdicts,
         thresholds=outcomes,
         runs={v: list(rs) for v, rs in runs.items()},
+        context=context or RunContext(duration=0.0),
     )
 
 

@@ -1,0 +1,31 @@
+"""What a comparison simulated, in the results model: reports read it, never the scenario itself."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class ShadeKind(StrEnum):
+    """Why a stretch of simulated time is shaded on every time plot."""
+
+    FAULT = "fault"
+    SURGE = "surge"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Shaded:
+    kind: ShadeKind
+    label: str  # "Redis down", "surge ×5"
+    start: float  # seconds from the start of the run
+    end: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunContext:
+    duration: float  # seconds during which bursts start (the run drains after it)
+    shaded: tuple[Shaded, ...] = ()  # fault windows and surges, in start order
+    workload: tuple[str, ...] = ()  # what was simulated, a line each, in words
+    setup: Mapping[str, Any] = field(default_factory=dict)  # the whole resolved scenario, JSON-ready
