@@ -103,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--fail-on-regression", type=_regression_metrics, metavar="METRIC[,METRIC…]",
         help="exit 1 when one of these metrics is significantly worse than in --baseline, e.g. busy_rate,latency_p95_s",
     )  # fmt: skip
+    compare.add_argument(
+        "--ci", action="store_true",
+        help="CI mode (also when the CI environment variable is true): thresholds need --replications 2 or more",
+    )  # fmt: skip
     _replication_options(compare)
     compare.set_defaults(handler=_compare)
 

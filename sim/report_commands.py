@@ -16,7 +16,7 @@ from sim.errors import ArgumentError, BaselineError, EnvironmentProblem, ExitCod
 from sim.experiment import DaskUnavailable, default_processes, run_replications, select
 from sim.metrics.baseline import BaselineDiff, Previous, changes, load_previous
 from sim.metrics.comparison import Comparison
-from sim.metrics.thresholds import Threshold, ThresholdError, parse_threshold
+from sim.metrics.thresholds import SINGLE_RUN, Threshold, ThresholdError, parse_threshold
 from sim.progress import Progress
 from sim.report import sweep as sweep_report
 from sim.report.folder import prepare, write_atomically, write_report
@@ -30,6 +30,8 @@ def run_compare(args: argparse.Namespace) -> int:
     scenarios = [_configured(load_and_warn(path), args) for path in args.scenarios]
     _refuse_shared_folders(scenarios, Path(args.out))
     thresholds = _cli_thresholds(args.threshold, scenarios)
+    if args.ci or ci_environment():
+        _refuse_single_runs(scenarios, thresholds, "--ci" if args.ci else "CI is set")
     watched = _watched_metrics(args)
     previous = {s.name: _previous(args.baseline, s) for s in scenarios} if args.baseline is not None else {}
     _check_summary()
@@ -98,7 +100,8 @@ def _configured(scenario: Scenario, args: argparse.Namespace) -> Scenario:
 
 
 def _cli_thresholds(expressions: list[str], scenarios: list[Scenario]) -> dict[str, list[Threshold]]:
-    """Per scenario, the command-line thresholds that apply to it; a typo is an error."""
+    """Per scenario, the command-line thresholds that apply to it (each variant they name is one of
+    its variants); a typo, or a comparison that means nothing in a scenario it applies to, is an error."""
     every_variant = sorted({v.name for s in scenarios for v in s.variants})
     per_scenario: dict[str, list[Threshold]] = {s.name: [] for s in scenarios}
     for expression in expressions:
@@ -107,9 +110,32 @@ def _cli_thresholds(expressions: list[str], scenarios: list[Scenario]) -> dict[s
         except ThresholdError as error:
             raise ScenarioError(f"--threshold: {error}") from None
         for s in scenarios:
-            if threshold.variant is None or threshold.variant in {v.name for v in s.variants}:
-                per_scenario[s.name].append(threshold)
+            names = [v.name for v in s.variants]
+            if {threshold.variant, threshold.reference} - {None} <= set(names):
+                try:
+                    per_scenario[s.name].append(parse_threshold(expression, names, s.baseline))
+                except ThresholdError as error:
+                    raise ScenarioError(f"--threshold: {s.name}: {error}") from None
     return per_scenario
+
+
+FALSE_ISH = frozenset({"", "0", "false", "no", "off"})
+
+
+def ci_environment() -> bool:
+    """CI mode by the environment: `CI` set to anything but empty or false-ish (GitHub Actions sets CI=true)."""
+    return os.environ.get("CI", "").strip().lower() not in FALSE_ISH
+
+
+def _refuse_single_runs(scenarios: list[Scenario], cli: dict[str, list[Threshold]], why: str) -> None:
+    """In CI mode a threshold must be able to claim a confidence bound: at least 2 replications."""
+    for s in scenarios:
+        count = len(s.thresholds) + len(cli[s.name])
+        if count and s.replications < 2:
+            raise ArgumentError(
+                f"{s.name}: {count} threshold(s) cannot be judged on a single replication (no confidence "
+                f"interval); in CI mode ({why}) at least --replications 2 is needed"
+            )
 
 
 def _previous(path: str, scenario: Scenario) -> Previous:
@@ -260,7 +286,9 @@ def _one_line(c: Comparison, out: Path) -> str:
         status = "no thresholds"
     line = f"{c.scenario}: {len(c.estimates)} variants × {c.replications} replications, {status} → {out}/report.md"
     for t in c.breached:
-        line += f"\n  breached: {t.expression} for {t.variant} ({t.bound} CI bound {t.value:.4g})"
+        line += f"\n  breached: {t.expression} for {t.variant}: {t.judged}"
+    if any(t.single_run for t in c.thresholds):
+        line += f"\n  note: thresholds {SINGLE_RUN} claim no confidence bound (use --replications 2 or more)"
     for text in c.violations:
         line += f"\n  INVARIANT BROKEN: {text}"
     return line

@@ -69,7 +69,7 @@ def compare(
         if variant != baseline
         for metric in METRICS
     ]
-    outcomes = [outcome for t in thresholds for outcome in judge(t, estimates)]
+    outcomes = [outcome for t in thresholds for outcome in judge(t, per_rep, baseline)]
     replications = len(next(iter(per_rep.values()), []))
     return Comparison(
         scenario=scenario,

@@ -1,35 +1,98 @@
-"""k6-style thresholds: `busy_rate<0.01`, `after.latency_p95_s<60`.
+"""k6-style thresholds that state a claim about the variants, judged on replications.
 
-A threshold is judged on the confidence bound that is worst for it — the
-upper bound for `<`/`<=`, the lower bound for `>`/`>=` — so it passes only
-when the whole 95 % interval is on the right side.
+Three forms, each `LEFT OP RIGHT` with OP one of `<  <=  >  >=`:
+
+- absolute: `after.latency_p95_s < 60s`, `busy_rate < 1%` (no variant: every variant). The limit
+  takes the unit of its metric: a duration (`500ms`, `60s`, `2m`, as in scenario files) on a
+  metric in seconds, a percentage on a ratio, a plain number on any metric (seconds, a share
+  from 0 to 1, a count) as before.
+- relative: `after.busy_rate <= 0.05 * before.busy_rate` (`k *` may be left out: k = 1).
+- change: `change(after.busy_rate) <= -95%`, the change against the scenario's baseline variant.
+
+An absolute threshold is judged on the 95 % confidence bound of the metric that is worst for
+it — the upper bound for `<`/`<=`, the lower bound for `>`/`>=` — so it passes only when the
+whole interval is on the right side.
+
+The other two forms are judged on the *paired* difference, replication by replication (the
+variants ran on common random numbers): `after ≤ k·before` holds exactly when the mean of
+d_i = after_i − k·before_i is ≤ 0, and `change(after.m) ≤ c` is `after ≤ (1 + c)·before`, so
+k = 1 + c. The threshold passes when d's worst 95 % bound (a paired t-interval) is on the
+right side of 0. Pairing removes the noise both variants share: two overlapping unpaired
+intervals can still give a paired one that decides.
+
+For a reader, the judgement is put in the threshold's own terms: the factor k* at which d's
+worst bound is exactly 0 (Fieller's 95 % bound on the ratio of the two means), or the change
+k* − 1. The threshold holds exactly when its own factor is beyond k*, so "change ≤ -97.1 %
+(upper 95 % bound)" is the judgement itself, said as a change. When the reference's mean is not
+clearly above 0 there is no such bound, and the bound of d is shown instead.
+
+With fewer than two replications there is no interval: the bound is the single run's value,
+and the outcome says so (`single_run`); `sim compare` refuses that in CI mode.
 """
 
 from __future__ import annotations
 
-import operator
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
-from sim.metrics.stats import Estimate
-from sim.metrics.summary import METRICS
+from sim.metrics.stats import Estimate, mean_ci
+from sim.metrics.summary import METRICS, Unit
 
-_EXPRESSION = re.compile(r"^\s*(?:([A-Za-z0-9_-]+)\.)?([a-z0-9_]+)\s*(<=|>=|<|>)\s*(-?\d+(?:\.\d+)?(?:e-?\d+)?)\s*$")
-_OPERATORS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+SINGLE_RUN = "judged on a single run"  # what an outcome without a confidence interval says
 
 
 class ThresholdError(ValueError):
-    """A threshold expression that cannot be judged (bad syntax, unknown metric or variant)."""
+    """A threshold expression that cannot be judged (bad syntax, unknown metric or variant, nonsense)."""
+
+
+class Op(StrEnum):
+    LT = "<"
+    LE = "<="
+    GT = ">"
+    GE = ">="
+
+    @property
+    def bound(self) -> str:
+        """The confidence bound that is worst for this operator."""
+        return "upper" if self in (Op.LT, Op.LE) else "lower"
+
+    def holds(self, value: float, limit: float) -> bool:
+        match self:
+            case Op.LT:
+                return value < limit
+            case Op.LE:
+                return value <= limit
+            case Op.GT:
+                return value > limit
+            case Op.GE:
+                return value >= limit
+
+
+class Form(StrEnum):
+    ABSOLUTE = "absolute"  # after.latency_p95_s < 60s
+    RELATIVE = "relative"  # after.busy_rate <= 0.05 * before.busy_rate
+    CHANGE = "change"  # change(after.busy_rate) <= -95%
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Threshold:
     expression: str
-    variant: str | None  # None: every variant
+    variant: str | None  # None: every variant (but the reference, for a relative or change form)
     metric: str
-    op: str
+    op: Op
+    # absolute: in the metric's unit (seconds, a 0–1 share, a count); relative: the factor k;
+    # change: a fraction (-0.95 for -95 %)
     limit: float
+    form: Form = Form.ABSOLUTE
+    reference: str | None = None  # relative: the variant on the right; change: None (the baseline)
+
+    @property
+    def factor(self) -> float:
+        """k of `variant ≤ k·reference`."""
+        return 1.0 + self.limit if self.form is Form.CHANGE else self.limit
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,41 +100,284 @@ class ThresholdOutcome:
     expression: str
     variant: str
     metric: str
+    form: Form
+    op: Op
+    limit: float  # as in Threshold: the metric's unit, the factor k, or the change as a fraction
+    reference: str | None  # the variant compared against (the baseline for a change); None if absolute
     bound: str  # which CI bound was judged: "upper" or "lower"
+    # The judged bound in the threshold's terms, compared with `limit` by `op`: a metric value (absolute),
+    # the bound on the factor or on the change (relative, change). When the reference's mean is not
+    # clearly above 0 there is no bound on a ratio: then the bound of d, in the metric's unit.
     value: float
+    difference: Estimate  # what was judged: the metric (absolute) or the paired d = variant − k·reference
+    judged: str  # the value in words: "change ≤ -97.1 % (upper 95 % bound)"
+    single_run: bool  # fewer than 2 replications: no interval, `value` is one run's
     passed: bool
 
+    @property
+    def note(self) -> str:
+        """Short text for a report: empty, or "judged on a single run"."""
+        return SINGLE_RUN if self.single_run else ""
 
-def parse_threshold(expression: str, variants: Sequence[str]) -> Threshold:
-    match = _EXPRESSION.match(expression)
+
+# ---------------------------------------------------------------- parsing
+
+_OPERATOR = re.compile(r"<=|>=|<|>")
+_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+_VALUE = re.compile(rf"^({_NUMBER})\s*(%|ms|s|min|m|h)?$")
+_SCALED = re.compile(rf"^(?:({_NUMBER})\s*\*\s*)?(.+)$")
+_CHANGE = re.compile(r"^change\s*\(\s*(.*?)\s*\)$")
+_TERM = re.compile(r"^(?:([A-Za-z0-9][A-Za-z0-9 ._+-]*)\.)?([a-z0-9_]+)$")  # [variant.]metric; a variant name may hold dots
+_FORMS = (
+    "is not of the form [variant.]metric<limit, variant.metric<=k*other.metric "
+    "or change(variant.metric)<=-50% (ops: < <= > >=)"
+)
+
+
+def parse_threshold(expression: str, variants: Sequence[str], baseline: str | None = None) -> Threshold:
+    """The threshold `expression` states over `variants`; `baseline` (when known) is checked too.
+
+    Every error is one line naming the expression.
+    """
+    text = expression.strip()
+    found = _OPERATOR.search(text)
+    if found is None or _OPERATOR.search(text, found.end()):
+        raise ThresholdError(f"threshold {text!r} {_FORMS}")
+    left, op, right = text[: found.start()].strip(), Op(found.group()), text[found.end() :].strip()
+    if not right:
+        raise ThresholdError(f"threshold {text!r}: no limit after {op.value!r}")
+    change = _CHANGE.match(left)
+    variant, metric = _term(text, change.group(1) if change else left, variants)
+    if change:
+        threshold = _change(text, variant, metric, op, right)
+    elif _VALUE.match(right):
+        threshold = _absolute(text, variant, metric, op, right)
+    else:
+        threshold = _relative(text, variant, metric, op, right, variants)
+    if baseline is not None:
+        _check_reference(threshold, variants, baseline)
+    return threshold
+
+
+def _term(text: str, term: str, variants: Sequence[str]) -> tuple[str | None, str]:
+    match = _TERM.match(term)
     if not match:
-        raise ThresholdError(f"threshold {expression!r} is not of the form [variant.]metric<number (ops: < <= > >=)")
-    variant, metric, op, limit = match.groups()
+        raise ThresholdError(f"threshold {text!r} {_FORMS}")
+    variant, metric = match.groups()
     if metric not in METRICS:
-        raise ThresholdError(f"threshold {expression!r}: unknown metric {metric!r} (metrics: {', '.join(METRICS)})")
+        raise ThresholdError(f"threshold {text!r}: unknown metric {metric!r} (metrics: {', '.join(METRICS)})")
     if variant is not None and variant not in variants:
-        raise ThresholdError(f"threshold {expression!r}: unknown variant {variant!r} (variants: {', '.join(variants)})")
-    return Threshold(expression=expression.strip(), variant=variant, metric=metric, op=op, limit=float(limit))
+        raise ThresholdError(f"threshold {text!r}: unknown variant {variant!r} (variants: {', '.join(variants)})")
+    return variant, metric
 
 
-def judge(threshold: Threshold, estimates: Mapping[str, Mapping[str, Estimate]]) -> list[ThresholdOutcome]:
-    """One outcome per variant the threshold applies to."""
-    bound = "upper" if threshold.op.startswith("<") else "lower"
-    outcomes = []
-    for variant, metrics in estimates.items():
-        if threshold.variant not in (None, variant):
-            continue
-        estimate = metrics[threshold.metric]
-        value = estimate.high if bound == "upper" else estimate.low
-        passed = _OPERATORS[threshold.op](value, threshold.limit)
-        outcomes.append(
-            ThresholdOutcome(
-                expression=threshold.expression,
-                variant=variant,
-                metric=threshold.metric,
-                bound=bound,
-                value=value,
-                passed=passed,
-            )
+def _absolute(text: str, variant: str | None, metric: str, op: Op, right: str) -> Threshold:
+    return Threshold(
+        expression=text, variant=variant, metric=metric, op=op, limit=_limit(text, metric, right), form=Form.ABSOLUTE
+    )
+
+
+def _limit(text: str, metric: str, right: str) -> float:
+    """The limit in the metric's unit: `60s`, `500ms`, `2m` on seconds, `1%` on a ratio, a plain number on any."""
+    match = _VALUE.match(right)
+    assert match is not None
+    number, suffix = match.groups()
+    unit = METRICS[metric].unit
+    if suffix is None:
+        return _finite(text, number)
+    if suffix == "%":
+        if unit is not Unit.RATIO:
+            raise ThresholdError(f"threshold {text!r}: a percentage fits a ratio ({_names(Unit.RATIO)}), not {metric}")
+        return _finite(text, number) / 100
+    if unit is not Unit.SECONDS:
+        raise ThresholdError(
+            f"threshold {text!r}: a duration fits a metric in seconds ({_names(Unit.SECONDS)}), not {metric}"
         )
-    return outcomes
+    return _duration(text, right)
+
+
+def _duration(text: str, value: str) -> float:
+    # Imported here: the scenario package imports this module (a Threshold is part of a Scenario).
+    from sim.scenario.reader import DURATION_HELP, parse_duration
+
+    seconds = parse_duration(value.replace(" ", ""))
+    if seconds is None:
+        raise ThresholdError(f"threshold {text!r}: expected {DURATION_HELP}, got {value!r}")
+    return seconds
+
+
+def _relative(text: str, variant: str | None, metric: str, op: Op, right: str, variants: Sequence[str]) -> Threshold:
+    match = _SCALED.match(right)
+    assert match is not None  # `.+` matches any non-empty right side
+    factor, term = match.groups()
+    reference, other = _term(text, term, variants)
+    if reference is None:
+        raise ThresholdError(f"threshold {text!r}: name the variant on the right, e.g. 0.5 * before.{metric}")
+    if other != metric:
+        raise ThresholdError(f"threshold {text!r}: compares {metric} with {other}; both sides must be one metric")
+    if reference == variant:
+        raise ThresholdError(f"threshold {text!r}: compares {variant} with itself")
+    k = 1.0 if factor is None else _finite(text, factor)
+    if k < 0:
+        raise ThresholdError(f"threshold {text!r}: the factor must be 0 or more, got {factor}")
+    return Threshold(
+        expression=text, variant=variant, metric=metric, op=op, limit=k, form=Form.RELATIVE, reference=reference
+    )
+
+
+def _change(text: str, variant: str | None, metric: str, op: Op, right: str) -> Threshold:
+    match = _VALUE.match(right)
+    if not match or match.group(2) != "%":
+        raise ThresholdError(f"threshold {text!r}: a change is a percentage, e.g. change({metric}) <= -50%")
+    change = _finite(text, match.group(1)) / 100
+    if change < -1:
+        raise ThresholdError(f"threshold {text!r}: a change below -100 % would need a negative {metric}")
+    return Threshold(expression=text, variant=variant, metric=metric, op=op, limit=change, form=Form.CHANGE)
+
+
+def _check_reference(threshold: Threshold, variants: Sequence[str], baseline: str) -> None:
+    """A change of the baseline against itself, or a comparison with nothing to compare, is refused."""
+    if threshold.form is Form.ABSOLUTE:
+        return
+    reference = baseline if threshold.form is Form.CHANGE else threshold.reference
+    if threshold.form is Form.CHANGE and threshold.variant == baseline:
+        raise ThresholdError(
+            f"threshold {threshold.expression!r}: change() is against the baseline variant {baseline!r}, "
+            "so the baseline's own change is always 0"
+        )
+    if not [v for v in variants if v != reference and threshold.variant in (None, v)]:
+        raise ThresholdError(f"threshold {threshold.expression!r}: no variant besides {reference!r} to compare")
+
+
+def _finite(text: str, number: str) -> float:
+    value = float(number)
+    if not math.isfinite(value):
+        raise ThresholdError(f"threshold {text!r}: {number} is not a finite number")
+    return value
+
+
+def _names(unit: Unit) -> str:
+    return ", ".join(name for name, m in METRICS.items() if m.unit is unit)
+
+
+# ---------------------------------------------------------------- judging
+
+
+def judge(
+    threshold: Threshold, per_replication: Mapping[str, Sequence[Mapping[str, float]]], baseline: str
+) -> list[ThresholdOutcome]:
+    """One outcome per variant the threshold applies to.
+
+    `per_replication`: variant → the metrics of each replication, in replication order (paired).
+    `baseline`: the variant a change() is measured against.
+    """
+    reference = baseline if threshold.form is Form.CHANGE else threshold.reference
+    return [
+        _judge_one(threshold, variant, reference, per_replication)
+        for variant in per_replication
+        if threshold.variant in (None, variant) and variant != reference
+    ]
+
+
+def _judge_one(
+    threshold: Threshold,
+    variant: str,
+    reference: str | None,
+    per_replication: Mapping[str, Sequence[Mapping[str, float]]],
+) -> ThresholdOutcome:
+    op, metric = threshold.op, threshold.metric
+    values = [float(rep[metric]) for rep in per_replication[variant]]
+    if reference is None:
+        difference = mean_ci(values)
+        value = _worst(difference, op)
+        passed = op.holds(value, threshold.limit)
+        words = f"{metric} {_sign(op, difference)} {_shown(metric, value)}"
+    else:
+        before = [float(rep[metric]) for rep in per_replication[reference]]
+        difference = mean_ci(_paired(values, threshold.factor, before))  # the judgement: exact paired t
+        passed = op.holds(_worst(difference, op), 0.0)
+        value, words = _relative_value(threshold, variant, reference, values, before)
+    bound = op.bound
+    return ThresholdOutcome(
+        expression=threshold.expression,
+        variant=variant,
+        metric=metric,
+        form=threshold.form,
+        op=op,
+        limit=threshold.limit,
+        reference=reference,
+        bound=bound,
+        value=value,
+        difference=difference,
+        judged=words + (f" ({SINGLE_RUN})" if difference.n < 2 else f" ({bound} 95 % bound)"),
+        single_run=difference.n < 2,
+        passed=passed,
+    )
+
+
+def _relative_value(
+    threshold: Threshold, variant: str, reference: str, values: Sequence[float], before: Sequence[float]
+) -> tuple[float, str]:
+    """The judgement in the threshold's terms: the bound of the factor, or of the change (module docstring)."""
+    metric, op = threshold.metric, threshold.op
+    difference = mean_ci(_paired(values, threshold.factor, before))
+    sign = _sign(op, difference)
+    ratio = _ratio_bound(values, before, op)
+    if ratio is None:  # no bound on the ratio: show d itself, in the metric's unit
+        worst = _worst(difference, op)
+        return worst, f"{variant}.{metric} − {threshold.factor:g} × {reference}.{metric} {sign} {_shown(metric, worst)}"
+    if threshold.form is Form.CHANGE:
+        return ratio - 1, f"change {sign} {(ratio - 1) * 100:+.1f} %"
+    return ratio, f"{variant}.{metric} {sign} {ratio:.3g} × {reference}.{metric}"
+
+
+def _ratio_bound(values: Sequence[float], before: Sequence[float], op: Op) -> float | None:
+    """Fieller's bound on mean(values) / mean(before): the factor k at which d = values − k·before has its
+    worst 95 % bound at exactly 0, so the threshold holds just when its own factor is beyond it.
+
+    The bound solves (ā − k·b̄)² = h(k)², h(k) the half-width of d's interval, a quadratic in k:
+    h(k)² = h(a)² − 2k·c + k²·h(b)², with c = (h(a)² + h(b)² − h(a − b)²) / 2 — every h from `mean_ci`.
+    None when b̄ is not clearly above 0 (b̄ ≤ h(b)): then the set of factors that hold is not bounded.
+    """
+    (a_mean, h_a), (b_mean, h_b) = _mean_half(values), _mean_half(before)
+    h_diff = _mean_half([x - y for x, y in zip(values, before, strict=True)])[1]
+    square = b_mean * b_mean - h_b * h_b
+    if b_mean <= 0 or square <= 0:
+        return None
+    cross = a_mean * b_mean - (h_a * h_a + h_b * h_b - h_diff * h_diff) / 2
+    constant = a_mean * a_mean - h_a * h_a
+    root = math.sqrt(max(cross * cross - square * constant, 0.0))  # ≥ 0 in exact arithmetic when square > 0
+    return (cross + root) / square if op.bound == "upper" else (cross - root) / square
+
+
+def _mean_half(values: Sequence[float]) -> tuple[float, float]:
+    """The mean and the half-width of its 95 % interval (0 for a single run)."""
+    e = mean_ci(values)
+    return e.mean, (e.high - e.low) / 2
+
+
+def _paired(values: Sequence[float], k: float, before: Sequence[float]) -> list[float]:
+    """d_i = variant_i − k·reference_i, replication by replication (common random numbers)."""
+    if len(values) != len(before):
+        raise ValueError("paired samples need the same number of replications")
+    return [a - k * b for a, b in zip(values, before, strict=True)]
+
+
+def _worst(estimate: Estimate, op: Op) -> float:
+    return estimate.high if op.bound == "upper" else estimate.low
+
+
+def _sign(op: Op, estimate: Estimate) -> str:
+    if estimate.n < 2:
+        return "="
+    return "≤" if op.bound == "upper" else "≥"
+
+
+def _shown(metric: str, value: float) -> str:
+    match METRICS[metric].unit:
+        case Unit.SECONDS:
+            return f"{value:.4g} s"
+        case Unit.RATIO:
+            return f"{value * 100:.3g} %"
+        case Unit.COUNT:
+            return f"{value:.4g}"

@@ -146,7 +146,7 @@ def parse_scenario(data: dict[str, Any], file: str) -> Scenario:
     ) or (base,)
     names = tuple(v.name for v in variants)
     baseline = head.string("baseline", names[0], choices=names)
-    thresholds = tuple(_threshold(head, expression, names) for expression in head.list_of("thresholds", []))
+    thresholds = tuple(_threshold(head, expression, names, baseline) for expression in head.list_of("thresholds", []))
     faults = tuple(parse_fault(f) for f in top.tables("faults"))
     _check_report_name(head, name, Path(file))
     head.done()
@@ -271,11 +271,11 @@ def parse_fault(r: Reader) -> Fault:
     return fault
 
 
-def _threshold(head: Reader, expression: Any, variants: tuple[str, ...]) -> Threshold:
+def _threshold(head: Reader, expression: Any, variants: tuple[str, ...], baseline: str) -> Threshold:
     if not isinstance(expression, str):
-        head.fail("thresholds", f"expected strings like 'busy_rate<0.01', got {expression!r}")
+        head.fail("thresholds", f"expected strings like 'busy_rate<1%', got {expression!r}")
     try:
-        return parse_threshold(expression, variants)
+        return parse_threshold(expression, variants, baseline)
     except ThresholdError as error:
         head.fail("thresholds", str(error))
 
