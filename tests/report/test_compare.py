@@ -14,7 +14,8 @@ from sim.report import plots
 from tests.helpers import MAGNA
 
 FILES = {
-    ".sim-report", "report.md", "report.html", "results.json", "records.csv", "latency_cdf.png", "busy_rate.png",
+    ".sim-report", "report.md", "report.html", "results.json", "records.csv", "junit.xml", "latency_cdf.png",
+    "busy_rate.png",
     "lock_wait.png", "lock_attempts.png", "cache_hit_ratio.png", "redis_load.png", "workers.png",
     "busiest_customer.png",
 }  # fmt: skip
