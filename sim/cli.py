@@ -96,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compare.add_argument(
         "--threshold", action="append", default=[], metavar="EXPR",
-        help="e.g. 'busy_rate<0.01' or 'after.latency_p95_s<60'; repeatable; judged on the 95%% CI bound",
+        help="e.g. 'busy_rate<1%%', 'after.latency_p95_s<60s' or 'change(after.busy_rate)<=-50%%'; repeatable; "
+        "judged on the 95%% CI bound",
     )  # fmt: skip
     compare.add_argument("--baseline", metavar="RESULTS", help="a previous results.json (or a reports folder)")
     compare.add_argument(

@@ -127,7 +127,8 @@ _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _VALUE = re.compile(rf"^({_NUMBER})\s*(%|ms|s|min|m|h)?$")
 _SCALED = re.compile(rf"^(?:({_NUMBER})\s*\*\s*)?(.+)$")
 _CHANGE = re.compile(r"^change\s*\(\s*(.*?)\s*\)$")
-_TERM = re.compile(r"^(?:([A-Za-z0-9][A-Za-z0-9 ._+-]*)\.)?([a-z0-9_]+)$")  # [variant.]metric; a variant name may hold dots
+# [variant.]metric, the variant as a scenario may name it (dots included: the last one ends it)
+_TERM = re.compile(r"^(?:([A-Za-z0-9][A-Za-z0-9 ._+-]*)\.)?([a-z0-9_]+)$")
 _FORMS = (
     "is not of the form [variant.]metric<limit, variant.metric<=k*other.metric "
     "or change(variant.metric)<=-50% (ops: < <= > >=)"

@@ -15,8 +15,7 @@ from tests.helpers import MAGNA
 
 FILES = {
     ".sim-report", "report.md", "report.html", "results.json", "records.csv", "junit.xml", "latency_cdf.png",
-    "busy_rate.png",
-    "lock_wait.png", "lock_attempts.png", "cache_hit_ratio.png", "redis_load.png", "workers.png",
+    "busy_rate.png", "lock_wait.png", "lock_attempts.png", "cache_hit_ratio.png", "redis_load.png", "workers.png",
     "busiest_customer.png",
 }  # fmt: skip
 
