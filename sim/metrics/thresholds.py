@@ -143,10 +143,10 @@ def parse_threshold(expression: str, variants: Sequence[str], baseline: str | No
     text = expression.strip()
     found = _OPERATOR.search(text)
     if found is None or _OPERATOR.search(text, found.end()):
-        raise ThresholdError(f"threshold {text!r} {_FORMS}")
+        raise ThresholdError(f"threshold {_quoted(text)} {_FORMS}")
     left, op, right = text[: found.start()].strip(), Op(found.group()), text[found.end() :].strip()
     if not right:
-        raise ThresholdError(f"threshold {text!r}: no limit after {op.value!r}")
+        raise _error(text, f"no limit after {op.value!r}")
     change = _CHANGE.match(left)
     variant, metric = _term(text, change.group(1) if change else left, variants)
     if change:
@@ -163,12 +163,12 @@ def parse_threshold(expression: str, variants: Sequence[str], baseline: str | No
 def _term(text: str, term: str, variants: Sequence[str]) -> tuple[str | None, str]:
     match = _TERM.match(term)
     if not match:
-        raise ThresholdError(f"threshold {text!r} {_FORMS}")
+        raise ThresholdError(f"threshold {_quoted(text)} {_FORMS}")
     variant, metric = match.groups()
     if metric not in METRICS:
-        raise ThresholdError(f"threshold {text!r}: unknown metric {metric!r} (metrics: {', '.join(METRICS)})")
+        raise _error(text, f"unknown metric {_quoted(metric)} (metrics: {', '.join(METRICS)})")
     if variant is not None and variant not in variants:
-        raise ThresholdError(f"threshold {text!r}: unknown variant {variant!r} (variants: {', '.join(variants)})")
+        raise _error(text, f"unknown variant {_quoted(variant)} (variants: {', '.join(variants)})")
     return variant, metric
 
 
@@ -188,12 +188,10 @@ def _limit(text: str, metric: str, right: str) -> float:
         return _finite(text, number)
     if suffix == "%":
         if unit is not Unit.RATIO:
-            raise ThresholdError(f"threshold {text!r}: a percentage fits a ratio ({_names(Unit.RATIO)}), not {metric}")
+            raise _error(text, f"a percentage fits a ratio ({_names(Unit.RATIO)}), not {metric}")
         return _finite(text, number) / 100
     if unit is not Unit.SECONDS:
-        raise ThresholdError(
-            f"threshold {text!r}: a duration fits a metric in seconds ({_names(Unit.SECONDS)}), not {metric}"
-        )
+        raise _error(text, f"a duration fits a metric in seconds ({_names(Unit.SECONDS)}), not {metric}")
     return _duration(text, right)
 
 
@@ -203,7 +201,7 @@ def _duration(text: str, value: str) -> float:
 
     seconds = parse_duration(value.replace(" ", ""))
     if seconds is None:
-        raise ThresholdError(f"threshold {text!r}: expected {DURATION_HELP}, got {value!r}")
+        raise _error(text, f"expected {DURATION_HELP}, got {_quoted(value)}")
     return seconds
 
 
@@ -213,14 +211,14 @@ def _relative(text: str, variant: str | None, metric: str, op: Op, right: str, v
     factor, term = match.groups()
     reference, other = _term(text, term, variants)
     if reference is None:
-        raise ThresholdError(f"threshold {text!r}: name the variant on the right, e.g. 0.5 * before.{metric}")
+        raise _error(text, f"name the variant on the right, e.g. 0.5 * before.{metric}")
     if other != metric:
-        raise ThresholdError(f"threshold {text!r}: compares {metric} with {other}; both sides must be one metric")
+        raise _error(text, f"compares {metric} with {other}; both sides must be one metric")
     if reference == variant:
-        raise ThresholdError(f"threshold {text!r}: compares {variant} with itself")
+        raise _error(text, f"compares {variant} with itself")
     k = 1.0 if factor is None else _finite(text, factor)
     if k < 0:
-        raise ThresholdError(f"threshold {text!r}: the factor must be 0 or more, got {factor}")
+        raise _error(text, f"the factor must be 0 or more, got {_quoted(str(factor))}")
     return Threshold(
         expression=text, variant=variant, metric=metric, op=op, limit=k, form=Form.RELATIVE, reference=reference
     )
@@ -229,10 +227,10 @@ def _relative(text: str, variant: str | None, metric: str, op: Op, right: str, v
 def _change(text: str, variant: str | None, metric: str, op: Op, right: str) -> Threshold:
     match = _VALUE.match(right)
     if not match or match.group(2) != "%":
-        raise ThresholdError(f"threshold {text!r}: a change is a percentage, e.g. change({metric}) <= -50%")
+        raise _error(text, f"a change is a percentage, e.g. change({metric}) <= -50%")
     change = _finite(text, match.group(1)) / 100
     if change < -1:
-        raise ThresholdError(f"threshold {text!r}: a change below -100 % would need a negative {metric}")
+        raise _error(text, f"a change below -100 % would need a negative {metric}")
     return Threshold(expression=text, variant=variant, metric=metric, op=op, limit=change, form=Form.CHANGE)
 
 
@@ -242,19 +240,28 @@ def _check_reference(threshold: Threshold, variants: Sequence[str], baseline: st
         return
     reference = baseline if threshold.form is Form.CHANGE else threshold.reference
     if threshold.form is Form.CHANGE and threshold.variant == baseline:
-        raise ThresholdError(
-            f"threshold {threshold.expression!r}: change() is against the baseline variant {baseline!r}, "
-            "so the baseline's own change is always 0"
+        raise _error(
+            threshold.expression,
+            f"change() is against the baseline variant {baseline!r}, so the baseline's own change is always 0",
         )
     if not [v for v in variants if v != reference and threshold.variant in (None, v)]:
-        raise ThresholdError(f"threshold {threshold.expression!r}: no variant besides {reference!r} to compare")
+        raise _error(threshold.expression, f"no variant besides {reference!r} to compare")
 
 
 def _finite(text: str, number: str) -> float:
     value = float(number)
     if not math.isfinite(value):
-        raise ThresholdError(f"threshold {text!r}: {number} is not a finite number")
+        raise _error(text, f"{_quoted(number)} is not a finite number")
     return value
+
+
+def _error(expression: str, message: str) -> ThresholdError:
+    return ThresholdError(f"threshold {_quoted(expression)}: {message}")
+
+
+def _quoted(text: str) -> str:
+    """The expression as an error shows it: quoted, escaped, and cut short if it is huge."""
+    return repr(text) if len(text) <= 200 else f"{text[:200]!r}… ({len(text):,} characters)"
 
 
 def _names(unit: Unit) -> str:
