@@ -4,6 +4,8 @@ against hand-computed (paired) t-intervals."""
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim.metrics.stats import mean_ci
 from sim.metrics.thresholds import SINGLE_RUN, Form, Op, ThresholdError, judge, parse_threshold
@@ -186,3 +188,20 @@ def test_a_single_run_claims_no_bound_and_says_so():
     assert change.single_run and change.passed and change.judged == f"change = -25.0 % ({SINGLE_RUN})"
     four = reps(before=[40, 40, 40, 40], after=[30, 30, 30, 31])
     assert not judge(parse("after.latency_p95_s < 35s"), four, "before")[0].single_run
+
+
+pieces = st.sampled_from(
+    ["change(", ")", "after.", "before.", "v1.2 fast.", "busy_rate", "latency_p95_s", "crm_calls", "<", "<=", ">=",
+     "*", "0.05", "-95", "1e999", "%", "s", "ms", "2m", "h", " ", ".", "-", "\x1b", "é"]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(pieces, max_size=10).map("".join))
+def test_any_expression_parses_or_is_refused_in_one_line(expression):
+    try:
+        threshold = parse(expression)
+    except ThresholdError as error:
+        assert "\n" not in str(error) and "\x1b" not in str(error)
+    else:
+        assert math.isfinite(threshold.limit) and threshold.metric in {"busy_rate", "latency_p95_s", "crm_calls"}
