@@ -7,6 +7,7 @@ A metric not in RANKS (a new one) still appears, after the ranked ones, under it
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -22,15 +23,16 @@ class Rank:
     order: int  # lower comes first
     label: str  # the metric in plain words
     group: str  # of several significant metrics of one group, only the first is named
+    alias: bool = False  # the group's first metric again in other terms (a rate of its count): never listed apart
 
 
 # What matters most comes first: customers who got an apology or nothing, then how long
 # answers took, then answers in the wrong order, then what the change costs (CRM, LLM, Redis).
 RANKS: dict[str, Rank] = {
     "busy": Rank(10, "busy apologies", "apologies"),
-    "busy_rate": Rank(11, "busy rate", "apologies"),
+    "busy_rate": Rank(11, "busy rate", "apologies", alias=True),
     "failed": Rank(12, "failures", "failures"),
-    "answered": Rank(13, "answers", "apologies"),
+    "answered": Rank(13, "answers", "apologies", alias=True),  # messages − apologies − failures
     "lock_lost": Rank(14, "locks lost", "lock_lost"),
     "redis_errors": Rank(15, "Redis errors", "redis_errors"),
     "latency_answered_p95_s": Rank(20, "p95 latency of answers", "latency_answered"),
@@ -43,11 +45,12 @@ RANKS: dict[str, Rank] = {
     "crm_calls": Rank(40, "CRM calls", "crm"),
     "llm_calls": Rank(41, "LLM calls", "llm"),
     "redis_commands": Rank(42, "Redis commands", "redis"),
-    "lock_polls": Rank(43, "lock polls", "redis"),
+    "lock_polls": Rank(43, "lock polls", "redis", alias=True),  # most of the Redis commands
     "cache_hit_ratio": Rank(44, "cache hit ratio", "cache"),
     "messages": Rank(50, "messages", "messages"),
 }
 UNRANKED = 1000
+MAX_PLACES = 6  # a microsecond: below it a difference is float noise
 
 
 def rank(metric: str) -> Rank:
@@ -81,7 +84,13 @@ def _headline(c: Comparison, variant: str) -> Headline:
         if v.verdict in (BETTER, WORSE, CHANGED) and rank(v.metric).group not in groups:
             groups.add(rank(v.metric).group)
             named.append(Finding(v.verdict, finding_text(v, c.estimates[c.baseline], c.estimates[variant])))
-    unchanged = tuple(rank(v.metric).label for v in verdicts if v.verdict == SAME)
+    # An alias of a named metric is not also "unchanged": "busy apologies better" beside "no significant
+    # difference in busy rate" would read as a contradiction.
+    unchanged = tuple(
+        rank(v.metric).label
+        for v in verdicts
+        if v.verdict == SAME and not (rank(v.metric).alias and rank(v.metric).group in groups)
+    )
     return Headline(variant=variant, baseline=c.baseline, findings=tuple(named), unchanged=unchanged)
 
 
@@ -92,13 +101,15 @@ def finding_text(v: Verdict, old: Mapping[str, Estimate], new: Mapping[str, Esti
     match METRICS[v.metric].unit:
         case Unit.COUNT:
             if before == 0:
-                return f"{label} {_signed(d.mean, 1)} per run{_ci(d, 1)} ({_count(before)} → {_count(after)})"
+                places = _places(d.mean)
+                return f"{label} {_signed(d.mean, places)} per run{_ci(d, places)} ({_count(before)} → {_count(after)})"
             scale = 100 / abs(before)
             share = _percent(d.mean * scale)
             ci = _ci(Estimate(d.mean * scale, d.low * scale, d.high * scale, d.n), None)
             return f"{label} {share} %{ci} ({_count(before)} → {_count(after)} per run)"
         case Unit.SECONDS:
-            return f"{label} {_signed(d.mean, 1)} s{_ci(d, 1)} ({before:,.1f} → {after:,.1f} s)"
+            places = _places(d.mean)
+            return f"{label} {_signed(d.mean, places)} s{_ci(d, places)} ({before:,.{places}f} → {after:,.{places}f} s)"
         case Unit.RATIO:
             points = Estimate(100 * d.mean, 100 * d.low, 100 * d.high, d.n)
             return (
@@ -120,8 +131,18 @@ def _ci(e: Estimate, decimals: int | None) -> str:
 
 
 def _percent(value: float) -> str:
-    """A relative change: whole percents from ±10 %, a tenth below."""
-    return _signed(value, 0 if abs(value) >= 9.95 else 1)
+    """A relative change: whole percents from ±10 %, a tenth below, small ones to two significant digits."""
+    return _signed(value, 0 if abs(value) >= 9.95 else _places(value))
+
+
+def _places(value: float) -> int:
+    """Decimals to show: one, or as many as two significant digits of a smaller value need (at most six).
+
+    A significant difference of 4 ms must not read "+0.0 s worse".
+    """
+    if value == 0 or abs(value) >= 0.095:
+        return 1
+    return min(MAX_PLACES, 1 - math.floor(math.log10(abs(value))))
 
 
 def _signed(value: float, decimals: int) -> str:

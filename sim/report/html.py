@@ -22,7 +22,8 @@ th, td { border: 1px solid #ccc; padding: 0.15em 0.5em; text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 th { background: #f3f3f3; }
 td.better, td.pass { color: #11642b; } td.worse, td.BREACHED { color: #a11; font-weight: bold; }
-.headline { font-size: 1.1em; margin: 0.5em 0; padding: 0.4em 0.7em; border-left: 4px solid #557; background: #f6f6fa; }
+.headline { font-size: 1.1em; margin: 0.35em 0; padding: 0.4em 0.6em; border-left: 4px solid #557;
+  background: #f6f6fa; }
 .headline .better { color: #11642b; } .headline .worse { color: #a11; font-weight: bold; }
 .headline .changed { color: #6a4a00; } .headline .same { color: #555; }
 ul.checks { list-style: none; padding-left: 0.2em; } .checks .pass { color: #11642b; }

@@ -5,7 +5,7 @@ from sim.metrics.stats import mean_ci
 from sim.metrics.summary import METRICS
 from sim.metrics.thresholds import judge, parse_threshold
 from sim.report import document, markdown, terminal
-from sim.report.headline import RANKS, UNRANKED, Rank, headlines, rank
+from sim.report.headline import RANKS, UNRANKED, Rank, finding_text, headlines, rank
 
 
 def rep(**values: float) -> dict[str, float]:
@@ -53,7 +53,7 @@ def test_markdown_first_screen_names_the_significant_changes_ranked_then_the_thr
         "CRM calls −50 % [−50, −50] (8.0 → 4.0 per run) better; "
         "Redis commands −90 % [−95, −85] (410.0 → 41.0 per run) better; "
         "no significant difference in failures, locks lost, Redis errors, median latency, p99 latency, "
-        "LLM calls, lock polls, cache hit ratio, messages.\n\n"
+        "LLM calls, cache hit ratio, messages.\n\n"
         "**Thresholds:**\n\n"
         "- ✓ after.busy_rate<0.01 for after: 0.000 (upper CI bound)\n"
         "- ✓ latency_p95_s<40 for before: 33.48 s (upper CI bound)\n"
@@ -70,7 +70,7 @@ def test_terminal_prints_a_finding_a_line_after_its_verdict_then_the_checks():
         "  better   CRM calls −50 % [−50, −50] (8.0 → 4.0 per run)\n"
         "  better   Redis commands −90 % [−95, −85] (410.0 → 41.0 per run)\n"
         "  no significant difference in failures, locks lost, Redis errors, median latency, p99 latency, "
-        "LLM calls, lock polls, cache hit ratio, messages\n"
+        "LLM calls, cache hit ratio, messages\n"
         "thresholds:\n"
         "  ✓ after.busy_rate<0.01 for after: 0.000 (upper CI bound)\n"
         "  ✓ latency_p95_s<40 for before: 33.48 s (upper CI bound)\n"
@@ -84,6 +84,21 @@ def test_of_one_group_only_the_highest_ranked_significant_metric_is_named():
     labels = ["busy apologies", "p95 latency", "answers out of order", "CRM calls", "Redis commands"]
     assert len(headline.findings) == len(labels)
     assert all(f.text.startswith(f"{label} ") for f, label in zip(headline.findings, labels, strict=True))
+
+
+def test_an_alias_of_a_named_metric_is_not_listed_as_unchanged_but_another_percentile_is():
+    (headline,) = headlines(comparison())  # Redis commands named; lock polls (zero everywhere) are its alias
+    assert "lock polls" not in headline.unchanged and "Redis commands" not in headline.unchanged
+    assert "median latency" in headline.unchanged  # p95 latency named, the median is another quantity
+
+
+def test_a_significant_difference_below_a_tenth_keeps_two_significant_digits():
+    c = comparison()
+    for i, r in enumerate(c.per_replication["after"]):
+        r["latency_p99_s"] = 0.004 + 0.0001 * i  # 4 ms slower than the baseline's zero
+    v = verdict("after", "before", "latency_p99_s", c.per_replication["after"], c.per_replication["before"])
+    text = finding_text(v, c.estimates["before"], {"latency_p99_s": mean_ci([0.004, 0.0041, 0.0042])})
+    assert text == "p99 latency +0.0041 s [+0.0039, +0.0043] (0.0000 → 0.0041 s)"
 
 
 def test_a_metric_without_a_rank_is_named_by_its_key_after_the_ranked_ones():
