@@ -18,6 +18,7 @@ from sim.metrics.baseline import BaselineDiff, Previous, changes, load_previous
 from sim.metrics.comparison import Comparison
 from sim.metrics.thresholds import SINGLE_RUN, Threshold, ThresholdError, parse_threshold
 from sim.progress import Progress
+from sim.report import document, markdown, terminal
 from sim.report import sweep as sweep_report
 from sim.report.folder import prepare, write_atomically, write_report
 from sim.scenario import Scenario, ScenarioError, load_scenario
@@ -44,8 +45,8 @@ def run_compare(args: argparse.Namespace) -> int:
             diff = _against_baseline(previous.get(scenario.name), comparison, watched)
             progress.stage("writing report")
             out = write_report(comparison, Path(args.out), scenario.name, diff)
-        _publish_summary(out / "report.md")
-        print(_one_line(comparison, out) + _regression_lines(diff))
+        _publish_summary(markdown.render(document.build(comparison, diff, plots=False)))
+        print(_headline(comparison, diff) + _one_line(comparison, out) + _regression_lines(diff))
         breached = breached or bool(comparison.breached) or bool(diff and diff.regressions)
         broken = broken or bool(comparison.violations)
     return ExitCode.BROKEN if broken else ExitCode.BREACHED if breached else ExitCode.OK
@@ -63,7 +64,7 @@ def run_sweep(args: argparse.Namespace) -> int:
         out = write_atomically(
             Path(args.out), f"{scenario.name}-sweep", functools.partial(sweep_report.write, comparison, axes)
         )
-    _publish_summary(out / "report.md")
+    _publish_summary(IMAGE_LINE.sub("", (out / "report.md").read_text(encoding="utf-8")))
     print(f"{scenario.name}: {len(scenario.variants)} grid points × {comparison.replications} replications → {out}")
     for text in comparison.violations:
         print(f"  INVARIANT BROKEN: {text}")
@@ -225,15 +226,14 @@ IMAGE_LINE = re.compile(r"^!\[[^\]]*\]\([^)]*\)[ \t]*\n?", re.MULTILINE)  # `![c
 WRITTEN = " (the report is written)"
 
 
-def _publish_summary(report: Path) -> None:
-    """In GitHub Actions, show the report on the job's summary page.
+def _publish_summary(text: str) -> None:
+    """In GitHub Actions, show the report (Markdown) on the job's summary page.
 
     Without its plots: their links are relative to the report folder and would show as broken images there.
     """
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if not summary:
         return
-    text = IMAGE_LINE.sub("", report.read_text(encoding="utf-8"))
     data = (text + "\n").encode("utf-8")
     handle = _open_summary(summary, WRITTEN)
     try:
@@ -277,6 +277,12 @@ def _kind_of(mode: int) -> str:
     kinds = {stat.S_ISDIR: "a folder", stat.S_ISFIFO: "a named pipe", stat.S_ISLNK: "a symbolic link",
              stat.S_ISCHR: "a device", stat.S_ISBLK: "a device", stat.S_ISSOCK: "a socket"}  # fmt: skip
     return next((name for test, name in kinds.items() if test(mode)), "not a regular file")
+
+
+def _headline(c: Comparison, diff: BaselineDiff | None) -> str:
+    """The headlines and the threshold checks, as the report's first screen says them; then the summary line."""
+    text = terminal.first_screen(document.first_screen(c, diff))
+    return text + "\n" if text else ""
 
 
 def _one_line(c: Comparison, out: Path) -> str:

@@ -10,6 +10,7 @@ from sim.metrics.comparison import Comparison
 from sim.metrics.invariants import NAMES
 from sim.metrics.stats import Estimate
 from sim.metrics.summary import METRICS, Unit
+from sim.report.headline import Headline, headlines
 
 # Decimals shown per unit: a count is a mean over replications (so a tenth), a time to the
 # hundredth of a second, a ratio to the thousandth.
@@ -49,34 +50,75 @@ class Image:
     caption: str
 
 
-Block = Heading | Paragraph | Table | Image
+@dataclass(frozen=True, slots=True)
+class Bullets:
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    passed: bool
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Checks:
+    """The threshold checks, one line each, ✓ or ✗: the second thing a reader looks for."""
+
+    items: tuple[Check, ...]
+
+
+Block = Heading | Paragraph | Table | Image | Headline | Checks | Bullets
+
+# Row labels that say what the metric's key does not: these percentiles mix answers with apologies.
+NOTES = {
+    "latency_p50_s": "all messages, apologies included",
+    "latency_p95_s": "all messages, apologies included",
+    "latency_p99_s": "all messages, apologies included",
+}
 
 
 def build(c: Comparison, diff: BaselineDiff | None = None, plots: bool = True) -> list[Block]:
+    """The whole report: the first screen (headline, thresholds), what was simulated, then the tables."""
     blocks: list[Block] = [
-        Heading(f"{c.scenario}: {len(c.estimates)} variant(s) compared", 1),
-        Paragraph(
-            f"Seed {c.seed}, {c.replications} replication(s) with common random numbers: every variant "
-            "sees the same customers and latencies. Intervals are 95 % Student-t confidence intervals "
-            "across replications."
-        ),
-        *_status(c),
-        Heading("Variants"),
-        Table(("variant", "configuration"), tuple((_name(c, v), d) for v, d in c.descriptions.items())),
+        *first_screen(c, diff),
+        *_simulated(c),
+        *_verdicts(c),
         Heading("Summary (mean [95 % CI])"),
         _summary(c),
-        *_verdicts(c),
-        *_thresholds(c),
+        *_identical(c),
         *_changes(diff),
     ]
     if plots:
         blocks.append(Heading("Plots"))
         blocks.extend(Image(file, caption) for file, caption in PLOTS.items())
-    return blocks
+    return [*blocks, *_method(c)]
 
 
-def _status(c: Comparison) -> list[Block]:
-    return [invariants_status(c), _thresholds_status(c)]
+def first_screen(c: Comparison, diff: BaselineDiff | None = None) -> list[Block]:
+    """What a reader must see without scrolling: title, broken invariants, the headlines, the thresholds."""
+    return [
+        Heading(f"{c.scenario}: {len(c.estimates)} variant(s) compared", 1),
+        _status(c),
+        *headlines(c),
+        *_lonely(c),
+        _checks(c),
+        *(_regressions(diff) if diff else []),
+    ]
+
+
+def _status(c: Comparison) -> Paragraph:
+    runs = sum(len(r) for r in c.per_replication.values())
+    reps = f"Seed {c.seed}, {c.replications} replication(s) with common random numbers, 95 % CIs"
+    if c.violations:
+        return Paragraph(f"{reps}. **INVARIANTS BROKEN (a simulator bug):** {'; '.join(c.violations[:10])}")
+    return Paragraph(f"{reps}. Invariants held in all {runs} runs.")
+
+
+def _lonely(c: Comparison) -> list[Block]:
+    if len(c.estimates) > 1:
+        return []
+    return [Paragraph("One variant only: nothing to compare; its values are in the summary table.")]
 
 
 def invariants_status(c: Comparison) -> Paragraph:
@@ -87,62 +129,102 @@ def invariants_status(c: Comparison) -> Paragraph:
     return Paragraph(f"Invariants held in all {runs} runs; checked: {'; '.join(NAMES)}.")
 
 
-def _thresholds_status(c: Comparison) -> Block:
+def _checks(c: Comparison) -> Block:
     if not c.thresholds:
         return Paragraph("No thresholds set.")
-    breached = c.breached
-    if not breached:
-        return Paragraph(f"**All {len(c.thresholds)} threshold checks passed.**")
-    names = ", ".join(f"{t.expression} ({t.variant})" for t in breached)
-    return Paragraph(f"**{len(breached)} of {len(c.thresholds)} threshold checks BREACHED:** {names}")
+    return Checks(
+        tuple(
+            Check(
+                t.passed,
+                f"{t.expression} for {t.variant}: {fmt_value(t.metric, t.value)} ({t.bound} CI bound)"
+                + ("" if t.passed else " BREACHED"),
+            )
+            for t in c.thresholds
+        )
+    )
+
+
+def _simulated(c: Comparison) -> list[Block]:
+    """The workload, services, faults and each variant's differences, as the results model recorded them."""
+    if c.context.workload:
+        return [Heading("What was simulated"), Bullets(c.context.workload)]
+    rows = tuple((_name(c, v), d) for v, d in c.descriptions.items())
+    return [Heading("Variants"), Table(("variant", "configuration"), rows)]
+
+
+def identical(c: Comparison) -> dict[str, float]:
+    """Metrics with one value in every replication of every variant (lock_lost 0 …): rows that say nothing.
+
+    A single run is not enough to tell: then nothing counts as identical.
+    """
+    runs = [rep for reps in c.per_replication.values() for rep in reps]
+    if len(runs) < 2:
+        return {}
+    return {m: runs[0][m] for m in METRICS if all(r[m] == runs[0][m] for r in runs)}
+
+
+def _identical(c: Comparison) -> list[Block]:
+    same = identical(c)
+    if not same:
+        return []
+    values = ", ".join(f"{m} {_plain(m, v)}" for m, v in same.items())
+    return [Paragraph(f"Identical in every run of every variant: {values}.")]
+
+
+def _plain(metric: str, value: float) -> str:
+    """A value every run had: whole counts without decimals ("0", not "0.0")."""
+    if METRICS[metric].unit is Unit.COUNT and float(value).is_integer():
+        return f"{value:,.0f}"
+    return fmt_value(metric, value)
+
+
+def _method(c: Comparison) -> list[Block]:
+    return [
+        Heading("Method"),
+        Paragraph(
+            f"Seed {c.seed}, {c.replications} replication(s) with common random numbers: every variant "
+            "sees the same customers and latencies. Intervals are 95 % Student-t confidence intervals "
+            "across replications; differences are paired by replication. Thresholds are judged on the "
+            "95 % CI bound that is worst for them, not only on the mean. Relative changes in the headline "
+            "are against the baseline's mean."
+        ),
+        invariants_status(c),
+    ]
 
 
 def _summary(c: Comparison) -> Table:
     variants = list(c.estimates)
-    rows = tuple((m, *(fmt_estimate(m, c.estimates[v][m]) for v in variants)) for m in METRICS)
+    same = identical(c)
+    rows = tuple((_label(m), *(fmt_estimate(m, c.estimates[v][m]) for v in variants)) for m in METRICS if m not in same)
     return Table(("metric", *variants), rows)
+
+
+def _label(metric: str) -> str:
+    return f"{metric} ({NOTES[metric]})" if metric in NOTES else metric
 
 
 def _verdicts(c: Comparison) -> list[Block]:
     blocks: list[Block] = []
+    same = identical(c)
     for variant in c.estimates:
         if variant == c.baseline:
             continue
         rows = tuple(
             (
-                v.metric,
+                _label(v.metric),
                 fmt_estimate(v.metric, v.difference, signed=True),
                 _relative(v.difference.mean, c.estimates[c.baseline][v.metric].mean),
                 v.verdict,
             )
             for v in c.verdicts
-            if v.variant == variant
+            if v.variant == variant and v.metric not in same
         )
-        blocks += [
-            Heading(f"{variant} vs {c.baseline} (paired difference, {variant} − {c.baseline})"),
-            Table(("metric", "difference [95 % CI]", "relative", "verdict"), rows),
-        ]
+        blocks.append(Heading(f"{variant} vs {c.baseline} (paired difference, {variant} − {c.baseline})"))
+        if rows:
+            blocks.append(Table(("metric", "difference [95 % CI]", "relative", "verdict"), rows))
+    if blocks:
+        blocks += _identical(c)
     return blocks
-
-
-def _thresholds(c: Comparison) -> list[Block]:
-    if not c.thresholds:
-        return []
-    rows = tuple(
-        (
-            t.expression,
-            t.variant,
-            f"{t.bound} CI bound",
-            fmt_value(t.metric, t.value),
-            "pass" if t.passed else "BREACHED",
-        )
-        for t in c.thresholds
-    )
-    return [
-        Heading("Thresholds"),
-        Paragraph("Judged on the 95 % CI bound that is worst for the threshold, not only on the mean."),
-        Table(("threshold", "variant", "judged on", "value", "result"), rows),
-    ]
 
 
 def _changes(diff: BaselineDiff | None) -> list[Block]:

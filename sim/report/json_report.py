@@ -8,8 +8,10 @@ values are display values, rounded so that they read the same on any machine."""
 from __future__ import annotations
 
 import json
+from importlib import metadata
 from typing import Any
 
+import sim
 from sim.metrics.baseline import FORMAT_VERSION, BaselineDiff
 from sim.metrics.comparison import Comparison
 from sim.metrics.stats import CONFIDENCE
@@ -25,6 +27,8 @@ def render(c: Comparison, diff: BaselineDiff | None = None) -> str:
         "seeds": [[c.seed, r] for r in range(c.replications)],
         "confidence": CONFIDENCE,
         "baseline": c.baseline,
+        "versions": versions(),
+        "setup": c.context.setup,
         "passed": not c.breached,
         "invariant_violations": c.violations,
         "variants": {
@@ -61,6 +65,22 @@ def render(c: Comparison, diff: BaselineDiff | None = None) -> str:
         "regressions": None if diff is None else [f"{ch.variant}.{ch.metric}" for ch in diff.regressions],
     }
     return json.dumps(data, indent=2) + "\n"
+
+
+# The packages whose versions decide the numbers: sim itself, the engine, the Redis stand-in
+# and client, the statistics and the plots. Recorded so a report can be re-run as it was made.
+PACKAGES = ("sim", "simpy", "numpy", "fakeredis", "redis", "scipy", "matplotlib")
+
+
+def versions() -> dict[str, str]:
+    """Each package's installed version; sim's own from its source when it is not installed."""
+    found = {}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = sim.__version__ if name == "sim" else "not installed"
+    return found
 
 
 def _baseline_diff(diff: BaselineDiff) -> list[dict[str, Any]]:

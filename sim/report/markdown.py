@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sim.report.document import Block, Heading, Image, Paragraph, Table
+from sim.report.document import Block, Bullets, Checks, Heading, Image, Paragraph, Table
+from sim.report.headline import Headline, unchanged_clause
 
 
 def render(blocks: list[Block]) -> str:
@@ -18,6 +19,12 @@ def _block(block: Block) -> str:
         lines = [_row(block.header), _row(tuple("---" for _ in block.header))]
         lines += [_row(row) for row in block.rows]
         return "\n".join(lines) + "\n"
+    if isinstance(block, Headline):
+        return f"**{block.variant} vs {block.baseline}:** {headline_text(block)}\n"
+    if isinstance(block, Checks):
+        return "**Thresholds:**\n\n" + "".join(f"- {'✓' if c.passed else '✗'} {c.text}\n" for c in block.items)
+    if isinstance(block, Bullets):
+        return "".join(f"- {item}\n" for item in block.items)
     if isinstance(block, Image):
         return f"![{block.caption}]({block.file})\n"
     raise TypeError(block)
@@ -25,3 +32,10 @@ def _block(block: Block) -> str:
 
 def _row(cells: tuple[str, ...]) -> str:
     return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
+def headline_text(h: Headline) -> str:
+    """The findings, each followed by its verdict in words, then the unchanged ones in one clause."""
+    parts = [f"{f.text} {f.verdict}" for f in h.findings]
+    parts += [unchanged_clause(h.unchanged)] if h.unchanged else []
+    return "; ".join(parts or ["nothing measured"]) + "."

@@ -1,11 +1,15 @@
-"""The plain-text table `sim run` prints, and its JSON twin."""
+"""What a terminal shows: the plain-text table `sim run` prints and its JSON twin, and the
+headline and threshold checks `sim compare` prints before the report's path."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
 
+from sim.metrics.comparison import CHANGED
 from sim.metrics.summary import METRICS
+from sim.report.document import Block, Checks
+from sim.report.headline import Headline, unchanged_clause
 from sim.report.numbers import rounded
 from sim.scenario.model import Scenario
 
@@ -32,3 +36,18 @@ def _cell(value: float) -> str:
     if isinstance(value, int):
         return str(value)
     return f"{value:.3f}" if abs(value) < 1000 else f"{value:.1f}"
+
+
+def first_screen(blocks: list[Block]) -> str:
+    """The headlines, a finding a line after its verdict, then the threshold checks."""
+    lines: list[str] = []
+    for block in blocks:
+        if isinstance(block, Headline):
+            lines.append(f"{block.variant} vs {block.baseline}:")
+            width = max([len(f.verdict) for f in block.findings] + [len(CHANGED)])
+            lines += [f"  {f.verdict:<{width}}  {f.text}" for f in block.findings]
+            lines += [f"  {unchanged_clause(block.unchanged)}"] if block.unchanged else []
+        elif isinstance(block, Checks):
+            lines.append("thresholds:")
+            lines += [f"  {'✓' if c.passed else '✗'} {c.text}" for c in block.items]
+    return "\n".join(lines)

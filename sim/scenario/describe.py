@@ -1,16 +1,48 @@
-"""A scenario as the results model records it (`sim.metrics.context`): windows to shade, words, plain data."""
+"""A scenario as the results model records it (`sim.metrics.context`): windows to shade, words, plain data.
+
+Reports never read the scenario; what they say about it comes from here: `workload`, a line
+each in words (arrivals, services, faults, variants as differences from the baseline), and
+`setup`, the whole resolved scenario as JSON-ready plain data (results.json keeps it, so a
+report can be audited and re-run on its own).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+from collections.abc import Sequence
+from pathlib import PurePath
+from typing import Any
+
+from sim import distributions as d
 from sim.metrics.context import RunContext, Shaded, ShadeKind
-from sim.scenario.model import Fault, RedisRestart, Scenario
+from sim.scenario.model import (
+    CrmErrors,
+    Fault,
+    RedisDown,
+    RedisRestart,
+    Scenario,
+    Services,
+    Stall,
+    Surge,
+    Variant,
+    Workload,
+)
 
 # A restart is an instant; it is shaded as one second so that it shows on a plot.
 INSTANT_S = 1.0
+MAX_LISTED = 10  # scripted customers, message times: the first ten, then "and N more"
+# Variant settings in seconds (the rest are counts, factors and switches), for the differences in words.
+SECONDS_FIELDS = frozenset(
+    {"ttl", "timeout", "delay", "base", "cap", "redis_rtt", "debounce", "crm_timeout", "llm_timeout"}
+)
+COUNT_NAMES = {d.FixedCount: "fixed", d.UniformCount: "uniform", d.GeometricCount: "geometric", d.ChoiceCount: "choice"}
 
 
 def context(scenario: Scenario) -> RunContext:
-    return RunContext(duration=scenario.duration, shaded=shaded(scenario))
+    return RunContext(
+        duration=scenario.duration, shaded=shaded(scenario), workload=workload(scenario), setup=setup(scenario)
+    )
 
 
 def shaded(scenario: Scenario) -> tuple[Shaded, ...]:
@@ -28,3 +60,218 @@ def _fault(fault: Fault) -> Shaded:
     if isinstance(fault, RedisRestart):
         return Shaded(kind=ShadeKind.FAULT, label=label, start=fault.start, end=fault.start + INSTANT_S)
     return Shaded(kind=ShadeKind.FAULT, label=label, start=fault.start, end=fault.start + fault.duration)
+
+
+# --- words -------------------------------------------------------------------------------------
+
+
+def workload(scenario: Scenario) -> tuple[str, ...]:
+    """What was simulated, a line each: run size, arrivals, scripted customers, services, faults, variants."""
+    w = scenario.workload
+    base = scenario.variant(scenario.baseline)
+    lines = [
+        f"**Run:** bursts start for {seconds(scenario.duration)}, then the run drains; "
+        f"{scenario.replications} replication(s), seed {scenario.seed}.",
+        f"**Arrivals:** {_arrivals(w)}",
+        *_scripted(w),
+        f"**Services** (as in {base.name}): {_services(base.services)}; Redis round trip {seconds(base.redis_rtt)}.",
+        f"**Faults:** {'; '.join(fault_words(f) for f in scenario.faults) or 'none'}.",
+        f"**{base.name} (baseline):** {base.describe()}.",
+    ]
+    lines += [f"**{v.name}:** as {base.name}, except {_differences(base, v)}." for v in scenario.variants if v != base]
+    return tuple(lines)
+
+
+def _arrivals(w: Workload) -> str:
+    if w.hourly_rates:
+        rate = (
+            f"Poisson bursts at a daily curve of hourly rates (mean {w.customers_per_hour:,.4g}/h, "
+            f"peak {max(w.hourly_rates):,.4g}/h at {w.hourly_rates.index(max(w.hourly_rates)):02d}:00, "
+            f"lowest {min(w.hourly_rates):,.4g}/h)"
+        )
+    elif w.customers_per_hour > 0:
+        rate = f"Poisson bursts at {w.customers_per_hour:,.4g} per hour"
+    else:
+        return "no random customers (scripted messages only)." if w.scripted else "no customers."
+    who = (
+        f"from a population of {w.population:,} customer{'s' if w.population != 1 else ''}"
+        if w.population
+        else "each burst a new customer"
+    )
+    text = f"{rate}, {who}; burst size {count_words(w.burst_size)}, gap between a burst's messages {words(w.burst_gap)}"
+    return text + "".join(f"; {surge_words(s)}" for s in w.surges) + "."
+
+
+def _scripted(w: Workload) -> list[str]:
+    if not w.scripted:
+        return []
+    shown = [
+        f"{c.name} (tax id {c.tax_id}): {len(c.at)} message(s) at {_listed([seconds(t) for t in c.at])}"
+        for c in w.scripted[:MAX_LISTED]
+    ]
+    more = f"; and {len(w.scripted) - MAX_LISTED} more" if len(w.scripted) > MAX_LISTED else ""
+    return [f"**Scripted customers:** {'; '.join(shown)}{more}."]
+
+
+def _listed(items: Sequence[str]) -> str:
+    more = f" … ({len(items)} in all)" if len(items) > MAX_LISTED else ""
+    return ", ".join(items[:MAX_LISTED]) + more
+
+
+def _services(s: Services) -> str:
+    return (
+        f"CRM {words(s.crm)}{_timeout(s.crm_timeout)}; LLM {words(s.llm)}{_timeout(s.llm_timeout)}; "
+        f"installation points per customer {count_words(s.installation_points)}"
+    )
+
+
+def _timeout(limit: float | None) -> str:
+    return f" (abandoned after {seconds(limit)})" if limit is not None else " (no timeout)"
+
+
+def surge_words(s: Surge) -> str:
+    return f"a surge ×{s.multiplier:g} from {seconds(s.start)} for {seconds(s.duration)}"
+
+
+def fault_words(f: Fault) -> str:
+    match f:
+        case RedisRestart():
+            return f"Redis restarts (keys lost) at {seconds(f.start)}"
+        case RedisDown():
+            return f"Redis down from {seconds(f.start)} for {seconds(f.duration)}"
+        case CrmErrors():
+            return f"{f.rate:.0%} of CRM calls fail from {seconds(f.start)} for {seconds(f.duration)}"
+        case Stall():
+            return f"LLM calls take {seconds(f.extra)} longer from {seconds(f.start)} for {seconds(f.duration)}"
+
+
+def _differences(base: Variant, variant: Variant) -> str:
+    return "; ".join(_diff(base, variant, "")) or "nothing (the same settings under another name)"
+
+
+def _diff(old: Any, new: Any, path: str) -> list[str]:
+    """The settings that differ, as `lock.timeout 30 s → 60 s`; a backoff or a distribution is one setting."""
+    if old == new:
+        return []
+    atomic = isinstance(old, (*_DISTRIBUTIONS, *_COUNTS)) or hasattr(old, "first_delay")
+    if dataclasses.is_dataclass(old) and type(old) is type(new) and not atomic:
+        return [
+            line
+            for f in dataclasses.fields(old)
+            if f.name != "name"
+            for line in _diff(getattr(old, f.name), getattr(new, f.name), f"{path}{f.name}.")
+        ]
+    key = path.rstrip(".")
+    return [f"{key} {_value(key, old)} → {_value(key, new)}"]
+
+
+def _value(key: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if value is None:
+        return "none"
+    if isinstance(value, float) and key.rsplit(".", 1)[-1] in SECONDS_FIELDS:
+        return seconds(value)
+    if isinstance(value, _DISTRIBUTIONS):
+        return words(value)
+    if isinstance(value, _COUNTS):
+        return count_words(value)
+    if hasattr(value, "describe"):
+        return str(value.describe())
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+_DISTRIBUTIONS = (d.Fixed, d.Uniform, d.Exponential, d.LogNormal, d.Empirical, d.Mixture)
+_COUNTS = (d.FixedCount, d.UniformCount, d.GeometricCount, d.ChoiceCount)
+
+
+def words(dist: d.Distribution) -> str:
+    """A distribution of seconds in words: "uniform 8 s–10 s", "lognormal, median 2 s, p95 9 s"."""
+    match dist:
+        case d.Fixed():
+            return seconds(dist.value)
+        case d.Uniform():
+            return f"uniform {seconds(dist.low)}–{seconds(dist.high)}"
+        case d.Exponential():
+            return f"exponential, mean {seconds(dist.mean_s)}"
+        case d.LogNormal():
+            return f"lognormal, median {seconds(dist.median)}, p95 {seconds(dist.p95)}"
+        case d.Empirical():
+            return f"{len(dist.values):,} observations from {dist.source or 'a file'} (mean {seconds(dist.mean())})"
+        case d.Mixture():
+            total = sum(dist.weights)
+            parts = zip(dist.weights, dist.components, strict=True)
+            return "mixture of " + ", ".join(f"{w / total:.0%} {words(c)}" for w, c in parts)
+
+
+def count_words(count: d.CountDistribution) -> str:
+    match count:
+        case d.FixedCount():
+            return str(count.value)
+        case d.UniformCount():
+            return f"uniform {count.low}–{count.high}"
+        case d.GeometricCount():
+            return f"geometric, mean {count.mean_count:g}"
+        case d.ChoiceCount():
+            total = sum(count.weights)
+            parts = zip(count.values, count.weights, strict=True)
+            return "one of " + ", ".join(f"{v} ({w / total:.0%})" for v, w in parts)
+
+
+def seconds(value: float) -> str:
+    """A duration as people say it: "250 ms", "12 s", "5 min", "1 h 30 min", "2 d"."""
+    if value == 0:
+        return "0 s"
+    if value < 1:
+        return f"{value * 1000:.4g} ms"
+    if value < 120:
+        return f"{value:.4g} s"
+    for unit, size in (("d", 86400), ("h", 3600)):
+        if value >= size and (value % size == 0 or unit == "h"):
+            whole, rest = divmod(value, size)
+            return f"{whole:.0f} {unit}" + (f" {rest / 60:.3g} min" if rest and unit == "h" else "")
+    return f"{value / 60:.4g} min"
+
+
+# --- plain data --------------------------------------------------------------------------------
+
+
+def setup(scenario: Scenario) -> dict[str, Any]:
+    """The whole resolved scenario: every field, distributions as their scenario-file tables.
+
+    The file's folder is left out (it says where the scenario lay, not what it is, and would make
+    results.json differ between machines); its name stays.
+    """
+    data: dict[str, Any] = plain(scenario)
+    return {**data, "path": PurePath(scenario.path).name}
+
+
+def plain(value: Any) -> Any:
+    """JSON-ready data: dataclasses as dicts (a kind first where the class has one), tuples as lists."""
+    if isinstance(value, (d.Empirical, d.Mixture)):
+        return _empirical(value) if isinstance(value, d.Empirical) else _mixture(value)
+    if isinstance(value, _DISTRIBUTIONS):
+        return value.to_table()
+    if isinstance(value, _COUNTS):
+        return {
+            "dist": COUNT_NAMES[type(value)],
+            **{f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)},
+        }
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        kind = getattr(type(value), "kind", None)
+        fields = {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {"kind": kind, **fields} if isinstance(kind, str) else fields
+    if isinstance(value, (tuple, list)):
+        return [plain(v) for v in value]
+    return value
+
+
+def _empirical(e: d.Empirical) -> dict[str, Any]:
+    """Not the observations themselves (up to a million): their count, mean and a digest that tells files apart."""
+    digest = hashlib.sha256(",".join(map(repr, e.values)).encode()).hexdigest()
+    return {"dist": "empirical", "file": e.source, "observations": len(e.values), "mean": e.mean(), "sha256": digest}
+
+
+def _mixture(m: d.Mixture) -> dict[str, Any]:
+    parts = zip(m.weights, m.components, strict=True)
+    return {"dist": "mixture", "components": [{"weight": w, **plain(c)} for w, c in parts]}

@@ -5,6 +5,7 @@ After an intended change of the numbers or the layout, regenerate them with
 """
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ from sim.cli import main
 from tests.helpers import MAGNA
 
 EXPECTED = Path(__file__).parent / "expected"
+# results.json records the installed packages' versions: they differ between machines, not between layouts.
+VERSIONS = re.compile(r'"versions": \{[^}]*\}')
 
 
 @pytest.fixture(scope="module")
@@ -28,4 +31,4 @@ def test_report_matches_the_expected_file(folder, name):
     expected = EXPECTED / f"magna-{name}"
     if os.environ.get("SIM_UPDATE_GOLDEN"):
         expected.write_text(produced)
-    assert produced == expected.read_text()
+    assert VERSIONS.sub('"versions": …', produced) == VERSIONS.sub('"versions": …', expected.read_text())

@@ -1,0 +1,154 @@
+"""The headline: per compared variant, what changed against the baseline, in plain words and numbers.
+
+Only the metrics whose verdict is better, worse or changed are named, ranked by how much they
+matter to a customer and then to the bill (RANKS); the rest are summed up in one clause.
+A metric not in RANKS (a new one) still appears, after the ranked ones, under its own name.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sim.metrics.comparison import BETTER, CHANGED, SAME, WORSE, Comparison, Verdict
+from sim.metrics.stats import Estimate
+from sim.metrics.summary import METRICS, Unit
+
+MINUS = "\u2212"  # a real minus sign: "−100 %" reads as a number, "-100 %" as a dash
+
+
+@dataclass(frozen=True, slots=True)
+class Rank:
+    order: int  # lower comes first
+    label: str  # the metric in plain words
+    group: str  # of several significant metrics of one group, only the first is named
+    alias: bool = False  # the group's first metric again in other terms (a rate of its count): never listed apart
+
+
+# What matters most comes first: customers who got an apology or nothing, then how long
+# answers took, then answers in the wrong order, then what the change costs (CRM, LLM, Redis).
+RANKS: dict[str, Rank] = {
+    "busy": Rank(10, "busy apologies", "apologies"),
+    "busy_rate": Rank(11, "busy rate", "apologies", alias=True),
+    "failed": Rank(12, "failures", "failures"),
+    "answered": Rank(13, "answers", "apologies", alias=True),  # messages − apologies − failures
+    "lock_lost": Rank(14, "locks lost", "lock_lost"),
+    "redis_errors": Rank(15, "Redis errors", "redis_errors"),
+    "latency_answered_p95_s": Rank(20, "p95 latency of answers", "latency_answered"),
+    "latency_answered_p50_s": Rank(21, "median latency of answers", "latency_answered"),
+    "latency_answered_p99_s": Rank(22, "p99 latency of answers", "latency_answered"),
+    "latency_p95_s": Rank(25, "p95 latency", "latency"),
+    "latency_p50_s": Rank(26, "median latency", "latency"),
+    "latency_p99_s": Rank(27, "p99 latency", "latency"),
+    "out_of_order": Rank(30, "answers out of order", "out_of_order"),
+    "crm_calls": Rank(40, "CRM calls", "crm"),
+    "llm_calls": Rank(41, "LLM calls", "llm"),
+    "redis_commands": Rank(42, "Redis commands", "redis"),
+    "lock_polls": Rank(43, "lock polls", "redis", alias=True),  # most of the Redis commands
+    "cache_hit_ratio": Rank(44, "cache hit ratio", "cache"),
+    "messages": Rank(50, "messages", "messages"),
+}
+UNRANKED = 1000
+MAX_PLACES = 6  # a microsecond: below it a difference is float noise
+
+
+def rank(metric: str) -> Rank:
+    return RANKS.get(metric, Rank(UNRANKED, metric, metric))
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    verdict: str  # BETTER | WORSE | CHANGED
+    text: str  # "busy apologies −100 % [−100, −100] (1.0 → 0.0 per run)"
+
+
+@dataclass(frozen=True, slots=True)
+class Headline:
+    variant: str
+    baseline: str
+    findings: tuple[Finding, ...]
+    unchanged: tuple[str, ...]  # labels of the metrics with no significant difference, ranked
+
+
+def headlines(c: Comparison) -> list[Headline]:
+    """One headline per variant other than the baseline, in the comparison's order."""
+    return [_headline(c, v) for v in c.estimates if v != c.baseline]
+
+
+def _headline(c: Comparison, variant: str) -> Headline:
+    verdicts = sorted((v for v in c.verdicts if v.variant == variant), key=lambda v: (rank(v.metric).order, v.metric))
+    named: list[Finding] = []
+    groups: set[str] = set()
+    for v in verdicts:
+        if v.verdict in (BETTER, WORSE, CHANGED) and rank(v.metric).group not in groups:
+            groups.add(rank(v.metric).group)
+            named.append(Finding(v.verdict, finding_text(v, c.estimates[c.baseline], c.estimates[variant])))
+    # An alias of a named metric is not also "unchanged": "busy apologies better" beside "no significant
+    # difference in busy rate" would read as a contradiction.
+    unchanged = tuple(
+        rank(v.metric).label
+        for v in verdicts
+        if v.verdict == SAME and not (rank(v.metric).alias and rank(v.metric).group in groups)
+    )
+    return Headline(variant=variant, baseline=c.baseline, findings=tuple(named), unchanged=unchanged)
+
+
+def finding_text(v: Verdict, old: Mapping[str, Estimate], new: Mapping[str, Estimate]) -> str:
+    """The difference in the unit a reader thinks in: % for counts, seconds, percentage points for ratios."""
+    before, after, d = old[v.metric].mean, new[v.metric].mean, v.difference
+    label = rank(v.metric).label
+    match METRICS[v.metric].unit:
+        case Unit.COUNT:
+            if before == 0:
+                places = _places(d.mean)
+                return f"{label} {_signed(d.mean, places)} per run{_ci(d, places)} ({_count(before)} → {_count(after)})"
+            scale = 100 / abs(before)
+            share = _percent(d.mean * scale)
+            ci = _ci(Estimate(d.mean * scale, d.low * scale, d.high * scale, d.n), None)
+            return f"{label} {share} %{ci} ({_count(before)} → {_count(after)} per run)"
+        case Unit.SECONDS:
+            places = _places(d.mean)
+            return f"{label} {_signed(d.mean, places)} s{_ci(d, places)} ({before:,.{places}f} → {after:,.{places}f} s)"
+        case Unit.RATIO:
+            points = Estimate(100 * d.mean, 100 * d.low, 100 * d.high, d.n)
+            return (
+                f"{label} {_signed(points.mean, 1)} points{_ci(points, 1)} ({100 * before:.1f} % → {100 * after:.1f} %)"
+            )
+    return label  # pragma: no cover - every unit is matched above
+
+
+def unchanged_clause(labels: Sequence[str]) -> str:
+    return f"no significant difference in {', '.join(labels)}" if labels else ""
+
+
+def _ci(e: Estimate, decimals: int | None) -> str:
+    if e.n < 2:
+        return ""
+    if decimals is None:
+        return f" [{_percent(e.low)}, {_percent(e.high)}]"
+    return f" [{_signed(e.low, decimals)}, {_signed(e.high, decimals)}]"
+
+
+def _percent(value: float) -> str:
+    """A relative change: whole percents from ±10 %, a tenth below, small ones to two significant digits."""
+    return _signed(value, 0 if abs(value) >= 9.95 else _places(value))
+
+
+def _places(value: float) -> int:
+    """Decimals to show: one, or as many as two significant digits of a smaller value need (at most six).
+
+    A significant difference of 4 ms must not read "+0.0 s worse".
+    """
+    if value == 0 or abs(value) >= 0.095:
+        return 1
+    return min(MAX_PLACES, 1 - math.floor(math.log10(abs(value))))
+
+
+def _signed(value: float, decimals: int) -> str:
+    text = f"{round(value, decimals) + 0.0:+,.{decimals}f}"  # + 0.0: no "-0.0"
+    return text.replace("-", MINUS)
+
+
+def _count(value: float) -> str:
+    return f"{value:,.1f}"
