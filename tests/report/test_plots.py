@@ -155,9 +155,10 @@ def test_the_lock_wait_histograms_are_small_multiples_on_the_backoff_grid():
     fig = plots.lock_wait(comparison({"a": waits, "b": waits[:2]}))
     first, second = fig.axes
     assert first.get_shared_x_axes().joined(first, second) and first.get_shared_y_axes().joined(first, second)
-    (polygon,) = first.patches  # a stepfilled histogram is one outline; its corners sit on the bin edges
-    edges = np.unique(polygon.get_xy()[:, 0])
+    (histogram,) = first.patches
+    counts, edges, _ = histogram.get_data()
     assert edges[0] == 0 and np.allclose(np.diff(edges), 2.0)
+    assert list(counts[:5]) == [1, 1, 1, 1, 0]  # one backoff step per bin: 0.1, 3.1, 5.1, 7.1
     assert "2 s bins" in fig.get_suptitle()
 
 
