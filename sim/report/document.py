@@ -16,14 +16,16 @@ from sim.report.headline import Headline, headlines
 # hundredth of a second, a ratio to the thousandth.
 DECIMALS = {Unit.COUNT: 1, Unit.SECONDS: 2, Unit.RATIO: 3}
 PLOTS = {
-    "latency_cdf.png": "Response time (arrival → reply, apologies included), all replications",
+    "latency_cdf.png": "Response time (arrival → reply, apologies included), all replications; dots at p50 and p95, "
+    "dashed lines where busy apologies pile up at a lock timeout",
     "busy_rate.png": "Busy-apology rate, mean and 95 % CI",
-    "lock_wait.png": "Lock wait per message",
-    "lock_attempts.png": "Lock attempts per message",
-    "cache_hit_ratio.png": "Cache hit ratio over time",
-    "redis_load.png": "Redis commands per second over time (the polling load)",
-    "workers.png": "Busy workers and queue length over time (replication 0)",
-    "busiest_customer.png": "The busiest customer's burst, message by message (replication 0)",
+    "lock_wait.png": "Lock wait per message, one panel per variant (2 s bins: the backoff's grid)",
+    "lock_attempts.png": "Lock attempts per message, one panel per variant",
+    "cache_hit_ratio.png": "Cache hit ratio over time (variants without a cache left out); faults and surges shaded",
+    "redis_load.png": "Redis commands per second over time (the polling load); faults and surges shaded",
+    "workers.png": "Busy workers and queue length over time, mean and range over the replications; faults and "
+    "surges shaded",
+    "busiest_customer.png": "The busiest customer's burst, message by message (replication 0); ✕: out-of-order answer",
 }
 
 
@@ -136,7 +138,8 @@ def _checks(c: Comparison) -> Block:
         tuple(
             Check(
                 t.passed,
-                f"{t.expression} for {t.variant}: {fmt_value(t.metric, t.value)} ({t.bound} CI bound)"
+                f"{t.expression} for {t.variant}: {t.judged}"
+                + (f", {t.note}" if t.note else "")
                 + ("" if t.passed else " BREACHED"),
             )
             for t in c.thresholds

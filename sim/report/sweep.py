@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -17,16 +18,32 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.axes import Axes as Panel  # noqa: E402
+from matplotlib.colors import Colormap  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.image import AxesImage  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from sim.metrics.baseline import FORMAT_VERSION  # noqa: E402
 from sim.metrics.comparison import Comparison  # noqa: E402
+from sim.metrics.summary import METRICS, Unit  # noqa: E402
 from sim.report import html, markdown  # noqa: E402
-from sim.report.document import Block, Heading, Image, Paragraph, Table, fmt_estimate, invariants_status  # noqa: E402
+from sim.report.document import (  # noqa: E402
+    DECIMALS,
+    Block,
+    Heading,
+    Image,
+    Paragraph,
+    Table,
+    fmt_estimate,
+    invariants_status,
+)
 from sim.report.numbers import rounded_estimate  # noqa: E402
 
-HEATMAPS = {"busy_rate": "Busy-apology rate", "latency_p95_s": "p95 response time (s)", "redis_commands": "Redis load"}
+HEATMAPS = {
+    "busy_rate": "Busy-apology rate (share of messages)",
+    "latency_p95_s": "p95 response time (s)",
+    "redis_commands": "Redis commands per run",
+}
 MAX_PANELS = 36  # small multiples in one figure; past that each panel is too small to read
 Axes = list[tuple[str, tuple[str, ...]]]
 
@@ -74,9 +91,9 @@ def _plots(c: Comparison, axes: Axes, folder: Path) -> list[Image]:
         if len(axes) == 1:
             fig = _line(c, metric, axes[0], title)
         elif len(axes) == 2:
-            fig = _heatmap(means, axes, title)
+            fig = _heatmap(means, axes, metric, title)
         else:
-            fig = _small_multiples(means, axes, title)
+            fig = _small_multiples(means, axes, metric, title)
         name = f"sweep_{metric}.png"
         fig.savefig(folder / name, dpi=100, bbox_inches="tight", metadata={"Software": None})
         plt.close(fig)
@@ -84,7 +101,7 @@ def _plots(c: Comparison, axes: Axes, folder: Path) -> list[Image]:
     return images
 
 
-def _small_multiples(means: np.ndarray, axes: Axes, title: str) -> Figure:
+def _small_multiples(means: np.ndarray, axes: Axes, metric: str, title: str) -> Figure:
     """One heatmap of the first two axes per combination of the other axes' values, on one colour scale."""
     (row_key, rows), (col_key, cols), rest = axes[0], axes[1], axes[2:]
     cube = means.reshape(len(rows), len(cols), -1)  # grid points run with the first axis slowest
@@ -103,44 +120,88 @@ def _small_multiples(means: np.ndarray, axes: Axes, title: str) -> Figure:
         if k >= len(combos):
             ax.set_axis_off()
             continue
-        image = _cells(ax, cube[:, :, k], low, high)
+        image = _cells(ax, cube[:, :, k], Scale(metric, low, high))
         ax.set_xticks(range(len(cols)), cols)
         ax.set_yticks(range(len(rows)), rows)
         ax.set_title(", ".join(f"{key}={value}" for (key, _), value in zip(rest, combos[k], strict=True)), fontsize=9)
         ax.set(xlabel=col_key, ylabel=row_key if k % across == 0 else "")
-    fig.suptitle(title)
-    fig.colorbar(image, ax=panels, shrink=0.8)  # one scale for every panel, so colours compare across them
+    fig.suptitle(_titled(metric, title))
+    _colorbar(fig, image, panels, metric)  # one scale for every panel, so colours compare across them
     return fig
 
 
-def _cells(ax: Panel, grid: np.ndarray, low: float, high: float) -> AxesImage:
-    """A heatmap on the scale low..high, each cell labelled with its value."""
-    image = ax.imshow(grid, cmap="viridis_r", aspect="auto", vmin=low, vmax=high)
+@dataclass(frozen=True, slots=True)
+class Scale:
+    """A metric's colours and numbers on a heatmap: the better end always yellow, one number format."""
+
+    metric: str
+    low: float
+    high: float
+
+    @property
+    def cmap(self) -> Colormap:
+        better = METRICS[self.metric].better
+        return plt.get_cmap("viridis" if better else "viridis_r")  # viridis ends in yellow; no direction: as lower
+
+    def text(self, value: float) -> str:
+        return _number(self.metric, value)
+
+    def ink(self, value: float) -> str:
+        """Black on a light cell, white on a dark one (from the cell's own colour, whatever the colormap)."""
+        share = 0.5 if self.high == self.low else (value - self.low) / (self.high - self.low)
+        red, green, blue, _ = self.cmap(share)
+        return "black" if 0.299 * red + 0.587 * green + 0.114 * blue > 0.5 else "white"
+
+
+def _number(metric: str, value: float) -> str:
+    """`value` in its metric's one format (the tables' decimals, without the unit)."""
+    unit = METRICS[metric].unit
+    return f"{value + 0.0:{',' if unit == Unit.COUNT else ''}.{DECIMALS[unit]}f}"
+
+
+def _direction(metric: str) -> str:
+    better = METRICS[metric].better
+    return "no better direction" if better is None else f"better {'↑' if better else '↓'}"
+
+
+def _titled(metric: str, title: str) -> str:
+    return f"{title}, {_direction(metric)}"
+
+
+def _colorbar(fig: Figure, image: AxesImage, where: Panel | np.ndarray, metric: str) -> None:
+    bar = fig.colorbar(image, ax=where, shrink=0.8, format=FuncFormatter(lambda v, _: _number(metric, v)))
+    better = METRICS[metric].better
+    bar.set_label("yellow: better" if better is not None else "")
+
+
+def _cells(ax: Panel, grid: np.ndarray, scale: Scale) -> AxesImage:
+    """A heatmap on the scale's range, each cell labelled with its value."""
+    image = ax.imshow(grid, cmap=scale.cmap, aspect="auto", vmin=scale.low, vmax=scale.high)
     for (i, j), value in np.ndenumerate(grid):
-        bright = high == low or (value - low) / (high - low) < 0.5  # viridis_r is yellow at the low end
-        ax.text(j, i, f"{value:.3g}", ha="center", va="center", color="black" if bright else "white", fontsize=9)
+        ax.text(j, i, scale.text(value), ha="center", va="center", color=scale.ink(value), fontsize=9)
     return image
 
 
-def _heatmap(means: np.ndarray, axes: Axes, title: str) -> Figure:
+def _heatmap(means: np.ndarray, axes: Axes, metric: str, title: str) -> Figure:
     (row_key, rows), (col_key, cols) = axes
     grid = means.reshape(len(rows), len(cols))
-    fig, ax = plt.subplots(figsize=(1.5 + 1.3 * len(cols), 1.2 + 0.8 * len(rows)))
-    image = _cells(ax, grid, float(grid.min()), float(grid.max()))
+    fig, ax = plt.subplots(figsize=(2.5 + 1.3 * len(cols), 1.4 + 0.8 * len(rows)), layout="constrained")
+    image = _cells(ax, grid, Scale(metric, float(grid.min()), float(grid.max())))
     ax.set_xticks(range(len(cols)), cols)
     ax.set_yticks(range(len(rows)), rows)
-    ax.set(xlabel=col_key, ylabel=row_key, title=title)
-    fig.colorbar(image, ax=ax)
+    ax.set(xlabel=col_key, ylabel=row_key, title=_titled(metric, title))
+    _colorbar(fig, image, ax, metric)
     return fig
 
 
 def _line(c: Comparison, metric: str, axis: tuple[str, tuple[str, ...]], title: str) -> Figure:
     key, values = axis
     estimates = [c.estimates[p][metric] for p in c.estimates]
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
     errors = [[e.mean - e.low for e in estimates], [e.high - e.mean for e in estimates]]
     ax.errorbar(list(values), [e.mean for e in estimates], yerr=errors, marker="o", capsize=5)
-    ax.set(xlabel=key, title=f"{title} (95 % CI)")
+    ax.set(xlabel=key, title=f"{title}: mean, 95 % CI, {_direction(metric)}")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _number(metric, v)))
     ax.grid(alpha=0.3)
     return fig
 

@@ -27,7 +27,7 @@ def comparison(thresholds=("after.busy_rate<0.01", "latency_p95_s<40")) -> Compa
         ],
     }  # fmt: skip
     estimates = {v: {m: mean_ci([r[m] for r in reps]) for m in METRICS} for v, reps in per_rep.items()}
-    judged = [o for t in thresholds for o in judge(parse_threshold(t, ["before", "after"]), estimates)]
+    judged = [o for t in thresholds for o in judge(parse_threshold(t, ["before", "after"]), per_rep, "before")]
     return Comparison(
         scenario="small",
         seed=1,
@@ -55,9 +55,9 @@ def test_markdown_first_screen_names_the_significant_changes_ranked_then_the_thr
         "no significant difference in failures, locks lost, Redis errors, median latency, p99 latency, "
         "LLM calls, cache hit ratio, messages.\n\n"
         "**Thresholds:**\n\n"
-        "- ✓ after.busy_rate<0.01 for after: 0.000 (upper CI bound)\n"
-        "- ✓ latency_p95_s<40 for before: 33.48 s (upper CI bound)\n"
-        "- ✗ latency_p95_s<40 for after: 45.23 s (upper CI bound) BREACHED\n"
+        "- ✓ after.busy_rate<0.01 for after: busy_rate ≤ 0 % (upper 95 % bound)\n"
+        "- ✓ latency_p95_s<40 for before: latency_p95_s ≤ 33.48 s (upper 95 % bound)\n"
+        "- ✗ latency_p95_s<40 for after: latency_p95_s ≤ 45.23 s (upper 95 % bound) BREACHED\n"
     )
 
 
@@ -72,9 +72,9 @@ def test_terminal_prints_a_finding_a_line_after_its_verdict_then_the_checks():
         "  no significant difference in failures, locks lost, Redis errors, median latency, p99 latency, "
         "LLM calls, cache hit ratio, messages\n"
         "thresholds:\n"
-        "  ✓ after.busy_rate<0.01 for after: 0.000 (upper CI bound)\n"
-        "  ✓ latency_p95_s<40 for before: 33.48 s (upper CI bound)\n"
-        "  ✗ latency_p95_s<40 for after: 45.23 s (upper CI bound) BREACHED"
+        "  ✓ after.busy_rate<0.01 for after: busy_rate ≤ 0 % (upper 95 % bound)\n"
+        "  ✓ latency_p95_s<40 for before: latency_p95_s ≤ 33.48 s (upper 95 % bound)\n"
+        "  ✗ latency_p95_s<40 for after: latency_p95_s ≤ 45.23 s (upper 95 % bound) BREACHED"
     )
 
 

@@ -29,7 +29,7 @@ def test_sim_compare_prints_the_headline_and_the_thresholds_before_the_reports_p
     lines = stdout.splitlines()
     assert lines[0] == "after vs before:"
     assert lines[1].startswith("  better   busy apologies −100 % [−100, −100] (1.0 → 0.0 per run)")
-    assert "thresholds:" in lines and "  ✓ after.busy_rate<0.01 for after: 0.000 (upper CI bound)" in lines
+    assert "thresholds:" in lines and "  ✓ after.busy_rate<0.01 for after: busy_rate ≤ 0 % (upper 95 % bound)" in lines
     assert lines[-1].startswith("magna: 2 variants × 2 replications, all 4 threshold checks passed → ")
 
 
@@ -37,7 +37,7 @@ def test_the_job_summary_has_the_headline_thresholds_and_tables_but_no_image_lin
     _, _, summary = run
     assert summary.startswith("# magna: 2 variant(s) compared\n")
     assert "**after vs before:** busy apologies −100 %" in summary
-    assert "- ✓ after.crm_calls<=1 for after: 1.0 (upper CI bound)" in summary
+    assert "- ✓ after.crm_calls<=1 for after: crm_calls ≤ 1 (upper 95 % bound)" in summary
     assert "| busy_rate | -0.333 [-0.333, -0.333] | -100.0 % | better |" in summary
     assert "## What was simulated" in summary
     assert "](" not in summary and ".png" not in summary and "## Plots" not in summary
