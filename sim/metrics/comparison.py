@@ -168,7 +168,8 @@ def judge_difference(metric: str, diff: Estimate, significant: bool | None = Non
 def constant_metrics(per_rep: Mapping[str, Sequence[Mapping[str, float]]]) -> tuple[str, ...]:
     """The metrics with one value in every replication of every variant (NaN everywhere counts as one value)."""
     values = [rep for reps in per_rep.values() for rep in reps]
-    return tuple(m for m in METRICS if values and len({_same(rep[m]) for rep in values}) == 1)
+    names = values[0] if values else {}
+    return tuple(m for m in names if len({_same(rep[m]) for rep in values}) == 1)
 
 
 def _same(value: float) -> float | str:
