@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from sim.metrics.columns import columns
 from sim.metrics.context import RunContext
 from sim.metrics.records import RunResult
 from sim.metrics.segments import Segment, segments
@@ -93,6 +94,7 @@ def compare(
     context = context or RunContext(duration=0.0)
     ordered = {v: sorted(rs, key=lambda r: r.replication) for v, rs in runs.items()}
     per_rep = {v: [summarize(run.records) for run in rs] for v, rs in ordered.items()}
+    cols = {v: [columns(run.records) for run in rs] for v, rs in ordered.items()}  # once, for windows and segments
     estimates = {
         v: {m: mean_ci([rep[m] for rep in reps], bounds=METRICS[m].unit.bounds) for m in METRICS}
         for v, reps in per_rep.items()
@@ -121,8 +123,8 @@ def compare(
         context=context,
         family_size=sum(1 for v in verdicts if v.verdict != NOT_APPLICABLE),
         constant_metrics=constant_metrics(per_rep),
-        timeseries=timeseries(ordered, context),
-        segments=segments(ordered, context),
+        timeseries=timeseries(ordered, context, cols),
+        segments=segments(cols, context),
     )
 
 

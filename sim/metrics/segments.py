@@ -18,8 +18,9 @@ from typing import assert_never
 
 import numpy as np
 
+from sim.metrics.columns import Columns
 from sim.metrics.context import RunContext, ShadeKind
-from sim.metrics.records import MessageRecord, Outcome, RunResult
+from sim.metrics.records import Outcome
 from sim.metrics.stats import Estimate, mean_ci
 from sim.metrics.summary import Metric, Unit, percentiles
 
@@ -60,12 +61,14 @@ class Segment:
     estimates: dict[str, dict[str, Estimate]]  # variant → metric (SEGMENT_METRICS) → mean [95 % CI]
 
 
-def segments(runs: Mapping[str, Sequence[RunResult]], context: RunContext) -> tuple[Segment, ...]:
-    """Both sides of every grouping that has messages on both sides in some replication."""
-    columns = {v: [_Columns(run.records) for run in rs] for v, rs in runs.items()}
+def segments(cols: Mapping[str, Sequence[Columns]], context: RunContext) -> tuple[Segment, ...]:
+    """Both sides of every grouping that has messages on both sides in some replication.
+
+    `cols`: per variant, the columns of each replication's records (`sim.metrics.columns`).
+    """
     found: list[Segment] = []
     for grouping in Grouping:
-        sides = {inside: _per_variant(columns, grouping, context, inside) for inside in (True, False)}
+        sides = {inside: _per_variant(cols, grouping, context, inside) for inside in (True, False)}
         if any(_empty_everywhere(side) for side in sides.values()):
             continue
         found += [
@@ -75,66 +78,52 @@ def segments(runs: Mapping[str, Sequence[RunResult]], context: RunContext) -> tu
     return tuple(found)
 
 
-def segment_metrics(outcome: np.ndarray, latency: np.ndarray) -> dict[str, float]:
-    """SEGMENT_METRICS of one group of one run's messages, from their outcomes and latencies; NaN: not applicable."""
-    n = len(outcome)
-    answered = latency[outcome == _CODES[Outcome.ANSWERED]]
+def segment_metrics(c: Columns, side: np.ndarray) -> dict[str, float]:
+    """SEGMENT_METRICS of the messages of one run on one `side` (a mask); NaN where one does not apply."""
+    n = int(np.count_nonzero(side))
+
+    def share(outcome: Outcome) -> float:
+        return float(np.count_nonzero(side & c.outcome_is(outcome))) / n if n else math.nan
+
     return {
         "messages": n,
-        "busy_rate": float(np.count_nonzero(outcome == _CODES[Outcome.BUSY])) / n if n else math.nan,
-        "latency_answered_p95_s": percentiles(answered, (95,))[0],
-        "failed_share": float(np.count_nonzero(outcome == _CODES[Outcome.FAILED])) / n if n else math.nan,
+        "busy_rate": share(Outcome.BUSY),
+        "latency_answered_p95_s": percentiles(c.latency[side & c.outcome_is(Outcome.ANSWERED)], (95,))[0],
+        "failed_share": share(Outcome.FAILED),
     }
 
 
-_CODES = {outcome: code for code, outcome in enumerate(Outcome)}
+def _inside(c: Columns, grouping: Grouping, context: RunContext) -> np.ndarray:
+    """Which messages are on the side `grouping` is about."""
+    match grouping:
+        case Grouping.OUTAGE:
+            return c.in_outage
+        case Grouping.SCRIPTED:
+            return c.scripted
+        case Grouping.FAULT:
+            return _arrived_in(c, context, ShadeKind.FAULT)
+        case Grouping.SURGE:
+            return _arrived_in(c, context, ShadeKind.SURGE)
+        case Grouping.FIRST:
+            return c.first
+    assert_never(grouping)
 
 
-class _Columns:
-    """One run's records as the arrays the groupings and metrics read."""
-
-    def __init__(self, records: Sequence[MessageRecord]) -> None:
-        n = len(records)
-        self.arrival = np.fromiter((r.arrival for r in records), dtype=float, count=n)
-        self.latency = np.fromiter((r.reply_at - r.arrival for r in records), dtype=float, count=n)
-        self.outcome = np.fromiter((_CODES[r.outcome] for r in records), dtype=np.int8, count=n)
-        self.in_outage = np.fromiter((r.in_outage for r in records), dtype=bool, count=n)
-        self.scripted = np.fromiter((r.scripted for r in records), dtype=bool, count=n)
-        self.first = np.fromiter((r.index == 0 for r in records), dtype=bool, count=n)
-
-    def inside(self, grouping: Grouping, context: RunContext) -> np.ndarray:
-        """Which messages are on the side `grouping` is about."""
-        match grouping:
-            case Grouping.OUTAGE:
-                return self.in_outage
-            case Grouping.SCRIPTED:
-                return self.scripted
-            case Grouping.FAULT:
-                return self._arrived_in(context, ShadeKind.FAULT)
-            case Grouping.SURGE:
-                return self._arrived_in(context, ShadeKind.SURGE)
-            case Grouping.FIRST:
-                return self.first
-        assert_never(grouping)
-
-    def _arrived_in(self, context: RunContext, kind: ShadeKind) -> np.ndarray:
-        """Arrived in one of the half-open windows [start, end) of that kind."""
-        inside = np.zeros(len(self.arrival), dtype=bool)
-        for s in context.shaded:
-            if s.kind == kind:
-                inside |= (s.start <= self.arrival) & (self.arrival < s.end)
-        return inside
+def _arrived_in(c: Columns, context: RunContext, kind: ShadeKind) -> np.ndarray:
+    """Arrived in one of the half-open windows [start, end) of that kind."""
+    inside = np.zeros(len(c.arrival), dtype=bool)
+    for s in context.shaded:
+        if s.kind == kind:
+            inside |= (s.start <= c.arrival) & (c.arrival < s.end)
+    return inside
 
 
 def _per_variant(
-    columns: Mapping[str, Sequence[_Columns]], grouping: Grouping, context: RunContext, inside: bool
+    cols: Mapping[str, Sequence[Columns]], grouping: Grouping, context: RunContext, inside: bool
 ) -> dict[str, dict[str, Estimate]]:
     estimates = {}
-    for variant, runs in columns.items():
-        reps = []
-        for c in runs:
-            side = c.inside(grouping, context) == inside
-            reps.append(segment_metrics(c.outcome[side], c.latency[side]))
+    for variant, runs in cols.items():
+        reps = [segment_metrics(c, _inside(c, grouping, context) == inside) for c in runs]
         estimates[variant] = {
             m: mean_ci([rep[m] for rep in reps], bounds=metric.unit.bounds) for m, metric in SEGMENT_METRICS.items()
         }

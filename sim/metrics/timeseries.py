@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from sim.metrics.columns import Columns, columns
 from sim.metrics.context import RunContext
-from sim.metrics.records import MessageRecord, Outcome, RunResult
+from sim.metrics.records import Outcome, RunResult
 from sim.metrics.stats import CONFIDENCE, Estimate, t_quantile
 from sim.metrics.summary import Metric, Unit
 
@@ -66,34 +67,45 @@ def window_length(duration: float) -> float:
     return float(next((s for s in STEPS if duration / s <= MAX_WINDOWS), STEPS[-1]))
 
 
-def timeseries(runs: Mapping[str, Sequence[RunResult]], context: RunContext) -> TimeSeries:
-    """Per variant, per SERIES metric, per window: mean [95 % band] across the replications."""
-    end = max((_end(run) for rs in runs.values() for run in rs), default=0.0)
+def timeseries(
+    runs: Mapping[str, Sequence[RunResult]],
+    context: RunContext,
+    built: Mapping[str, Sequence[Columns]] | None = None,
+) -> TimeSeries:
+    """Per variant, per SERIES metric, per window: mean [95 % band] across the replications.
+
+    `built`: the runs' columns, if the caller has them already (in the runs' order).
+    """
+    built = built or {v: [columns(run.records) for run in rs] for v, rs in runs.items()}
+    cols = {v: list(zip(built[v], [run.commands_per_second for run in rs], strict=True)) for v, rs in runs.items()}
+    end = max((_end(c, commands) for rs in cols.values() for c, commands in rs), default=0.0)
     step = window_length(context.duration or end)
     count = max(1, math.ceil(max(end, context.duration) / step))
     values = {
-        variant: _across([per_window(run, step, count) for run in rs]) if rs else {} for variant, rs in runs.items()
+        variant: _across([per_window(c, commands, step, count) for c, commands in rs]) if rs else {}
+        for variant, rs in cols.items()
     }
     return TimeSeries(window_s=step, starts=tuple(float(k * step) for k in range(count)), values=values)
 
 
-def per_window(run: RunResult, step: float, count: int) -> dict[str, np.ndarray]:
-    """One replication's SERIES metrics, an array of `count` windows each."""
-    r = _Columns(run.records)
+def per_window(r: Columns, commands_per_second: Mapping[int, int], step: float, count: int) -> dict[str, np.ndarray]:
+    """One replication's SERIES metrics (from its records' columns and its Redis commands per second),
+    an array of `count` windows each."""
     window = np.minimum((r.arrival // step).astype(np.int64), count - 1)
     messages = np.bincount(window, minlength=count).astype(float)
-    busy = np.bincount(window, weights=r.busy, minlength=count)
+    busy = np.bincount(window, weights=r.outcome_is(Outcome.BUSY), minlength=count)
     edges = np.arange(count + 1) * step
     started = np.minimum((r.started // step).astype(np.int64), count - 1)
     asking = ~np.isnan(r.lock_asked)
-    seconds = np.fromiter(run.commands_per_second, dtype=np.int64, count=len(run.commands_per_second))
-    commands = np.fromiter(run.commands_per_second.values(), dtype=float, count=len(seconds))
+    answered = r.outcome_is(Outcome.ANSWERED)
+    seconds = np.fromiter(commands_per_second, dtype=np.int64, count=len(commands_per_second))
+    commands = np.fromiter(commands_per_second.values(), dtype=float, count=len(seconds))
     with np.errstate(invalid="ignore", divide="ignore"):
         busy_rate = busy / messages  # 0/0: no message arrived, NaN
     return {
         "messages": messages,
         "busy_rate": busy_rate,
-        "latency_answered_p95_s": _grouped_percentile(window[r.answered], r.latency[r.answered], 95, count),
+        "latency_answered_p95_s": _grouped_percentile(window[answered], r.latency[answered], 95, count),
         "queue_length": time_average(r.arrival, r.started, edges),
         "busy_workers": time_average(r.started, r.done, edges),
         "lock_waiters": time_average(r.lock_asked[asking], r.lock_end[asking], edges),
@@ -163,36 +175,7 @@ def _band(values: np.ndarray, bounds: tuple[float, float]) -> tuple[Estimate, ..
     )
 
 
-def _end(run: RunResult) -> float:
-    """When the run's last worker was free (or its last command was sent)."""
-    last = max((max(r.done_at, r.reply_at) for r in run.records), default=0.0)
-    return max(last, max(run.commands_per_second, default=-1) + 1.0)
-
-
-class _Columns:
-    """The records' fields the windows need, as arrays (NaN for a time that never happened)."""
-
-    def __init__(self, records: Sequence[MessageRecord]) -> None:
-        n = len(records)
-
-        def column(values: Iterable[float], dtype: type = float) -> np.ndarray:
-            array: np.ndarray = np.fromiter(values, dtype=dtype, count=n)
-            return array
-
-        self.arrival = column(r.arrival for r in records)
-        self.started = column(r.started_at for r in records)
-        self.done = column(r.done_at for r in records)
-        self.latency = column(r.reply_at - r.arrival for r in records)
-        self.answered = column((r.outcome == Outcome.ANSWERED for r in records), bool)
-        self.busy = column((r.outcome == Outcome.BUSY for r in records), float)
-        self.lock_asked = column(math.nan if r.lock_asked_at is None else r.lock_asked_at for r in records)
-        self.lock_end = column(_lock_end(r) for r in records)
-        self.crm_calls = column(r.crm_calls for r in records)
-        self.llm_calls = column(r.llm_calls for r in records)
-
-
-def _lock_end(r: MessageRecord) -> float:
-    """When a message stopped waiting for its lock: acquired, or gave up after its lock wait."""
-    if r.lock_asked_at is None:
-        return math.nan
-    return r.acquired_at if r.acquired_at is not None else r.lock_asked_at + r.lock_wait
+def _end(c: Columns, commands_per_second: Mapping[int, int]) -> float:
+    """When the run's last worker was free (or its last reply or command was sent)."""
+    last = max(float(c.done.max()), float((c.arrival + c.latency).max())) if len(c.arrival) else 0.0
+    return max(last, max(commands_per_second, default=-1) + 1.0)

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from sim.metrics.columns import columns
 from sim.metrics.context import RunContext, Shaded, ShadeKind
 from sim.metrics.records import RunResult
 from sim.metrics.segments import Grouping, segments
@@ -45,7 +46,7 @@ def test_time_average_of_busy_workers_by_hand():
 
 
 def test_every_window_metric_of_a_hand_made_run():
-    w = per_window(run(HAND, commands={0: 6, 59: 6, 61: 12}), 60.0, 2)
+    w = per_window(columns(HAND), {0: 6, 59: 6, 61: 12}, 60.0, 2)
     assert set(w) == set(SERIES)
     assert list(w["messages"]) == [2, 1]
     assert list(w["busy_rate"]) == [0.0, 1.0]
@@ -78,7 +79,7 @@ def test_segments_of_a_hand_made_run():
         rec(3, arrival=120, reply_at=180),
     ]
     fault = RunContext(duration=200, shaded=(Shaded(kind=ShadeKind.FAULT, label="Redis down", start=50, end=100),))
-    found = {(s.grouping, s.inside): s.estimates["v"] for s in segments({"v": [run(records)]}, fault)}
+    found = {(s.grouping, s.inside): s.estimates["v"] for s in segments({"v": [columns(records)]}, fault)}
     assert {g for g, _ in found} == {Grouping.OUTAGE, Grouping.SCRIPTED, Grouping.FAULT, Grouping.FIRST}  # no surge
 
     def values(grouping, inside):
@@ -100,6 +101,6 @@ def test_segments_of_a_hand_made_run():
 def test_segments_across_replications_have_intervals():
     one = [rec(0, arrival=10, reply_at=20, in_outage=True), rec(1, arrival=20, reply_at=30, index=1)]
     two = [*one, rec(2, arrival=30, reply_at=60, in_outage=True, index=1)]
-    found = segments({"v": [run(one, 0), run(two, 1)]}, RunContext(duration=60))
+    found = segments({"v": [columns(one), columns(two)]}, RunContext(duration=60))
     outage = next(s for s in found if s.grouping == Grouping.OUTAGE and s.inside).estimates["v"]["messages"]
     assert (outage.mean, outage.n) == (1.5, 2) and outage.low == 0.0  # 1.5 ± 6.35, cut at zero
