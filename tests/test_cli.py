@@ -27,9 +27,12 @@ def test_run_json_has_the_documented_shape(capsys):
     assert set(out["variants"]) == {"before", "after"}
     assert set(out["variants"]["after"]) == {
         "messages", "answered", "busy", "failed", "busy_rate", "latency_p50_s", "latency_p95_s",
-        "latency_p99_s", "cache_hit_ratio", "crm_calls", "llm_calls", "lock_polls", "redis_commands", "lock_lost",
+        "latency_p99_s", "latency_answered_p50_s", "latency_answered_p95_s", "latency_answered_p99_s",
+        "first_reply_p50_s", "first_reply_p95_s", "customers_apologised", "cache_hit_ratio", "crm_calls", "llm_calls",
+        "lock_polls", "redis_commands", "lock_lost",
         "redis_errors", "out_of_order",
     }  # fmt: skip
+    assert out["variants"]["before"]["cache_hit_ratio"] is None  # no cache: not applicable, not 0
 
 
 def test_same_scenario_and_seed_give_byte_identical_json_in_two_processes():

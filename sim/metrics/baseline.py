@@ -4,7 +4,9 @@ A baseline file is hostile input like any other. It is read only if it is a regu
 (not a FIFO, not /dev/zero) of at most `MAX_BYTES`, in UTF-8, as strict JSON (no NaN or
 Infinity, no number so large it becomes infinite), every metric is zero or of a magnitude
 from `MIN_MAGNITUDE` to `MAX_MAGNITUDE`, and its whole structure is checked once when it is
-loaded; an error names the culprit (`variants.after.replications[2].busy_rate`).
+loaded; an error names the culprit (`variants.after.replications[2].busy_rate`). A metric
+that did not apply to a replication is `null` there (format 2) and reads as NaN; a change
+on a metric that applies to neither side, or only one, is "not applicable".
 
 A change is significant when the Welch 95 % interval of new − old excludes zero. Identical
 samples are no change. Samples with no spread on either side (a deterministic metric) but
@@ -25,11 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import BaselineError
-from sim.metrics.comparison import BETTER, CHANGED, SAME, WORSE, Comparison
+from sim.metrics.comparison import BETTER, CHANGED, NOT_APPLICABLE, SAME, WORSE, Comparison, Judgement
 from sim.metrics.stats import Estimate, welch_difference
 from sim.metrics.summary import METRICS
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: null for a metric that does not apply; time series, segments, p-values (json_report)
+READABLE_VERSIONS = (1, 2)  # a format-1 file has no nulls: its replications read the same
 MAX_BYTES = 64 * 1024 * 1024  # a results.json of 10,000 replications × 20 variants is about 40 MiB
 MAX_NAMED = 10  # baseline-only variants named one by one; a hostile file may hold a million
 # Every metric is a count, a rate or seconds. Past these bounds a value is not a metric, and the statistics
@@ -59,8 +62,10 @@ class Change:
     new_replications: int
 
     @property
-    def verdict(self) -> str:
-        """BETTER | WORSE | CHANGED (a metric with no better direction) | SAME."""
+    def verdict(self) -> Judgement:
+        """BETTER | WORSE | CHANGED (a metric with no better direction) | SAME | NOT_APPLICABLE."""
+        if not self.difference.applies:
+            return NOT_APPLICABLE
         if not self.significant:
             return SAME
         direction = METRICS[self.metric].better
@@ -123,12 +128,14 @@ def regression_metrics(text: str) -> tuple[str, ...]:
 
 def _change(variant: str, metric: str, new: list[float], old: list[float]) -> Change:
     diff = welch_difference(new, old)
-    significant = diff.excludes_zero() or (diff.n < 2 and diff.mean != 0)
+    significant = diff.applies and (diff.excludes_zero() or (diff.n < 2 and diff.mean != 0))
     return Change(variant, metric, _mean(old), _mean(new), diff, significant, len(old), len(new))
 
 
 def _mean(values: list[float]) -> float:
-    return math.fsum(values) / len(values)
+    """The mean over the replications where the metric applies; NaN if it applies to none."""
+    applicable = [v for v in values if not math.isnan(v)]
+    return math.fsum(applicable) / len(applicable) if applicable else math.nan
 
 
 def _read(path: Path) -> bytes:
@@ -177,8 +184,9 @@ def _checked(data: Any, path: str) -> tuple[str, dict[str, list[dict[str, float]
         raise BaselineError(f"{path}: expected a JSON object, got {_kind(data)}")
     if data.get("kind") == "sweep":
         raise BaselineError(f"{path}: the results of a sweep, not of `sim compare`")
-    if type(data.get("format_version")) is not int or data["format_version"] != FORMAT_VERSION:
-        raise BaselineError(f"{path}: format_version must be {FORMAT_VERSION}, got {data.get('format_version')!r:.40}")
+    if type(data.get("format_version")) is not int or data["format_version"] not in READABLE_VERSIONS:
+        versions = " or ".join(map(str, READABLE_VERSIONS))
+        raise BaselineError(f"{path}: format_version must be {versions}, got {data.get('format_version')!r:.40}")
     if not isinstance(data.get("scenario"), str):
         raise BaselineError(f"{path}: scenario must be a string, got {_kind(data.get('scenario'))}")
     variants = _field(data, "variants", dict, "variants", path)
@@ -202,7 +210,10 @@ def _metrics(rep: Any, where: str, path: str) -> dict[str, float]:
 
 
 def _metric(value: Any, place: str) -> float:
-    """A metric's value as a float, if it is a number a count, a rate or a time in seconds can be."""
+    """A metric's value as a float, if it is a number a count, a rate or a time in seconds can be;
+    NaN for null (the metric did not apply to that replication)."""
+    if value is None:
+        return math.nan
     if type(value) not in (int, float) or (type(value) is float and not math.isfinite(value)):
         raise BaselineError(f"{place} is not a finite number")
     if not -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE:  # compared before converting: an int may not fit a float

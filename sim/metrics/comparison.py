@@ -1,17 +1,41 @@
-"""The results model every report reads: replications → estimates → verdicts → thresholds."""
+"""The results model every report reads: replications → estimates → verdicts → thresholds.
+
+Verdicts control the family-wise error: a comparison of many variants on many metrics
+asks dozens of questions at once, and at 95 % each, some pure-noise metric would come out
+"significant" in most reports. Every verdict's paired t-test p-value goes through
+Holm–Bonferroni over the whole verdict table (every applicable variant × metric pair), and
+a verdict says better/worse/changed only if Holm rejects "no difference". The interval
+shown stays the plain 95 % one of that pair.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 
+from sim.metrics.columns import columns
 from sim.metrics.context import RunContext
 from sim.metrics.records import RunResult
-from sim.metrics.stats import Estimate, mean_ci, paired_difference
+from sim.metrics.segments import Segment, segments
+from sim.metrics.stats import Estimate, holm, mean_ci, paired_difference, paired_p_value
 from sim.metrics.summary import METRICS, summarize
 from sim.metrics.thresholds import Threshold, ThresholdOutcome, judge
+from sim.metrics.timeseries import TimeSeries, timeseries
 
-BETTER, WORSE, SAME, CHANGED = "better", "worse", "no significant difference", "changed"
+
+class Judgement(StrEnum):
+    """What a verdict says of a variant's metric against the baseline."""
+
+    BETTER = "better"
+    WORSE = "worse"
+    SAME = "no significant difference"
+    CHANGED = "changed"  # significant, for a metric with no better direction
+    NOT_APPLICABLE = "not applicable"  # the metric does not apply to one side (a cache hit ratio without a cache)
+
+
+BETTER, WORSE, SAME, CHANGED, NOT_APPLICABLE = Judgement
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -19,8 +43,10 @@ class Verdict:
     variant: str
     baseline: str
     metric: str
-    difference: Estimate  # variant − baseline, paired by replication
-    verdict: str  # BETTER | WORSE | SAME
+    difference: Estimate  # variant − baseline, paired by replication; the unadjusted 95 % interval
+    verdict: Judgement
+    p_value: float = math.nan  # the paired t-test's, unadjusted; NaN when not applicable
+    significant: bool = False  # Holm–Bonferroni rejects "no difference" over the comparison's family
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,12 +56,16 @@ class Comparison:
     replications: int
     baseline: str
     descriptions: dict[str, str]  # variant → its configuration in words
-    per_replication: dict[str, list[dict[str, float]]]  # variant → metrics of each replication
-    estimates: dict[str, dict[str, Estimate]]
+    per_replication: dict[str, list[dict[str, float]]]  # variant → metrics of each replication; NaN: not applicable
+    estimates: dict[str, dict[str, Estimate]]  # cut at each metric's bounds; mean NaN (n = 0): not applicable
     verdicts: list[Verdict]
     thresholds: list[ThresholdOutcome]
     runs: dict[str, list[RunResult]]  # raw runs, for records and plots
     context: RunContext = RunContext(duration=0.0)  # what was simulated: fault windows, surges, the setup
+    family_size: int = 0  # the verdicts Holm–Bonferroni adjusted together (the applicable ones)
+    constant_metrics: tuple[str, ...] = ()  # identical in every replication of every variant
+    timeseries: TimeSeries | None = None  # per time window; None for a comparison built without runs' times
+    segments: tuple[Segment, ...] = field(default=())  # per group of messages (outage customers, faults, …)
 
     @property
     def breached(self) -> list[ThresholdOutcome]:
@@ -61,14 +91,22 @@ def compare(
     thresholds: Sequence[Threshold] = (),
     context: RunContext | None = None,
 ) -> Comparison:
-    per_rep = {v: [summarize(run.records) for run in sorted(rs, key=lambda r: r.replication)] for v, rs in runs.items()}
-    estimates = {v: {m: mean_ci([rep[m] for rep in reps]) for m in METRICS} for v, reps in per_rep.items()}
-    verdicts = [
-        verdict(variant, baseline, metric, per_rep[variant], per_rep[baseline])
-        for variant in per_rep
-        if variant != baseline
-        for metric in METRICS
-    ]
+    context = context or RunContext(duration=0.0)
+    ordered = {v: sorted(rs, key=lambda r: r.replication) for v, rs in runs.items()}
+    per_rep = {v: [summarize(run.records) for run in rs] for v, rs in ordered.items()}
+    cols = {v: [columns(run.records) for run in rs] for v, rs in ordered.items()}  # once, for windows and segments
+    estimates = {
+        v: {m: mean_ci([rep[m] for rep in reps], bounds=METRICS[m].unit.bounds) for m in METRICS}
+        for v, reps in per_rep.items()
+    }
+    verdicts = holm_adjusted(
+        [
+            verdict(variant, baseline, metric, per_rep[variant], per_rep[baseline])
+            for variant in per_rep
+            if variant != baseline
+            for metric in METRICS
+        ]
+    )
     outcomes = [outcome for t in thresholds for outcome in judge(t, per_rep, baseline)]
     replications = len(next(iter(per_rep.values()), []))
     return Comparison(
@@ -82,23 +120,59 @@ def compare(
         verdicts=verdicts,
         thresholds=outcomes,
         runs={v: list(rs) for v, rs in runs.items()},
-        context=context or RunContext(duration=0.0),
+        context=context,
+        family_size=sum(1 for v in verdicts if v.verdict != NOT_APPLICABLE),
+        constant_metrics=constant_metrics(per_rep),
+        timeseries=timeseries(ordered, context, cols),
+        segments=segments(cols, context),
     )
 
 
 def verdict(
     variant: str, baseline: str, metric: str, new: Sequence[Mapping[str, float]], old: Sequence[Mapping[str, float]]
 ) -> Verdict:
-    diff = paired_difference([r[metric] for r in new], [r[metric] for r in old])
+    """One pair's verdict judged alone, at 95 %; `holm_adjusted` then judges it within its family."""
+    a, b = [r[metric] for r in new], [r[metric] for r in old]
+    diff = paired_difference(a, b)
+    p = paired_p_value(a, b)
     return Verdict(
-        variant=variant, baseline=baseline, metric=metric, difference=diff, verdict=judge_difference(metric, diff)
+        variant=variant,
+        baseline=baseline,
+        metric=metric,
+        difference=diff,
+        verdict=judge_difference(metric, diff),
+        p_value=p,
+        significant=diff.excludes_zero(),
     )
 
 
-def judge_difference(metric: str, diff: Estimate) -> str:
-    if not diff.excludes_zero():
+def holm_adjusted(verdicts: Sequence[Verdict]) -> list[Verdict]:
+    """The verdicts, each significant only if Holm–Bonferroni rejects it within the whole table."""
+    kept = holm([v.p_value for v in verdicts])
+    return [
+        replace(v, significant=rejected, verdict=judge_difference(v.metric, v.difference, significant=rejected))
+        for v, rejected in zip(verdicts, kept, strict=True)
+    ]
+
+
+def judge_difference(metric: str, diff: Estimate, significant: bool | None = None) -> Judgement:
+    """The verdict on `diff`; `significant` defaults to its own 95 % interval excluding zero."""
+    if not diff.applies:
+        return NOT_APPLICABLE
+    if not (diff.excludes_zero() if significant is None else significant):
         return SAME
     better = METRICS[metric].better
     if better is None:
         return CHANGED  # a cost or a count with no better direction (LLM calls follow answered messages)
     return BETTER if (diff.mean > 0) == better else WORSE
+
+
+def constant_metrics(per_rep: Mapping[str, Sequence[Mapping[str, float]]]) -> tuple[str, ...]:
+    """The metrics with one value in every replication of every variant (NaN everywhere counts as one value)."""
+    values = [rep for reps in per_rep.values() for rep in reps]
+    names = values[0] if values else {}
+    return tuple(m for m in names if len({_same(rep[m]) for rep in values}) == 1)
+
+
+def _same(value: float) -> float | str:
+    return "n/a" if math.isnan(value) else value

@@ -48,6 +48,10 @@ class MessageRecord:
     cache_checked_at: float | None = None  # when the outage check returned (a hit's read, a miss's fill)
     crm_calls: int = 0  # CRM calls this message made, failed and timed-out ones included
     llm_calls: int = 0  # LLM calls this message made, failed and timed-out ones included
+    # Who sent it, for the per-burst metrics and the segments (`sim.metrics.segments`).
+    burst: int | None = None  # its burst's number in the run; None: not known (a record built by hand)
+    in_outage: bool = False  # its customer writes from a region with an active massive outage
+    scripted: bool = False  # one of the scenario's scripted customers, not a generated one
 
     @property
     def latency(self) -> float:

@@ -1,4 +1,10 @@
-"""Confidence intervals across replications (Student t), paired and unpaired."""
+"""Confidence intervals across replications (Student t), paired and unpaired; p-values and Holm.
+
+A metric that does not apply to a run (a cache hit ratio with the cache off, a latency of
+answered messages when none was answered) is NaN, never a number. Every function here
+leaves such replications out: an estimate is over the replications where the metric
+applies (`Estimate.n` says how many), and one over none is NaN with n = 0.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 CONFIDENCE = 0.95
+ALPHA = 1 - CONFIDENCE  # the family-wise error rate Holm's procedure keeps
+UNBOUNDED = (-math.inf, math.inf)
+Values = Sequence[float] | np.ndarray  # one metric's value per replication
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,23 +33,85 @@ class Estimate:
     def excludes_zero(self) -> bool:
         return self.n > 1 and (self.low > 0 or self.high < 0)
 
+    @property
+    def applies(self) -> bool:
+        """False for a metric that did not apply to any replication (its mean is NaN)."""
+        return not math.isnan(self.mean)
 
-def mean_ci(values: Sequence[float], confidence: float = CONFIDENCE) -> Estimate:
-    """Mean and t-interval of independent replications."""
+
+def mean_ci(values: Values, confidence: float = CONFIDENCE, bounds: tuple[float, float] = UNBOUNDED) -> Estimate:
+    """Mean and t-interval of independent replications, NaN ones (not applicable) left out.
+
+    `bounds` are the values the metric can take (0 to ∞ for counts and seconds, 0 to 1 for a
+    share). The t-interval is cut at them: a p95 latency has no negative values, so a
+    "−2 s" lower bound says nothing and reads as a bug. Cutting keeps the coverage: the true
+    mean lies inside the bounds, so whenever the t-interval covers it, its intersection
+    with the bounds covers it too — the intersection is a 95 % interval on the same
+    replications, only never wider. Only levels are cut; a difference can be negative.
+    """
     x = np.asarray(values, dtype=float)
+    x = x[~np.isnan(x)]
     n = len(x)
     mean = float(x.mean()) if n else math.nan
     if n < 2:
         return Estimate(mean, mean, mean, n)
     half = _t(confidence, n - 1) * float(x.std(ddof=1)) / math.sqrt(n)
-    return Estimate(mean, mean - half, mean + half, n)
+    low, high = bounds
+    return Estimate(mean, max(mean - half, low), min(mean + half, high), n)
 
 
 def paired_difference(variant: Sequence[float], baseline: Sequence[float]) -> Estimate:
-    """variant − baseline, replication by replication (common random numbers)."""
+    """variant − baseline, replication by replication (common random numbers); never cut at bounds.
+
+    Only the replications where the metric applies to both sides are paired.
+    """
+    return mean_ci(_differences(variant, baseline))
+
+
+def paired_p_value(variant: Sequence[float], baseline: Sequence[float]) -> float:
+    """The two-sided p-value of the paired t-test of "no difference" (NaN when nothing can be paired).
+
+    The cases without spread are decided exactly: identical samples are no evidence of a
+    difference (p = 1), a constant non-zero difference is a certain one (p = 0). With a
+    single pair there is no spread to judge by: p = 1, as the interval of one pair never
+    excludes zero.
+    """
+    d = _differences(variant, baseline)
+    n = len(d)
+    if n == 0:
+        return math.nan
+    if d.min() == d.max():  # not std() == 0: the std of [0.1] * 3 is 1.7e-17
+        return 1.0 if d[0] == 0 or n < 2 else 0.0
+    if n < 2:
+        return 1.0
+    t = float(d.mean()) / (float(d.std(ddof=1)) / math.sqrt(n))
+    return _two_sided_p(t, n - 1)
+
+
+def holm(p_values: Sequence[float], alpha: float = ALPHA) -> list[bool]:
+    """Which hypotheses Holm–Bonferroni rejects, keeping the family-wise error rate at `alpha`.
+
+    Sort the m p-values ascending; reject the k-th smallest while p_(k) ≤ alpha / (m − k + 1)
+    (k from 1), and stop at the first that is not. Uniformly more powerful than Bonferroni,
+    no assumption on how the tests depend on each other (ours share replications).
+    NaN p-values (nothing tested) are never rejected and are not part of the family.
+    """
+    tested = sorted((p, i) for i, p in enumerate(p_values) if not math.isnan(p))
+    m = len(tested)
+    rejected = [False] * len(p_values)
+    for k, (p, i) in enumerate(tested):
+        if p > alpha / (m - k):
+            break
+        rejected[i] = True
+    return rejected
+
+
+def _differences(variant: Sequence[float], baseline: Sequence[float]) -> np.ndarray:
     if len(variant) != len(baseline):
         raise ValueError("paired samples need the same number of replications")
-    return mean_ci(np.asarray(variant, dtype=float) - np.asarray(baseline, dtype=float))
+    d: np.ndarray = np.asarray(variant, dtype=float) - np.asarray(baseline, dtype=float)
+    applicable: np.ndarray = d[~np.isnan(d)]
+    return applicable
 
 
 def welch_difference(new: Sequence[float], old: Sequence[float], confidence: float = CONFIDENCE) -> Estimate:
@@ -51,7 +122,10 @@ def welch_difference(new: Sequence[float], old: Sequence[float], confidence: flo
     different counts), and a certain change otherwise.
     """
     a, b = np.asarray(new, dtype=float), np.asarray(old, dtype=float)
+    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
     n = min(len(a), len(b))
+    if n == 0:
+        return Estimate(math.nan, math.nan, math.nan, 0)
     if n and a.min() == a.max() and b.min() == b.max():  # not var() == 0: the var of [0.1] * 3 is 3e-34
         exact = float(a[0] - b[0])
         return Estimate(exact, exact, exact, n)
@@ -64,6 +138,17 @@ def welch_difference(new: Sequence[float], old: Sequence[float], confidence: flo
     dof = 1.0 / (share_a**2 / (len(a) - 1) + share_b**2 / (len(b) - 1))  # variances would underflow to 0/0
     half = _t(confidence, dof) * se
     return Estimate(mean, mean - half, mean + half, min(len(a), len(b)))
+
+
+def t_quantile(confidence: float, dof: float) -> float:
+    """The two-sided Student t quantile (cached)."""
+    return _t(confidence, dof)
+
+
+def _two_sided_p(t: float, dof: float) -> float:
+    from scipy import stats  # see _t: not at import time
+
+    return float(2 * stats.t.sf(abs(t), dof))
 
 
 @functools.lru_cache(maxsize=1024)

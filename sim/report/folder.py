@@ -33,7 +33,7 @@ from pathlib import Path
 from sim.errors import EnvironmentProblem
 from sim.metrics.baseline import FORMAT_VERSION, MAX_BYTES, BaselineDiff
 from sim.metrics.comparison import Comparison
-from sim.report import document, html, json_report, junit, markdown, plots, records_csv
+from sim.report import document, html, json_report, junit, markdown, plots, records_csv, timeseries_csv
 from sim.scenario.load import REPORT_NAME
 
 try:
@@ -46,7 +46,7 @@ MARK = ".sim-report"  # sim's mark, written into every report folder: "this fold
 MARK_TEXT = json.dumps({"written_by": "sim", "format_version": FORMAT_VERSION}) + "\n"
 MAX_MARK_BYTES = 4096
 # The names sim writes into a report folder (compare and sweep); anything else makes the folder not ours.
-REPORT_FILES = frozenset({"report.md", "report.html", RESULTS, "records.csv", "junit.xml", MARK})
+REPORT_FILES = frozenset({"report.md", "report.html", RESULTS, "records.csv", "timeseries.csv", "junit.xml", MARK})
 PLOT_FILE = re.compile(r"[A-Za-z0-9_]{1,40}\.png")  # latency_cdf.png, sweep_redis_commands.png, …
 LEFT_BY_FILE_BROWSERS = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})  # opening a folder writes these
 LONGEST_NAME = len("sweep_redis_commands.png")  # the longest name sim writes (a test holds every written name to it)
@@ -106,6 +106,7 @@ def _write_files(c: Comparison, folder: Path, changes: BaselineDiff | None) -> N
     (folder / RESULTS).write_text(json_report.render(c, changes), encoding="utf-8")
     records_csv.write(c, folder / "records.csv")
     junit.write(c, folder / "junit.xml")
+    timeseries_csv.write(c, folder / "timeseries.csv")
 
 
 @contextlib.contextmanager

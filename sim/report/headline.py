@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sim.metrics.comparison import BETTER, CHANGED, SAME, WORSE, Comparison, Verdict
+from sim.metrics.comparison import BETTER, CHANGED, SAME, WORSE, Comparison, Judgement, Verdict
 from sim.metrics.stats import Estimate
 from sim.metrics.summary import METRICS, Unit
 
@@ -35,9 +35,12 @@ RANKS: dict[str, Rank] = {
     "answered": Rank(13, "answers", "apologies", alias=True),  # messages − apologies − failures
     "lock_lost": Rank(14, "locks lost", "lock_lost"),
     "redis_errors": Rank(15, "Redis errors", "redis_errors"),
+    "customers_apologised": Rank(16, "customers apologised to", "customers_apologised"),
     "latency_answered_p95_s": Rank(20, "p95 latency of answers", "latency_answered"),
     "latency_answered_p50_s": Rank(21, "median latency of answers", "latency_answered"),
     "latency_answered_p99_s": Rank(22, "p99 latency of answers", "latency_answered"),
+    "first_reply_p95_s": Rank(23, "p95 time to first reply", "first_reply"),
+    "first_reply_p50_s": Rank(24, "median time to first reply", "first_reply"),
     "latency_p95_s": Rank(25, "p95 latency", "latency"),
     "latency_p50_s": Rank(26, "median latency", "latency"),
     "latency_p99_s": Rank(27, "p99 latency", "latency"),
@@ -50,6 +53,7 @@ RANKS: dict[str, Rank] = {
     "messages": Rank(50, "messages", "messages"),
 }
 UNRANKED = 1000
+MAX_UNCHANGED = 6  # unchanged metrics named in a headline; the rest are counted
 MAX_PLACES = 6  # a microsecond: below it a difference is float noise
 
 
@@ -59,7 +63,7 @@ def rank(metric: str) -> Rank:
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    verdict: str  # BETTER | WORSE | CHANGED
+    verdict: Judgement  # BETTER | WORSE | CHANGED
     text: str  # "busy apologies −100 % [−100, −100] (1.0 → 0.0 per run)"
 
 
@@ -119,7 +123,11 @@ def finding_text(v: Verdict, old: Mapping[str, Estimate], new: Mapping[str, Esti
 
 
 def unchanged_clause(labels: Sequence[str]) -> str:
-    return f"no significant difference in {', '.join(labels)}" if labels else ""
+    """The most important unchanged metrics by name, the rest counted: the headline stays one screen."""
+    if not labels:
+        return ""
+    named, rest = labels[:MAX_UNCHANGED], len(labels) - MAX_UNCHANGED
+    return f"no significant difference in {', '.join(named)}" + (f" and {rest} more" if rest > 0 else "")
 
 
 def _ci(e: Estimate, decimals: int | None) -> str:

@@ -3,18 +3,36 @@
 Per-replication metrics are written at full precision (a float's repr reads back as the
 same float), so that a later `--baseline` compares exactly what this run measured: a run
 compared with its own results.json shows no difference. Summaries, intervals and threshold
-values are display values, rounded so that they read the same on any machine."""
+values are display values, rounded so that they read the same on any machine.
+
+Format 2 (`FORMAT_VERSION`), what its consumers need to know beyond format 1:
+- a metric that does not apply to a run (a cache hit ratio with the cache off, a latency of
+  answered messages when none was) is `null` — in `replications`, `summary`, `differences`,
+  `timeseries` and `segments` alike; a verdict on it is "not applicable";
+- `metrics`: name → label, unit and better direction ("higher", "lower" or null);
+- each of `differences` has `p_value` (the paired t-test's, unadjusted) and `significant`
+  (Holm–Bonferroni over the whole table rejects "no difference"); `family_size` is the number
+  of verdicts Holm adjusted together; `constant_metrics` lists the metrics identical in every
+  replication of every variant;
+- `timeseries`: `window_s`, window `starts` (seconds), and per variant, per metric, one
+  `{"mean", "low", "high"}` per window (`series_metrics` describes the metrics);
+- `segments`: per grouping and side, per variant, per metric, `{"mean", "low", "high"}`.
+Summaries' intervals are cut at the metric's bounds (never below 0, a share never above 1)."""
 
 from __future__ import annotations
 
 import json
+import math
 from importlib import metadata
 from typing import Any
 
 import sim
 from sim.metrics.baseline import FORMAT_VERSION, BaselineDiff
 from sim.metrics.comparison import Comparison
+from sim.metrics.segments import SEGMENT_METRICS
 from sim.metrics.stats import CONFIDENCE
+from sim.metrics.summary import METRICS, Metric
+from sim.metrics.timeseries import SERIES, TimeSeries
 from sim.report.numbers import rounded, rounded_estimate
 
 
@@ -31,10 +49,13 @@ def render(c: Comparison, diff: BaselineDiff | None = None) -> str:
         "setup": c.context.setup,
         "passed": not c.breached,
         "invariant_violations": c.violations,
+        "metrics": _described(METRICS),
+        "constant_metrics": list(c.constant_metrics),
+        "family_size": c.family_size,
         "variants": {
             v: {
                 "description": c.descriptions[v],
-                "replications": [dict(rep) for rep in c.per_replication[v]],
+                "replications": [{m: _exact(x) for m, x in rep.items()} for rep in c.per_replication[v]],
                 "summary": {m: rounded_estimate(e) for m, e in c.estimates[v].items()},
             }
             for v in c.estimates
@@ -45,6 +66,8 @@ def render(c: Comparison, diff: BaselineDiff | None = None) -> str:
                 "baseline": d.baseline,
                 "metric": d.metric,
                 **rounded_estimate(d.difference),
+                "p_value": rounded(d.p_value),
+                "significant": d.significant,
                 "verdict": d.verdict,
             }
             for d in c.verdicts
@@ -63,8 +86,41 @@ def render(c: Comparison, diff: BaselineDiff | None = None) -> str:
         "baseline_diff": None if diff is None else _baseline_diff(diff),
         "baseline_not_compared": None if diff is None else list(diff.not_compared),
         "regressions": None if diff is None else [f"{ch.variant}.{ch.metric}" for ch in diff.regressions],
+        "series_metrics": _described(SERIES),
+        "timeseries": None if c.timeseries is None else _timeseries(c.timeseries),
+        "segment_metrics": _described(SEGMENT_METRICS),
+        "segments": [
+            {
+                "grouping": s.grouping,
+                "side": s.side,
+                "inside": s.inside,
+                "variants": {v: {m: rounded_estimate(e) for m, e in ms.items()} for v, ms in s.estimates.items()},
+            }
+            for s in c.segments
+        ],
     }
-    return json.dumps(data, indent=2) + "\n"
+    return json.dumps(data, indent=2, allow_nan=False) + "\n"
+
+
+def _exact(value: float) -> float | None:
+    """A per-replication metric at full precision; None where it does not apply."""
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def _described(metrics: dict[str, Metric]) -> dict[str, dict[str, Any]]:
+    direction = {True: "higher", False: "lower", None: None}
+    return {m.name: {"label": m.label, "unit": m.unit, "better": direction[m.better]} for m in metrics.values()}
+
+
+def _timeseries(ts: TimeSeries) -> dict[str, Any]:
+    return {
+        "window_s": ts.window_s,
+        "starts": list(ts.starts),
+        "variants": {
+            v: {m: [rounded_estimate(e) for e in estimates] for m, estimates in metrics.items()}
+            for v, metrics in ts.values.items()
+        },
+    }
 
 
 # The packages whose versions decide the numbers: sim itself, the engine, the Redis stand-in

@@ -178,6 +178,9 @@ def to_record(
         cache_checked_at=answer.checked_at,
         crm_calls=crm_calls,
         llm_calls=llm_calls,
+        burst=p.burst,
+        in_outage=p.in_outage,
+        scripted=p.scripted,
     )
 
 

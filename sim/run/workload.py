@@ -25,6 +25,8 @@ class Arrival:
     index: int  # 0 for the first message of its burst
     at: float
     in_outage: bool = False  # the customer writes from a region with an active massive outage
+    burst: int = 0  # which burst of the run it belongs to (a customer of a population may write several)
+    scripted: bool = False  # one of the scenario's scripted customers, not a generated one
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,6 +41,8 @@ class PlannedMessage:
     points: int
     in_outage: bool = False
     fault_draw: float = 1.0  # uniform [0, 1): the CRM call fails where it is below the error rate
+    burst: int = 0
+    scripted: bool = False
 
 
 def planned_messages(scenario: Scenario, services: Services, rng: Streams) -> list[PlannedMessage]:
@@ -56,11 +60,11 @@ def draw_arrivals(scenario: Scenario, rng: Streams) -> list[Arrival]:
     w = scenario.workload
     bursts = _scripted(w) + _random_bursts(w, _burst_starts(w, scenario.duration, rng.arrivals), rng, "c", False)
     bursts += _random_bursts(w, _surge_starts(w, rng.surges), rng, "s", True)
-    flat = [(t, b, i) for b in bursts for i, t in enumerate(b.times)]
+    flat = [(t, k, b, i) for k, b in enumerate(bursts) for i, t in enumerate(b.times)]
     flat.sort(key=lambda item: item[0])
     return [
-        Arrival(id=n, customer=b.customer, tax_id=b.tax_id, index=i, at=at, in_outage=b.in_outage)
-        for n, (at, b, i) in enumerate(flat)
+        Arrival(id=n, customer=b.customer, tax_id=b.tax_id, index=i, at=at, burst=k, **b.who())
+        for n, (at, k, b, i) in enumerate(flat)
     ]
 
 
@@ -83,6 +87,8 @@ def plan(arrived: list[Arrival], services: Services, rng: Streams) -> list[Plann
             points=points[a.customer],
             in_outage=a.in_outage,
             fault_draw=float(faults[i]),
+            burst=a.burst,
+            scripted=a.scripted,
         )
         for i, a in enumerate(arrived)
     ]
@@ -94,10 +100,15 @@ class Burst:
     tax_id: str
     times: list[float]
     in_outage: bool = False
+    scripted: bool = False
+
+    def who(self) -> dict[str, bool]:
+        """What its messages carry about their customer."""
+        return {"in_outage": self.in_outage, "scripted": self.scripted}
 
 
 def _scripted(workload: Workload) -> list[Burst]:
-    return [Burst(c.name, c.tax_id, list(c.at)) for c in workload.scripted]
+    return [Burst(c.name, c.tax_id, list(c.at), scripted=True) for c in workload.scripted]
 
 
 def _burst_starts(workload: Workload, duration: float, rng: np.random.Generator) -> np.ndarray:

@@ -22,7 +22,12 @@ def test_every_metric_declares_its_unit():
     assert {m.unit for m in METRICS.values()} == set(Unit)
     assert all(name == m.name for name, m in METRICS.items())
     seconds = {name for name, m in METRICS.items() if m.unit is Unit.SECONDS}
-    assert seconds == {"latency_p50_s", "latency_p95_s", "latency_p99_s"}
+    assert seconds == {
+        *("latency_p50_s", "latency_p95_s", "latency_p99_s"),
+        *("latency_answered_p50_s", "latency_answered_p95_s", "latency_answered_p99_s"),
+        *("first_reply_p50_s", "first_reply_p95_s"),
+    }
+    assert all(m.label and "\n" not in m.label for m in METRICS.values())
 
 
 @pytest.mark.parametrize(

@@ -64,7 +64,7 @@ def test_relative_and_change_forms_are_parsed_to_a_factor():
         ("after.busy_rate < before", "unknown metric 'before'"),
         ("busy_rate < 60s", "a duration fits a metric in seconds (latency_p50_s"),
         ("crm_calls < 5ms", "a duration fits a metric in seconds"),
-        ("latency_p95_s < 5%", "a percentage fits a ratio (busy_rate, cache_hit_ratio"),
+        ("latency_p95_s < 5%", "a percentage fits a ratio (busy_rate, customers_apologised, cache_hit_ratio"),
         ("crm_calls < 5%", "a percentage fits a ratio"),
         ("latency_p95_s < -5s", "expected a duration such as '100ms'"),
         ("latency_p95_s < 1e3s", "expected a duration such as '100ms'"),

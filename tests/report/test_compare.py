@@ -10,11 +10,13 @@ import pytest
 
 from sim import report_commands
 from sim.cli import main
+from sim.metrics.summary import METRICS
 from sim.report import plots
 from tests.helpers import MAGNA
 
 FILES = {
-    ".sim-report", "report.md", "report.html", "results.json", "records.csv", "junit.xml", "latency_cdf.png",
+    ".sim-report", "report.md", "report.html", "results.json", "records.csv", "timeseries.csv", "junit.xml",
+    "latency_cdf.png",
     "busy_rate.png", "lock_wait.png", "lock_attempts.png", "cache_hit_ratio.png", "redis_load.png", "workers.png",
     "busiest_customer.png",
 }  # fmt: skip
@@ -52,7 +54,7 @@ def test_html_is_self_contained_with_every_plot_inline(report):
 
 def test_results_json_keeps_its_documented_shape(report):
     data = json.loads((report / "results.json").read_text())
-    assert data["format_version"] == 1
+    assert data["format_version"] == 2
     assert (data["scenario"], data["seed"], data["replications"], data["baseline"]) == ("magna", 20251027, 3, "before")
     assert data["seeds"] == [[20251027, 0], [20251027, 1], [20251027, 2]]
     after = data["variants"]["after"]
@@ -156,8 +158,11 @@ def baseline_from(report, tmp_path, edit) -> Path:
 def test_a_run_compared_with_its_own_results_shows_no_difference(report, tmp_path):
     assert compare(tmp_path, "--baseline", str(report / "results.json"), "--fail-on-regression", "busy_rate") == 0
     data = json.loads((tmp_path / "magna" / "results.json").read_text())
-    assert len(data["baseline_diff"]) == 2 * 16
-    assert [c for c in data["baseline_diff"] if c["significant"] or c["difference_mean"] != 0] == []
+    assert len(data["baseline_diff"]) == 2 * len(METRICS)
+    applicable = [c for c in data["baseline_diff"] if c["verdict"] != "not applicable"]
+    not_applicable = [c["metric"] for c in data["baseline_diff"] if c not in applicable]
+    assert not_applicable == ["cache_hit_ratio"]  # before has no cache
+    assert [c for c in applicable if c["significant"] or c["difference_mean"] != 0] == []
     assert (data["baseline_not_compared"], data["regressions"]) == ([], [])
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from sim.errors import EnvironmentProblem
+from sim.metrics.baseline import FORMAT_VERSION
 from sim.report.folder import MARK, MARK_TEXT, prepare, write_atomically
 
 
@@ -229,7 +230,7 @@ def test_a_results_json_that_is_a_symlink_does_not_make_a_folder_sims(tmp_path):
 
 def test_every_folder_sim_writes_carries_its_mark_and_is_replaced_by_the_next_run(tmp_path):
     first = report(tmp_path, "magna", "first")
-    assert json.loads((first / MARK).read_text()) == {"written_by": "sim", "format_version": 1}
+    assert json.loads((first / MARK).read_text()) == {"written_by": "sim", "format_version": FORMAT_VERSION}
     (first / "extra_plot.png").write_bytes(b"png")  # a plot an earlier sim version drew
     report(tmp_path, "magna", "second")
     assert (first / "results.json").read_text() == "second"

@@ -1,0 +1,116 @@
+"""p-values, Holm–Bonferroni over a comparison's verdict table, intervals cut at a metric's bounds."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from sim.metrics.comparison import (
+    BETTER,
+    NOT_APPLICABLE,
+    SAME,
+    Judgement,
+    constant_metrics,
+    holm_adjusted,
+    verdict,
+)
+from sim.metrics.stats import Estimate, holm, mean_ci, paired_difference, paired_p_value
+from sim.metrics.summary import METRICS
+
+
+def test_paired_p_value_is_the_paired_t_test():
+    a, b = [9.0, 8.5, 7.0, 8.0], [10.0, 10.0, 9.0, 9.5]
+    assert paired_p_value(a, b) == pytest.approx(stats.ttest_rel(a, b).pvalue, rel=1e-12)
+
+
+def test_paired_p_value_without_spread_is_decided_exactly():
+    assert paired_p_value([3.0, 3.0, 3.0], [3.0, 3.0, 3.0]) == 1.0  # identical samples
+    assert paired_p_value([0.1, 0.2, 0.3], [0.1, 0.2, 0.3]) == 1.0
+    assert paired_p_value([4.0, 5.0, 6.0], [3.0, 4.0, 5.0]) == 0.0  # a constant non-zero difference
+    assert paired_p_value([4.0], [3.0]) == 1.0  # one pair: no spread to judge by
+    assert math.isnan(paired_p_value([math.nan, math.nan], [1.0, 2.0]))  # nothing to pair
+
+
+def test_holm_rejects_in_order_until_the_first_p_value_above_its_step():
+    # m = 4, alpha 0.05: sorted 0.005 ≤ 0.05/4, 0.01 ≤ 0.05/3, then 0.03 > 0.05/2: stop (0.04 too)
+    assert holm([0.01, 0.04, 0.03, 0.005]) == [True, False, False, True]
+    # every p below 0.05, yet Holm keeps only what survives its step
+    assert holm([0.012, 0.013, 0.04]) == [True, True, True]  # 0.012 ≤ 0.0167, 0.013 ≤ 0.025, 0.04 ≤ 0.05
+    assert holm([0.02, 0.03, 0.04]) == [False, False, False]  # 0.02 > 0.05/3
+    assert holm([math.nan, 0.01, 0.02]) == [False, True, True]  # NaN is not part of the family (m = 2)
+
+
+def reps(values, metric="busy_rate"):
+    return [{metric: v} for v in values]
+
+
+def test_a_verdict_is_significant_only_if_holm_keeps_it_and_keeps_its_raw_p_and_interval():
+    old = reps([0.30, 0.32, 0.31, 0.29])
+    strong = verdict("a", "base", "busy_rate", reps([0.10, 0.12, 0.11, 0.09]), old)  # constant −0.2: p = 0
+    weak = verdict("b", "base", "busy_rate", reps([0.27, 0.31, 0.28, 0.28]), old)
+    assert weak.difference.excludes_zero() and 0.01 < weak.p_value < 0.05  # alone, at 95 %: significant
+    family = [strong, weak] + [verdict(f"n{k}", "base", "busy_rate", old, old) for k in range(3)]
+    adjusted = holm_adjusted(family)
+    assert [v.significant for v in adjusted] == [True, False, False, False, False]
+    assert [v.verdict for v in adjusted[:2]] == [BETTER, SAME]
+    assert adjusted[1].p_value == weak.p_value and adjusted[1].difference == weak.difference  # unadjusted
+
+
+def test_many_variants_of_pure_noise_are_not_called_significant():
+    """Ten variants × every metric, all the same process: unadjusted, some pairs look significant; Holm, none."""
+    rng = np.random.default_rng(7)
+    names = [m for m in METRICS]
+
+    def noise():
+        return [{m: float(rng.normal(100, 10)) for m in names} for _ in range(10)]
+
+    baseline = noise()
+    raw = [verdict(f"v{k}", "base", m, variant, baseline) for k in range(10) for variant in [noise()] for m in names]
+    assert sum(v.significant for v in raw) >= 5  # about 5 % of 220 pairs at 95 % each
+    adjusted = holm_adjusted(raw)
+    assert [v for v in adjusted if v.significant] == []
+    assert {v.verdict for v in adjusted} == {SAME}
+    real = [{**rep, "busy_rate": rep["busy_rate"] - 30} for rep in baseline]  # one real effect survives
+    kept = holm_adjusted([*raw, verdict("fix", "base", "busy_rate", real, baseline)])
+    assert [(v.variant, v.verdict) for v in kept if v.significant] == [("fix", BETTER)]
+
+
+def test_a_metric_that_does_not_apply_has_no_verdict():
+    v = verdict(
+        "after",
+        "before",
+        "cache_hit_ratio",
+        reps([0.6, 0.7], "cache_hit_ratio"),
+        reps([math.nan] * 2, "cache_hit_ratio"),
+    )
+    assert (v.verdict, math.isnan(v.p_value), v.difference.n) == (NOT_APPLICABLE, True, 0)
+    assert holm_adjusted([v])[0].verdict == NOT_APPLICABLE
+    assert Judgement.NOT_APPLICABLE == "not applicable" and Judgement.SAME == "no significant difference"
+
+
+def test_a_level_interval_is_cut_at_the_metrics_bounds():
+    counts = mean_ci([0, 0, 0, 3], bounds=(0.0, math.inf))  # mean 0.75, sd 1.5, t-interval 0.75 ± 3.1824 × 1.5 / 2
+    assert counts.mean == 0.75 and counts.low == 0.0 and counts.high == pytest.approx(3.1368, abs=1e-4)
+    share = mean_ci([1.0, 1.0, 1.0, 0.7], bounds=(0.0, 1.0))
+    assert share.high == 1.0 and share.low == pytest.approx(0.925 - 0.23868, abs=1e-4)
+    assert mean_ci([0, 0, 0, 3]).low == pytest.approx(-1.6368, abs=1e-4)  # unbounded by default
+
+
+def test_a_paired_difference_is_never_cut():
+    assert paired_difference([0, 0, 0, 3], [0, 0, 0, 0]).low < 0
+
+
+def test_estimates_leave_out_the_replications_where_a_metric_does_not_apply():
+    assert mean_ci([1.0, math.nan, 3.0]) == mean_ci([1.0, 3.0])
+    e = mean_ci([math.nan, math.nan])
+    assert (e.n, e.applies, math.isnan(e.low)) == (0, False, True)
+    assert Estimate(1.0, 1.0, 1.0, 1).applies
+
+
+def test_constant_metrics_are_identical_in_every_replication_of_every_variant():
+    per_rep = {
+        "before": [{"messages": 3, "busy_rate": 0.3, "cache_hit_ratio": math.nan}] * 2,
+        "after": [{"messages": 3, "busy_rate": 0.0, "cache_hit_ratio": math.nan}] * 2,
+    }
+    assert constant_metrics(per_rep) == ("messages", "cache_hit_ratio")
