@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import assert_never
 
@@ -278,7 +279,7 @@ def _regressions(diff: BaselineDiff) -> list[Block]:
 
 def _relative(difference: float, baseline: float) -> str:
     """The change as a share of the baseline's mean ("−84.2 %"), the way claims are made."""
-    if baseline == 0:
+    if baseline == 0 or not math.isfinite(baseline) or not math.isfinite(difference):
         return "—"
     return f"{100 * difference / abs(baseline):+.1f} %"
 
@@ -289,6 +290,8 @@ def _name(c: Comparison, variant: str) -> str:
 
 def fmt_value(metric: str, value: float, signed: bool = False) -> str:
     """`value` of `metric` as its unit is shown: "1,234.5", "12.35 s", "0.125"."""
+    if not math.isfinite(value):
+        return "—"  # a metric that does not apply (no cache: no hit ratio)
     sign = "+" if signed else ""
     unit = METRICS[metric].unit
     decimals = DECIMALS[unit]
@@ -305,6 +308,8 @@ def fmt_value(metric: str, value: float, signed: bool = False) -> str:
 
 
 def fmt_estimate(metric: str, e: Estimate, signed: bool = False) -> str:
+    if not e.applies:
+        return "not applicable"
     if e.n < 2:
         return fmt_value(metric, e.mean, signed)
     return f"{fmt_value(metric, e.mean, signed)} [{fmt_value(metric, e.low)}, {fmt_value(metric, e.high)}]"

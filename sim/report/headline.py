@@ -53,6 +53,7 @@ RANKS: dict[str, Rank] = {
     "messages": Rank(50, "messages", "messages"),
 }
 UNRANKED = 1000
+NEGLIGIBLE_S = 0.05  # a latency change below it is shown in milliseconds and named last
 MAX_UNCHANGED = 6  # unchanged metrics named in a headline; the rest are counted
 MAX_PLACES = 6  # a microsecond: below it a difference is float noise
 
@@ -81,7 +82,12 @@ def headlines(c: Comparison) -> list[Headline]:
 
 
 def _headline(c: Comparison, variant: str) -> Headline:
-    verdicts = sorted((v for v in c.verdicts if v.variant == variant), key=lambda v: (rank(v.metric).order, v.metric))
+    # A latency change under NEGLIGIBLE_S is real (common random numbers resolve milliseconds) but matters
+    # less than any other finding: it goes last.
+    verdicts = sorted(
+        (v for v in c.verdicts if v.variant == variant),
+        key=lambda v: (_negligible(v), rank(v.metric).order, v.metric),
+    )
     named: list[Finding] = []
     groups: set[str] = set()
     for v in verdicts:
@@ -98,6 +104,10 @@ def _headline(c: Comparison, variant: str) -> Headline:
     return Headline(variant=variant, baseline=c.baseline, findings=tuple(named), unchanged=unchanged)
 
 
+def _negligible(v: Verdict) -> bool:
+    return METRICS[v.metric].unit == Unit.SECONDS and abs(v.difference.mean) < NEGLIGIBLE_S
+
+
 def finding_text(v: Verdict, old: Mapping[str, Estimate], new: Mapping[str, Estimate]) -> str:
     """The difference in the unit a reader thinks in: % for counts, seconds, percentage points for ratios."""
     before, after, d = old[v.metric].mean, new[v.metric].mean, v.difference
@@ -109,8 +119,13 @@ def finding_text(v: Verdict, old: Mapping[str, Estimate], new: Mapping[str, Esti
                 return f"{label} {_signed(d.mean, places)} per run{_ci(d, places)} ({_count(before)} → {_count(after)})"
             scale = 100 / abs(before)
             share = _percent(d.mean * scale)
-            ci = _ci(Estimate(d.mean * scale, d.low * scale, d.high * scale, d.n), None)
+            # A count cannot fall below zero, so neither can its change below −100 %: the interval is cut there.
+            ci = _ci(Estimate(d.mean * scale, max(d.low * scale, -100.0), d.high * scale, d.n), None)
             return f"{label} {share} %{ci} ({_count(before)} → {_count(after)} per run)"
+        case Unit.SECONDS if abs(d.mean) < NEGLIGIBLE_S:
+            ms = Estimate(1000 * d.mean, 1000 * d.low, 1000 * d.high, d.n)
+            places = _places(ms.mean)
+            return f"{label} {_signed(ms.mean, places)} ms{_ci(ms, places)} ({before:,.3f} → {after:,.3f} s)"
         case Unit.SECONDS:
             places = _places(d.mean)
             return f"{label} {_signed(d.mean, places)} s{_ci(d, places)} ({before:,.{places}f} → {after:,.{places}f} s)"
