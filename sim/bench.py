@@ -8,13 +8,16 @@ ratio full / floor is what the simulator adds on top of its two engines.
 
 from __future__ import annotations
 
+import dataclasses
 import resource
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
+from sim.errors import ArgumentError, ScenarioError
 from sim.scenario.model import Scenario
+from sim.scenario.work import check_work
 from sim.startup import cli_import_seconds
 from sim.world.floor import bare_simpy_seconds, record_commands, replay_seconds
 from sim.world.model import simulate
@@ -43,6 +46,21 @@ class BenchResult:
 
 
 PHASES = 5  # the run, recording its commands, replaying them, the bare SimPy loop, the CLI import
+MAX_DAYS = 365  # `--days`: a year of the reference day is ~36 M messages, past the scenario limit anyway
+DAY = 86400.0
+
+
+def stretched(scenario: Scenario, days: int) -> Scenario:
+    """The scenario run for `days` simulated days: its rates go on (a daily curve repeats every 24 h);
+    scripted messages, surges and faults stay where they are. Refused past the scenario's work limits."""
+    if not 1 <= days <= MAX_DAYS:
+        raise ArgumentError(f"--days must be a whole number from 1 to {MAX_DAYS}, got {days}")
+    longer = dataclasses.replace(scenario, duration=days * DAY)
+    try:
+        check_work(longer)
+    except ScenarioError as error:
+        raise ArgumentError(f"--days {days}: {error}") from None
+    return longer
 
 
 def bench(
@@ -56,7 +74,7 @@ def bench(
     started = time.perf_counter()
     run = simulate(scenario, variant, 0, redis_path=redis_path)
     wall = time.perf_counter() - started
-    peak = _peak_rss_mib()
+    peak = peak_rss_mib()
     on_phase()
     messages = max(len(run.records), 1)
     simulated = max((r.done_at for r in run.records), default=0.0)
@@ -87,6 +105,7 @@ def bench(
     )
 
 
-def _peak_rss_mib() -> float:
+def peak_rss_mib() -> float:
+    """The most memory this process has held so far (resident set, MiB)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024

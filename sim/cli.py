@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 # inside that command's handler, not here: `sim --help` and a mistyped argument answer
 # in a tenth of a second instead of two (tests/test_startup.py holds that line).
 
+MAX_BENCH_DAYS = 365  # `sim bench --days` (sim.bench.MAX_DAYS; the CLI does not import sim.bench to parse)
+MAX_MEMORY_SIZES = 10  # run lengths of `sim bench --memory`
 DEFAULT_BENCH = "reference-day"  # a bundled scenario's name: `sim bench` works from any folder
 
 
@@ -141,6 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     bench.add_argument("--redis-path", choices=("direct", "redis-py"), default="direct", help="default: direct")
     bench.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    bench.add_argument("--days", type=_days, help="run the scenario's rates for N simulated days (1 to 365)")
+    bench.add_argument(
+        "--memory", nargs="?", const="1,7,30", type=_day_list, metavar="DAYS,…",
+        help="peak memory of one run of each length (default 1,7,30 days), each in a fresh process, "
+        "and the MiB per million messages",
+    )  # fmt: skip
     bench.set_defaults(handler=_bench)
     return parser
 
@@ -267,17 +275,33 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from sim.bench import PHASES, bench
+    from sim.bench import PHASES, bench, stretched
     from sim.progress import Progress
     from sim.report_commands import load_and_warn
 
     scenario = load_and_warn(args.scenario)
+    if args.memory is not None:
+        return _bench_memory(args, scenario)
+    if args.days is not None:
+        scenario = stretched(scenario, args.days)
     with Progress(PHASES, f"{scenario.name} bench", unit="phases", enabled=not args.quiet) as progress:
         figures = bench(scenario, args.variant, args.redis_path, on_phase=progress.step).as_dict()
     if args.json:
         print(json.dumps(figures, indent=2))
     else:
         print("\n".join(f"{key:<28}{value}" for key, value in figures.items()))
+    return ExitCode.OK
+
+
+def _bench_memory(args: argparse.Namespace, scenario: Scenario) -> int:
+    from sim.bench_memory import memory_curve
+    from sim.progress import Progress
+
+    if args.days is not None:
+        raise ArgumentError("--days and --memory: give --memory the lengths to run, e.g. --memory 1,3")
+    with Progress(len(args.memory), f"{scenario.name} memory", unit="runs", enabled=not args.quiet) as progress:
+        curve = memory_curve(scenario, args.variant, args.redis_path, args.memory, on_size=progress.step)
+    print(json.dumps(curve.as_dict(), indent=2) if args.json else curve.table())
     return ExitCode.OK
 
 
@@ -355,6 +379,18 @@ def _folder(text: str) -> str:
 
 def _seed(text: str) -> int:
     return _whole_number(text, 0, MAX_SEED)  # numpy's SeedSequence refuses negative seeds
+
+
+def _days(text: str) -> int:
+    return _whole_number(text, 1, MAX_BENCH_DAYS)
+
+
+def _day_list(text: str) -> tuple[int, ...]:
+    """`--memory 1,3`: run lengths in days, each from 1 to MAX_BENCH_DAYS."""
+    parts = text.split(",")
+    if len(parts) > MAX_MEMORY_SIZES:
+        raise argparse.ArgumentTypeError(f"at most {MAX_MEMORY_SIZES} run lengths, got {len(parts)}")
+    return tuple(_days(part.strip()) for part in parts)
 
 
 def _replications(text: str) -> int:

@@ -236,7 +236,7 @@ def _serve_all(
     records: list[MessageRecord] = []
     stop = threading.Event()  # set when the run ends, however it ends: every handler still running stops
     label = f"{scenario.name} {variant.name}"
-    progress = Progress(len(messages), label, unit="messages", enabled=show_progress)
+    progress = Progress(messages.count, label, unit="messages", enabled=show_progress)
 
     def serve(planned: PlannedMessage, arrived: float) -> None:
         driver = _StoppableDriver(client, stop, errors)
@@ -249,7 +249,7 @@ def _serve_all(
         progress.step()
 
     pool = ThreadPoolExecutor(max_workers=variant.workers)  # its FIFO queue is the worker queue
-    served: list[Future[None]] = []
+    served: list[Future[None]] = []  # one per message that arrived
     try:
         for planned in messages:
             time.sleep(max(0.0, clock.start + planned.at * time_scale - time.monotonic()))
@@ -260,7 +260,7 @@ def _serve_all(
         stop.set()  # Ctrl-C, SIGTERM or a bug: in-flight handlers stop instead of sleeping through an LLM call
         pool.shutdown(wait=True, cancel_futures=True)
         progress.close()
-    return records, len(messages)
+    return records, len(served)
 
 
 def _remove_keys(client: redis.Redis, namespace: str, errors: ErrorTally) -> None:

@@ -82,18 +82,18 @@ def headlines(c: Comparison) -> list[Headline]:
 
 
 def _headline(c: Comparison, variant: str) -> Headline:
-    # A latency change under NEGLIGIBLE_S is real (common random numbers resolve milliseconds) but matters
-    # less than any other finding: it goes last.
-    verdicts = sorted(
-        (v for v in c.verdicts if v.variant == variant),
-        key=lambda v: (_negligible(v), rank(v.metric).order, v.metric),
-    )
+    verdicts = sorted((v for v in c.verdicts if v.variant == variant), key=lambda v: (rank(v.metric).order, v.metric))
     named: list[Finding] = []
+    negligible: list[bool] = []
     groups: set[str] = set()
     for v in verdicts:
         if v.verdict in (BETTER, WORSE, CHANGED) and rank(v.metric).group not in groups:
             groups.add(rank(v.metric).group)
             named.append(Finding(v.verdict, finding_text(v, c.estimates[c.baseline], c.estimates[variant])))
+            negligible.append(_negligible(v))
+    # A latency change under NEGLIGIBLE_S is real (common random numbers resolve milliseconds) but matters
+    # less than any other finding: it goes last.
+    named = [f for _, f in sorted(zip(negligible, named, strict=True), key=lambda pair: pair[0])]
     # An alias of a named metric is not also "unchanged": "busy apologies better" beside "no significant
     # difference in busy rate" would read as a contradiction.
     unchanged = tuple(

@@ -98,7 +98,7 @@ def test_a_significant_difference_below_a_tenth_keeps_two_significant_digits():
         r["latency_p99_s"] = 0.004 + 0.0001 * i  # 4 ms slower than the baseline's zero
     v = verdict("after", "before", "latency_p99_s", c.per_replication["after"], c.per_replication["before"])
     text = finding_text(v, c.estimates["before"], {"latency_p99_s": mean_ci([0.004, 0.0041, 0.0042])})
-    assert text == "p99 latency +0.0041 s [+0.0039, +0.0043] (0.0000 → 0.0041 s)"
+    assert text == "p99 latency +4.1 ms [+3.9, +4.3] (0.000 → 0.004 s)"
 
 
 def test_a_metric_without_a_rank_is_named_by_its_key_after_the_ranked_ones():

@@ -80,4 +80,4 @@ def test_busy_messages_never_reach_the_outage_check(peak):
 def test_another_replication_draws_other_customers():
     scenario = load_scenario(SCENARIOS / "peak-hour.toml")
     first, second = arrivals(scenario, 0), arrivals(scenario, 1)
-    assert [a.at for a in first[:20]] != [a.at for a in second[:20]]
+    assert first.at[:20].tolist() != second.at[:20].tolist()
