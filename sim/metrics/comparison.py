@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from sim.metrics.columns import columns
+from sim.metrics.arrays import columns
 from sim.metrics.context import RunContext
 from sim.metrics.records import RunResult
 from sim.metrics.segments import Segment, segments

@@ -18,7 +18,7 @@ from typing import assert_never
 
 import numpy as np
 
-from sim.metrics.columns import Columns
+from sim.metrics.arrays import Columns
 from sim.metrics.context import RunContext, ShadeKind
 from sim.metrics.records import Outcome
 from sim.metrics.stats import Estimate, mean_ci

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.metrics.columns import Columns, columns
+from sim.metrics.arrays import Columns, columns
 from sim.metrics.context import RunContext
 from sim.metrics.records import Outcome, RunResult
 from sim.metrics.stats import CONFIDENCE, Estimate, t_quantile
