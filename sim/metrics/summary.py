@@ -9,6 +9,7 @@ from enum import StrEnum
 
 import numpy as np
 
+from sim.metrics.columns import RecordColumns
 from sim.metrics.records import MessageRecord, Outcome, Source
 
 
@@ -79,16 +80,27 @@ def summarize(records: Sequence[MessageRecord]) -> dict[str, float]:
 
 def crm_calls(records: Sequence[MessageRecord]) -> int:
     """Every call the CRM received, failed and timed-out ones too (counted by the CRM, per message)."""
+    if isinstance(records, RecordColumns):
+        return _column_total(records, "crm_calls")
     return sum(r.crm_calls for r in records)
 
 
 def llm_calls(records: Sequence[MessageRecord]) -> int:
+    if isinstance(records, RecordColumns):
+        return _column_total(records, "llm_calls")
     return sum(r.llm_calls for r in records)
 
 
 def redis_commands(records: Sequence[MessageRecord]) -> int:
     """Every command sent, the watchdog's included (counted by the driver, per message)."""
+    if isinstance(records, RecordColumns):
+        return _column_total(records, "redis_commands")
     return sum(r.redis_commands for r in records)
+
+
+def _column_total(records: RecordColumns, name: str) -> int:
+    """A count summed over a run's columns, without building a record per message."""
+    return int(records.column(name).sum(dtype=np.int64))
 
 
 def out_of_order(records: Sequence[MessageRecord]) -> int:

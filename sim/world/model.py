@@ -10,10 +10,11 @@ import simpy
 from fakeredis import FakeServer
 
 from sim.metrics import invariants
-from sim.metrics.records import MessageRecord, RunResult, WorldCounts
+from sim.metrics.columns import RecordColumns
+from sim.metrics.records import RunResult, WorldCounts
 from sim.run.assemble import build_handler
 from sim.run.faults import FaultSchedule
-from sim.run.serve import Serving, resolve_batches, serve_message, trace_label
+from sim.run.serve import Serving, resolve_batches_in_place, serve_message, trace_label
 from sim.run.services import Served
 from sim.run.streams import Streams
 from sim.run.workload import PlannedMessage, planned_messages
@@ -55,7 +56,9 @@ def simulate(
     messages = planned_messages(scenario, variant.services, rng)
     env.process(_arrive(world, messages))
     env.run()
-    records = resolve_batches(sorted(world.records, key=lambda r: r.message))
+    records = world.records
+    records.sort_by_message()
+    resolve_batches_in_place(records)
     events = internals.events_scheduled(env)
     counted = _world_counts(world, server)
     broken = invariants.check(
@@ -73,7 +76,7 @@ def simulate(
     return RunResult(
         variant=variant.name,
         replication=replication,
-        records=tuple(records),
+        records=records,
         commands_per_second=dict(world.driver.commands_per_second),
         trace=sorted_trace(log or []),
         events=events,
@@ -113,7 +116,7 @@ class _World:
     serving: Serving
     workers: simpy.Resource
     served: Served  # calls the CRM and the LLM received
-    records: list[MessageRecord] = field(default_factory=list)
+    records: RecordColumns = field(default_factory=RecordColumns)  # compact: a run may hold millions
 
 
 def _arrive(world: _World, messages: list[PlannedMessage]) -> Generator[simpy.Event, object, None]:
