@@ -12,7 +12,9 @@ How each field is stored:
 - `outcome` and `source` as codes: positions in `OUTCOMES` and `SOURCES` (`None` is code 0);
 - the rare debounce fields (`merged_into`, `batch`) in a side table by row (`debounced()`).
 
-Rows are written into fixed-size chunks, so growing never copies what is already stored.
+Rows are written into fixed-size chunks, so growing never copies what is already stored;
+appended rows wait in a short list and are written a few thousand at a time, column by column
+(one numpy call per column, not one per value), before anything reads them.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ _DTYPES: dict[str, np.dtype[Any]] = {
 assert set(COLUMNS) | set(_DEBOUNCE) == set(FIELDS), "every MessageRecord field is stored once"
 
 CHUNK = 1 << 14  # rows per chunk: large enough to be cheap, small enough to waste little at the end
+PENDING = 1 << 12  # rows appended before they are written into the chunks
 
 Debounce = tuple[int | None, tuple[int, ...]]  # (merged_into, batch) of one row
 
@@ -67,11 +70,12 @@ Debounce = tuple[int | None, tuple[int, ...]]  # (merged_into, batch) of one row
 class RecordColumns(Sequence[MessageRecord]):
     """An append-only sequence of `MessageRecord` stored column by column (see the module docstring)."""
 
-    __slots__ = ("_chunks", "_n", "_customers", "_customer_code", "_tax_ids", "_tax_code", "_debounced")
+    __slots__ = ("_chunks", "_n", "_pending", "_customers", "_customer_code", "_tax_ids", "_tax_code", "_debounced")
 
     def __init__(self) -> None:
         self._chunks: dict[str, list[np.ndarray[Any, Any]]] = {name: [] for name in COLUMNS}
-        self._n = 0
+        self._n = 0  # rows written into the chunks
+        self._pending: list[tuple[Any, ...]] = []  # rows appended after those, in `COLUMNS` order
         self._customers: list[str] = []
         self._customer_code: dict[str, int] = {}
         self._tax_ids: list[str] = []
@@ -88,19 +92,11 @@ class RecordColumns(Sequence[MessageRecord]):
     # -- writing ---------------------------------------------------------------------------
 
     def append(self, r: MessageRecord) -> None:
-        row = self._row_values(r)
-        chunk, at = divmod(self._n, CHUNK)
-        if chunk == len(self._chunks["message"]):
-            for name, chunks in self._chunks.items():
-                chunks.append(np.empty(CHUNK, dtype=chunks[0].dtype if chunks else _DTYPES[name]))
-        try:
-            self._write(chunk, at, row)
-        except OverflowError:  # a count outgrew its small type: widen that column, then write again
-            self._widen(row)
-            self._write(chunk, at, row)
         if r.merged_into is not None or r.batch:
-            self._debounced[self._n] = (r.merged_into, tuple(r.batch))
-        self._n += 1
+            self._debounced[len(self)] = (r.merged_into, tuple(r.batch))
+        self._pending.append(self._row_values(r))
+        if len(self._pending) == PENDING:
+            self._flush()
 
     def _row_values(self, r: MessageRecord) -> tuple[Any, ...]:
         """The values of `r` in `COLUMNS` order."""
@@ -135,18 +131,35 @@ class RecordColumns(Sequence[MessageRecord]):
             r.llm_called,
         )
 
-    def _write(self, chunk: int, at: int, row: tuple[Any, ...]) -> None:
-        for chunks, value in zip(self._chunks.values(), row, strict=True):
-            chunks[chunk][at] = value
+    def _flush(self) -> None:
+        """Write the pending rows into the chunks: every reader calls this first."""
+        if self._pending:
+            rows, self._pending = self._pending, []
+            for name, values in zip(COLUMNS, zip(*rows, strict=True), strict=True):
+                self._store(name, self._n, values)
+            self._n += len(rows)
 
-    def _widen(self, row: tuple[Any, ...]) -> None:
-        for (name, chunks), value in zip(self._chunks.items(), row, strict=True):
-            dtype = chunks[0].dtype
-            if name in _INTEGERS and not np.iinfo(dtype).min <= value <= np.iinfo(dtype).max:
-                chunks[:] = [c.astype(np.int64) for c in chunks]
+    def _store(self, name: str, start: int, values: Sequence[Any]) -> None:
+        """`values` into column `name` from row `start` on, adding chunks as needed."""
+        chunks = self._chunks[name]
+        try:
+            array = np.array(values, dtype=chunks[0].dtype if chunks else _DTYPES[name])
+        except OverflowError:  # a count outgrew its small type: widen the column rather than wrap
+            chunks[:] = [c.astype(np.int64) for c in chunks]
+            array = np.array(values, dtype=np.int64)
+        end = start + len(array)
+        while len(chunks) * CHUNK < end:
+            chunks.append(np.empty(CHUNK, dtype=array.dtype))
+        row = start
+        while row < end:
+            chunk, at = divmod(row, CHUNK)
+            size = min(CHUNK - at, end - row)
+            chunks[chunk][at : at + size] = array[row - start : row - start + size]
+            row += size
 
     def sort_by_message(self) -> None:
         """Reorder the rows by message id, in place (stable: equal ids keep their order)."""
+        self._flush()
         if self._n:
             self._reorder(np.argsort(self.column("message"), kind="stable"))
 
@@ -160,15 +173,11 @@ class RecordColumns(Sequence[MessageRecord]):
 
     def replace(self, i: int, r: MessageRecord) -> None:
         """Row `i` becomes `r` (resolving a debounce batch rewrites a merged message's row)."""
+        self._flush()
         if not 0 <= i < self._n:
             raise IndexError(i)
-        row = self._row_values(r)
-        chunk, at = divmod(i, CHUNK)
-        try:
-            self._write(chunk, at, row)
-        except OverflowError:
-            self._widen(row)
-            self._write(chunk, at, row)
+        for name, value in zip(COLUMNS, self._row_values(r), strict=True):
+            self._store(name, i, (value,))
         self._debounced.pop(i, None)
         if r.merged_into is not None or r.batch:
             self._debounced[i] = (r.merged_into, tuple(r.batch))
@@ -176,13 +185,14 @@ class RecordColumns(Sequence[MessageRecord]):
     # -- reading ---------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return self._n
+        return self._n + len(self._pending)
 
     @overload
     def __getitem__(self, i: int) -> MessageRecord: ...
     @overload
     def __getitem__(self, i: slice) -> RecordColumns: ...
     def __getitem__(self, i: int | slice) -> MessageRecord | RecordColumns:
+        self._flush()
         if isinstance(i, slice):
             return self.take(np.arange(self._n)[i])
         if i < 0:
@@ -193,6 +203,7 @@ class RecordColumns(Sequence[MessageRecord]):
         return self._record(i, [self._chunks[name][chunk][at].item() for name in COLUMNS])
 
     def __iter__(self) -> Iterator[MessageRecord]:
+        self._flush()
         for chunk in range(len(self._chunks["message"])):
             start = chunk * CHUNK
             size = min(CHUNK, self._n - start)
@@ -242,6 +253,7 @@ class RecordColumns(Sequence[MessageRecord]):
         """A copy of one stored column (`COLUMNS`), one value per row; see the module docstring for codes."""
         if name not in self._chunks:
             raise KeyError(f"no column {name!r}; stored: {', '.join(COLUMNS)}")
+        self._flush()
         chunks = self._chunks[name]
         if not chunks:
             return np.empty(0, dtype=_DTYPES[name])
@@ -261,6 +273,7 @@ class RecordColumns(Sequence[MessageRecord]):
 
     def take(self, rows: Sequence[int] | np.ndarray[Any, Any]) -> RecordColumns:
         """A new store of the given rows, in that order."""
+        self._flush()
         rows = np.asarray(rows, dtype=np.int64)
         if rows.size and not (-self._n <= rows.min() and rows.max() < self._n):
             raise IndexError("record index out of range")
@@ -277,6 +290,7 @@ class RecordColumns(Sequence[MessageRecord]):
 
     def nbytes(self) -> int:
         """Bytes held by the column arrays (the string tables and the debounce side table aside)."""
+        self._flush()
         return sum(c.nbytes for chunks in self._chunks.values() for c in chunks)
 
     # -- equality and pickling -------------------------------------------------------------
@@ -304,6 +318,7 @@ class RecordColumns(Sequence[MessageRecord]):
     def __setstate__(self, state: dict[str, Any]) -> None:
         columns = state["columns"]
         self._n = len(columns["message"])
+        self._pending = []
         self._chunks = {name: _chunked(columns[name]) for name in COLUMNS}
         self._customers = list(state["customers"])
         self._customer_code = {c: i for i, c in enumerate(self._customers)}
