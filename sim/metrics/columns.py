@@ -19,6 +19,7 @@ appended rows wait in a short list and are written a few thousand at a time, col
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
@@ -52,8 +53,12 @@ _INTEGERS: dict[str, type[np.integer[Any]]] = {
     "crm_calls": np.int16,
     "llm_calls": np.int16,
 }
-# Every stored column, in the order rows are written.
-COLUMNS: tuple[str, ...] = (*_INTEGERS, *_TIMES, *_MAYBE_TIMES, *_FLAGS)
+_CODED = ("customer", "tax_id", "outcome", "source")
+# Stored as they are in the record: read with one attrgetter call.
+_PLAIN = (*(name for name in _INTEGERS if name not in _CODED), *_TIMES, *_FLAGS)
+_plain_values = operator.attrgetter(*_PLAIN)
+# Every stored column, in the order a row's values are kept.
+COLUMNS: tuple[str, ...] = (*_PLAIN, *_CODED, *_MAYBE_TIMES)
 _DTYPES: dict[str, np.dtype[Any]] = {
     **{name: np.dtype(t) for name, t in _INTEGERS.items()},
     **{name: np.dtype(np.float64) for name in (*_TIMES, *_MAYBE_TIMES)},
@@ -102,33 +107,16 @@ class RecordColumns(Sequence[MessageRecord]):
         """The values of `r` in `COLUMNS` order."""
         nan = np.nan
         return (
-            r.message,
-            r.index,
+            *_plain_values(r),
             _intern(r.customer, self._customers, self._customer_code),
             _intern(r.tax_id, self._tax_ids, self._tax_code),
             _OUTCOME_CODE[r.outcome],  # a plain string finds its StrEnum's code too
             _SOURCE_CODE[r.source],
-            r.lock_attempts,
-            r.redis_commands,
-            r.cache_errors,
-            r.lock_errors,
-            r.crm_calls,
-            r.llm_calls,
-            r.arrival,
-            r.queue_wait,
-            r.lock_wait,
-            r.crm_s,
-            r.llm_s,
-            r.reply_at,
-            r.done_at,
-            r.started_at,
             nan if r.acquired_at is None else r.acquired_at,
             nan if r.lock_asked_at is None else r.lock_asked_at,
             nan if r.lock_refreshed_at is None else r.lock_refreshed_at,
             nan if r.released_at is None else r.released_at,
             nan if r.cache_checked_at is None else r.cache_checked_at,
-            r.lock_lost,
-            r.llm_called,
         )
 
     def _flush(self) -> None:
@@ -212,10 +200,10 @@ class RecordColumns(Sequence[MessageRecord]):
                 yield self._record(start + offset, row)
 
     def _record(self, i: int, row: Sequence[Any]) -> MessageRecord:
-        (message, index, customer, tax_id, outcome, source, lock_attempts, redis_commands, cache_errors,
-         lock_errors, crm_calls, llm_calls, arrival, queue_wait, lock_wait, crm_s, llm_s, reply_at, done_at,
-         started_at, acquired_at, lock_asked_at, lock_refreshed_at, released_at, cache_checked_at, lock_lost,
-         llm_called) = row  # fmt: skip
+        (message, index, lock_attempts, redis_commands, cache_errors, lock_errors, crm_calls, llm_calls, arrival,
+         queue_wait, lock_wait, crm_s, llm_s, reply_at, done_at, started_at, lock_lost, llm_called, customer, tax_id,
+         outcome, source, acquired_at, lock_asked_at, lock_refreshed_at, released_at,
+         cache_checked_at) = row  # fmt: skip
         merged_into, batch = self._debounced.get(i, (None, ()))
         return MessageRecord(
             message=message,
