@@ -1,21 +1,18 @@
 """A run's records as numpy columns, for the metrics that are computed over arrays (windows, segments).
 
-Built in one pass over the records (a day is ~100k of them): the numeric fields go through
-one `attrgetter` into one float array, where None (a time that never happened) becomes NaN.
+Read from the run's record store (`sim.metrics.columns`), where a time that never happened is NaN.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from operator import attrgetter
 
 import numpy as np
 
+from sim.metrics.columns import OUTCOMES
 from sim.metrics.records import MessageRecord, Outcome
-
-_NUMBERS = ("arrival", "started_at", "done_at", "reply_at", "lock_asked_at", "acquired_at", "lock_wait")
-_COUNTS = ("crm_calls", "llm_calls", "index", "in_outage", "scripted")
+from sim.metrics.summary import as_columns
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,21 +36,20 @@ class Columns:
 
 
 def columns(records: Sequence[MessageRecord]) -> Columns:
-    n = len(records)
-    numbers = np.array(list(map(attrgetter(*_NUMBERS), records)), dtype=float).reshape(n, len(_NUMBERS))
-    counts = np.array(list(map(attrgetter(*_COUNTS), records)), dtype=np.int64).reshape(n, len(_COUNTS))
-    arrival, started, done, reply, asked, acquired, waited = numbers.T
+    cols = as_columns(records)
+    arrival, reply = cols.column("arrival"), cols.column("reply_at")
+    asked, acquired = cols.column("lock_asked_at"), cols.column("acquired_at")
     return Columns(
         arrival=arrival,
-        started=started,
-        done=done,
+        started=cols.column("started_at"),
+        done=cols.column("done_at"),
         latency=reply - arrival,
         lock_asked=asked,
-        lock_end=np.where(np.isnan(acquired), asked + waited, acquired),
-        outcome=np.array([str(r.outcome) for r in records], dtype=str),
-        crm_calls=counts[:, 0].astype(float),
-        llm_calls=counts[:, 1].astype(float),
-        first=counts[:, 2] == 0,
-        in_outage=counts[:, 3].astype(bool),
-        scripted=counts[:, 4].astype(bool),
+        lock_end=np.where(np.isnan(acquired), asked + cols.column("lock_wait"), acquired),
+        outcome=np.array([str(o) for o in OUTCOMES], dtype=str)[cols.column("outcome")],
+        crm_calls=cols.column("crm_calls").astype(float),
+        llm_calls=cols.column("llm_calls").astype(float),
+        first=cols.column("index") == 0,
+        in_outage=cols.column("in_outage"),
+        scripted=cols.column("scripted"),
     )

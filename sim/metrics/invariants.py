@@ -6,19 +6,22 @@ never a property of the workload: the CLI reports it and exits with code 3.
 Times in a record are taken where things happen (`MessageRecord`), never
 re-derived from sums, and compared with one tolerance, `EPSILON`. Counts are
 conserved: what the messages say they sent or called must add up to what the
-world (driver, CRM, LLM) counted. Every check is O(n log n) in the records.
+world (driver, CRM, LLM) counted. Every check is O(n log n) in the records and
+runs on their columns (`RecordColumns`): a month of messages is checked in seconds.
+Per-customer orderings sort rows by (customer, time...) with `lexsort` instead of
+grouping records in dicts of lists.
 """
 
 from __future__ import annotations
 
-import bisect
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from sim.metrics.columns import OUTCOMES, SOURCES, RecordColumns
 from sim.metrics.records import RESOLVED, MessageRecord, Outcome, Source, WorldCounts
 from sim.metrics.summary import crm_calls, llm_calls, redis_commands
 
@@ -44,136 +47,194 @@ class Facts:
 
 def check(records: Sequence[MessageRecord], **facts: Any) -> list[str]:
     """Human-readable violations; an empty list means every invariant held. `facts`: see `Facts`
-    (whose constructor checks their names; `Any` because each has a type of its own)."""
+    (whose constructor checks their names; `Any` because each has a type of its own).
+    `records` in columns (a run's) are checked as they are; any other sequence is put in columns first."""
     known = Facts(**facts)
-    return [problem for _, rule in CHECKS for problem in rule(records, known)]
+    columns = records if isinstance(records, RecordColumns) else RecordColumns.from_records(records)
+    return [problem for _, rule in CHECKS for problem in rule(columns, known)]
 
 
-def _one_outcome_each(records: Sequence[MessageRecord], facts: Facts) -> list[str]:
+Array = np.ndarray[Any, Any]
+
+
+def _is(records: RecordColumns, outcome: Outcome) -> Array:
+    mask: Array = records.column("outcome") == OUTCOMES.index(outcome)
+    return mask
+
+
+def _merged(records: RecordColumns) -> Array:
+    """Rows answered by another message's reply (debounce)."""
+    merged = np.zeros(len(records), dtype=bool)
+    merged[[row for row, (into, _) in records.debounced().items() if into is not None]] = True
+    return merged
+
+
+def _first_messages(records: RecordColumns, bad: Array) -> list[int]:
+    """The ids of the first five messages where `bad` holds (the ones a problem names)."""
+    return [int(m) for m in records.column("message")[bad][:5]]
+
+
+def _one_outcome_each(records: RecordColumns, facts: Facts) -> list[str]:
     problems = []
     expected = facts.expected
-    ids = [r.message for r in records]
-    if len(ids) != expected or len(set(ids)) != expected:
-        problems.append(f"{expected} messages arrived but {len(set(ids))} distinct ones got an outcome ({len(ids)})")
-    bad = [r.message for r in records if r.outcome not in RESOLVED]
-    if bad:
-        problems.append(f"messages without a valid outcome: {bad[:5]}")
+    ids = records.column("message")
+    distinct = len(np.unique(ids))
+    if len(ids) != expected or distinct != expected:
+        problems.append(f"{expected} messages arrived but {distinct} distinct ones got an outcome ({len(ids)})")
+    resolved = np.isin(records.column("outcome"), [OUTCOMES.index(o) for o in RESOLVED])
+    if not resolved.all():
+        problems.append(f"messages without a valid outcome: {_first_messages(records, ~resolved)}")
     return problems
 
 
-def _no_negative_waits(records: Sequence[MessageRecord], facts: Facts) -> list[str]:
-    bad = [
-        r.message
-        for r in records
-        if min(r.queue_wait, r.lock_wait, r.crm_s, r.llm_s) < -EPSILON or r.reply_at < r.arrival - EPSILON
-    ]
-    return [f"negative waits or replies before arrival in messages {bad[:5]}"] if bad else []
+def _no_negative_waits(records: RecordColumns, facts: Facts) -> list[str]:
+    c = records.column
+    negative = np.zeros(len(records), dtype=bool)
+    for wait in ("queue_wait", "lock_wait", "crm_s", "llm_s"):
+        negative |= c(wait) < -EPSILON
+    bad = negative | (c("reply_at") < c("arrival") - EPSILON)
+    return (
+        [f"negative waits or replies before arrival in messages {_first_messages(records, bad)}"] if bad.any() else []
+    )
 
 
-def _no_reply_before_the_work(records: Sequence[MessageRecord], facts: Facts) -> list[str]:
+def _no_reply_before_the_work(records: RecordColumns, facts: Facts) -> list[str]:
     """An answer comes after the lock was taken and the CRM and LLM time was spent."""
-    bad = [
-        r.message
-        for r in records
-        if r.outcome == Outcome.ANSWERED
-        and r.merged_into is None
-        and r.acquired_at is not None
-        and r.reply_at < r.acquired_at + r.crm_s + r.llm_s - EPSILON
-    ]
-    return [f"answers before their lock + CRM + LLM time in messages {bad[:5]}"] if bad else []
+    c = records.column
+    acquired = c("acquired_at")
+    bad = (
+        _is(records, Outcome.ANSWERED)
+        & ~_merged(records)
+        & ~np.isnan(acquired)
+        & (c("reply_at") < acquired + c("crm_s") + c("llm_s") - EPSILON)
+    )
+    return (
+        [f"answers before their lock + CRM + LLM time in messages {_first_messages(records, bad)}"] if bad.any() else []
+    )
 
 
-def _worker_freed_after_reply(records: Sequence[MessageRecord], facts: Facts) -> list[str]:
+def _worker_freed_after_reply(records: RecordColumns, facts: Facts) -> list[str]:
     # A merged message's worker moves on at once; its reply is its batch leader's.
-    bad = [r.message for r in records if r.merged_into is None and r.done_at < r.reply_at - EPSILON]
-    return [f"workers freed before their reply in messages {bad[:5]}"] if bad else []
+    bad = ~_merged(records) & (records.column("done_at") < records.column("reply_at") - EPSILON)
+    return [f"workers freed before their reply in messages {_first_messages(records, bad)}"] if bad.any() else []
 
 
-def _workers_conserved(records: Sequence[MessageRecord], facts: Facts) -> list[str]:
+def _workers_conserved(records: RecordColumns, facts: Facts) -> list[str]:
     """Never more messages in service than workers: starts and ends swept in time order.
 
     A worker freed at t and taken again at t is one worker: ends count up to `EPSILON` after a start.
     """
     if not records:
         return []
-    starts = np.sort(np.fromiter((r.started_at for r in records), dtype=float, count=len(records)))
-    ends = np.sort(np.fromiter((r.done_at for r in records), dtype=float, count=len(records)))
+    starts, ends = np.sort(records.column("started_at")), np.sort(records.column("done_at"))
     busy = np.arange(1, len(starts) + 1) - np.searchsorted(ends, starts + EPSILON, side="right")
     peak = int(busy.max())
     return [f"{peak} messages in service at once with {facts.workers} workers"] if peak > facts.workers else []
 
 
-def _busy_only_after_the_timeout(records: Sequence[MessageRecord], facts: Facts) -> list[str]:
+def _busy_only_after_the_timeout(records: RecordColumns, facts: Facts) -> list[str]:
     """A busy apology means the lock timeout ran out — unless Redis errored while waiting."""
     if facts.lock_timeout is None:
         return []
     limit = facts.lock_timeout - DEADLINE_SLACK
-    bad = [
-        r.message
-        for r in records
-        if r.outcome == Outcome.BUSY and r.merged_into is None and r.lock_errors == 0 and r.lock_wait < limit
+    c = records.column
+    bad = _is(records, Outcome.BUSY) & ~_merged(records) & (c("lock_errors") == 0) & (c("lock_wait") < limit)
+    if not bad.any():
+        return []
+    return [
+        f"busy apologies before the {facts.lock_timeout:g} s lock timeout in messages {_first_messages(records, bad)}"
     ]
-    return [f"busy apologies before the {facts.lock_timeout:g} s lock timeout in messages {bad[:5]}"] if bad else []
 
 
-def _one_holder_at_a_time(records: Sequence[MessageRecord], facts: Facts) -> list[str]:
+def _one_holder_at_a_time(records: RecordColumns, facts: Facts) -> list[str]:
     """One holder per conversation: a lock taken while another holder's is still live is a bug.
 
     A hold ends when its holder sends the release, or one TTL after the lock was
     last set (acquired, or extended by the watchdog) if that is earlier: then the
     key really expired. An overlap is also excused by a Redis restart during it.
     """
-    held: dict[str, list[tuple[float, float, int]]] = defaultdict(list)
-    for r in records:
-        if r.acquired_at is not None:
-            let_go = r.released_at if r.released_at is not None else r.reply_at
-            refreshed = r.lock_refreshed_at if r.lock_refreshed_at is not None else r.acquired_at
-            held[r.customer].append((r.acquired_at, min(let_go, refreshed + facts.lock_ttl), r.message))
-    problems = []
-    for customer, holds in held.items():
-        holds.sort()
-        end, first, first_start = -np.inf, -1, 0.0
-        for start, stop, message in holds:
-            # The first holder's SET ran one round trip before it saw it: a restart then wiped it too.
-            if start < end - EPSILON and not _restart_between(facts, first_start - facts.rtt - EPSILON, start):
-                problems.append(f"two holders of {customer}'s lock: messages {first} and {message}")
-            if stop > end:
-                end, first, first_start = stop, message, start
-    return problems[:5]
+    c = records.column
+    acquired = c("acquired_at")
+    held = ~np.isnan(acquired)
+    start, released, refreshed = acquired[held], c("released_at")[held], c("lock_refreshed_at")[held]
+    let_go = np.where(np.isnan(released), c("reply_at")[held], released)
+    stop = np.minimum(let_go, np.where(np.isnan(refreshed), start, refreshed) + facts.lock_ttl)
+    customer, message = c("customer")[held], c("message")[held]
+    order, first = _sweep(customer, start, stop, message)
+    start, stop, customer, message = start[order], stop[order], customer[order], message[order]
+    earlier = np.maximum(first, 0)
+    end = np.where(first >= 0, stop[earlier], -np.inf)
+    # The first holder's SET ran one round trip before it saw it: a restart then wiped it too.
+    bad = (start < end - EPSILON) & ~_restarted(facts, start[earlier] - facts.rtt - EPSILON, start)
+    names = records.customers()
+    return [
+        f"two holders of {names[customer[i]]}'s lock: messages {message[earlier[i]]} and {message[i]}"
+        for i in np.flatnonzero(bad)[:5]
+    ]
 
 
-def _restart_between(facts: Facts, start: float, stop: float) -> bool:
-    i = bisect.bisect_left(facts.restarts, start)
-    return i < len(facts.restarts) and facts.restarts[i] <= stop
+def _sweep(group: Array, time: Array, value: Array, message: Array) -> tuple[Array, Array]:
+    """Rows sorted by group (groups in order of first appearance), then by (time, value, message);
+    and, for each in that order, the position of the earlier row of its group whose `value` is the
+    largest so far (the first to reach it), or -1 for a group's first row.
+
+    The running maximum restarts with each group because values are replaced by their dense
+    ranks and offset by the group's position: every key of a later group exceeds all before it.
+    """
+    n = len(group)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    _, first_seen, code = np.unique(group, return_index=True, return_inverse=True)
+    appearance = np.argsort(np.argsort(first_seen))[code]  # 0 for the group seen first, 1 for the next…
+    order = np.lexsort((message, value, time, appearance))
+    appearance = appearance[order]
+    _, rank = np.unique(value[order], return_inverse=True)
+    key = appearance.astype(np.int64) * (int(rank.max()) + 1) + rank
+    new_max = np.ones(n, dtype=bool)
+    new_max[1:] = key[1:] > np.maximum.accumulate(key)[:-1]
+    holder = np.maximum.accumulate(np.where(new_max, np.arange(n), -1))  # the running maximum's row, up to i
+    first = np.full(n, -1, dtype=np.int64)
+    first[1:] = holder[:-1]
+    first[np.flatnonzero(appearance[1:] != appearance[:-1]) + 1] = -1  # a group's first row has no earlier
+    return order, first
 
 
-def _one_batch_each(records: Sequence[MessageRecord], facts: Facts) -> list[str]:
-    seen = Counter(m for r in records for m in r.batch)
+def _restarted(facts: Facts, start: Array, stop: Array) -> Array:
+    """Where Redis restarted between `start` and `stop` (both included)."""
+    restarts = np.asarray(facts.restarts, dtype=float)
+    if not len(restarts):
+        return np.zeros(len(start), dtype=bool)
+    i = np.searchsorted(restarts, start, side="left")
+    return (i < len(restarts)) & (restarts[np.minimum(i, len(restarts) - 1)] <= stop)
+
+
+def _one_batch_each(records: RecordColumns, facts: Facts) -> list[str]:
+    seen = Counter(m for _, batch in records.debounced().values() for m in batch)
     twice = sorted(m for m, n in seen.items() if n > 1)
     return [f"messages answered in more than one debounce batch: {twice[:5]}"] if twice else []
 
 
-def _fair_lock_in_queue_order(records: Sequence[MessageRecord], facts: Facts) -> list[str]:
+def _fair_lock_in_queue_order(records: RecordColumns, facts: Facts) -> list[str]:
     """The fair lock: of one conversation's holders (none lost), the earlier to queue acquires first."""
     if not facts.fair:
         return []
-    queued: dict[str, list[tuple[float, float, int]]] = defaultdict(list)
-    for r in records:
-        if r.acquired_at is not None and r.lock_asked_at is not None and not r.lock_lost:
-            queued[r.customer].append((r.lock_asked_at, r.acquired_at, r.message))
-    problems = []
-    for customer, waits in queued.items():
-        waits.sort()
-        latest, before = -np.inf, -1
-        for asked, acquired, message in waits:
-            if acquired < latest - EPSILON and not _restart_between(facts, asked, latest):
-                problems.append(f"{customer}'s fair lock granted message {message} before {before}, queued earlier")
-            if acquired > latest:
-                latest, before = acquired, message
-    return problems[:5]
+    c = records.column
+    asked, acquired = c("lock_asked_at"), c("acquired_at")
+    queued = ~np.isnan(acquired) & ~np.isnan(asked) & ~c("lock_lost")
+    asked, acquired, customer, message = asked[queued], acquired[queued], c("customer")[queued], c("message")[queued]
+    order, first = _sweep(customer, asked, acquired, message)
+    asked, acquired, customer, message = asked[order], acquired[order], customer[order], message[order]
+    earlier = np.maximum(first, 0)
+    latest = np.where(first >= 0, acquired[earlier], -np.inf)
+    bad = (acquired < latest - EPSILON) & ~_restarted(facts, asked, latest)
+    names = records.customers()
+    return [
+        f"{names[customer[i]]}'s fair lock granted message {message[i]} before {message[earlier[i]]}, queued earlier"
+        for i in np.flatnonzero(bad)[:5]
+    ]
 
 
-def _cache_hits_within_ttl(records: Sequence[MessageRecord], facts: Facts) -> list[str]:
+def _cache_hits_within_ttl(records: RecordColumns, facts: Facts) -> list[str]:
     """A hit read an entry a miss stored at most one TTL earlier.
 
     Both times are seen one round trip after the command ran; a single-flight
@@ -181,30 +242,51 @@ def _cache_hits_within_ttl(records: Sequence[MessageRecord], facts: Facts) -> li
     """
     if facts.cache_ttl is None:
         return []
-    fills: dict[str, list[float]] = defaultdict(list)
-    for r in records:
-        if r.source == Source.MISS and r.cache_errors == 0 and r.cache_checked_at is not None:
-            fills[r.tax_id].append(r.cache_checked_at)
-    for times in fills.values():
-        times.sort()
-    bad = []
-    for r in records:
-        if r.source == Source.HIT and r.cache_checked_at is not None:  # a hit's check always finished
-            times = fills.get(r.tax_id, [])
-            i = bisect.bisect_right(times, r.cache_checked_at + facts.rtt + EPSILON)
-            if i == 0 or times[i - 1] < r.cache_checked_at - facts.cache_ttl - EPSILON:
-                bad.append(r.message)
-    return [f"cache hits older than the {facts.cache_ttl:g} s TTL in messages {bad[:5]}"] if bad else []
+    c = records.column
+    source, checked, tax = c("source"), c("cache_checked_at"), c("tax_id")
+    filled = (source == SOURCES.index(Source.MISS)) & (c("cache_errors") == 0) & ~np.isnan(checked)
+    hits = (source == SOURCES.index(Source.HIT)) & ~np.isnan(checked)  # a hit's check always finished
+    stale = _stale(tax[filled], checked[filled], tax[hits], checked[hits], facts)
+    bad = np.zeros(len(records), dtype=bool)
+    bad[np.flatnonzero(hits)[stale]] = True
+    return (
+        [f"cache hits older than the {facts.cache_ttl:g} s TTL in messages {_first_messages(records, bad)}"]
+        if bad.any()
+        else []
+    )
 
 
-def _redis_commands_conserved(records: Sequence[MessageRecord], facts: Facts) -> list[str]:
+def _stale(fill_tax: Array, fill_at: Array, hit_tax: Array, hit_at: Array, facts: Facts) -> Array:
+    """For each hit: no fill of its tax id seen by then, or the latest one older than the TTL.
+
+    "The latest fill of the same tax id at or before t" is one `searchsorted` on (tax id, time)
+    keys, times again as dense ranks (over the fills and the hits' bounds together: exact).
+    """
+    assert facts.cache_ttl is not None
+    newest = hit_at + facts.rtt + EPSILON
+    if not len(fill_at):
+        return np.ones(len(hit_at), dtype=bool)
+    _, rank = np.unique(np.concatenate([fill_at, newest]), return_inverse=True)
+    ranks = int(rank.max()) + 1
+    fill_key = fill_tax.astype(np.int64) * ranks + rank[: len(fill_at)]
+    hit_key = hit_tax.astype(np.int64) * ranks + rank[len(fill_at) :]
+    order = np.argsort(fill_key, kind="stable")
+    fill_key, fill_tax, fill_at = fill_key[order], fill_tax[order], fill_at[order]
+    i = np.searchsorted(fill_key, hit_key, side="right")  # past the latest fill of the tax id by `newest`
+    none_yet = i == np.searchsorted(fill_tax, hit_tax, side="left")
+    too_old: Array = fill_at[np.maximum(i - 1, 0)] < hit_at - facts.cache_ttl - EPSILON
+    stale: Array = none_yet | too_old
+    return stale
+
+
+def _redis_commands_conserved(records: RecordColumns, facts: Facts) -> list[str]:
     if facts.world is None:
         return []
     per_message, sent = redis_commands(records), facts.world.redis_commands
     return [f"the messages account for {per_message} Redis commands of {sent} sent"] if per_message != sent else []
 
 
-def _service_calls_conserved(records: Sequence[MessageRecord], facts: Facts) -> list[str]:
+def _service_calls_conserved(records: RecordColumns, facts: Facts) -> list[str]:
     if facts.world is None:
         return []
     problems = []
@@ -217,20 +299,20 @@ def _service_calls_conserved(records: Sequence[MessageRecord], facts: Facts) -> 
     return problems
 
 
-def _nothing_answered_while_down(records: Sequence[MessageRecord], facts: Facts) -> list[str]:
+def _nothing_answered_while_down(records: RecordColumns, facts: Facts) -> list[str]:
     if facts.world is None or facts.world.succeeded_while_down == 0:
         return []
     return [f"{facts.world.succeeded_while_down} Redis commands succeeded while Redis was down"]
 
 
-def _no_keys_left_behind(records: Sequence[MessageRecord], facts: Facts) -> list[str]:
+def _no_keys_left_behind(records: RecordColumns, facts: Facts) -> list[str]:
     if facts.world is None or not facts.world.leftover_keys:
         return []
     keys = facts.world.leftover_keys
     return [f"{len(keys)} lock, queue, grant or batch keys left after the drain: {list(keys[:5])}"]
 
 
-Rule = Callable[[Sequence[MessageRecord], Facts], list[str]]
+Rule = Callable[[RecordColumns, Facts], list[str]]
 CHECKS: tuple[tuple[str, Rule], ...] = (
     ("one outcome per message", _one_outcome_each),
     ("no negative waits", _no_negative_waits),

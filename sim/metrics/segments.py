@@ -64,7 +64,7 @@ class Segment:
 def segments(cols: Mapping[str, Sequence[Columns]], context: RunContext) -> tuple[Segment, ...]:
     """Both sides of every grouping that has messages on both sides in some replication.
 
-    `cols`: per variant, the columns of each replication's records (`sim.metrics.columns`).
+    `cols`: per variant, the columns of each replication's records (`sim.metrics.arrays`).
     """
     found: list[Segment] = []
     for grouping in Grouping:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
 
+from sim.metrics.columns import NO_BURST, OUTCOMES, SOURCES, RecordColumns
 from sim.metrics.records import MessageRecord, Outcome, Source
 
 
@@ -66,18 +66,24 @@ METRICS: dict[str, Metric] = {
 
 
 def summarize(records: Sequence[MessageRecord]) -> dict[str, float]:
-    """The metrics of one run of one variant; keys in `METRICS` order, NaN where one does not apply."""
-    n = len(records)
-    outcomes = {k: sum(1 for r in records if r.outcome == k) for k in (Outcome.ANSWERED, Outcome.BUSY, Outcome.FAILED)}
-    p50, p95, p99 = percentiles([r.latency for r in records], (50, 95, 99))
-    a50, a95, a99 = percentiles([r.latency for r in records if r.outcome == Outcome.ANSWERED], (50, 95, 99))
-    f50, f95 = percentiles(first_replies(records), (50, 95))
+    """The metrics of one run of one variant; keys in `METRICS` order, NaN where one does not apply.
+
+    Computed on the run's columns (`RecordColumns`): no record object is built per message.
+    """
+    cols = as_columns(records)
+    n = len(cols)
+    outcome = cols.column("outcome")
+    answered, busy, failed = (outcome == _OUTCOME[o] for o in (Outcome.ANSWERED, Outcome.BUSY, Outcome.FAILED))
+    latency = cols.column("reply_at") - cols.column("arrival")
+    p50, p95, p99 = percentiles(latency, (50, 95, 99))
+    a50, a95, a99 = percentiles(latency[answered], (50, 95, 99))
+    f50, f95 = percentiles(first_replies(cols), (50, 95))
     return {
         "messages": n,
-        "answered": outcomes[Outcome.ANSWERED],
-        "busy": outcomes[Outcome.BUSY],
-        "failed": outcomes[Outcome.FAILED],
-        "busy_rate": outcomes[Outcome.BUSY] / n if n else math.nan,
+        "answered": int(answered.sum()),
+        "busy": int(busy.sum()),
+        "failed": int(failed.sum()),
+        "busy_rate": float(busy.sum()) / n if n else math.nan,
         "latency_p50_s": p50,
         "latency_p95_s": p95,
         "latency_p99_s": p99,
@@ -86,16 +92,25 @@ def summarize(records: Sequence[MessageRecord]) -> dict[str, float]:
         "latency_answered_p99_s": a99,
         "first_reply_p50_s": f50,
         "first_reply_p95_s": f95,
-        "customers_apologised": customers_apologised(records),
-        "cache_hit_ratio": cache_hit_ratio(records),
-        "crm_calls": crm_calls(records),
-        "llm_calls": llm_calls(records),
-        "lock_polls": sum(r.lock_attempts for r in records),
-        "redis_commands": redis_commands(records),
-        "lock_lost": sum(1 for r in records if r.lock_lost),
-        "redis_errors": sum(r.lock_errors + r.cache_errors for r in records),
-        "out_of_order": out_of_order(records),
+        "customers_apologised": customers_apologised(cols),
+        "cache_hit_ratio": cache_hit_ratio(cols),
+        "crm_calls": crm_calls(cols),
+        "llm_calls": llm_calls(cols),
+        "lock_polls": _total(cols, "lock_attempts"),
+        "redis_commands": redis_commands(cols),
+        "lock_lost": _total(cols, "lock_lost"),
+        "redis_errors": _total(cols, "lock_errors") + _total(cols, "cache_errors"),
+        "out_of_order": out_of_order(cols),
     }
+
+
+_OUTCOME = {o: code for code, o in enumerate(OUTCOMES)}
+_SOURCE = {s: code for code, s in enumerate(SOURCES)}
+
+
+def as_columns(records: Sequence[MessageRecord]) -> RecordColumns:
+    """A run's records as columns: the run's own store, or a copy of a hand-built list."""
+    return records if isinstance(records, RecordColumns) else RecordColumns.from_records(records)
 
 
 def percentiles(values: Sequence[float] | np.ndarray, q: Sequence[float]) -> list[float]:
@@ -111,14 +126,16 @@ def first_replies(records: Sequence[MessageRecord]) -> np.ndarray:
     A burst is one customer writing several messages in a row; this is how long they waited
     before the bot said anything. Records without a burst number (built by hand) are left out.
     """
-    known = [r for r in records if r.burst is not None]
-    if not known:
+    cols = as_columns(records)
+    burst = cols.column("burst").astype(np.int64)
+    known = burst != NO_BURST
+    if not known.any():
         return np.empty(0)
-    burst = np.fromiter((r.burst for r in known), dtype=np.int64, count=len(known))
+    burst = burst[known]
     first_arrival = np.full(int(burst.max()) + 1, np.inf)
     first_reply = np.full(len(first_arrival), np.inf)
-    np.minimum.at(first_arrival, burst, [r.arrival for r in known])
-    np.minimum.at(first_reply, burst, [r.reply_at for r in known])
+    np.minimum.at(first_arrival, burst, cols.column("arrival")[known])
+    np.minimum.at(first_reply, burst, cols.column("reply_at")[known])
     seen = np.isfinite(first_arrival)
     waits: np.ndarray = first_reply[seen] - first_arrival[seen]
     return waits
@@ -126,9 +143,12 @@ def first_replies(records: Sequence[MessageRecord]) -> np.ndarray:
 
 def customers_apologised(records: Sequence[MessageRecord]) -> float:
     """The share of customers who got at least one busy apology; NaN without customers."""
-    customers = {r.customer for r in records}
-    apologised = {r.customer for r in records if r.outcome == Outcome.BUSY}
-    return len(apologised) / len(customers) if customers else math.nan
+    cols = as_columns(records)
+    customer = cols.column("customer")
+    if len(customer) == 0:
+        return math.nan
+    apologised = customer[cols.column("outcome") == _OUTCOME[Outcome.BUSY]]
+    return len(np.unique(apologised)) / len(np.unique(customer))
 
 
 def cache_hit_ratio(records: Sequence[MessageRecord]) -> float:
@@ -137,36 +157,46 @@ def cache_hit_ratio(records: Sequence[MessageRecord]) -> float:
     A check with the cache off (`Source.OFF`) is not a miss: counting it would draw a
     variant without a cache as a 0 % hit ratio, "worse" than any cache.
     """
-    asked = [r.source for r in records if r.source is not None and r.source != Source.OFF]
-    return asked.count(Source.HIT) / len(asked) if asked else math.nan
+    source = as_columns(records).column("source")
+    asked = (source != _SOURCE[None]) & (source != _SOURCE[Source.OFF])
+    hits = int((source == _SOURCE[Source.HIT]).sum())
+    return hits / int(asked.sum()) if asked.any() else math.nan
 
 
 def crm_calls(records: Sequence[MessageRecord]) -> int:
     """Every call the CRM received, failed and timed-out ones too (counted by the CRM, per message)."""
-    return sum(r.crm_calls for r in records)
+    return _total(as_columns(records), "crm_calls")
 
 
 def llm_calls(records: Sequence[MessageRecord]) -> int:
-    return sum(r.llm_calls for r in records)
+    return _total(as_columns(records), "llm_calls")
 
 
 def redis_commands(records: Sequence[MessageRecord]) -> int:
     """Every command sent, the watchdog's included (counted by the driver, per message)."""
-    return sum(r.redis_commands for r in records)
+    return _total(as_columns(records), "redis_commands")
+
+
+def _total(cols: RecordColumns, name: str) -> int:
+    """A count (or flag) summed over a run, without building a record per message."""
+    return int(cols.column(name).sum(dtype=np.int64))
 
 
 def out_of_order(records: Sequence[MessageRecord]) -> int:
-    """Answered messages that reached the customer before an earlier message of theirs."""
-    by_customer: dict[str, list[MessageRecord]] = defaultdict(list)
-    for r in records:
-        if r.outcome == Outcome.ANSWERED:
-            by_customer[r.customer].append(r)
-    count = 0
-    for answered in by_customer.values():
-        answered.sort(key=lambda r: (r.arrival, r.message))
-        latest = -np.inf
-        for r in answered:
-            if r.reply_at < latest:
-                count += 1
-            latest = max(latest, r.reply_at)
-    return count
+    """Answered messages that reached the customer before an earlier message of theirs.
+
+    Per customer, answers in arrival order (ties by message id): one counts when its reply
+    came before the latest reply so far. Vectorised with integer keys, exact for any times:
+    key = customer × n + the rank of the reply time, whose running maximum never carries
+    over from one customer to the next (every key of a later customer is larger).
+    """
+    cols = as_columns(records)
+    answered = cols.column("outcome") == _OUTCOME[Outcome.ANSWERED]
+    customer = cols.column("customer")[answered].astype(np.int64)
+    if len(customer) < 2:
+        return 0
+    order = np.lexsort((cols.column("message")[answered], cols.column("arrival")[answered], customer))
+    reply_rank = np.unique(cols.column("reply_at")[answered], return_inverse=True)[1].astype(np.int64)
+    key = customer[order] * len(customer) + reply_rank[order]
+    latest = np.maximum.accumulate(key)
+    return int((key[1:] < latest[:-1]).sum())

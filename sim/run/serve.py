@@ -12,6 +12,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+
+from sim.metrics.columns import OUTCOMES, RecordColumns
 from sim.metrics.records import MessageRecord, Outcome
 from sim.run.faults import NO_FAULTS, FaultSchedule
 from sim.run.services import PlannedCrm, PlannedLlm, Served
@@ -201,3 +204,13 @@ def resolve_batches(records: list[MessageRecord]) -> list[MessageRecord]:
                 r = dataclasses.replace(r, outcome=leader.outcome, reply_at=leader.reply_at, merged_into=leader.message)
         resolved.append(r)
     return resolved
+
+
+def resolve_batches_in_place(records: RecordColumns) -> None:
+    """`resolve_batches` on a run's columns sorted by message: only the debounced rows (merged
+    messages and batch leaders, few) are read and rewritten, by the same function."""
+    merged = np.flatnonzero(records.column("outcome") == OUTCOMES.index(Outcome.MERGED))
+    rows = sorted({*merged.tolist(), *records.debounced()})
+    for row, resolved in zip(rows, resolve_batches([records[row] for row in rows]), strict=True):
+        if resolved != records[row]:
+            records.replace(row, resolved)

@@ -10,10 +10,11 @@ import simpy
 from fakeredis import FakeServer
 
 from sim.metrics import invariants
-from sim.metrics.records import MessageRecord, RunResult, WorldCounts
+from sim.metrics.columns import RecordColumns
+from sim.metrics.records import RunResult, WorldCounts
 from sim.run.assemble import build_handler
 from sim.run.faults import FaultSchedule
-from sim.run.serve import Serving, resolve_batches, serve_message, trace_label
+from sim.run.serve import Serving, resolve_batches_in_place, serve_message, trace_label
 from sim.run.services import Served
 from sim.run.streams import Streams
 from sim.run.workload import PlannedMessage, planned_messages
@@ -54,7 +55,9 @@ def simulate(
     world_faults.install(faults, env, server, world.driver.drop_blocked_clients)
     env.process(_arrive(world, planned_messages(scenario, variant.services, rng)))
     env.run()
-    records = resolve_batches(sorted(world.records, key=lambda r: r.message))
+    records = world.records
+    records.sort_by_message()
+    resolve_batches_in_place(records)
     events = internals.events_scheduled(env)
     counted = _world_counts(world, server)
     broken = invariants.check(
@@ -72,7 +75,7 @@ def simulate(
     return RunResult(
         variant=variant.name,
         replication=replication,
-        records=tuple(records),
+        records=records,
         commands_per_second=dict(world.driver.commands_per_second),
         trace=sorted_trace(log or []),
         events=events,
@@ -112,7 +115,7 @@ class _World:
     serving: Serving
     workers: simpy.Resource
     served: Served  # calls the CRM and the LLM received
-    records: list[MessageRecord] = field(default_factory=list)
+    records: RecordColumns = field(default_factory=RecordColumns)  # compact: a run may hold millions
     arrived: int = 0  # messages the arrival process has let in: the plan is made one message at a time
 
 

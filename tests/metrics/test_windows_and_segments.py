@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from sim.metrics.columns import columns
+from sim.metrics.arrays import columns
 from sim.metrics.context import RunContext, Shaded, ShadeKind
 from sim.metrics.records import RunResult
 from sim.metrics.segments import Grouping, segments

@@ -1,0 +1,138 @@
+"""A run's records in columns read back as the very records stored, cost a row of arrays each,
+and pickle as arrays."""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sim.metrics.columns import CHUNK, COLUMNS, OUTCOMES, SOURCES, RecordColumns
+from sim.metrics.records import FIELDS, MessageRecord, Outcome, Source
+from sim.run.serve import resolve_batches, resolve_batches_in_place
+from tests.metrics.test_summary import rec
+
+
+def many(n: int) -> list[MessageRecord]:
+    """`n` records over every chunk boundary, with every kind of value a field can hold."""
+    return [
+        rec(
+            i,
+            customer=f"c{i % 7}",
+            arrival=i / 3,
+            reply_at=i / 3 + 1.5,
+            outcome=OUTCOMES[i % len(OUTCOMES)],
+            source=SOURCES[i % len(SOURCES)],
+            acquired_at=None if i % 3 else i / 3 + 0.1,
+            batch=(i + 1, i + 2) if i % 101 == 0 else (),
+            merged_into=i - 1 if i % 103 == 0 else None,
+            tax_id=f"t{i % 5}" if i % 2 else "",
+            lock_lost=i % 4 == 0,
+            llm_called=i % 5 == 0,
+        )
+        for i in range(n)
+    ]
+
+
+RECORDS = many(2 * CHUNK + 123)
+
+
+def test_records_read_back_equal_and_of_the_same_types_whichever_way_they_are_read():
+    columns = RecordColumns.from_records(RECORDS)
+    assert len(columns) == len(RECORDS)
+    assert list(columns) == RECORDS
+    assert columns == RECORDS and columns == tuple(RECORDS) and columns != RECORDS[:-1]
+    for i in (0, CHUNK - 1, CHUNK, 2 * CHUNK + 122, -1, -CHUNK):
+        assert columns[i] == RECORDS[i]
+    assert list(columns[CHUNK - 5 : CHUNK + 5 : 3]) == RECORDS[CHUNK - 5 : CHUNK + 5 : 3]
+    first = columns[0]
+    assert [type(getattr(first, f)) for f in FIELDS] == [type(getattr(RECORDS[0], f)) for f in FIELDS]
+    assert type(columns[1].source) is Source and type(columns[1].outcome) is Outcome and columns[0].source is None
+    with pytest.raises(IndexError):
+        columns[len(RECORDS)]
+
+
+def test_columns_hold_values_and_codes_into_their_tables():
+    columns = RecordColumns.from_records(RECORDS)
+    assert set(COLUMNS) == set(FIELDS) - {"merged_into", "batch"}
+    assert columns.column("arrival").tolist() == [r.arrival for r in RECORDS]
+    acquired = columns.column("acquired_at")
+    assert [None if np.isnan(a) else a for a in acquired] == [r.acquired_at for r in RECORDS]
+    assert [columns.customers()[c] for c in columns.column("customer")] == [r.customer for r in RECORDS]
+    assert [columns.tax_ids()[c] for c in columns.column("tax_id")] == [r.tax_id for r in RECORDS]
+    assert [OUTCOMES[c] for c in columns.column("outcome")] == [r.outcome for r in RECORDS]
+    assert [SOURCES[c] for c in columns.column("source")] == [r.source for r in RECORDS]
+    assert columns.debounced() == {
+        i: (r.merged_into, r.batch) for i, r in enumerate(RECORDS) if r.merged_into is not None or r.batch
+    }
+    with pytest.raises(KeyError, match="no column 'latency'"):
+        columns.column("latency")
+
+
+def test_a_row_costs_under_150_bytes_and_pickles_as_arrays():
+    columns = RecordColumns.from_records(RECORDS[: 2 * CHUNK])  # whole chunks: no room left unused
+    per_row = columns.nbytes() / len(columns)
+    assert per_row <= 150
+    pickled = pickle.dumps(columns)
+    assert len(pickled) / len(columns) < per_row + 10  # arrays, the small string tables, the few batches
+    again = pickle.loads(pickled)
+    assert again == columns
+    again.append(RECORDS[-1])  # a store read back grows like any other
+    assert again[-1] == RECORDS[-1] and len(again) == 2 * CHUNK + 1
+
+
+def test_counts_beyond_their_small_type_are_widened_not_wrapped():
+    big = rec(1, redis_commands=2**40, cache_errors=40_000, crm_calls=-70_000)
+    columns = RecordColumns.from_records([rec(0), big, rec(2)])
+    assert list(columns) == [rec(0), big, rec(2)]
+    assert columns.column("cache_errors").dtype == np.int64
+
+
+def test_sorting_by_message_is_stable_and_keeps_each_rows_debounce_fields():
+    shuffled = RECORDS[CHUNK:] + RECORDS[:CHUNK] + [dataclasses.replace(RECORDS[7], llm_s=99.0)]
+    columns = RecordColumns.from_records(shuffled)
+    columns.sort_by_message()
+    assert list(columns) == sorted(shuffled, key=lambda r: r.message)
+    columns.append(RECORDS[0])
+    assert columns[-1] == RECORDS[0]
+
+
+def test_a_row_replaced_reads_back_as_the_new_record():
+    columns = RecordColumns.from_records(RECORDS[:10])
+    changed = dataclasses.replace(RECORDS[0], outcome=Outcome.FAILED, batch=(), merged_into=3, customer="new")
+    columns.replace(0, changed)
+    assert columns[0] == changed and list(columns[1:]) == RECORDS[1:10]
+    with pytest.raises(IndexError):
+        columns.replace(10, changed)
+
+
+def test_take_and_an_empty_store():
+    columns = RecordColumns.from_records(RECORDS)
+    assert list(columns.take([5, 0, -1])) == [RECORDS[5], RECORDS[0], RECORDS[-1]]
+    empty = RecordColumns()
+    assert list(empty) == [] and len(empty.column("done_at")) == 0 and empty == []
+    assert pickle.loads(pickle.dumps(empty)) == []
+
+
+@st.composite
+def debounced_runs(draw: st.DrawFn) -> list[MessageRecord]:
+    """Messages 0..n-1, some merged, some leading batches of others (sometimes of no merged one)."""
+    n = draw(st.integers(min_value=1, max_value=12))
+    records = []
+    for m in range(n):
+        merged = draw(st.booleans())
+        batch = () if merged else tuple(draw(st.lists(st.integers(0, n - 1), max_size=3, unique=True)))
+        outcome = Outcome.MERGED if merged else draw(st.sampled_from([Outcome.ANSWERED, Outcome.BUSY]))
+        records.append(rec(m, outcome=outcome, batch=batch, reply_at=float(m), done_at=m + 0.5))
+    return records
+
+
+@given(debounced_runs())
+def test_batches_resolved_on_the_columns_equal_batches_resolved_on_the_records(records):
+    columns = RecordColumns.from_records(records)
+    resolve_batches_in_place(columns)
+    assert list(columns) == resolve_batches(records)
