@@ -127,7 +127,7 @@ def _search(result: TuneResult, images: list[Image]) -> list[Block]:
             ", ".join(f"{k}={v}" for k, v in t.point.items()),
             " / ".join(f"{v:.4g}" for v in t.values),
             str(t.replications),
-            "yes" if t.feasible else "no",
+            "yes" if t.feasible else "—" if t.dropped and "breached" not in t.dropped else "no",
             f"same point as trial {t.repeat_of}" if t.repeat_of is not None else (t.dropped or "—"),
         )
         for t in result.trials

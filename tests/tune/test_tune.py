@@ -14,7 +14,8 @@ from sim.scenario.tune import parse_dimension
 from sim.tune import guarantee, sensitivity
 from sim.tune.search import rungs
 from sim.tune.toml_block import variant_table
-from tests.helpers import MAGNA, write_scenario
+from sim.scenario.reader import parse_duration
+from tests.helpers import MAGNA, PEAK_HOUR, write_scenario
 from tests.theory.test_queueing import erlang_c
 
 MMC = Path(__file__).parent / "mmc-cost.toml"
@@ -154,3 +155,34 @@ def test_the_recommended_table_pasted_into_the_file_gives_the_same_variant(tmp_p
     assert (tuned.lock, tuned.cache, tuned.workers, tuned.redis_rtt, tuned.handler) == (
         after.lock, after.cache, after.workers, after.redis_rtt, after.handler,
     )  # fmt: skip
+
+
+@pytest.mark.slow  # a local Dask cluster takes seconds to start
+def test_a_study_on_a_dask_cluster_matches_one_process(tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    study = magna_study(tmp_path)
+    local, remote = tmp_path / "local", tmp_path / "dask"
+    assert main(["tune", str(study), "--trials", "4", "--out", str(local), "--quiet", "--processes", "1"]) == 0
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+        args = ["--executor", "dask", "--scheduler", cluster.scheduler_address]
+        assert main(["tune", str(study), "--trials", "4", "--out", str(remote), "--quiet", *args]) == 0
+    first, second = (json.loads((o / "magna-tune" / "results.json").read_text()) for o in (local, remote))
+    assert first["trials"] == second["trials"] and first["recommendation"] == second["recommendation"]
+
+
+@pytest.mark.slow  # about a minute of simulation on two cores
+def test_the_peak_hour_recommendation_agrees_with_the_sweep(tmp_path):
+    """The sweep's heatmaps: the lock timeout decides the busy rate (after's 60 s gives ~4 %), the
+    backoff cap the Redis load (a longer cap, fewer polls). So under busy_rate<1 %, minimising Redis
+    commands must lengthen both — here on a 20-minute peak and a small budget."""
+    text = Path(PEAK_HOUR).read_text().replace('duration = "1h"', 'duration = "20m"')
+    text = text.replace("trials = 20\nreplications = 4", "trials = 8\nreplications = 3")
+    study = write_scenario(tmp_path, text, "peak.toml")
+    assert main(["tune", str(study), "--out", str(tmp_path), "--quiet", "--processes", "2"]) == 0
+    result = json.loads((tmp_path / "peak-hour-tune" / "results.json").read_text())
+    chosen = next(f for f in result["finalists"] if f["name"] == result["chosen"])
+    timeout, cap = (parse_duration(chosen["point"][k]) for k in ("lock.timeout", "lock.backoff.cap"))
+    assert timeout > 60 and cap > 2, chosen["point"]
+    assert result["trials"][0]["dropped"].startswith("busy_rate<0.01 clearly breached")  # `after` itself
+    summary = result["comparison"]["variants"]
+    assert summary["tuned"]["summary"]["redis_commands"]["mean"] < summary["after"]["summary"]["redis_commands"]["mean"]
