@@ -10,11 +10,11 @@ import pytest
 from sim.cli import main
 from sim.metrics.tuning import TrialRecord
 from sim.scenario import load_scenario
+from sim.scenario.reader import parse_duration
 from sim.scenario.tune import parse_dimension
 from sim.tune import guarantee, sensitivity
 from sim.tune.search import rungs
 from sim.tune.toml_block import variant_table
-from sim.scenario.reader import parse_duration
 from tests.helpers import MAGNA, PEAK_HOUR, write_scenario
 from tests.theory.test_queueing import erlang_c
 
