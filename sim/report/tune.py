@@ -92,7 +92,7 @@ def _head(result: TuneResult) -> list[Block]:
         _finalists_table(result),
         *_runners_up(result),
         Heading("Recommended configuration"),
-        Paragraph(f"Paste into the scenario file (settings other than the searched ones are {result.base!r}'s):"),
+        Paragraph(f"Paste into the scenario file (the settings not searched are as in variant {result.base!r}):"),
     ]
 
 

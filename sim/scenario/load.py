@@ -151,7 +151,7 @@ def parse_scenario(data: dict[str, Any], file: str) -> Scenario:
     faults = tuple(parse_fault(f) for f in top.tables("faults"))
     tune = parse_tune_section(top)
     if tune is not None and tune.variant is not None and tune.variant not in names:
-        Reader(file, "tune", {}).fail("variant", f"no variant {tune.variant!r} (variants: {', '.join(names)})")
+        Reader(file, "tune", {}).fail("variant", f"no variant {tune.variant[:64]!r} (variants: {', '.join(names)})")
     _check_report_name(head, name, Path(file))
     head.done()
     top.done()

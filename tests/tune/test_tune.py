@@ -186,3 +186,25 @@ def test_the_peak_hour_recommendation_agrees_with_the_sweep(tmp_path):
     assert result["trials"][0]["dropped"].startswith("busy_rate<0.01 clearly breached")  # `after` itself
     summary = result["comparison"]["variants"]
     assert summary["tuned"]["summary"]["redis_commands"]["mean"] < summary["after"]["summary"]["redis_commands"]["mean"]
+
+
+def test_a_study_interrupted_mid_trial_resumes_with_the_same_result(tmp_path, monkeypatch):
+    from sim.tune import evaluate
+
+    study = magna_study(tmp_path)
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    assert main(["tune", str(study), "--trials", "6", "--out", str(whole), "--quiet", "--processes", "1"]) == 0
+    real, calls = evaluate.Runner.run, []
+
+    def interrupted(self, scenario, replications):
+        calls.append(1)
+        if len(calls) == 6:  # inside a later trial, between two of its rungs or before its first
+            raise KeyboardInterrupt
+        return real(self, scenario, replications)
+
+    monkeypatch.setattr(evaluate.Runner, "run", interrupted)
+    assert main(["tune", str(study), "--trials", "6", "--out", str(cut), "--quiet", "--processes", "1"]) == 130
+    monkeypatch.setattr(evaluate.Runner, "run", real)
+    assert not (cut / "magna-tune").exists()
+    assert main(["tune", str(study), "--trials", "6", "--out", str(cut), "--quiet", "--processes", "1"]) == 0
+    assert trials_of(cut / "magna-tune") == trials_of(whole / "magna-tune")
