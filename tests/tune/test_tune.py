@@ -209,3 +209,17 @@ def test_a_study_interrupted_mid_trial_resumes_with_the_same_result(tmp_path, mo
     assert not (cut / "magna-tune").exists()
     assert main(["tune", str(study), "--trials", "6", "--out", str(cut), "--quiet", "--processes", "1"]) == 0
     assert trials_of(cut / "magna-tune") == trials_of(whole / "magna-tune")
+
+
+def test_two_objectives_give_a_pareto_front_plot_and_a_report_folder_sim_may_replace(tmp_path):
+    study = magna_study(tmp_path)
+    flags = ["--objective", "latency_p95_s", "--objective", "redis_commands", "--trials", "5"]
+    for _ in range(2):  # the second run replaces the first run's folder: it holds only what sim writes
+        assert main(["tune", str(study), *flags, "--out", str(tmp_path), "--quiet", "--processes", "1"]) == 0
+    folder = tmp_path / "magna-tune"
+    names = {p.name for p in folder.iterdir()}
+    assert {"report.md", "report.html", "results.json", "records.csv", ".sim-report"} <= names
+    assert {"tune_path.png", "tune_pareto.png", "latency_cdf.png"} <= names
+    result = json.loads((folder / "results.json").read_text())
+    assert result["objectives"] == ["latency_p95_s", "redis_commands"]
+    assert all(len(t["values"]) == 2 for t in result["trials"])
