@@ -54,6 +54,7 @@ COMMANDS = {  # name → one line of help, in the order `sim` lists them
     "run": "simulate one replication of every variant and print the metrics",
     "compare": "replicate every variant, compare, write a report folder",
     "sweep": "run one variant over a grid of settings; heatmaps of the results",
+    "tune": "search settings for the best configuration; confirm it on fresh replications",
     "live": "run the same code in real time against a real Redis server",
     "bench": "measure simulated messages per wall-second",
 }
@@ -123,6 +124,32 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--out", type=_folder, default="reports", help="report goes to OUT/<scenario name>-sweep/")
     _replication_options(sweep)
     sweep.set_defaults(handler=_sweep)
+
+    tune = commands.add_parser("tune", help=COMMANDS["tune"])
+    tune.add_argument("scenario", help=SCENARIO_HELP)
+    tune.add_argument(
+        "--space", action="append", default=[], metavar="KEY=LOW..HIGH[:log][:int]|KEY=V1,V2,…",
+        help="a setting to search, e.g. lock.timeout=10s..120s or lock.fair=true,false; replaces [tune]space",
+    )  # fmt: skip
+    tune.add_argument(
+        "--objective", action="append", default=[], metavar="EXPR",
+        help="to minimise: a metric or a cost such as 'redis_commands*1e-6 + busy*0.5'; two or more: a Pareto front",
+    )  # fmt: skip
+    tune.add_argument(
+        "--constraint", action="append", default=[], metavar="EXPR",
+        help="e.g. 'busy_rate<0.01', judged on the 95%% CI bound; replaces [tune]constraints",
+    )  # fmt: skip
+    tune.add_argument("--trials", type=_trials, help="candidates to evaluate (default: [tune]trials, else 30)")
+    tune.add_argument("--budget", type=_budget, metavar="DURATION", help="wall time for the search, e.g. 10m")
+    tune.add_argument(
+        "--delta", type=_delta, help="the indifference zone δ in objective units (default: 1%% of the leader)"
+    )
+    tune.add_argument(
+        "--variant", help="the variant to start from and compare with (default: [tune]variant, else the baseline)"
+    )
+    tune.add_argument("--out", type=_folder, default="reports", help="report goes to OUT/<scenario name>-tune/")
+    _replication_options(tune)
+    tune.set_defaults(handler=_tune)
 
     live = commands.add_parser("live", help=COMMANDS["live"])
     live.add_argument("scenario", help=SCENARIO_HELP)
@@ -274,6 +301,12 @@ def _sweep(args: argparse.Namespace) -> int:
     return run_sweep(args)
 
 
+def _tune(args: argparse.Namespace) -> int:
+    from sim.tune.command import run_tune
+
+    return run_tune(args)
+
+
 def _bench(args: argparse.Namespace) -> int:
     from sim.bench import PHASES, bench, stretched
     from sim.progress import Progress
@@ -395,6 +428,22 @@ def _day_list(text: str) -> tuple[int, ...]:
 
 def _replications(text: str) -> int:
     return _whole_number(text, 1, MAX_REPLICATIONS)  # the same limit as [scenario]replications
+
+
+def _trials(text: str) -> int:
+    return _whole_number(text, 1, 10_000)  # [tune]trials' limit
+
+
+def _budget(text: str) -> float:
+    from sim.tune.command import budget
+
+    return budget(text)
+
+
+def _delta(text: str) -> float:
+    from sim.tune.command import delta
+
+    return delta(text)
 
 
 def _processes(text: str) -> int:

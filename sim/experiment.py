@@ -6,7 +6,7 @@ import dataclasses
 import multiprocessing
 import os
 import signal
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from sim.metrics.comparison import Comparison, compare
@@ -52,14 +52,17 @@ def run_replications(
     scheduler: str | None = None,
     extra_thresholds: Iterable[Threshold] = (),
     on_done: Callable[[], None] = lambda: None,
+    replications: Sequence[int] | None = None,
 ) -> Comparison:
     """Every variant × replication; identical results whatever runs them.
 
     Locally on `processes` cores, or on a Dask distributed cluster when
     `scheduler` is its address. Each job carries its own seeds, so where it
-    runs cannot change what it computes.
+    runs cannot change what it computes. `replications`: which replication indices to run
+    (default: 0 to the scenario's count − 1); `sim tune` adds them rung by rung.
     """
-    jobs: list[Job] = [(scenario, v.name, r) for r in range(scenario.replications) for v in scenario.variants]
+    indices = range(scenario.replications) if replications is None else replications
+    jobs: list[Job] = [(scenario, v.name, r) for r in indices for v in scenario.variants]
     runs: dict[str, list[RunResult]] = {v.name: [] for v in scenario.variants}
     for run in _map_on_dask(jobs, scheduler) if scheduler else _map(jobs, processes):
         runs[run.variant].append(run)

@@ -42,6 +42,7 @@ from sim.scenario.model import (
     Workload,
 )
 from sim.scenario.reader import MAX_DURATION, MIN_DURATION, MISSING, Reader, one_line, parse_duration
+from sim.scenario.tune import parse_tune_section
 from sim.scenario.work import check_work, expected_bursts
 
 DEFAULT_LOCK = LockSettings(ttl=120.0, timeout=30.0, backoff=FixedBackoff(0.1), log_every=10)
@@ -148,6 +149,9 @@ def parse_scenario(data: dict[str, Any], file: str) -> Scenario:
     baseline = head.string("baseline", names[0], choices=names)
     thresholds = tuple(_threshold(head, expression, names, baseline) for expression in head.list_of("thresholds", []))
     faults = tuple(parse_fault(f) for f in top.tables("faults"))
+    tune = parse_tune_section(top)
+    if tune is not None and tune.variant is not None and tune.variant not in names:
+        Reader(file, "tune", {}).fail("variant", f"no variant {tune.variant[:64]!r} (variants: {', '.join(names)})")
     _check_report_name(head, name, Path(file))
     head.done()
     top.done()
@@ -162,6 +166,7 @@ def parse_scenario(data: dict[str, Any], file: str) -> Scenario:
         variants=variants,
         thresholds=thresholds,
         faults=faults,
+        tune=tune,
     )
     check_work(scenario)
     return dataclasses.replace(scenario, warnings=scenario_warnings(scenario))

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import ClassVar, Self
+from typing import TYPE_CHECKING, ClassVar, Self
 
 from sim.distributions import CountDistribution, Distribution
 from sim.errors import ScenarioError
 from sim.metrics.thresholds import Threshold
+
+if TYPE_CHECKING:
+    from sim.scenario.tune import TuneSettings
 
 MIN_BACKOFF = 0.001  # a retry sooner than a millisecond is a busy loop, not a policy
 
@@ -305,6 +308,7 @@ class Scenario:
     thresholds: tuple[Threshold, ...] = ()
     faults: tuple[Fault, ...] = ()
     warnings: tuple[str, ...] = ()  # accepted but senseless settings, one line each (the CLI prints them)
+    tune: TuneSettings | None = None  # [tune]: what `sim tune` searches; None without the section
 
     def variant(self, name: str) -> Variant:
         for variant in self.variants:

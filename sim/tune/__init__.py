@@ -1,0 +1,1 @@
+"""`sim tune`: search settings for the best configuration, then confirm it on fresh replications."""

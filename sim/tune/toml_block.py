@@ -1,0 +1,52 @@
+"""The recommendation as a `[variants.tuned]` table to paste into the scenario file.
+
+Every setting a variant may override except the latency distributions is written out, so
+the table means the same wherever it is pasted (a variant's absent keys come from the
+file's top-level settings, not from the variant the search started from).
+"""
+
+from __future__ import annotations
+
+from sim.scenario.model import Backoff, Variant
+from sim.scenario.reader import parse_duration
+from sim.sweep import backoff_table
+
+DURATION_KEYS = {"delay", "base", "cap"}
+
+
+def variant_table(variant: Variant, name: str, base: str) -> str:
+    lock, cache, handler = variant.lock, variant.cache, variant.handler
+    lines = [
+        f"[variants.{name}]",
+        f"lock = {{ ttl = {_duration(lock.ttl)}, timeout = {_duration(lock.timeout)}, "
+        f"backoff = {_backoff(lock.backoff)}, log_every = {lock.log_every}, "
+        f"fair = {_bool(lock.fair)}, watchdog = {_bool(lock.watchdog)} }}",
+        f"cache = {{ enabled = {_bool(cache.enabled)}, ttl = {_duration(cache.ttl)}, "
+        f"single_flight = {_bool(cache.single_flight)}, xfetch_beta = {cache.xfetch_beta!r} }}",
+        f"workers = {{ count = {variant.workers} }}",
+        f"redis = {{ rtt = {_duration(variant.redis_rtt)} }}",
+        f"handler = {{ outage_notice_skips_llm = {_bool(handler.outage_notice_skips_llm)}, "
+        f"debounce = {_duration(handler.debounce)} }}",
+        f"# [services] as in variant {base!r}: latencies are the world, not a setting",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _backoff(backoff: Backoff) -> str:
+    table = backoff_table(backoff)
+    parts = [f'kind = "{table.pop("kind")}"']
+    parts += [f"{k} = {_duration(v) if k in DURATION_KEYS else repr(v)}" for k, v in table.items()]
+    return "{ " + ", ".join(parts) + " }"
+
+
+def _duration(seconds: float) -> str:
+    """'37.5s' or '250ms' when that reads back as exactly these seconds; else the seconds as a number."""
+    texts = [f"{seconds * 1000:g}ms", f"{seconds:g}s", f"{seconds / 60:g}m", f"{seconds / 3600:g}h"]
+    for text in texts if seconds < 1 else texts[1:]:
+        if "e" not in text and parse_duration(text) == seconds:
+            return f'"{text}"'
+    return repr(float(seconds))
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
