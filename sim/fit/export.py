@@ -86,6 +86,13 @@ def write_logs(
     )
 
 
+def _json(field: Field, text: str) -> object:
+    """JSON Lines carry numbers and booleans as such."""
+    if field in (Field.REPLY_S, Field.DURATION_S):
+        return float(text)
+    return True if field == Field.ERROR else text
+
+
 def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="microseconds")
 
@@ -98,5 +105,5 @@ def _write(path: Path, fields: tuple[Field, ...], rows: list[dict[Field, str]], 
             writer.writerows([[row[f] for f in fields] for row in rows])
         else:
             for row in rows:
-                out.write(json.dumps({f.value: row[f] for f in fields if row[f] != ""}) + "\n")
+                out.write(json.dumps({f.value: _json(f, row[f]) for f in fields if row[f] != ""}) + "\n")
     return path
