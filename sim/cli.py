@@ -57,6 +57,8 @@ COMMANDS = {  # name → one line of help, in the order `sim` lists them
     "tune": "search settings for the best configuration; confirm it on fresh replications",
     "live": "run the same code in real time against a real Redis server",
     "bench": "measure simulated messages per wall-second",
+    "fit": "fit a scenario's traffic and latencies from production logs",
+    "validate": "compare a scenario's simulation with production logs",
 }
 
 
@@ -177,7 +179,70 @@ def build_parser() -> argparse.ArgumentParser:
         "and the MiB per million messages",
     )  # fmt: skip
     bench.set_defaults(handler=_bench)
+    _fit_commands(commands)
     return parser
+
+
+def _fit_commands(commands: Any) -> None:
+    """`sim fit` and `sim validate` (their bodies: sim/fit/commands.py)."""
+    fit = commands.add_parser("fit", help=COMMANDS["fit"])
+    fit.add_argument("logs", nargs="+", metavar="LOGS", help="message and service-call logs (.csv, .jsonl)")
+    fit.add_argument("--out", required=True, metavar="SCENARIO.toml", help="the scenario file to write")
+    fit.add_argument("--report", type=_folder, metavar="DIR", help="write the fit report to DIR/<name>-fit/")
+    fit.add_argument(
+        "--session-gap", type=_duration, default=600.0, metavar="DURATION",
+        help="silence that ends a customer's session (default 10m)",
+    )  # fmt: skip
+    fit.add_argument(
+        "--cache-ttl", type=_duration, default=300.0, metavar="DURATION",
+        help="returns within it are counted as possible cache hits (default 300s)",
+    )  # fmt: skip
+    _log_options(fit)
+    fit.set_defaults(handler=_fit)
+
+    validate = commands.add_parser("validate", help=COMMANDS["validate"])
+    validate.add_argument("scenario", help=SCENARIO_HELP)
+    validate.add_argument("logs", nargs="+", metavar="LOGS", help="message and service-call logs (.csv, .jsonl)")
+    validate.add_argument("--variant", help="production's configuration (default: the scenario's baseline)")
+    validate.add_argument(
+        "--require", action="append", default=[], metavar="METRIC",
+        choices=("busy_share", "reply_p50_s", "reply_p95_s", "crm_calls_per_message", "cache_hit_ratio"),
+        help="exit 1 when this metric is outside the prediction interval; repeatable",
+    )  # fmt: skip
+    validate.add_argument("--out", type=_folder, metavar="DIR", help="write DIR/<name>-validation/")
+    validate.add_argument("--replications", type=_replications, help="override the scenario's replications")
+    validate.add_argument("--seed", type=_seed, help="override the scenario's seed")
+    validate.add_argument("--processes", type=_processes, help="default: 1")
+    _log_options(validate)
+    validate.set_defaults(handler=_validate)
+
+
+def _log_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--columns", metavar="FIELD=COLUMN,…", help="your column names, e.g. timestamp=ts,customer=conv"
+    )
+    parser.add_argument("--timezone", metavar="ZONE", help="for timestamps without one, and hours of day (default UTC)")
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from sim.fit.commands import run_fit
+
+    return run_fit(args)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from sim.fit.commands import run_validate
+
+    return run_validate(args)
+
+
+def _duration(text: str) -> float:
+    from sim.scenario.reader import MAX_DURATION, parse_duration
+
+    seconds = parse_duration(text)
+    if seconds is None or not 0 < seconds <= MAX_DURATION:
+        raise argparse.ArgumentTypeError(f"expected a duration such as '10m' or '300s', got {text[:40]!r}")
+    return seconds
 
 
 class _Version(argparse.Action):

@@ -80,6 +80,40 @@ class LogNormal:
 
 
 @dataclass(frozen=True, slots=True)
+class Gamma:
+    """`shape` k and `scale` θ (seconds): mean kθ. A family `sim fit` may choose for a latency."""
+
+    shape: float
+    scale: float
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.gamma(self.shape, self.scale, n)
+
+    def mean(self) -> float:
+        return self.shape * self.scale
+
+    def to_table(self) -> dict[str, Any]:
+        return {"dist": "gamma", "shape": self.shape, "scale": self.scale}
+
+
+@dataclass(frozen=True, slots=True)
+class Weibull:
+    """`shape` k and `scale` λ (seconds): mean λ·Γ(1 + 1/k). A family `sim fit` may choose for a latency."""
+
+    shape: float
+    scale: float
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return self.scale * rng.weibull(self.shape, n)
+
+    def mean(self) -> float:
+        return self.scale * math.gamma(1 + 1 / self.shape)
+
+    def to_table(self) -> dict[str, Any]:
+        return {"dist": "weibull", "shape": self.shape, "scale": self.scale}
+
+
+@dataclass(frozen=True, slots=True)
 class Empirical:
     """Observed seconds (e.g. from production logs), resampled with replacement."""
 
@@ -119,7 +153,7 @@ class Mixture:
         return {"dist": "mixture", "components": [{"weight": w, **c.to_table()} for w, c in parts]}
 
 
-Distribution = Fixed | Uniform | Exponential | LogNormal | Empirical | Mixture
+Distribution = Fixed | Uniform | Exponential | LogNormal | Gamma | Weibull | Empirical | Mixture
 
 
 @dataclass(frozen=True, slots=True)

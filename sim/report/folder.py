@@ -45,8 +45,20 @@ RESULTS = "results.json"  # every report folder sim writes (compare and sweep) h
 MARK = ".sim-report"  # sim's mark, written into every report folder: "this folder is sim's to replace"
 MARK_TEXT = json.dumps({"written_by": "sim", "format_version": FORMAT_VERSION}) + "\n"
 MAX_MARK_BYTES = 4096
-# The names sim writes into a report folder (compare and sweep); anything else makes the folder not ours.
-REPORT_FILES = frozenset({"report.md", "report.html", RESULTS, "records.csv", "timeseries.csv", "junit.xml", MARK})
+# The names sim writes into a report folder (compare, sweep, fit, validate); anything else makes the folder not ours.
+REPORT_FILES = frozenset(
+    {
+        "report.md",
+        "report.html",
+        RESULTS,
+        "records.csv",
+        "timeseries.csv",
+        "junit.xml",
+        MARK,
+        "fit.json",
+        "validation.json",
+    }
+)
 PLOT_FILE = re.compile(r"[A-Za-z0-9_]{1,40}\.png")  # latency_cdf.png, sweep_redis_commands.png, …
 LEFT_BY_FILE_BROWSERS = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})  # opening a folder writes these
 LONGEST_NAME = len("sweep_redis_commands.png")  # the longest name sim writes (a test holds every written name to it)

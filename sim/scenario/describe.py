@@ -181,7 +181,7 @@ def _value(key: str, value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-_DISTRIBUTIONS = (d.Fixed, d.Uniform, d.Exponential, d.LogNormal, d.Empirical, d.Mixture)
+_DISTRIBUTIONS = (d.Fixed, d.Uniform, d.Exponential, d.LogNormal, d.Gamma, d.Weibull, d.Empirical, d.Mixture)
 _COUNTS = (d.FixedCount, d.UniformCount, d.GeometricCount, d.ChoiceCount)
 
 
@@ -196,6 +196,10 @@ def words(dist: d.Distribution) -> str:
             return f"exponential, mean {seconds(dist.mean_s)}"
         case d.LogNormal():
             return f"lognormal, median {seconds(dist.median)}, p95 {seconds(dist.p95)}"
+        case d.Gamma():
+            return f"gamma, shape {dist.shape:.4g}, scale {seconds(dist.scale)} (mean {seconds(dist.mean())})"
+        case d.Weibull():
+            return f"Weibull, shape {dist.shape:.4g}, scale {seconds(dist.scale)} (mean {seconds(dist.mean())})"
         case d.Empirical():
             return f"{len(dist.values):,} observations from {dist.source or 'a file'} (mean {seconds(dist.mean())})"
         case d.Mixture():

@@ -435,7 +435,8 @@ def _printable(r: Reader, key: str, value: str) -> str:
     return value
 
 
-DISTRIBUTION_KINDS = ("fixed", "uniform", "exponential", "lognormal", "empirical", "mixture")
+DISTRIBUTION_KINDS = ("fixed", "uniform", "exponential", "lognormal", "gamma", "weibull", "empirical", "mixture")
+MIN_SHAPE, MAX_SHAPE = 0.01, 10_000.0  # gamma and Weibull shapes: past these numpy's draws degenerate
 COUNT_KINDS = ("fixed", "uniform", "geometric", "choice")
 
 
@@ -463,6 +464,9 @@ def parse_distribution(parent: Reader, key: str, default: d.Distribution) -> d.D
         if not median < p95 <= 1000 * median:
             r.fail("p95", f"must be above the median ({median:g} s) and at most 1000× it, got {p95:g} s")
         dist = d.LogNormal(median, p95)
+    elif kind in ("gamma", "weibull"):
+        shape = float(r.number("shape", minimum=MIN_SHAPE, maximum=MAX_SHAPE))
+        dist = (d.Gamma if kind == "gamma" else d.Weibull)(shape, r.duration("scale", positive=True))
     elif kind == "empirical":
         dist = _empirical(r)
     else:

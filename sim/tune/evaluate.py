@@ -76,8 +76,8 @@ class Sample:
 
     def judged(self, constraints: Sequence[Threshold]) -> list[ThresholdOutcome]:
         """The constraints judged as thresholds are: on the 95 % CI bound worst for each."""
-        estimates = {"candidate": {m: mean_ci(v) for m, v in self.metrics.items()}}
-        return [outcome for t in constraints for outcome in judge(t, estimates)]
+        runs = [{m: values[i] for m, values in self.metrics.items()} for i in range(self.replications)]
+        return [outcome for t in constraints for outcome in judge(t, {"candidate": runs}, "candidate")]
 
     def estimate(self, objective: int = 0) -> Estimate:
         return mean_ci(self.costs[objective])

@@ -79,7 +79,7 @@ def test_lognormal_is_given_by_median_and_p95(tmp_path):
         ("[lock]\ntimeout = -5", "[lock]timeout: must be zero or more, got -5"),
         ("[workers]\ncount = 'many'", "[workers]count: expected a whole number >= 1, got 'many'"),
         ("[workers]\ncount = 0", "[workers]count: must be >= 1, got 0"),
-        ("[services]\ncrm = { dist = 'gamma', mean = '9s' }", "[services.crm]dist: expected one of fixed, uniform"),
+        ("[services]\ncrm = { dist = 'pareto', mean = '9s' }", "[services.crm]dist: expected one of fixed, uniform"),
         ("[lock.backoff]\nkind = 'linear'", "[lock.backoff]kind: expected one of fixed, exponential"),
         ("[variants.x.lock]\nttl = true", "[variants.x.lock]ttl: expected a duration"),
         ("[variants.x]\nworkload = {}", "[variants.x]workload: unknown key"),

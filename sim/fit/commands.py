@@ -1,0 +1,105 @@
+"""`sim fit` and `sim validate`: every input checked first, then the work, then the files."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import re
+import sys
+from datetime import tzinfo
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sim.errors import ArgumentError, ExitCode
+from sim.fit import report, validate
+from sim.fit.logs import Logs, parse_columns, read_logs
+from sim.fit.observed import Observable, observed
+from sim.fit.scenario_file import check_target, scenario_name, write_scenario
+from sim.fit.world import fit_world
+from sim.report.folder import prepare, write_atomically
+from sim.scenario.load import REPORT_NAME, load_scenario
+from sim.scenario.reader import one_line
+
+_ZONE = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}")  # Area/City, never a path
+LISTED_ON_STDERR = 5  # bad rows named on stderr; the report lists more
+
+
+def run_fit(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    check_target(out, args.logs)
+    name = scenario_name(out)
+    if args.report is not None:
+        prepare(Path(args.report), f"{name}-fit")
+    logs = _read(args)
+    world = fit_world(logs, args.session_gap, args.cache_ttl)
+    written = write_scenario(world, out)
+    load_scenario(out)  # what sim fit writes, sim reads: a failure here is a bug in sim (exit 2 would blame the user)
+    print(f"{len(logs.messages):,} messages, {len(logs.calls):,} service calls → {', '.join(map(str, written))}")
+    if args.report is not None:
+        folder = report.write(world, Path(args.report), f"{name}-fit", str(out))
+        print(f"fit report → {folder}")
+    return ExitCode.OK
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    from sim.experiment import run_replications, select
+    from sim.report_commands import load_and_warn
+
+    scenario = load_and_warn(args.scenario)
+    variant = args.variant or scenario.baseline
+    scenario = select(scenario, variant, args.seed)
+    if args.replications:
+        scenario = dataclasses.replace(scenario, replications=args.replications)
+    if scenario.replications < 2:
+        raise ArgumentError("validation needs at least 2 replications for a prediction interval (--replications)")
+    required = tuple(Observable(m) for m in args.require)
+    logs = _read(args)
+    shown = observed(logs.messages, logs.calls)
+    missing = [str(m) for m in required if m not in shown]
+    if missing:
+        raise ArgumentError(f"--require {', '.join(missing)}: the logs do not hold the fields to observe it")
+    folder = f"{scenario.name}-validation"
+    if args.out is not None:
+        if not REPORT_NAME.fullmatch(folder):
+            raise ArgumentError(one_line(f"scenario name {scenario.name!r} cannot name a report folder"))
+        prepare(Path(args.out), folder)
+    comparison = run_replications(scenario, processes=args.processes or 1)
+    result = validate.validate(logs, comparison.runs[variant], scenario.name, variant, required)
+    text = validate.markdown(result)
+    print(text, end="")
+    if args.out is not None:
+        written = write_atomically(Path(args.out), folder, lambda f: _write_validation(f, result, text))
+        print(f"validation → {written}")
+    for problem in comparison.violations:
+        print(f"sim: INVARIANT BROKEN: {problem}", file=sys.stderr)
+    if comparison.violations:
+        return ExitCode.BROKEN
+    return ExitCode.BREACHED if result.failed else ExitCode.OK
+
+
+def _write_validation(folder: Path, result: validate.Validation, text: str) -> None:
+    (folder / "report.md").write_text(text, encoding="utf-8")
+    (folder / "validation.json").write_text(json.dumps(validate.as_json(result), indent=2) + "\n", encoding="utf-8")
+
+
+def _read(args: argparse.Namespace) -> Logs:
+    logs = read_logs(args.logs, parse_columns(args.columns), timezone(args.timezone))
+    if logs.bad_count:
+        first = "; ".join(str(b) for b in logs.bad[:LISTED_ON_STDERR])
+        print(f"sim: warning: {logs.bad_count:,} bad rows not used (first: {first})", file=sys.stderr)
+    return logs
+
+
+def timezone(name: str | None) -> tzinfo | None:
+    """`--timezone Area/City` (an IANA name): None without one."""
+    if name is None:
+        return None
+    if len(name) > 64 or not _ZONE.fullmatch(name):
+        raise ArgumentError(
+            one_line(f"--timezone {name[:64]!r}: expected an IANA name such as UTC or America/Sao_Paulo")
+        )
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ArgumentError(one_line(f"--timezone {name!r}: no such timezone")) from None

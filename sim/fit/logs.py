@@ -1,0 +1,341 @@
+"""Read production logs: CSV or JSON Lines of message events and service calls.
+
+The files are the user's own, but they may hold anything: every file is read
+with limits (size, rows, line length), every number is bounded, nothing a file
+says becomes a path, and a row that cannot be used is counted with its
+`file:line` and a reason that never quotes it. Rows are never dropped silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sim.errors import ArgumentError
+from sim.metrics.records import Outcome, Source
+from sim.scenario.load import FileRefused, read_regular_file
+from sim.scenario.reader import MAX_DURATION, one_line
+
+MAX_FILES = 100
+MAX_FILE_BYTES = 64 * 1024 * 1024  # per file; a day of a busy chatbot's messages is a few MiB
+MAX_ROWS = 2_000_000  # all files together
+MAX_LINE = 8192  # characters of one row; a longer line is a bad row
+MAX_ID = 100  # characters of a customer or tax id (as in scenario files)
+MAX_COLUMN_NAME = 64
+MAX_LISTED = 100  # bad rows listed with their place; the rest are counted
+# Timestamps from 2000 to 2100: anything else is a typo or a clock that was never set.
+EARLIEST, LATEST = 946_684_800.0, 4_102_444_800.0
+EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,3})?")
+NO_ERROR = frozenset({"", "false", "0", "no", "ok"})
+_T = TypeVar("_T")
+
+
+class Field(StrEnum):
+    """The logical columns; `--columns timestamp=ts,customer=conv_id` renames them."""
+
+    TIMESTAMP = "timestamp"  # a message's arrival (ISO-8601)
+    CUSTOMER = "customer"  # conversation or customer id
+    TAX_ID = "tax_id"  # optional; default: the customer
+    OUTCOME = "outcome"  # optional: answered, busy, failed
+    REPLY_S = "reply_s"  # optional: seconds from the message to its reply
+    CACHE = "cache"  # optional: hit, miss, fallback, off (the outage check's source)
+    SERVICE = "service"  # a service call: crm, llm, redis
+    START = "start"  # its start (ISO-8601)
+    DURATION_S = "duration_s"  # its seconds
+    ERROR = "error"  # optional: empty, false, 0, no, ok: it succeeded; anything else: it failed
+
+
+class Service(StrEnum):
+    CRM = "crm"
+    LLM = "llm"
+    REDIS = "redis"
+
+
+LOGGED_OUTCOMES = {o.value: o for o in (Outcome.ANSWERED, Outcome.BUSY, Outcome.FAILED)}
+LOGGED_SOURCES = {s.value: s for s in Source}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Message:
+    at: float  # seconds since the epoch (UTC)
+    customer: str
+    tax_id: str
+    outcome: Outcome | None = None
+    reply_s: float | None = None
+    cache: Source | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Call:
+    service: Service
+    start: float  # seconds since the epoch (UTC)
+    duration_s: float
+    error: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BadRow:
+    file: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Logs:
+    messages: tuple[Message, ...]  # in time order
+    calls: tuple[Call, ...]
+    zone: tzinfo  # hours of day and weekdays are counted in it
+    rows: int  # every row read, bad ones included
+    bad_count: int = 0
+    bad: tuple[BadRow, ...] = ()  # the first MAX_LISTED
+    files: tuple[str, ...] = ()
+
+
+def parse_columns(text: str | None) -> dict[Field, str]:
+    """`timestamp=ts,customer=conv_id` → the column name each logical field is read from."""
+    names = {f: f.value for f in Field}
+    if not text:
+        return names
+    seen: set[str] = set()
+    for item in text.split(","):
+        key, sep, column = item.partition("=")
+        key, column = key.strip(), column.strip()
+        if not sep or key not in names:
+            raise ArgumentError(one_line(f"--columns: {item[:80]!r}: expected FIELD=COLUMN, FIELD one of {_fields()}"))
+        if not column or len(column) > MAX_COLUMN_NAME or not column.isprintable():
+            raise ArgumentError(f"--columns {key}: a column name of 1 to {MAX_COLUMN_NAME} printable characters")
+        if column in seen:
+            raise ArgumentError(one_line(f"--columns: column {column!r} is given to two fields"))
+        seen.add(column)
+        names[Field(key)] = column
+    return names
+
+
+def _fields() -> str:
+    return ", ".join(f.value for f in Field)
+
+
+def read_logs(paths: list[str], columns: dict[Field, str], zone: tzinfo | None) -> Logs:
+    """Every usable row of `paths`; `zone` reads naive timestamps (else they are bad rows) and counts hours."""
+    if not paths:
+        raise ArgumentError("no log files given")
+    if len(paths) > MAX_FILES:
+        raise ArgumentError(f"{len(paths)} log files; the limit is {MAX_FILES}")
+    reader = _RowReader(columns, zone)
+    for path in paths:
+        reader.read_file(path)
+    messages = sorted(reader.messages, key=lambda m: m.at)
+    if not messages:
+        first = f"; first: {reader.bad[0]}" if reader.bad else ""
+        raise ArgumentError(
+            one_line(f"no usable message rows in {', '.join(paths)[:200]} ({reader.bad_count:,} bad rows{first})")
+        )
+    return Logs(
+        messages=tuple(messages),
+        calls=tuple(sorted(reader.calls, key=lambda c: c.start)),
+        zone=zone or UTC,
+        rows=reader.rows,
+        bad_count=reader.bad_count,
+        bad=tuple(reader.bad),
+        files=tuple(one_line(p) for p in paths),
+    )
+
+
+class RowProblem(Exception):
+    """Why a row cannot be used; never quotes the row."""
+
+
+@dataclass(slots=True)
+class _RowReader:
+    columns: dict[Field, str]
+    zone: tzinfo | None
+    messages: list[Message] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
+    bad: list[BadRow] = field(default_factory=list)
+    bad_count: int = 0
+    rows: int = 0
+
+    def read_file(self, path: str) -> None:
+        kind = EXTENSIONS.get(Path(path).suffix.lower())
+        shown = one_line(path)[:200]
+        if kind is None:
+            raise ArgumentError(f"{shown}: a log file must end in .csv, .jsonl or .ndjson")
+        try:
+            text = read_regular_file(Path(path), MAX_FILE_BYTES).decode("utf-8-sig")
+        except FileNotFoundError:
+            raise ArgumentError(f"{shown}: no such log file") from None
+        except FileRefused as error:
+            raise ArgumentError(f"{shown}: {error}") from None
+        except OSError as error:
+            raise ArgumentError(f"{shown}: cannot read: {error.strerror or type(error).__name__}") from None
+        except UnicodeDecodeError as error:
+            raise ArgumentError(f"{shown}: not UTF-8 text (byte {error.start})") from None
+        lines = text.splitlines()
+        if self.rows + len(lines) > MAX_ROWS:
+            raise ArgumentError(f"{shown}: more than {MAX_ROWS:,} rows in all log files")
+        rows = self._csv_rows(shown, lines) if kind == "csv" else self._json_rows(shown, lines)
+        for number, row in rows:
+            self.rows += 1
+            try:
+                self._take(row)
+            except RowProblem as problem:
+                self._bad(shown, number, str(problem))
+
+    def _csv_rows(self, file: str, lines: list[str]) -> list[tuple[int, dict[str, Any]]]:
+        numbered = [(n, line) for n, line in enumerate(lines, start=1) if line.strip()]
+        if not numbered:
+            return []
+        header_at, header_line = numbered[0]
+        if len(header_line) > MAX_LINE:
+            raise ArgumentError(f"{file}:{header_at}: a header line over {MAX_LINE:,} characters")
+        header = [cell.strip() for cell in next(csv.reader([header_line]))]
+        self._check_header(file, header)
+        rows = []
+        for number, line in numbered[1:]:
+            if len(line) > MAX_LINE:
+                self._bad(file, number, f"a line over {MAX_LINE:,} characters")
+                continue
+            cells = next(csv.reader([line]), [])
+            if len(cells) != len(header):
+                self._bad(file, number, f"{len(cells)} cells, the header has {len(header)}")
+                continue
+            rows.append((number, dict(zip(header, cells, strict=True))))
+        return rows
+
+    def _check_header(self, file: str, header: list[str]) -> None:
+        c = self.columns
+        messages = c[Field.TIMESTAMP] in header and c[Field.CUSTOMER] in header
+        calls = all(c[f] in header for f in (Field.SERVICE, Field.START, Field.DURATION_S))
+        if not (messages or calls):
+            raise ArgumentError(
+                f"{file}: the header names neither the message columns ({c[Field.TIMESTAMP]}, {c[Field.CUSTOMER]}) "
+                f"nor the call columns ({c[Field.SERVICE]}, {c[Field.START]}, {c[Field.DURATION_S]}); "
+                "map yours with --columns"
+            )
+
+    def _json_rows(self, file: str, lines: list[str]) -> list[tuple[int, dict[str, Any]]]:
+        rows = []
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            if len(line) > MAX_LINE:
+                self._bad(file, number, f"a line over {MAX_LINE:,} characters")
+                continue
+            try:
+                row = json.loads(line)
+            except (ValueError, RecursionError):  # a 5,000-digit integer is a ValueError too
+                self._bad(file, number, "not a JSON object")
+                continue
+            if not isinstance(row, dict):
+                self._bad(file, number, "not a JSON object")
+                continue
+            rows.append((number, row))
+        return rows
+
+    def _bad(self, file: str, line: int, reason: str) -> None:
+        self.bad_count += 1
+        if len(self.bad) < MAX_LISTED:
+            self.bad.append(BadRow(file=file, line=line, reason=reason))
+
+    def _take(self, row: dict[str, Any]) -> None:
+        if _text(row, self.columns[Field.SERVICE]):
+            self.calls.append(self._call(row))
+        else:
+            self.messages.append(self._message(row))
+
+    def _message(self, row: dict[str, Any]) -> Message:
+        c = self.columns
+        customer = _identifier(row, c[Field.CUSTOMER], required=True)
+        outcome = _choice(row, c[Field.OUTCOME], LOGGED_OUTCOMES)
+        return Message(
+            at=self._instant(row, c[Field.TIMESTAMP]),
+            customer=customer,
+            tax_id=_identifier(row, c[Field.TAX_ID], required=False) or customer,
+            outcome=outcome,
+            reply_s=_seconds(row, c[Field.REPLY_S], required=False),
+            cache=_choice(row, c[Field.CACHE], LOGGED_SOURCES),
+        )
+
+    def _call(self, row: dict[str, Any]) -> Call:
+        c = self.columns
+        service = _choice(row, c[Field.SERVICE], {s.value: s for s in Service})
+        duration = _seconds(row, c[Field.DURATION_S], required=True)
+        assert service is not None and duration is not None  # both required: a missing one raised
+        error = _text(row, c[Field.ERROR]).lower() not in NO_ERROR
+        return Call(service=service, start=self._instant(row, c[Field.START]), duration_s=duration, error=error)
+
+    def _instant(self, row: dict[str, Any], column: str) -> float:
+        text = _text(row, column)
+        if not text:
+            raise RowProblem(f"no {column}")
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise RowProblem(f"{column} is not an ISO-8601 timestamp") from None
+        if moment.tzinfo is None:
+            if self.zone is None:
+                raise RowProblem(f"{column} has no timezone (give one with --timezone, e.g. --timezone UTC)")
+            moment = moment.replace(tzinfo=self.zone)
+        seconds = moment.timestamp()
+        if not EARLIEST <= seconds < LATEST:
+            raise RowProblem(f"{column} is outside the years 2000 to 2099")
+        return seconds
+
+
+def _text(row: dict[str, Any], column: str) -> str:
+    """A cell as text: absent, empty and JSON null are ""; a JSON number is its decimal."""
+    value = row.get(column)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value) if isinstance(value, float) else str(value)
+    if isinstance(value, str):
+        return value.strip()
+    raise RowProblem(f"{column} is not text or a number")
+
+
+def _identifier(row: dict[str, Any], column: str, *, required: bool) -> str:
+    value = _text(row, column)
+    if not value:
+        if required:
+            raise RowProblem(f"no {column}")
+        return ""
+    if len(value) > MAX_ID or not value.isprintable():
+        raise RowProblem(f"{column} must be 1 to {MAX_ID} printable characters")
+    return value
+
+
+def _choice(row: dict[str, Any], column: str, allowed: dict[str, _T]) -> _T | None:
+    value = _text(row, column).lower()
+    if not value:
+        return None
+    if value not in allowed:
+        raise RowProblem(f"{column} must be one of {', '.join(allowed)}")
+    return allowed[value]
+
+
+def _seconds(row: dict[str, Any], column: str, *, required: bool) -> float | None:
+    value = _text(row, column)
+    if not value:
+        if required:
+            raise RowProblem(f"no {column}")
+        return None
+    if len(value) > 40 or not _DECIMAL.fullmatch(value):
+        raise RowProblem(f"{column} is not a decimal number of seconds")
+    seconds = float(value)
+    if not (math.isfinite(seconds) and 0 <= seconds <= MAX_DURATION):
+        raise RowProblem(f"{column} must be from 0 to 1000 days of seconds")
+    return seconds

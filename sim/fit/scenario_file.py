@@ -1,0 +1,179 @@
+"""Write the fitted world as a commented scenario file (and the observations an empirical
+distribution resamples, as CSV files beside it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from sim import distributions as d
+from sim.errors import ArgumentError
+from sim.fit.latency import Fit
+from sim.fit.world import FittedWorld
+from sim.scenario.load import MAX_CSV_ROWS, REPORT_NAME
+from sim.scenario.reader import one_line
+
+MAX_EMPIRICAL = 10_000  # values written for an empirical distribution: its quantiles when there are more
+assert MAX_EMPIRICAL < MAX_CSV_ROWS
+_EmpiricalWriter = Callable[[str, Fit], str]  # (scenario key, fit) → the CSV file's name, written beside
+
+
+def scenario_name(out: Path) -> str:
+    """The scenario's name (and its reports' folder): the file's stem when it is a plain name."""
+    return out.stem if REPORT_NAME.fullmatch(out.stem) else "fitted"
+
+
+def check_target(out: Path, inputs: list[str]) -> None:
+    """Before any fitting: `--out` is a .toml file path we may write, and not one of the logs."""
+    shown = one_line(str(out))[:200]
+    if out.suffix != ".toml":
+        raise ArgumentError(f"--out {shown}: the scenario file must end in .toml")
+    if out.exists() and not out.is_file() or out.is_symlink():
+        raise ArgumentError(f"--out {shown}: exists and is not a regular file")
+    if not out.parent.is_dir():
+        raise ArgumentError(f"--out {shown}: no folder {one_line(str(out.parent))[:200]!r}")
+    if any(Path(p).resolve() == out.resolve() for p in inputs):
+        raise ArgumentError(f"--out {shown}: is one of the log files")
+
+
+def write_scenario(world: FittedWorld, out: Path) -> list[Path]:
+    """Writes `out` (and its empirical CSV files); returns every file written."""
+    written: list[Path] = []
+    text = render(world, scenario_name(out), lambda key, fit: _empirical_file(fit, out, key, written))
+    _replace(out, text)
+    return [out, *written]
+
+
+def render(world: FittedWorld, name: str, empirical: _EmpiricalWriter) -> str:
+    a, b = world.arrivals, world.behaviour
+    logs = world.logs
+    lines = [
+        f"# Fitted by `sim fit` from {len(logs.files)} log file(s): {len(logs.messages):,} messages, "
+        f"{len(logs.calls):,} service calls, {logs.bad_count:,} bad rows (listed in the fit report).",
+        f"# Sessions end after {world.session_gap:g} s of silence; hours of day in {logs.zone}.",
+        "# The configuration (lock, cache, workers) is not in the logs: set production's below,",
+        "# then `sim validate` this file against the logs.",
+        "",
+        "[scenario]",
+        f"name = {json.dumps(name)}",
+        "seed = 1",
+        f'duration = "{24 if a.hourly else max(1, round(a.hours))}h"',
+        "replications = 10",
+        "",
+        "[workload]",
+        *_rates(world),
+        f"# {b.customers:,} customers in {b.sessions:,} sessions; {_share(b.returning, b.sessions)} of sessions "
+        f"start within the cache TTL ({world.cache_ttl:g} s) of the same tax id's previous message",
+        f"population = {b.population}" + ("  # every session a new customer" if b.population == 0 else ""),
+        f"# messages per session: mean {world.burst_size.mean():.3g}"
+        + (f"; {world.capped_sessions} sessions over 1000 messages counted as 1000" if world.capped_sessions else ""),
+        f"burst_size = {_count(world.burst_size)}",
+        f"# {_share(b.before_reply, b.before_reply + b.after_reply)} of later messages were sent before the "
+        f"previous message's reply ({b.reply_unknown:,} without a logged reply)",
+        *_distribution_lines("burst_gap", world.gap, empirical),
+        "",
+        "[services]",
+    ]
+    for key, fitted in (("crm", world.crm), ("llm", world.llm)):
+        if fitted is None:
+            lines.append(f"# {key}: no calls logged; the default applies")
+        else:
+            lines += _distribution_lines(key, fitted, empirical)
+    if world.redis_rtt is not None:
+        lines += ["", "[redis]", f"rtt = {_seconds(max(world.redis_rtt, 1e-6))}  # the median logged Redis call"]
+    lines += ["", "# [workers]", "# count = 10  # production's worker count", ""]
+    return "\n".join(lines)
+
+
+def _rates(world: FittedWorld) -> list[str]:
+    a = world.arrivals
+    if not a.hourly:
+        return [
+            f"# sessions per hour; the log covers {a.hours:g} h, not every hour of the day",
+            f"customers_per_hour = {_number(a.rate)}",
+        ]
+    kind = "weekdays" if a.weekend else f"{min(a.exposure):g} or more days"
+    lines = [f"# sessions per hour by hour of day ({kind}; mean {a.rate:.4g}/h)"]
+    if a.weekend:
+        lines.append(f"# weekends (a scenario has one daily curve): [{', '.join(_number(r) for r in a.weekend)}]")
+    return [*lines, f"customers_per_hour = [{', '.join(_number(r) for r in a.hourly)}]"]
+
+
+def _distribution_lines(key: str, fitted: Fit, empirical: _EmpiricalWriter) -> list[str]:
+    if len(fitted.samples) == 0:
+        return [f"# {key}: nothing observed; the default applies"]
+    if fitted.chosen is None:
+        why = "no candidate passed the KS test" if fitted.candidates else "too few observations to fit"
+        return [
+            f"# {key}: {why}: the observations resampled",
+            f"{key} = {_table(d.Empirical((), empirical(key, fitted)))}",
+        ]
+    chosen = fitted.chosen
+    return [
+        f"# {key}: {chosen.family} chosen by AIC among {len(fitted.candidates)} (KS p = {chosen.ks_p:.3g}, "
+        f"{len(fitted.samples):,} observations)",
+        f"{key} = {_table(chosen.distribution)}",
+    ]
+
+
+def _table(dist: d.Distribution) -> str:
+    match dist:
+        case d.Empirical(source=file):
+            return f'{{ dist = "empirical", file = {json.dumps(file)} }}'
+        case d.Mixture(weights=weights, components=parts):
+            inner = ", ".join(
+                f"{{ weight = {_number(w)}, {_table(p)[2:-2]} }}" for w, p in zip(weights, parts, strict=True)
+            )
+            return f'{{ dist = "mixture", components = [{inner}] }}'
+        case _:
+            table = dist.to_table()
+            items = [f'dist = "{table.pop("dist")}"']
+            items += [f"{k} = {_number(v) if k == 'shape' else _seconds(v)}" for k, v in table.items()]
+            return "{ " + ", ".join(items) + " }"
+
+
+def _count(count: d.ChoiceCount) -> str:
+    values = ", ".join(str(v) for v in count.values)
+    weights = ", ".join(_number(w) for w in count.weights)
+    return f'{{ dist = "choice", values = [{values}], weights = [{weights}] }}'
+
+
+def _number(value: float) -> str:
+    text = f"{value:.6g}"
+    return text if any(c in text for c in ".en") else text + ".0"
+
+
+def _seconds(value: float) -> str:
+    return _number(float(value))
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part / whole:.1%}" if whole else "n/a"
+
+
+def _empirical_file(fitted: Fit, out: Path, key: str, written: list[Path]) -> str:
+    """Writes the observations (at most MAX_EMPIRICAL quantiles) beside `out`; returns the file's name."""
+    values = fitted.samples
+    if len(values) > MAX_EMPIRICAL:
+        values = np.quantile(values, (np.arange(MAX_EMPIRICAL) + 0.5) / MAX_EMPIRICAL)
+    path = out.with_name(f"{out.stem}-{key}.csv")
+    _replace(path, "seconds\n" + "".join(f"{v:.6g}\n" for v in values))
+    written.append(path)
+    return path.name
+
+
+def _replace(path: Path, text: str) -> None:
+    """Written beside, then renamed over: a reader never sees half a file."""
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name[:50]}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

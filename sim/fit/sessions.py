@@ -1,0 +1,180 @@
+"""Customers' sessions from message events: arrivals by hour, sizes, gaps, replies, returns.
+
+A *session* is a customer's run of messages with no silence longer than the
+session gap (default 10 minutes) between two of them; it is what the scenario
+calls a burst. The simulator draws a burst's customer uniformly from a
+population, so the population is the number of customers that makes the
+observed share of repeat customers most likely.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+
+import numpy as np
+from scipy.optimize import brentq
+
+from sim.fit.logs import Message
+from sim.scenario.load import MAX_POPULATION
+
+DEFAULT_SESSION_GAP = 600.0  # seconds of silence that end a session
+DEFAULT_CACHE_TTL = 300.0  # the team's cache TTL: a return within it can be a cache hit
+HOUR = 3600.0
+WEEKLY_AFTER_DAYS = 14  # a log this long fits weekday and weekend curves apart
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Session:
+    customer: str
+    tax_id: str
+    messages: tuple[Message, ...]
+
+    @property
+    def start(self) -> float:
+        return self.messages[0].at
+
+
+def split_sessions(messages: Sequence[Message], gap: float) -> list[Session]:
+    """Each customer's messages cut where the silence exceeds `gap`, ordered by start."""
+    by_customer: dict[str, list[Message]] = defaultdict(list)
+    for m in messages:
+        by_customer[m.customer].append(m)
+    sessions = []
+    for customer, own in by_customer.items():
+        own.sort(key=lambda m: m.at)
+        current = [own[0]]
+        for m in own[1:]:
+            if m.at - current[-1].at > gap:
+                sessions.append(Session(customer=customer, tax_id=current[0].tax_id, messages=tuple(current)))
+                current = []
+            current.append(m)
+        sessions.append(Session(customer=customer, tax_id=current[0].tax_id, messages=tuple(current)))
+    sessions.sort(key=lambda s: (s.start, s.customer))
+    return sessions
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Arrivals:
+    """Session starts per hour: a 24-hour curve when the log covers every hour of the day."""
+
+    rate: float  # sessions per hour over the whole log
+    hours: float  # the log's span in whole hours (the first message's hour to the last message's)
+    hourly: tuple[float, ...] = ()  # 24 rates by hour of day (weekdays, when weekend is set)
+    weekend: tuple[float, ...] = ()  # 24 rates for Saturdays and Sundays (logs of 2 weeks or more)
+    exposure: tuple[float, ...] = ()  # hours observed of each hour of day
+
+
+def arrivals(sessions: Sequence[Session], zone: tzinfo) -> Arrivals:
+    """Sessions per hour of day in `zone`; the log is taken to cover whole hours, from the first
+    session's hour to the hour of the last session start."""
+    starts = np.array([s.start for s in sessions])
+    first = datetime.fromtimestamp(float(starts.min()), zone).replace(minute=0, second=0, microsecond=0)
+    begin = first.timestamp()
+    slots = int((starts.max() - begin) // HOUR) + 1
+    counts = np.bincount(((starts - begin) // HOUR).astype(np.int64), minlength=slots)
+    labels = [_local(begin + k * HOUR, zone) for k in range(slots)]
+    rate = float(counts.sum() / slots)
+    hour_of = np.array([h for h, _ in labels])
+    weekend_of = np.array([w for _, w in labels])
+    exposure = tuple(float(np.sum(hour_of == h)) for h in range(24))
+    if min(exposure) == 0:
+        return Arrivals(rate=rate, hours=float(slots), exposure=exposure)
+    if slots < WEEKLY_AFTER_DAYS * 24:
+        return Arrivals(rate=rate, hours=float(slots), hourly=_curve(counts, hour_of), exposure=exposure)
+    return Arrivals(
+        rate=rate,
+        hours=float(slots),
+        hourly=_curve(counts[~weekend_of], hour_of[~weekend_of]),
+        weekend=_curve(counts[weekend_of], hour_of[weekend_of]),
+        exposure=exposure,
+    )
+
+
+def _local(t: float, zone: tzinfo) -> tuple[int, bool]:
+    moment = datetime.fromtimestamp(t, zone) + timedelta(seconds=1)  # inside the hour, not on its edge
+    return moment.hour, moment.weekday() >= 5
+
+
+def _curve(counts: np.ndarray, hour_of: np.ndarray) -> tuple[float, ...]:
+    return tuple(float(counts[hour_of == h].mean()) for h in range(24))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Behaviour:
+    """How customers write: what the workload's burst_size, burst_gap and population are fitted from."""
+
+    sizes: np.ndarray  # messages per session
+    gaps: np.ndarray  # seconds between consecutive messages of a session
+    before_reply: int  # later messages of a session sent before the previous message's reply
+    after_reply: int  # … sent after it
+    reply_unknown: int  # … whose previous message has no logged reply
+    sessions: int
+    customers: int  # distinct customers
+    returning: int  # sessions starting less than the cache TTL after the same tax id's last message
+    reused: int  # messages following a message of the same tax id by less than the cache TTL
+    messages: int
+    population: int  # 0: every session looks like a new customer
+
+
+def behaviour(sessions: Sequence[Session], cache_ttl: float) -> Behaviour:
+    sizes = np.array([len(s.messages) for s in sessions], dtype=np.int64)
+    gaps = np.concatenate([np.diff([m.at for m in s.messages]) for s in sessions]) if sessions else np.empty(0)
+    before = after = unknown = 0
+    for s in sessions:
+        for previous, m in zip(s.messages, s.messages[1:], strict=False):
+            if previous.reply_s is None:
+                unknown += 1
+            elif m.at < previous.at + previous.reply_s:
+                before += 1
+            else:
+                after += 1
+    customers = len({s.customer for s in sessions})
+    returning, reused = _returns(sessions, cache_ttl)
+    return Behaviour(
+        sizes=sizes,
+        gaps=gaps,
+        before_reply=before,
+        after_reply=after,
+        reply_unknown=unknown,
+        sessions=len(sessions),
+        customers=customers,
+        returning=returning,
+        reused=reused,
+        messages=int(sizes.sum()),
+        population=population(len(sessions), customers),
+    )
+
+
+def _returns(sessions: Sequence[Session], ttl: float) -> tuple[int, int]:
+    """(sessions, messages) that come less than `ttl` after the same tax id's previous message."""
+    events = sorted((m.at, s.tax_id, k == 0) for s in sessions for k, m in enumerate(s.messages))
+    last_seen: dict[str, float] = {}
+    returning = reused = 0
+    for at, tax_id, starts_session in events:
+        seen = last_seen.get(tax_id)
+        if seen is not None and at - seen < ttl:
+            reused += 1
+            returning += starts_session
+        last_seen[tax_id] = at
+    return returning, reused
+
+
+def population(sessions: int, customers: int) -> int:
+    """The N for which `sessions` uniform draws from N customers give `customers` distinct ones on
+    average: N·(1 − (1 − 1/N)^n) = D. 0 (every session a new customer) when no customer came back
+    or N would pass the scenario's limit."""
+    if customers >= sessions or customers == 0:
+        return 0
+
+    def excess(n_customers: float) -> float:
+        expected = -n_customers * math.expm1(sessions * math.log1p(-1.0 / n_customers))
+        return expected - customers
+
+    if excess(float(MAX_POPULATION)) <= 0:
+        return 0
+    low = max(float(customers), 1.0 + 1e-9)
+    return round(float(brentq(excess, low, float(MAX_POPULATION), xtol=0.5)))
