@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import assert_never
 
 from sim.metrics.baseline import BaselineDiff
 from sim.metrics.comparison import Comparison
 from sim.metrics.invariants import NAMES
+from sim.metrics.segments import SEGMENT_METRICS, Grouping
 from sim.metrics.stats import Estimate
-from sim.metrics.summary import METRICS, Unit
+from sim.metrics.summary import METRICS, Metric, Unit
+from sim.metrics.timeseries import SERIES, TimeSeries
 from sim.report.headline import Headline, headlines
 
 # Decimals shown per unit: a count is a mean over replications (so a tenth), a time to the
@@ -27,7 +30,21 @@ PLOTS = {
     "workers.png": "Busy workers and queue length over time, mean and range over the replications; faults and "
     "surges shaded",
     "busiest_customer.png": "The busiest customer's burst, message by message (replication 0); ✕: out-of-order answer",
+    "busy_by_window.png": "Busy-apology rate of the messages arrived in each time window, mean and 95 % band across "
+    "replications; faults and surges shaded",
+    "p95_by_window.png": "Latency p95 of the answered messages arrived in each time window, mean and 95 % band across "
+    "replications; faults and surges shaded",
 }
+# Each grouping's table title in "By segment".
+GROUPINGS = {
+    Grouping.OUTAGE: "Customers in a massive outage vs the rest",
+    Grouping.SCRIPTED: "Scripted vs generated customers",
+    Grouping.FAULT: "Arrived during a fault vs outside",
+    Grouping.SURGE: "Arrived during a surge vs outside",
+    Grouping.FIRST: "First message of a burst vs follow-ups",
+}
+MAX_TABLE_WINDOWS = 24  # more windows than this read better in the plots and timeseries.csv than in a table
+WINDOW_METRICS = ("busy_rate", "latency_answered_p95_s")  # the "Over time" table's columns, per variant
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +104,8 @@ def build(c: Comparison, diff: BaselineDiff | None = None, plots: bool = True) -
         *first_screen(c, diff),
         *_simulated(c),
         *_verdicts(c),
+        *segment_blocks(c),
+        *over_time(c.timeseries, list(c.estimates), plots),
         Heading("Summary (mean [95 % CI])"),
         _summary(c),
         *_identical(c),
@@ -231,6 +250,77 @@ def _verdicts(c: Comparison) -> list[Block]:
     return blocks
 
 
+def segment_blocks(c: Comparison) -> list[Block]:
+    """Per grouping, a table of its two sides × the variants: who suffered, and when. Nothing without segments."""
+    if not c.segments:
+        return []
+    blocks: list[Block] = [
+        Heading("By segment (mean [95 % CI])"),
+        Paragraph(
+            "The messages cut in two, one table per cut; a cut with an empty side in every replication is left "
+            "out. The p95 is of the answered messages only."
+        ),
+    ]
+    for grouping in dict.fromkeys(s.grouping for s in c.segments):
+        rows = tuple(
+            (s.side, variant, *(fmt_estimate(m, e[m], metrics=SEGMENT_METRICS) for m in SEGMENT_METRICS))
+            for s in c.segments
+            if s.grouping == grouping
+            for variant, e in s.estimates.items()
+        )
+        blocks += [Heading(GROUPINGS[grouping], 3), Table(("segment", "variant", *SEGMENT_METRICS), rows)]
+    return blocks
+
+
+def over_time(series: TimeSeries | None, variants: list[str], plots: bool = True) -> list[Block]:
+    """The busy rate and answered p95 per time window, per variant (means): a table if short, else a pointer
+    (to the plots too, when the report has them)."""
+    if series is None or not series.starts:
+        return []
+    shown = [v for v in variants if series.values.get(v)]
+    heading = Heading("Over time")
+    if len(series.starts) > MAX_TABLE_WINDOWS or not shown:
+        return [
+            heading,
+            Paragraph(
+                f"{len(series.starts)} windows of {_duration(series.window_s)}: every window's metrics, mean and "
+                "95 % band, are in timeseries.csv"
+                + ("; busy_by_window.png and p95_by_window.png plot them." if plots else ".")
+            ),
+        ]
+    header = ("window", *(f"{v} {m}" for v in shown for m in WINDOW_METRICS))
+    rows = tuple(
+        (
+            _window(start, series.window_s),
+            *(fmt_value(m, series.values[v][m][k].mean, metrics=SERIES) for v in shown for m in WINDOW_METRICS),
+        )
+        for k, start in enumerate(series.starts)
+    )
+    note = Paragraph(
+        f"Per window of {_duration(series.window_s)}, of the messages arrived in it: mean over the replications "
+        "(— where none arrived or none was answered); the 95 % bands are in timeseries.csv."
+    )
+    return [heading, note, Table(header, rows)]
+
+
+def _duration(seconds: float) -> str:
+    """900 → "15 min", 5 → "5 s", 3600 → "1 h"."""
+    for size, unit in ((3600, "h"), (60, "min")):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g} {unit}"
+    return f"{seconds:g} s"
+
+
+def _window(start: float, length: float) -> str:
+    """A window as clock times from the start of the run: "00:15–00:30" (h:mm), or "1:05–1:10" (m:ss) when short."""
+
+    def clock(t: float) -> str:
+        big, small = divmod(round(t if length < 60 else t / 60), 60)
+        return f"{big:02d}:{small:02d}" if length >= 60 else f"{big}:{small:02d}"
+
+    return f"{clock(start)}–{clock(start + length)}"
+
+
 def _changes(diff: BaselineDiff | None) -> list[Block]:
     if diff is None:
         return []
@@ -288,12 +378,12 @@ def _name(c: Comparison, variant: str) -> str:
     return f"{variant} (baseline)" if variant == c.baseline else variant
 
 
-def fmt_value(metric: str, value: float, signed: bool = False) -> str:
-    """`value` of `metric` as its unit is shown: "1,234.5", "12.35 s", "0.125"."""
+def fmt_value(metric: str, value: float, signed: bool = False, metrics: Mapping[str, Metric] = METRICS) -> str:
+    """`value` of `metric` (one of `metrics`) as its unit is shown: "1,234.5", "12.35 s", "0.125"."""
     if not math.isfinite(value):
         return "—"  # a metric that does not apply (no cache: no hit ratio)
     sign = "+" if signed else ""
-    unit = METRICS[metric].unit
+    unit = metrics[metric].unit
     decimals = DECIMALS[unit]
     value = round(value, decimals) + 0.0  # no "-0.000" from a rounding error below the last digit
     match unit:
@@ -307,9 +397,10 @@ def fmt_value(metric: str, value: float, signed: bool = False) -> str:
             assert_never(unit)
 
 
-def fmt_estimate(metric: str, e: Estimate, signed: bool = False) -> str:
+def fmt_estimate(metric: str, e: Estimate, signed: bool = False, metrics: Mapping[str, Metric] = METRICS) -> str:
     if not e.applies:
         return "not applicable"
+    mean = fmt_value(metric, e.mean, signed, metrics)
     if e.n < 2:
-        return fmt_value(metric, e.mean, signed)
-    return f"{fmt_value(metric, e.mean, signed)} [{fmt_value(metric, e.low)}, {fmt_value(metric, e.high)}]"
+        return mean
+    return f"{mean} [{fmt_value(metric, e.low, metrics=metrics)}, {fmt_value(metric, e.high, metrics=metrics)}]"

@@ -1,7 +1,8 @@
 """The report's PNG plots (matplotlib, no display needed), computed from the raw records.
 
 Each plotter takes the comparison and returns its figure, so that tests can read what was drawn.
-The distributions are here; the plots over time are in `time_plots`, the busiest burst in `burst_plot`.
+The distributions are here; the plots over time are in `time_plots`, the per-window metrics in
+`window_plots`, the busiest burst in `burst_plot`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
 from sim.metrics.comparison import Comparison
-from sim.report import burst_plot, time_plots
+from sim.report import burst_plot, time_plots, window_plots
 from sim.report.figures import figure, literal, mark_timeouts, panels, records, save, timeouts
 
 CDF_POINTS = 2000  # points drawn per curve: the ECDF's shape without a vertex per message
@@ -121,4 +122,6 @@ PLOTTERS: dict[str, Callable[[Comparison], Figure]] = {
     "redis_load.png": time_plots.redis_load,
     "workers.png": time_plots.workers,
     "busiest_customer.png": burst_plot.busiest_customer,
+    "busy_by_window.png": window_plots.busy_by_window,
+    "p95_by_window.png": window_plots.p95_by_window,
 }

@@ -18,7 +18,7 @@ FILES = {
     ".sim-report", "report.md", "report.html", "results.json", "records.csv", "timeseries.csv", "junit.xml",
     "latency_cdf.png",
     "busy_rate.png", "lock_wait.png", "lock_attempts.png", "cache_hit_ratio.png", "redis_load.png", "workers.png",
-    "busiest_customer.png",
+    "busiest_customer.png", "busy_by_window.png", "p95_by_window.png",
 }  # fmt: skip
 
 
@@ -46,7 +46,7 @@ def test_pngs_are_real_images(report):
 def test_html_is_self_contained_with_every_plot_inline(report):
     page = (report / "report.html").read_text()
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    assert len(images) == 8
+    assert len(images) == 10
     assert base64.b64decode(images[0])[:4] == b"\x89PNG"
     assert "http://" not in page and "https://" not in page
     assert "<td>busy_rate</td>" in page

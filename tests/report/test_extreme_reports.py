@@ -20,7 +20,7 @@ def png_size(path):
 
 def assert_bounded_plots(folder):
     pngs = sorted(folder.glob("*.png"))
-    assert len(pngs) == 8
+    assert len(pngs) == 10
     for png in pngs:
         assert max(png_size(png)) <= MAX_PIXELS, png.name
 

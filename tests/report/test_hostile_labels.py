@@ -48,7 +48,7 @@ def test_dollar_signs_in_variant_and_customer_names_are_drawn_not_parsed_as_math
     }
     comparison = compare("dollars", 1, names[0], {v: v for v in names}, runs)
     folder = write_report(comparison, tmp_path, "dollars")
-    assert len(list(folder.glob("*.png"))) == 8
+    assert len(list(folder.glob("*.png"))) == 10
 
 
 HUGE = "1" + "0" * 400

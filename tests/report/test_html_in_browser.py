@@ -59,7 +59,7 @@ def test_the_headline_and_the_thresholds_are_on_the_first_screen_at_1400x900(see
 
 def test_every_plot_decodes(seen):
     probe, _ = seen
-    assert probe["images"] == 8
+    assert probe["images"] == 10
     assert probe["decoded"] == probe["images"]
 
 
