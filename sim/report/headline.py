@@ -41,9 +41,10 @@ RANKS: dict[str, Rank] = {
     "latency_answered_p99_s": Rank(22, "p99 latency of answers", "latency_answered"),
     "first_reply_p95_s": Rank(23, "p95 time to first reply", "first_reply"),
     "first_reply_p50_s": Rank(24, "median time to first reply", "first_reply"),
-    "latency_p95_s": Rank(25, "p95 latency", "latency"),
-    "latency_p50_s": Rank(26, "median latency", "latency"),
-    "latency_p99_s": Rank(27, "p99 latency", "latency"),
+    # All messages' latency mixes apologies in: named only when no answered-only percentile is.
+    "latency_p95_s": Rank(25, "p95 latency", "latency_answered", alias=True),
+    "latency_p50_s": Rank(26, "median latency", "latency_answered", alias=True),
+    "latency_p99_s": Rank(27, "p99 latency", "latency_answered", alias=True),
     "out_of_order": Rank(30, "answers out of order", "out_of_order"),
     "crm_calls": Rank(40, "CRM calls", "crm"),
     "llm_calls": Rank(41, "LLM calls", "llm"),
