@@ -93,13 +93,21 @@ def _map(jobs: list[Job], processes: int) -> Iterator[RunResult]:
         return
     # fork where the platform has it (cheap start); jobs carry their own seeds, so either method gives the same results
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    with multiprocessing.get_context(method).Pool(min(processes, len(jobs)), initializer=_ignore_ctrl_c) as pool:
+    with multiprocessing.get_context(method).Pool(min(processes, len(jobs)), initializer=_worker_signals) as pool:
         yield from pool.imap(_run_job, jobs)  # leaving the block (Ctrl-C included) terminates the workers
 
 
-def _ignore_ctrl_c() -> None:
-    """Ctrl-C reaches every process of the terminal; only the parent reacts (one line, exit 130)."""
+def _worker_signals() -> None:
+    """Ctrl-C reaches every process of the terminal; only the parent reacts (one line, exit 130).
+
+    SIGTERM, which the pool's terminate() sends to every worker on leaving the `with` block, takes
+    the kernel's default action in a worker. A Python-level handler (the one `sim.console` installs,
+    inherited through fork) can miss it: a signal landing just before an idle worker blocks on the
+    task queue's lock leaves the handler pending forever, and terminate() waits for that worker
+    forever (seen under load in the tune tests).
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 class DaskUnavailable(RuntimeError):

@@ -38,3 +38,27 @@ def test_a_dask_cluster_gives_the_same_results_as_one_process():
     assert on_dask.per_replication == serial.per_replication
     for variant in serial.runs:
         assert [r.records for r in on_dask.runs[variant]] == [r.records for r in serial.runs[variant]]
+
+
+def test_replication_workers_die_by_the_kernel_on_sigterm_so_terminate_never_waits_on_a_python_handler():
+    import multiprocessing
+    import signal
+
+    from sim import experiment
+
+    def python_handler(signum, frame):  # what sim.console installs in the parent; a worker inherits it by fork
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, python_handler)
+    try:
+        with multiprocessing.get_context("fork").Pool(1, initializer=experiment._worker_signals) as pool:
+            seen = pool.apply(_signal_dispositions)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert seen == (signal.SIG_IGN, signal.SIG_DFL)
+
+
+def _signal_dispositions():
+    import signal
+
+    return signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
