@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from redis.exceptions import RedisError
 
 from sim.sut.cache import Crm, OutageCache
-from sim.sut.effects import NOW, Command, Log, Script, Sleep, Spawn, Step, Stop, StopSignal
+from sim.sut.effects import NOW, Log, Script, Sleep, Spawn, Step, Stop, StopSignal
 from sim.sut.lock import EXTEND_SCRIPT, Acquisition, Release, ThreadLock
 from sim.sut.outcomes import Outcome, Source
 from sim.sut.units import milliseconds
@@ -23,6 +23,14 @@ FAILED_REPLY = "Sorry, something went wrong, please try again"
 OUTAGE_NOTICE = "There is a massive outage in your region; our team is working on it"
 
 # Takes every message waiting in a debounce batch, atomically.
+# Append and set the TTL in one step: a crash (or a dropped connection) between two separate
+# commands would leave a batch list that never expires.
+JOIN_BATCH_SCRIPT = """
+local length = redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return length
+"""
+
 TAKE_BATCH_SCRIPT = """
 local batch = redis.call('LRANGE', KEYS[1], 0, -1)
 redis.call('DEL', KEYS[1])
@@ -209,8 +217,8 @@ class MessageHandler:
         """Queue the message for its thread's batch; True when it is the first, which answers for all."""
         key = self._batch_key(msg.thread_id)
         try:
-            length: int = yield Command(("RPUSH", key, msg.token))
-            yield Command(("PEXPIRE", key, milliseconds(2 * (self.options.debounce + self.lock.config.timeout))))
+            ttl_ms = milliseconds(2 * (self.options.debounce + self.lock.config.timeout))
+            length: int = yield Script(JOIN_BATCH_SCRIPT, (key,), (msg.token, ttl_ms))
         except RedisError:
             return True  # cannot batch without Redis: answer alone
         return length == 1

@@ -73,3 +73,21 @@ def test_unreachable_redis_means_busy_after_the_lock_timeout_with_every_attempt_
     h.server.connected = False
     done = h.run(handler(timeout=1).handle(msg(), PlannedCrm(9.0, 2), PlannedLlm(17.0)))
     assert (done.outcome, done.acquisition.attempts, done.acquisition.errors) == ("busy", 11, 11)
+
+
+def test_joining_a_debounce_batch_sets_its_ttl_in_the_same_script_as_the_append():
+    """One EVALSHA, not RPUSH then PEXPIRE: nothing can leave a batch list without a TTL."""
+    from sim.sut.effects import Script
+    from sim.sut.handler import JOIN_BATCH_SCRIPT, HandlerOptions
+
+    h = Harness()
+    debounced = MessageHandler(
+        ThreadLock(LockConfig(120, 30, Fixed(0.1))), OutageCache(300), HandlerOptions(debounce=2.0)
+    )
+    step = debounced._join_batch(msg())
+    effect = step.send(None)
+    assert type(effect) is Script and effect.source is JOIN_BATCH_SCRIPT
+    assert h.run(debounced._join_batch(msg("t2"))) is True  # the first in its batch answers for all
+    assert h.run(debounced._join_batch(msg("t3"))) is False
+    assert h.redis.lrange("debounce:thread_A", 0, -1) == [b"t2", b"t3"]
+    assert h.redis.pttl("debounce:thread_A") == 2 * (2_000 + 30_000)
