@@ -378,29 +378,46 @@ def _name(c: Comparison, variant: str) -> str:
     return f"{variant} (baseline)" if variant == c.baseline else variant
 
 
-def fmt_value(metric: str, value: float, signed: bool = False, metrics: Mapping[str, Metric] = METRICS) -> str:
-    """`value` of `metric` (one of `metrics`) as its unit is shown: "1,234.5", "12.35 s", "0.125"."""
+def fmt_value(
+    metric: str, value: float, signed: bool = False, metrics: Mapping[str, Metric] = METRICS, *, ms: bool | None = None
+) -> str:
+    """`value` of `metric` (one of `metrics`) as its unit is shown: "1,234.5", "12.35 s", "2.0 ms", "0.125".
+
+    Seconds under SUB_SECOND show in milliseconds (`ms` forces the choice, so that an interval's
+    bounds read in their mean's unit): "+0.00 s" would hide a real 2 ms difference."""
     if not math.isfinite(value):
         return "—"  # a metric that does not apply (no cache: no hit ratio)
     sign = "+" if signed else ""
     unit = metrics[metric].unit
     decimals = DECIMALS[unit]
-    value = round(value, decimals) + 0.0  # no "-0.000" from a rounding error below the last digit
     match unit:
         case Unit.COUNT:
-            return f"{value:{sign},.{decimals}f}"
+            return f"{round(value, decimals) + 0.0:{sign},.{decimals}f}"  # + 0.0: no "-0.0" from a rounding error
         case Unit.SECONDS:
-            return f"{value:{sign}.{decimals}f} s"
+            if ms if ms is not None else _in_ms(value):
+                return f"{round(value * 1000, 1) + 0.0:{sign}.1f} ms"
+            return f"{round(value, decimals) + 0.0:{sign}.{decimals}f} s"
         case Unit.RATIO:
-            return f"{value:{sign}.{decimals}f}"
+            return f"{round(value, decimals) + 0.0:{sign}.{decimals}f}"
         case _:
             assert_never(unit)
+
+
+SUB_SECOND = 0.1  # below this, seconds read in milliseconds
+
+
+def _in_ms(*values: float) -> bool:
+    """Whether these seconds (a mean and its bounds) read better in milliseconds: all below SUB_SECOND, not all zero."""
+    finite = [abs(v) for v in values if math.isfinite(v)]
+    return bool(finite) and max(finite) < SUB_SECOND and round(max(finite) * 1000, 1) > 0
 
 
 def fmt_estimate(metric: str, e: Estimate, signed: bool = False, metrics: Mapping[str, Metric] = METRICS) -> str:
     if not e.applies:
         return "not applicable"
-    mean = fmt_value(metric, e.mean, signed, metrics)
+    ms = _in_ms(e.mean, e.low, e.high) if e.n >= 2 else None
+    mean = fmt_value(metric, e.mean, signed, metrics, ms=ms)
     if e.n < 2:
         return mean
-    return f"{mean} [{fmt_value(metric, e.low, metrics=metrics)}, {fmt_value(metric, e.high, metrics=metrics)}]"
+    low, high = (fmt_value(metric, bound, metrics=metrics, ms=ms) for bound in (e.low, e.high))
+    return f"{mean} [{low}, {high}]"

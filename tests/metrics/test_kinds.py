@@ -37,6 +37,9 @@ def test_every_metric_declares_its_unit():
         ("busy_rate", 0.12345, "0.123"),
         ("cache_hit_ratio", -0.0001, "0.000"),  # not "-0.000": a sign that rounding left behind
         ("redis_commands", 1234.56, "1,234.6"),
+        ("latency_p95_s", 0.002, "2.0 ms"),  # not "0.00 s": a real 2 ms difference
+        ("latency_p95_s", 0.0, "0.00 s"),
+        ("latency_p95_s", 0.1, "0.10 s"),
     ],
 )
 def test_the_report_formats_a_value_by_its_metrics_unit(metric, value, shown):
@@ -46,3 +49,10 @@ def test_the_report_formats_a_value_by_its_metrics_unit(metric, value, shown):
 def test_a_signed_difference_keeps_its_unit():
     e = Estimate(mean=-1.5, low=-2.0, high=-1.0, n=3)
     assert fmt_estimate("latency_p50_s", e, signed=True) == "-1.50 s [-2.00 s, -1.00 s]"
+
+
+def test_an_interval_reads_in_its_means_unit():
+    e = Estimate(mean=0.002, low=0.0015, high=0.12, n=3)
+    assert fmt_estimate("latency_p50_s", e, signed=True) == "+0.00 s [0.00 s, 0.12 s]"
+    small = Estimate(mean=0.002, low=-0.0005, high=0.0045, n=3)
+    assert fmt_estimate("latency_p50_s", small, signed=True) == "+2.0 ms [-0.5 ms, 4.5 ms]"
