@@ -87,7 +87,8 @@ def test_the_run_size_counts_every_nudge_and_resend_a_conversation_may_send(tmp_
 
 
 def test_too_many_sessions_are_refused_before_the_run(tmp_path, capsys):
-    path = write_scenario(tmp_path, '[scenario]\nduration = "1000h"\n[workload.conversations]\nsessions_per_hour = 6000\n')
+    text = '[scenario]\nduration = "1000h"\n[workload.conversations]\nsessions_per_hour = 6000\n'
+    path = write_scenario(tmp_path, text)
     assert main(["run", str(path)]) == 2
     assert "[workload]conversations: over" in capsys.readouterr().err
 
