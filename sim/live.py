@@ -118,6 +118,11 @@ def check_live(scenario: Scenario) -> None:
     """What a scenario must be to run live; raises before any connection is made."""
     if scenario.faults:
         raise ScenarioError(f"{scenario.name}: faults are injected only on simulated time; run it with sim run")
+    if scenario.workload.conversations is not None:
+        raise ScenarioError(
+            f"{scenario.name}: [workload.conversations] (customers who wait for answers) run only on simulated time; "
+            "run it with sim run"
+        )
 
 
 def check_time_scale(text: str) -> float:

@@ -8,10 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from enum import StrEnum
 
 from sim.sut.outcomes import Outcome, Source
 
-__all__ = ["FIELDS", "RESOLVED", "MessageRecord", "Outcome", "RunResult", "Source", "WorldCounts"]
+__all__ = [
+    "FIELDS",
+    "RESOLVED",
+    "ConversationRecord",
+    "MessageKind",
+    "MessageRecord",
+    "Outcome",
+    "RunResult",
+    "Source",
+    "WorldCounts",
+]
 
 # A record's outcome once debounce batches are resolved: a merged message takes its batch's.
 RESOLVED = (Outcome.ANSWERED, Outcome.BUSY, Outcome.FAILED)
@@ -76,6 +87,34 @@ class WorldCounts:
     leftover_keys: tuple[str, ...] = ()  # lock, queue, grant and debounce keys still live after the drain
 
 
+class MessageKind(StrEnum):
+    """Why a conversation's customer sent a message."""
+
+    INTENT = "intent"  # the next thing it wants answered
+    NUDGE = "nudge"  # "?": no reply within its patience
+    RESEND = "resend"  # the intent again, after a busy apology
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConversationRecord:
+    """One closed-loop customer's session (`[workload.conversations]`): what it sent and how it ended.
+
+    Its messages' records carry `burst` = this conversation's `burst` and `index` = the place in `sent`.
+    A message `dropped` has no record: its customer had left before a worker picked it up, and the bot,
+    finding the conversation closed, dropped it at no cost (the invariants count it).
+    """
+
+    burst: int  # its messages' burst number (after every open-loop burst of the run)
+    customer: str
+    started: float  # when its first message was sent
+    intents: int  # the intents it came with
+    answered: int  # intents that got a reply other than the busy apology
+    sent: tuple[MessageKind, ...]  # every message it sent, in order: its records' `index`
+    messages: tuple[int, ...]  # their message ids, in the same order
+    gave_up_at: float | None = None  # when it left at an impatience expiry; None: it stayed to the end
+    dropped: tuple[int, ...] = ()  # ids of its messages dropped unserved because it had left
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunResult:
     """Everything one simulation run of one variant produced."""
@@ -88,3 +127,4 @@ class RunResult:
     events: int = 0  # SimPy events the run scheduled (a cost figure for `sim bench`)
     violations: tuple[str, ...] = ()  # broken invariants (sim.metrics.invariants); empty when all held
     world: WorldCounts | None = None  # None when nobody counted (a live run)
+    conversations: tuple[ConversationRecord, ...] = ()  # closed-loop customers, by burst; none without them

@@ -9,6 +9,7 @@ carried out; what a message is, what it meets and what is recorded is here.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -107,6 +108,9 @@ class Serving:
     served: Served | None = None  # the calls the CRM and the LLM received; None: not counted across messages
     clock: TimeScale = SIMULATED
     run_id: str = ""  # ends every token (`sim live`)
+    # Told of every reply as soon as the handler has made it (message id, what it handled; `replied_at` on the
+    # engine's clock, not yet passed by it): how an engine lets a customer who waits for answers hear its reply.
+    replied: Callable[[int, Handled], None] | None = None
 
 
 def serve_message(
@@ -132,6 +136,8 @@ def serve_message(
     )
     llm = PlannedLlm(planned.llm_latency * clock.factor, services.llm_timeout, serving.faults, serving.served)
     handled = yield from serving.handler.handle(message, crm, llm)
+    if serving.replied is not None:
+        serving.replied(planned.id, handled)
     done = yield NOW
     arrived_at, started_at, done_at = clock.at(arrival), clock.at(started), clock.at(done)
     calls = (crm.calls, llm.calls)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 # Append only: a stream's seed depends on its position, so new streams must not shift the old ones.
-STREAMS = ("arrivals", "bursts", "customers", "crm", "llm", "points", "jitter", "surges", "faults")
+STREAMS = ("arrivals", "bursts", "customers", "crm", "llm", "points", "jitter", "surges", "faults", "conversations")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +28,25 @@ class Streams:
     jitter: np.random.Generator  # the handler's backoff jitter and XFetch
     surges: np.random.Generator  # the extra bursts of surges: starts, sizes, gaps
     faults: np.random.Generator  # each message's draw against the CRM error rate
+    conversations: np.random.Generator  # when conversations open (each one's choices: `conversation`)
 
     @classmethod
     def of(cls, seed: int, replication: int) -> Streams:
         children = np.random.SeedSequence([seed, replication]).spawn(len(STREAMS))
         generators = (np.random.Generator(np.random.PCG64(child)) for child in children)
         return cls(**dict(zip(STREAMS, generators, strict=True)))
+
+
+CONVERSATION_PARTS = ("behaviour", "crm", "llm", "faults")
+
+
+def conversation(seed: int, replication: int, number: int) -> dict[str, np.random.Generator]:
+    """The streams of conversation `number` of replication `replication`, keyed by the three alone:
+    its customer's choices (`behaviour`), and its messages' CRM and LLM latencies and fault draws, one
+    generator each. Two variants see the same customer make the same choices given the same replies,
+    whatever the other conversations did. The key is a child of the `conversations` stream's."""
+    key = (STREAMS.index("conversations"), number)
+    parts = np.random.SeedSequence([seed, replication], spawn_key=key).spawn(len(CONVERSATION_PARTS))
+    return {
+        name: np.random.Generator(np.random.PCG64(part)) for name, part in zip(CONVERSATION_PARTS, parts, strict=True)
+    }

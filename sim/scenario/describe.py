@@ -73,6 +73,7 @@ def workload(scenario: Scenario) -> tuple[str, ...]:
         f"**Run:** bursts start for {seconds(scenario.duration)}, then the run drains; "
         f"{scenario.replications} replication(s), seed {scenario.seed}.",
         f"**Arrivals:** {_arrivals(w)}",
+        *_conversations(w),
         *_scripted(w),
         f"**Services** (as in {base.name}): {_services(base.services)}; Redis round trip {seconds(base.redis_rtt)}.",
         f"**Faults:** {'; '.join(fault_words(f) for f in scenario.faults) or 'none'}.",
@@ -92,6 +93,8 @@ def _arrivals(w: Workload) -> str:
     elif w.customers_per_hour > 0:
         rate = f"Poisson bursts at {w.customers_per_hour:,.4g} per hour"
     else:
+        if w.conversations is not None:
+            return "no open-loop bursts (conversations only)."
         return "no random customers (scripted messages only)." if w.scripted else "no customers."
     who = (
         f"from a population of {w.population:,} customer{'s' if w.population != 1 else ''}"
@@ -100,6 +103,20 @@ def _arrivals(w: Workload) -> str:
     )
     text = f"{rate}, {who}; burst size {count_words(w.burst_size)}, gap between a burst's messages {words(w.burst_gap)}"
     return text + "".join(f"; {surge_words(s)}" for s in w.surges) + "."
+
+
+def _conversations(w: Workload) -> list[str]:
+    c = w.conversations
+    if c is None:
+        return []
+    shape = " (following the hourly rates' shape)" if w.hourly_rates and w.customers_per_hour > 0 else ""
+    return [
+        f"**Conversations** (customers who wait for answers): Poisson sessions at {c.sessions_per_hour:,.4g} per "
+        f"hour{shape}, each a new customer; intents per session {count_words(c.messages)}, think time after a "
+        f"reply {words(c.think)}; impatience {words(c.impatience)}: gives up with probability {c.give_up:g}, "
+        f"else nudges (at most {c.max_nudges} per intent); after a busy apology re-sends with probability "
+        f"{c.resend:g} after {words(c.resend_delay)} (at most {c.max_resends} per intent)."
+    ]
 
 
 def _scripted(w: Workload) -> list[str]:
@@ -247,6 +264,8 @@ def setup(scenario: Scenario) -> dict[str, Any]:
     results.json differ between machines); its name stays.
     """
     data: dict[str, Any] = plain(scenario)
+    if scenario.workload.conversations is None:  # a section the file did not have: as results.json was before it
+        del data["workload"]["conversations"]
     return {**data, "path": PurePath(scenario.path).name}
 
 

@@ -20,9 +20,11 @@ from sim.metrics.thresholds import Threshold, ThresholdError, parse_threshold
 from sim.scenario.model import (
     BACKOFF_KINDS,
     FAULT_KINDS,
+    MAX_RETRIES,
     MIN_BACKOFF,
     Backoff,
     CacheSettings,
+    Conversations,
     CrmErrors,
     DecorrelatedJitterBackoff,
     Fault,
@@ -43,7 +45,7 @@ from sim.scenario.model import (
 )
 from sim.scenario.reader import MAX_DURATION, MIN_DURATION, MISSING, Reader, one_line, parse_duration
 from sim.scenario.tune import parse_tune_section
-from sim.scenario.work import check_work, expected_bursts
+from sim.scenario.work import check_work, expected_bursts, expected_sessions
 
 DEFAULT_LOCK = LockSettings(ttl=120.0, timeout=30.0, backoff=FixedBackoff(0.1), log_every=10)
 DEFAULT_CACHE = CacheSettings(enabled=False, ttl=300.0)
@@ -240,6 +242,13 @@ def _check_run_size(section: Reader, workload: Workload, duration: float) -> Non
             "surge",
             f"the surges add ~{surges:,.0f} bursts to ~{base:,.0f}; the limit is {MAX_BURSTS:,} per run",
         )
+    sessions = expected_sessions(workload, duration)
+    if base + surges + sessions > MAX_BURSTS:
+        section.fail(
+            "conversations",
+            f"over {duration:g} s ~{sessions:,.0f} conversations and ~{base + surges:,.0f} bursts; "
+            f"the limit is {MAX_BURSTS:,} per run",
+        )
 
 
 def _variant_name(top: Reader, name: str) -> str:
@@ -302,7 +311,7 @@ def _table(top: Reader, key: str, sub: str | None) -> dict[str, Any]:
 
 
 def _default_duration(workload: Workload) -> Any:
-    if workload.customers_per_hour > 0:
+    if workload.customers_per_hour > 0 or workload.conversations is not None:
         return MISSING  # an open workload needs an explicit duration
     return max((max(c.at) for c in workload.scripted if c.at), default=0.0)
 
@@ -390,10 +399,32 @@ def parse_workload(r: Reader) -> Workload:
     burst_gap = parse_distribution(r, "burst_gap", d.Exponential(5.0))
     scripted = tuple(_scripted_customer(s) for s in r.tables("script"))
     surges = tuple(_surge(s) for s in r.tables("surge"))
+    conversations_section = r.table("conversations")
+    conversations = parse_conversations(conversations_section) if conversations_section is not None else None
     r.done()
-    if rate == 0 and not scripted:
-        r.fail("customers_per_hour", "the workload is empty: set customers_per_hour > 0 or add [[workload.script]]")
-    return Workload(float(rate), population, burst_size, burst_gap, scripted, hourly, surges)
+    if rate == 0 and not scripted and conversations is None:
+        r.fail(
+            "customers_per_hour",
+            "the workload is empty: set customers_per_hour > 0, add [[workload.script]] or [workload.conversations]",
+        )
+    return Workload(float(rate), population, burst_size, burst_gap, scripted, hourly, surges, conversations)
+
+
+def parse_conversations(r: Reader) -> Conversations:
+    """`[workload.conversations]`: customers who wait for answers (see `Conversations`)."""
+    conversations = Conversations(
+        sessions_per_hour=float(r.number("sessions_per_hour", minimum=0, maximum=MAX_RATE)),
+        messages=parse_count(r, "messages", d.FixedCount(1), minimum=1),
+        think=parse_distribution(r, "think", d.Exponential(30.0)),
+        impatience=parse_distribution(r, "impatience", d.Exponential(60.0)),
+        max_nudges=r.number("max_nudges", 1, maximum=MAX_RETRIES, integer=True),
+        give_up=float(r.number("give_up", 0.0, maximum=1.0)),
+        resend=float(r.number("resend", 0.0, maximum=1.0)),
+        resend_delay=parse_distribution(r, "resend_delay", d.Exponential(10.0)),
+        max_resends=r.number("max_resends", 3, maximum=MAX_RETRIES, integer=True),
+    )
+    r.done()
+    return conversations
 
 
 def _rates(r: Reader) -> tuple[float, tuple[float, ...]]:

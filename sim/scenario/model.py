@@ -210,6 +210,48 @@ class Surge:
     multiplier: float
 
 
+MAX_RETRIES = 100  # nudges or re-sends of one intent
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Conversations:
+    """Customers who wait for answers (closed loop), beside the open-loop bursts.
+
+    A session opens at Poisson instants; its customer has `messages` intents and sends them one at a
+    time, each after the previous one's reply and a `think` time. No reply within `impatience`: the
+    customer gives up with probability `give_up` (leaves; its messages still waiting for a worker are
+    dropped, the rest of its intents never sent), else nudges ("?") while it has nudges left for
+    that intent (`max_nudges`), else waits without a timer. A busy apology makes it re-send the intent
+    with probability `resend`, after `resend_delay` (at most `max_resends` times per intent).
+    """
+
+    sessions_per_hour: float  # the daily mean when the workload has hourly rates (the sessions follow their shape)
+    messages: CountDistribution  # intents per session
+    think: Distribution  # after a reply, before the next intent
+    impatience: Distribution  # no reply within it: give up, nudge, or wait on
+    max_nudges: int  # per intent
+    give_up: float  # probability at each impatience expiry
+    resend: float  # probability of re-sending an intent after a busy apology
+    resend_delay: Distribution
+    max_resends: int  # per intent
+
+    def __post_init__(self) -> None:
+        _check(
+            math.isfinite(self.sessions_per_hour) and self.sessions_per_hour >= 0,
+            f"conversations: sessions_per_hour must be zero or more, got {self.sessions_per_hour!r}",
+        )
+        for name in ("give_up", "resend"):
+            p = getattr(self, name)
+            _check(0.0 <= p <= 1.0, f"conversations: {name} must be a probability from 0 to 1, got {p!r}")
+        for name in ("max_nudges", "max_resends"):
+            n = getattr(self, name)
+            _check(0 <= n <= MAX_RETRIES, f"conversations: {name} must be from 0 to {MAX_RETRIES}, got {n!r}")
+
+    def messages_per_session(self) -> float:
+        """At most this many messages per session on average: every intent with every nudge and re-send."""
+        return self.messages.mean() * (1 + self.max_nudges + self.max_resends)
+
+
 @dataclass(frozen=True, slots=True)
 class Workload:
     customers_per_hour: float  # Poisson arrivals of bursts (the mean when hourly_rates is set)
@@ -219,12 +261,23 @@ class Workload:
     scripted: tuple[ScriptedCustomer, ...] = ()
     hourly_rates: tuple[float, ...] = ()  # 24 rates (bursts per hour) by hour of day; repeats daily
     surges: tuple[Surge, ...] = ()
+    conversations: Conversations | None = None  # customers who wait for answers; None: none
 
     def rate_at(self, t: float) -> float:
         """Bursts per hour at simulated second t, before surges."""
         if self.hourly_rates:
             return self.hourly_rates[int(t // 3600) % 24]
         return self.customers_per_hour
+
+    def session_rate_at(self, t: float) -> float:
+        """Conversations opened per hour at simulated second t: `sessions_per_hour`, shaped by the
+        hourly rates when they are set (their mean maps to `sessions_per_hour`)."""
+        c = self.conversations
+        if c is None:
+            return 0.0
+        if self.hourly_rates and self.customers_per_hour > 0:
+            return c.sessions_per_hour * self.rate_at(t) / self.customers_per_hour
+        return c.sessions_per_hour
 
 
 @dataclass(frozen=True, slots=True)

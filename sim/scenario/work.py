@@ -51,11 +51,24 @@ def expected_bursts(workload: Workload, duration: float) -> tuple[float, float]:
     return base, surges
 
 
+def expected_sessions(workload: Workload, duration: float) -> float:
+    """Conversations a run should open: their rate integrated hour by hour, as `expected_bursts`."""
+    if workload.conversations is None:
+        return 0.0
+    hours = range(math.ceil(duration / 3600))
+    return (
+        sum(workload.session_rate_at(h * 3600.0) * (min((h + 1) * 3600.0, duration) - h * 3600.0) for h in hours) / 3600
+    )
+
+
 def expected_messages(workload: Workload, duration: float) -> float:
-    """Every burst's mean size, plus the scripted messages."""
+    """Every burst's mean size, plus the scripted messages, plus every conversation's intents with
+    all their nudges and re-sends (a bound: a customer who gets its answers sends neither)."""
     base, surges = expected_bursts(workload, duration)
     scripted = sum(len(c.at) for c in workload.scripted)
-    return (base + surges) * workload.burst_size.mean() + scripted
+    talk = workload.conversations
+    conversations = expected_sessions(workload, duration) * talk.messages_per_session() if talk is not None else 0.0
+    return (base + surges) * workload.burst_size.mean() + scripted + conversations
 
 
 def hold_time(variant: Variant, scenario: Scenario) -> float:

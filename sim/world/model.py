@@ -6,6 +6,7 @@ from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import simpy
 from fakeredis import FakeServer
 
@@ -13,15 +14,17 @@ from sim.metrics import invariants
 from sim.metrics.columns import RecordColumns
 from sim.metrics.records import RunResult, WorldCounts
 from sim.run.assemble import build_handler
+from sim.run.conversations import session_starts
 from sim.run.faults import FaultSchedule
 from sim.run.serve import Serving, resolve_batches_in_place, serve_message, trace_label
 from sim.run.services import Served
 from sim.run.streams import Streams
-from sim.run.workload import PlannedMessage, planned_messages
+from sim.run.workload import Plan, PlannedMessage, planned_messages
 from sim.scenario.model import Scenario, Variant
 from sim.sut.units import milliseconds
 from sim.world import fakeredis_clock, internals
 from sim.world import faults as world_faults
+from sim.world.conversations import Conversing
 from sim.world.driver import SimDriver, Tally, TraceLine, sorted_trace
 from sim.world.executors import EXECUTORS, Executor
 
@@ -43,17 +46,27 @@ def simulate(
     rng = Streams.of(scenario.seed, replication)
     faults = FaultSchedule(scenario.faults)
     served = Served()
+    talk = scenario.workload.conversations
+    conversing = Conversing(env, talk, variant.services, seed=scenario.seed, replication=replication) if talk else None
     world = _World(
         env=env,
         driver=SimDriver(env, (executor or EXECUTORS[redis_path])(server), variant.redis_rtt, log, server),
         serving=Serving(
-            handler=build_handler(variant, rng.jitter.random), services=variant.services, faults=faults, served=served
+            handler=build_handler(variant, rng.jitter.random),
+            services=variant.services,
+            faults=faults,
+            served=served,
+            replied=conversing.replied if conversing else None,
         ),
         workers=simpy.Resource(env, capacity=variant.workers),
         served=served,
+        conversations=conversing,
     )
     world_faults.install(faults, env, server, world.driver.drop_blocked_clients)
-    env.process(_arrive(world, planned_messages(scenario, variant.services, rng)))
+    plan = planned_messages(scenario, variant.services, rng)
+    env.process(_arrive(world, plan))
+    if conversing is not None:
+        _converse(world, conversing, plan, session_starts(scenario.workload, scenario.duration, rng.conversations))
     env.run()
     records = world.records
     records.sort_by_message()
@@ -71,6 +84,7 @@ def simulate(
         cache_ttl=redis_ttl(variant.cache.ttl) if variant.cache.enabled else None,
         restarts=faults.restarts(),
         world=counted,
+        dropped=conversing.dropped if conversing else 0,
     )
     return RunResult(
         variant=variant.name,
@@ -81,6 +95,7 @@ def simulate(
         events=events,
         violations=tuple(broken),
         world=counted,
+        conversations=conversing.records() if conversing else (),
     )
 
 
@@ -117,6 +132,7 @@ class _World:
     served: Served  # calls the CRM and the LLM received
     records: RecordColumns = field(default_factory=RecordColumns)  # compact: a run may hold millions
     arrived: int = 0  # messages the arrival process has let in: the plan is made one message at a time
+    conversations: Conversing | None = None  # customers who wait for answers; None: the workload has none
 
 
 def _arrive(world: _World, messages: Iterable[PlannedMessage]) -> Generator[simpy.Event, object, None]:
@@ -128,11 +144,24 @@ def _arrive(world: _World, messages: Iterable[PlannedMessage]) -> Generator[simp
         env.process(_serve(world, planned))
 
 
+def _converse(world: _World, conversing: Conversing, plan: Plan, starts: np.ndarray) -> None:
+    """Open the conversations beside the open-loop arrivals: their messages and bursts are numbered after
+    the plan's, and each is let in as its customer sends it."""
+
+    def let_in(planned: PlannedMessage) -> None:
+        world.arrived += 1
+        world.env.process(_serve(world, planned))
+
+    conversing.start(starts, first_id=plan.count, first_burst=len(plan.arrivals.bursts), send=let_in)
+
+
 def _serve(world: _World, planned: PlannedMessage) -> Generator[simpy.Event, Any, None]:
     """A message waits for a worker, then is served by the step both engines share."""
     arrival = world.env.now
     with world.workers.request() as turn:
         yield turn
+        if world.conversations is not None and world.conversations.drops(planned):
+            return  # its customer has left: the bot drops it at no cost
         tally = Tally()
         step = serve_message(world.serving, planned, arrival, tally)
         record, _ = yield from world.driver.run(step, trace_label(planned), tally)
