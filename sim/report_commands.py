@@ -54,6 +54,7 @@ def run_compare(args: argparse.Namespace) -> int:
         _publish_summary(markdown.render(document.build(comparison, diff, plots=False)))
         print(_headline(comparison, diff) + _one_line(comparison, out) + _regression_lines(diff))
         if cases:  # case thresholds are reported, never breached: the scenario as written decides
+            _publish_summary(markdown.render(sensitivity_report.blocks(cases)))
             print(sensitivity_report.summary(cases, out))
         breached = breached or bool(comparison.breached) or bool(diff and diff.regressions)
         broken = broken or bool(comparison.violations) or bool(cases and cases.violations)
