@@ -113,6 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--ci", action="store_true",
         help="CI mode (also when the CI environment variable is true): thresholds need --replications 2 or more",
     )  # fmt: skip
+    compare.add_argument(
+        "--sensitivity", nargs="?", const="one-at-a-time", choices=("one-at-a-time", "full"),
+        help="also rerun the comparison under other workload assumptions, one at a time (default) or every "
+        "combination; writes sensitivity.md and .json beside the report",
+    )  # fmt: skip
+    compare.add_argument("--axes", metavar="NAME,…", help="with --sensitivity: the assumptions to vary (default: all)")
+    compare.add_argument("--claims", metavar="SET", help="with --sensitivity: claims to check in every case (seed)")
     _replication_options(compare)
     compare.set_defaults(handler=_compare)
 

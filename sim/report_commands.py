@@ -19,10 +19,12 @@ from sim.metrics.comparison import Comparison
 from sim.metrics.thresholds import SINGLE_RUN, Threshold, ThresholdError, parse_threshold
 from sim.progress import Progress
 from sim.report import document, markdown, terminal
+from sim.report import sensitivity as sensitivity_report
 from sim.report import sweep as sweep_report
 from sim.report.folder import prepare, write_atomically, write_report
 from sim.scenario import Scenario, ScenarioError, load_scenario
 from sim.scenario.bundled import resolve
+from sim.sensitivity import command as sensitivity
 from sim.sweep import grid_scenario, parse_grid
 
 
@@ -35,20 +37,27 @@ def run_compare(args: argparse.Namespace) -> int:
         _refuse_single_runs(scenarios, thresholds, "--ci" if args.ci else "CI is set")
     watched = _watched_metrics(args)
     previous = {s.name: _previous(args.baseline, s) for s in scenarios} if args.baseline is not None else {}
+    plans = sensitivity.studies(args, scenarios)
     _check_summary()
     for scenario in scenarios:
         prepare(Path(args.out), scenario.name)
     breached = broken = False
     for scenario in scenarios:
-        with _progress(scenario, args) as progress:
+        study = plans.get(scenario.name)
+        with _progress(scenario, args, len(study.plan.cases) if study else 1) as progress:
             comparison = _replicate(scenario, thresholds, args, progress)
+            cases = study.run(comparison, lambda s: _replicate(s, thresholds, args, progress)) if study else None
             diff = _against_baseline(previous.get(scenario.name), comparison, watched)
             progress.stage("writing report")
-            out = write_report(comparison, Path(args.out), scenario.name, diff)
+            extra = functools.partial(sensitivity_report.write, cases) if cases else None
+            out = write_report(comparison, Path(args.out), scenario.name, diff, extra)
         _publish_summary(markdown.render(document.build(comparison, diff, plots=False)))
         print(_headline(comparison, diff) + _one_line(comparison, out) + _regression_lines(diff))
+        if cases:  # case thresholds are reported, never breached: the scenario as written decides
+            _publish_summary(markdown.render(sensitivity_report.blocks(cases)))
+            print(sensitivity_report.summary(cases, out))
         breached = breached or bool(comparison.breached) or bool(diff and diff.regressions)
-        broken = broken or bool(comparison.violations)
+        broken = broken or bool(comparison.violations) or bool(cases and cases.violations)
     return ExitCode.BROKEN if broken else ExitCode.BREACHED if breached else ExitCode.OK
 
 
@@ -184,8 +193,8 @@ def _regression_lines(diff: BaselineDiff | None) -> str:
     )
 
 
-def _progress(scenario: Scenario, args: argparse.Namespace) -> Progress:
-    return Progress(scenario.replications * len(scenario.variants), scenario.name, enabled=not args.quiet)
+def _progress(scenario: Scenario, args: argparse.Namespace, cases: int = 1) -> Progress:
+    return Progress(cases * scenario.replications * len(scenario.variants), scenario.name, enabled=not args.quiet)
 
 
 def _replicate(

@@ -57,6 +57,8 @@ REPORT_FILES = frozenset(
         MARK,
         "fit.json",
         "validation.json",
+        "sensitivity.md",
+        "sensitivity.json",
     }
 )
 PLOT_FILE = re.compile(r"[A-Za-z0-9_]{1,40}\.png")  # latency_cdf.png, sweep_redis_commands.png, …
@@ -68,9 +70,22 @@ _STAGED = re.compile(r"(?P<pid>\d+)-[a-z0-9_]{8}")  # what follows ".tmp-<name>-
 _LEGACY = re.compile(r"[a-z0-9_]{8}")  # ".tmp-<name>-<random>" of sim versions that did not record the pid
 
 
-def write_report(c: Comparison, out: Path, name: str, changes: BaselineDiff | None = None) -> Path:
-    """Writes report.md, report.html, results.json, records.csv, junit.xml and the plots into OUT/<name>."""
-    return write_atomically(out, name, lambda folder: _write_files(c, folder, changes))
+def write_report(
+    c: Comparison,
+    out: Path,
+    name: str,
+    changes: BaselineDiff | None = None,
+    extra: Callable[[Path], None] | None = None,
+) -> Path:
+    """Writes report.md, report.html, results.json, records.csv, junit.xml and the plots into OUT/<name>;
+    `extra` writes more files into the same folder (sensitivity.md and .json), inside the same swap."""
+
+    def fill(folder: Path) -> None:
+        _write_files(c, folder, changes)
+        if extra is not None:
+            extra(folder)
+
+    return write_atomically(out, name, fill)
 
 
 def prepare(out: Path, name: str) -> None:
