@@ -16,6 +16,7 @@ from sim.scenario.load import MAX_REPLICATIONS, MAX_SEED
 
 if TYPE_CHECKING:
     from sim.experiment import VariantRun
+    from sim.metrics.precision import Target
     from sim.scenario import Scenario
 
 # What a command needs (SimPy, fakeredis, redis-py, matplotlib, scipy, Dask) is imported
@@ -121,6 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--axes", metavar="NAME,…", help="with --sensitivity: the assumptions to vary (default: all)")
     compare.add_argument("--claims", metavar="SET", help="with --sensitivity: claims to check in every case (seed)")
     _replication_options(compare)
+    compare.add_argument(
+        "--precision", type=_precision, metavar="METRIC=HALF_WIDTH[,…]",
+        help="replicate until each paired difference's 95%% CI half-width is at most this, e.g. "
+        "busy_rate=0.2%%,latency_answered_p95_s=1s (replaces --replications)",
+    )  # fmt: skip
+    compare.add_argument(
+        "--max-replications", type=_max_replications, metavar="N",
+        help="with --precision: stop at N replications at most (default: the scenario's max_replications, else 100)",
+    )  # fmt: skip
     compare.set_defaults(handler=_compare)
 
     sweep = commands.add_parser("sweep", help=COMMANDS["sweep"])
@@ -500,6 +510,19 @@ def _day_list(text: str) -> tuple[int, ...]:
 
 def _replications(text: str) -> int:
     return _whole_number(text, 1, MAX_REPLICATIONS)  # the same limit as [scenario]replications
+
+
+def _max_replications(text: str) -> int:
+    return _whole_number(text, 2, MAX_REPLICATIONS)  # a precision needs an interval: 2 at least
+
+
+def _precision(text: str) -> tuple[Target, ...]:
+    from sim.metrics.precision import parse_targets
+
+    try:
+        return parse_targets(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _trials(text: str) -> int:

@@ -8,8 +8,10 @@ import os
 import signal
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sim.metrics.comparison import Comparison, compare
+from sim.metrics.precision import assess, next_count
 from sim.metrics.records import RunResult
 from sim.metrics.summary import summarize
 from sim.metrics.thresholds import Threshold
@@ -18,6 +20,7 @@ from sim.scenario.model import Scenario
 from sim.world.model import simulate
 
 Job = tuple[Scenario, str, int]  # (scenario, variant name, replication)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +67,8 @@ def run_replications(
     indices = range(scenario.replications) if replications is None else replications
     jobs: list[Job] = [(scenario, v.name, r) for r in indices for v in scenario.variants]
     runs: dict[str, list[RunResult]] = {v.name: [] for v in scenario.variants}
-    for run in _map_on_dask(jobs, scheduler) if scheduler else _map(jobs, processes):
+    for run in _map_on_dask(jobs, scheduler, on_done) if scheduler else _counted(_map(jobs, processes), on_done):
         runs[run.variant].append(run)
-        on_done()
     return compare(
         scenario.name,
         scenario.seed,
@@ -74,6 +76,58 @@ def run_replications(
         {v.name: v.describe() for v in scenario.variants},
         runs,
         (*scenario.thresholds, *extra_thresholds),
+        context(scenario),
+    )
+
+
+def run_until_precise(
+    scenario: Scenario,
+    *,
+    processes: int = 1,
+    scheduler: str | None = None,
+    extra_thresholds: Iterable[Threshold] = (),
+    on_done: Callable[[], None] = lambda: None,
+    on_batch: Callable[[int], None] = lambda planned: None,
+) -> Comparison:
+    """Replications in batches until the scenario's precision targets are met, or its maximum is reached.
+
+    The stopping rule is `sim.metrics.precision`'s; batches are replication indices 0…n0−1, then
+    fixed-size runs of the next ones, so each replication keeps its own seeds (common random
+    numbers) and where or on how many processes a batch runs cannot change where it stops.
+    `on_batch(n)`: about to run up to n replications. The result says why it stopped (`stopping`).
+    """
+    thresholds = (*scenario.thresholds, *extra_thresholds)
+    runs: dict[str, list[RunResult]] = {v.name: [] for v in scenario.variants}
+    done = 0
+    while True:
+        planned = next_count(done, scenario.max_replications)
+        on_batch(planned)
+        batch = run_replications(
+            scenario, processes=processes, scheduler=scheduler, on_done=on_done, replications=range(done, planned)
+        )
+        for name, more in batch.runs.items():
+            runs[name].extend(more)
+        done = planned
+        comparison = _compared(scenario, runs, thresholds)
+        stopping = assess(
+            scenario.precision,
+            comparison.per_replication,
+            scenario.baseline,
+            comparison.thresholds,
+            scenario.max_replications,
+        )
+        if stopping.finished:
+            return dataclasses.replace(comparison, stopping=stopping)
+
+
+def _compared(scenario: Scenario, runs: dict[str, list[RunResult]], thresholds: Sequence[Threshold]) -> Comparison:
+    return compare(
+        scenario.name,
+        scenario.seed,
+        scenario.baseline,
+        {v.name: v.describe() for v in scenario.variants},
+        runs,
+        thresholds,
         context(scenario),
     )
 
@@ -114,12 +168,37 @@ class DaskUnavailable(RuntimeError):
     """--executor dask without the optional dependency installed."""
 
 
-def _map_on_dask(jobs: list[Job], scheduler: str) -> Iterator[RunResult]:
+def _map_on_dask(jobs: list[Job], scheduler: str, on_done: Callable[[], None]) -> Iterator[RunResult]:
+    """The jobs' results in submission order, so results do not depend on who finished first;
+    `on_done` as each finishes on the cluster, so progress moves even while an early job is slow."""
     try:
-        from dask.distributed import Client
+        from dask.distributed import Client, as_completed
     except ImportError:
         raise DaskUnavailable("the dask executor needs the optional extra: pip install -e '.[dask]'") from None
     with Client(scheduler) as client:  # type: ignore[no-untyped-call]  # dask.distributed leaves it untyped
         futures = client.map(_run_job, jobs, pure=False)
-        for future in futures:  # in submission order, so results do not depend on who finished first
-            yield future.result()
+        position = {future.key: i for i, future in enumerate(futures)}
+        finished = ((position[f.key], f.result()) for f in as_completed(futures))  # type: ignore[no-untyped-call]
+        yield from in_submission_order(finished, on_done)
+
+
+def in_submission_order(finished: Iterable[tuple[int, T]], on_done: Callable[[], None]) -> Iterator[T]:
+    """Results that arrive as (submission index, result) in any order, yielded in index order.
+
+    `on_done` is called once per arrival, before anything it unblocks is yielded. Results that
+    arrive early wait here until the ones before them are in.
+    """
+    waiting: dict[int, T] = {}
+    following = 0
+    for index, result in finished:
+        waiting[index] = result
+        on_done()
+        while following in waiting:
+            yield waiting.pop(following)
+            following += 1
+
+
+def _counted(results: Iterator[RunResult], on_done: Callable[[], None]) -> Iterator[RunResult]:
+    for result in results:
+        on_done()
+        yield result

@@ -54,6 +54,14 @@ class Progress:
             elif self.enabled and self._clock() - self._last_line >= PLAIN_EVERY_S:
                 self._plain_line()
 
+    def grow(self, total: int) -> None:
+        """The total is now `total` (a run that decides as it goes how many steps it needs)."""
+        with self._lock:
+            self.total = max(self.total, total)
+            if self._bar is not None:
+                self._bar.total = self.total
+                self._bar.refresh()
+
     def stage(self, text: str) -> None:
         """A step without a count, said once (e.g. "writing report" after the last run)."""
         with self._lock:

@@ -13,9 +13,10 @@ import sys
 from pathlib import Path
 
 from sim.errors import ArgumentError, BaselineError, EnvironmentProblem, ExitCode
-from sim.experiment import DaskUnavailable, default_processes, run_replications, select
+from sim.experiment import DaskUnavailable, default_processes, run_replications, run_until_precise, select
 from sim.metrics.baseline import BaselineDiff, Previous, changes, load_previous
 from sim.metrics.comparison import Comparison
+from sim.metrics.precision import next_count
 from sim.metrics.thresholds import SINGLE_RUN, Threshold, ThresholdError, parse_threshold
 from sim.progress import Progress
 from sim.report import document, markdown, terminal
@@ -30,7 +31,8 @@ from sim.sweep import grid_scenario, parse_grid
 
 def run_compare(args: argparse.Namespace) -> int:
     _check_executor(args)
-    scenarios = [_configured(load_and_warn(path), args) for path in args.scenarios]
+    _check_precision_options(args)
+    scenarios = [_precise(_configured(load_and_warn(path), args), args) for path in args.scenarios]
     _refuse_shared_folders(scenarios, Path(args.out))
     thresholds = _cli_thresholds(args.threshold, scenarios)
     if args.ci or ci_environment():
@@ -65,6 +67,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     _check_executor(args)
     axes = parse_grid(args.grid)
     scenario = grid_scenario(_configured(load_and_warn(args.scenario), args), axes, args.variant)
+    scenario = dataclasses.replace(scenario, precision=())  # [scenario]precision is `sim compare`'s
     _check_summary()
     prepare(Path(args.out), f"{scenario.name}-sweep")
     with _progress(scenario, args) as progress:
@@ -109,6 +112,24 @@ def _configured(scenario: Scenario, args: argparse.Namespace) -> Scenario:
     return scenario
 
 
+def _check_precision_options(args: argparse.Namespace) -> None:
+    if args.precision and args.replications:
+        raise ArgumentError("--replications fixes the count, --precision chooses it: give one of them")
+
+
+def _precise(scenario: Scenario, args: argparse.Namespace) -> Scenario:
+    """The precision `sim compare` replicates to: --precision, else the scenario's; --replications N on the
+    command line fixes the count instead (the scenario's precision is then left aside)."""
+    if args.replications:
+        return dataclasses.replace(scenario, precision=())
+    precision = args.precision or scenario.precision
+    if args.max_replications and not precision:
+        raise ArgumentError(f"{scenario.name}: --max-replications needs --precision (or [scenario]precision)")
+    return dataclasses.replace(
+        scenario, precision=precision, max_replications=args.max_replications or scenario.max_replications
+    )
+
+
 def _cli_thresholds(expressions: list[str], scenarios: list[Scenario]) -> dict[str, list[Threshold]]:
     """Per scenario, the command-line thresholds that apply to it (each variant they name is one of
     its variants); a typo, or a comparison that means nothing in a scenario it applies to, is an error."""
@@ -141,7 +162,7 @@ def _refuse_single_runs(scenarios: list[Scenario], cli: dict[str, list[Threshold
     """In CI mode a threshold must be able to claim a confidence bound: at least 2 replications."""
     for s in scenarios:
         count = len(s.thresholds) + len(cli[s.name])
-        if count and s.replications < 2:
+        if count and s.replications < 2 and not s.precision:  # the stopping rule runs 2 or more
             raise ArgumentError(
                 f"{s.name}: {count} threshold(s) cannot be judged on a single replication (no confidence "
                 f"interval); in CI mode ({why}) at least --replications 2 is needed"
@@ -194,7 +215,8 @@ def _regression_lines(diff: BaselineDiff | None) -> str:
 
 
 def _progress(scenario: Scenario, args: argparse.Namespace, cases: int = 1) -> Progress:
-    return Progress(cases * scenario.replications * len(scenario.variants), scenario.name, enabled=not args.quiet)
+    first = next_count(0, scenario.max_replications) if scenario.precision else scenario.replications
+    return Progress(cases * first * len(scenario.variants), scenario.name, enabled=not args.quiet)
 
 
 def _replicate(
@@ -202,6 +224,15 @@ def _replicate(
 ) -> Comparison:
     scheduler = args.scheduler if args.executor == "dask" else None
     try:
+        if scenario.precision:
+            return run_until_precise(
+                scenario,
+                processes=args.processes or default_processes(),
+                scheduler=scheduler,
+                extra_thresholds=thresholds[scenario.name],
+                on_done=progress.step,
+                on_batch=lambda planned: progress.grow(planned * len(scenario.variants)),
+            )
         return run_replications(
             scenario,
             processes=args.processes or default_processes(),
@@ -300,6 +331,8 @@ def _one_line(c: Comparison, out: Path) -> str:
     if not c.thresholds:
         status = "no thresholds"
     line = f"{c.scenario}: {len(c.estimates)} variants × {c.replications} replications, {status} → {out}/report.md"
+    if c.stopping:
+        line += f"\n  {document.stopping_text(c)}"
     for t in c.breached:
         line += f"\n  breached: {t.expression} for {t.variant}: {t.judged}"
     if any(t.single_run for t in c.thresholds):

@@ -65,3 +65,21 @@ def test_steps_from_many_threads_are_all_counted():
     progress.close()
     assert progress.done == 8000
     assert progress.stream.getvalue().endswith("live: 8000/8000 messages in 0.0 s\n")
+
+
+def test_a_run_that_decides_its_length_as_it_goes_grows_the_total_never_shrinks_it():
+    clock, log = Clock(), io.StringIO()
+    with Progress(10, "magna", stream=log, clock=clock) as progress:
+        progress.step(10)
+        progress.grow(20)  # --precision: one more batch of 5 replications × 2 variants
+        progress.grow(15)
+        clock.now += PLAIN_EVERY_S
+        progress.step()
+    assert log.getvalue().splitlines()[0] == "magna: 11/20 runs, 5.0 s, ETA 4.1 s"
+
+
+def test_a_terminal_bar_follows_a_grown_total():
+    terminal = Terminal()
+    with Progress(10, "magna", stream=terminal) as progress:
+        progress.grow(30)
+        assert progress._bar.total == 30

@@ -17,6 +17,7 @@ from enum import StrEnum
 
 from sim.metrics.arrays import columns
 from sim.metrics.context import RunContext
+from sim.metrics.precision import Stopping
 from sim.metrics.records import RunResult
 from sim.metrics.segments import Segment, segments
 from sim.metrics.stats import Estimate, holm, mean_ci, paired_difference, paired_p_value
@@ -66,6 +67,7 @@ class Comparison:
     constant_metrics: tuple[str, ...] = ()  # identical in every replication of every variant
     timeseries: TimeSeries | None = None  # per time window; None for a comparison built without runs' times
     segments: tuple[Segment, ...] = field(default=())  # per group of messages (outage customers, faults, …)
+    stopping: Stopping | None = None  # --precision: how many replications the stopping rule chose, and why
 
     @property
     def breached(self) -> list[ThresholdOutcome]:

@@ -180,28 +180,39 @@ def _absolute(text: str, variant: str | None, metric: str, op: Op, right: str) -
 
 def _limit(text: str, metric: str, right: str) -> float:
     """The limit in the metric's unit: `60s`, `500ms`, `2m` on seconds, `1%` on a ratio, a plain number on any."""
-    match = _VALUE.match(right)
-    assert match is not None
+    try:
+        return metric_value(metric, right)
+    except ValueError as error:
+        raise _error(text, str(error)) from None
+
+
+def metric_value(metric: str, value: str) -> float:
+    """`value` in `metric`'s unit, as a threshold's limit reads it (`--precision` targets too).
+
+    A duration (`500ms`, `60s`, `2m`) on a metric in seconds, a percentage on a ratio (`1%` is
+    0.01), a plain number on any. Anything else is a `ValueError` saying why in one line.
+    """
+    match = _VALUE.match(value.strip())
+    if match is None:
+        raise ValueError(f"expected a number, a duration such as '500ms' or a percentage, got {_quoted(value)}")
     number, suffix = match.groups()
     unit = METRICS[metric].unit
+    if not math.isfinite(float(number)):
+        raise ValueError(f"{_quoted(number)} is not a finite number")
     if suffix is None:
-        return _finite(text, number)
+        return float(number)
     if suffix == "%":
         if unit is not Unit.RATIO:
-            raise _error(text, f"a percentage fits a ratio ({_names(Unit.RATIO)}), not {metric}")
-        return _finite(text, number) / 100
+            raise ValueError(f"a percentage fits a ratio ({_names(Unit.RATIO)}), not {metric}")
+        return float(number) / 100
     if unit is not Unit.SECONDS:
-        raise _error(text, f"a duration fits a metric in seconds ({_names(Unit.SECONDS)}), not {metric}")
-    return _duration(text, right)
-
-
-def _duration(text: str, value: str) -> float:
+        raise ValueError(f"a duration fits a metric in seconds ({_names(Unit.SECONDS)}), not {metric}")
     # Imported here: the scenario package imports this module (a Threshold is part of a Scenario).
     from sim.scenario.reader import DURATION_HELP, parse_duration
 
     seconds = parse_duration(value.replace(" ", ""))
     if seconds is None:
-        raise _error(text, f"expected {DURATION_HELP}, got {_quoted(value)}")
+        raise ValueError(f"expected {DURATION_HELP}, got {_quoted(value)}")
     return seconds
 
 

@@ -10,6 +10,7 @@ from typing import assert_never
 from sim.metrics.baseline import BaselineDiff
 from sim.metrics.comparison import Comparison
 from sim.metrics.invariants import NAMES
+from sim.metrics.precision import Watched
 from sim.metrics.segments import SEGMENT_METRICS, Grouping
 from sim.metrics.stats import Estimate
 from sim.metrics.summary import METRICS, Metric, Unit
@@ -122,6 +123,7 @@ def first_screen(c: Comparison, diff: BaselineDiff | None = None) -> list[Block]
     return [
         Heading(f"{c.scenario}: {len(c.estimates)} variant(s) compared", 1),
         _status(c),
+        *([Paragraph(stopping_text(c))] if c.stopping else []),
         *headlines(c),
         *_lonely(c),
         _checks(c),
@@ -212,6 +214,58 @@ def _method(c: Comparison) -> list[Block]:
             "are against the baseline's mean."
         ),
         invariants_status(c),
+        *_precision(c),
+    ]
+
+
+def stopping_text(c: Comparison) -> str:
+    """How many replications the stopping rule ran and why it stopped (empty for a fixed count)."""
+    s = c.stopping
+    if s is None:
+        return ""
+    text = (
+        f"Replications until the answer is sure ({s.rule}): {s.replications} run (first stage {s.first_stage}, "
+        f"then batches of {s.batch}, at most {s.maximum}); stopped: {s.reason}"
+    )
+    if s.still_open:
+        text += "; still too wide: " + ", ".join(_open_item(w) for w in s.still_open)
+    return text + "."
+
+
+def _open_item(w: Watched) -> str:
+    if w.target is None:
+        return f"{w.variant} {w.metric} (a threshold undecided)"
+    return f"{w.variant} {w.metric} {_width(w.metric, w.half_width)} (target {_width(w.metric, w.target)})"
+
+
+def _width(metric: str, value: float) -> str:
+    """A 95 % half-width to three significant digits in the metric's unit: "±1.31 s", "±0.00213"."""
+    if not math.isfinite(value):
+        return "no interval yet"
+    return f"±{value:.3g}" + (" s" if METRICS[metric].unit is Unit.SECONDS else "")
+
+
+def _precision(c: Comparison) -> list[Block]:
+    """The stopping rule's watched quantities at the stop: a row per compared variant and metric."""
+    if c.stopping is None:
+        return []
+    rows = tuple(
+        (
+            w.variant,
+            w.metric,
+            "—" if w.target is None else _width(w.metric, w.target),
+            _width(w.metric, w.half_width),
+            str(w.status),
+        )
+        for w in c.stopping.watched
+    )
+    return [
+        Paragraph(
+            "The stopping rule watched, per compared variant, the 95 % half-width of each targeted metric's paired "
+            "difference against the baseline, and each threshold until its interval decided it (clearly met or "
+            "clearly breached); a metric with a decided threshold needs no more precision."
+        ),
+        Table(("variant", "metric", "target", "half-width", "status"), rows),
     ]
 
 

@@ -16,7 +16,11 @@ Format 2 (`FORMAT_VERSION`), what its consumers need to know beyond format 1:
   replication of every variant;
 - `timeseries`: `window_s`, window `starts` (seconds), and per variant, per metric, one
   `{"mean", "low", "high"}` per window (`series_metrics` describes the metrics);
-- `segments`: per grouping and side, per variant, per metric, `{"mean", "low", "high"}`.
+- `segments`: per grouping and side, per variant, per metric, `{"mean", "low", "high"}`;
+- `stopping`, only when `--precision` (or `[scenario]precision`) chose the count: the rule, the
+  replications run, first stage, batch and maximum, the reason it stopped (`reason`, `still_open`)
+  and per watched variant and metric its target half-width (null: watched for a threshold), the
+  half-width reached (null: no interval yet) and its status.
 Summaries' intervals are cut at the metric's bounds (never below 0, a share never above 1)."""
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any
 import sim
 from sim.metrics.baseline import FORMAT_VERSION, BaselineDiff
 from sim.metrics.comparison import Comparison
+from sim.metrics.precision import Stopping
 from sim.metrics.segments import SEGMENT_METRICS
 from sim.metrics.stats import CONFIDENCE
 from sim.metrics.summary import METRICS, Metric
@@ -99,7 +104,31 @@ def render(c: Comparison, diff: BaselineDiff | None = None) -> str:
             for s in c.segments
         ],
     }
+    if c.stopping is not None:  # only with --precision: a fixed count's file keeps its shape
+        data["stopping"] = _stopping(c.stopping)
     return json.dumps(data, indent=2, allow_nan=False) + "\n"
+
+
+def _stopping(s: Stopping) -> dict[str, Any]:
+    return {
+        "rule": s.rule,
+        "replications": s.replications,
+        "first_stage": s.first_stage,
+        "batch": s.batch,
+        "maximum": s.maximum,
+        "reason": s.reason,
+        "still_open": [f"{w.variant}.{w.metric}" for w in s.still_open],
+        "watched": [
+            {
+                "variant": w.variant,
+                "metric": w.metric,
+                "target_half_width": w.target,
+                "half_width": rounded(w.half_width) if math.isfinite(w.half_width) else None,
+                "status": w.status,
+            }
+            for w in s.watched
+        ],
+    }
 
 
 def _exact(value: float) -> float | None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sim import distributions as d
+from sim.metrics.precision import DEFAULT_MAXIMUM, PrecisionError, Target, parse_targets, targets_from
 from sim.metrics.thresholds import Threshold, ThresholdError, parse_threshold
 from sim.scenario.model import (
     BACKOFF_KINDS,
@@ -43,7 +44,7 @@ from sim.scenario.model import (
     Variant,
     Workload,
 )
-from sim.scenario.reader import MAX_DURATION, MIN_DURATION, MISSING, Reader, one_line, parse_duration
+from sim.scenario.reader import MAX_DURATION, MAX_FLOAT, MIN_DURATION, MISSING, Reader, one_line, parse_duration, shown
 from sim.scenario.tune import parse_tune_section
 from sim.scenario.work import check_work, expected_bursts, expected_sessions
 
@@ -136,6 +137,10 @@ def parse_scenario(data: dict[str, Any], file: str) -> Scenario:
     if seed > MAX_SEED:
         head.fail("seed", f"must be below 2**63, got {seed}")
     replications = head.number("replications", DEFAULT_REPLICATIONS, minimum=1, maximum=MAX_REPLICATIONS, integer=True)
+    precision = _precision(head)
+    max_replications = head.number(
+        "max_replications", DEFAULT_MAXIMUM, minimum=2, maximum=MAX_REPLICATIONS, integer=True
+    )
     workload_section = _section(top, "workload")
     workload = parse_workload(workload_section)
     duration = head.duration("duration", _default_duration(workload))
@@ -169,6 +174,8 @@ def parse_scenario(data: dict[str, Any], file: str) -> Scenario:
         thresholds=thresholds,
         faults=faults,
         tune=tune,
+        precision=precision,
+        max_replications=max_replications,
     )
     check_work(scenario)
     return dataclasses.replace(scenario, warnings=scenario_warnings(scenario))
@@ -292,6 +299,29 @@ def _threshold(head: Reader, expression: Any, variants: tuple[str, ...], baselin
         return parse_threshold(expression, variants, baseline)
     except ThresholdError as error:
         head.fail("thresholds", str(error))
+
+
+def _precision(head: Reader) -> tuple[Target, ...]:
+    """`precision = "busy_rate=0.2%,latency_answered_p95_s=1s"`, or the same as a table of metric = target."""
+    value = head.raw("precision", None)
+    try:
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            return parse_targets(value)
+        if isinstance(value, dict):
+            return targets_from([(str(m), _target_value(head, t)) for m, t in value.items()])
+    except PrecisionError as error:
+        head.fail("precision", str(error))
+    head.fail("precision", f"expected a table such as {{ busy_rate = 0.002 }} or a string, got {shown(value)}")
+
+
+def _target_value(head: Reader, value: Any) -> str | float:
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, int | float) or isinstance(value, bool) or not -MAX_FLOAT <= value <= MAX_FLOAT:
+        head.fail("precision", f"a target is a finite number or a string such as '1s', got {shown(value)}")
+    return value
 
 
 def _section(parent: Reader, key: str) -> Reader:

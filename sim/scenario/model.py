@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, ClassVar, Self
 
 from sim.distributions import CountDistribution, Distribution
 from sim.errors import ScenarioError
+from sim.metrics.precision import DEFAULT_MAXIMUM, Target
 from sim.metrics.thresholds import Threshold
 
 if TYPE_CHECKING:
@@ -362,6 +363,8 @@ class Scenario:
     faults: tuple[Fault, ...] = ()
     warnings: tuple[str, ...] = ()  # accepted but senseless settings, one line each (the CLI prints them)
     tune: TuneSettings | None = None  # [tune]: what `sim tune` searches; None without the section
+    precision: tuple[Target, ...] = ()  # `sim compare` replicates until these are met (sim.metrics.precision)
+    max_replications: int = DEFAULT_MAXIMUM  # that stopping rule's maximum
 
     def variant(self, name: str) -> Variant:
         for variant in self.variants:
