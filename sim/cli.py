@@ -60,6 +60,7 @@ COMMANDS = {  # name → one line of help, in the order `sim` lists them
     "bench": "measure simulated messages per wall-second",
     "fit": "fit a scenario's traffic and latencies from production logs",
     "validate": "compare a scenario's simulation with production logs",
+    "trace": "write a message log with hashed customer ids, to replay or commit",
 }
 
 
@@ -201,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _fit_commands(commands: Any) -> None:
-    """`sim fit` and `sim validate` (their bodies: sim/fit/commands.py)."""
+    """`sim fit`, `sim validate` (their bodies: sim/fit/commands.py) and `sim trace` (sim/fit/anonymise.py)."""
     fit = commands.add_parser("fit", help=COMMANDS["fit"])
     fit.add_argument("logs", nargs="+", metavar="LOGS", help="message and service-call logs (.csv, .jsonl)")
     fit.add_argument("--out", required=True, metavar="SCENARIO.toml", help="the scenario file to write")
@@ -233,6 +234,16 @@ def _fit_commands(commands: Any) -> None:
     _log_options(validate)
     validate.set_defaults(handler=_validate)
 
+    trace = commands.add_parser("trace", help=COMMANDS["trace"])
+    trace.add_argument("logs", nargs="+", metavar="LOGS", help="message logs (.csv, .jsonl); call rows are left out")
+    trace.add_argument("--out", required=True, metavar="TRACE.csv", help="the anonymised message log to write")
+    trace.add_argument(
+        "--salt-file", metavar="FILE",
+        help="the secret the ids are hashed with (default: a random one, not kept)",
+    )  # fmt: skip
+    _log_options(trace)
+    trace.set_defaults(handler=_trace)
+
 
 def _log_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -251,6 +262,12 @@ def _validate(args: argparse.Namespace) -> int:
     from sim.fit.commands import run_validate
 
     return run_validate(args)
+
+
+def _trace(args: argparse.Namespace) -> int:
+    from sim.fit.anonymise import run_trace
+
+    return run_trace(args)
 
 
 def _duration(text: str) -> float:

@@ -31,7 +31,7 @@ def run_fit(args: argparse.Namespace) -> int:
     name = scenario_name(out)
     if args.report is not None:
         prepare(Path(args.report), f"{name}-fit")
-    logs = _read(args)
+    logs = read_checked(args)
     world = fit_world(logs, args.session_gap, args.cache_ttl)
     written = write_scenario(world, out)
     load_scenario(out)  # what sim fit writes, sim reads: a failure here is a bug in sim (exit 2 would blame the user)
@@ -54,7 +54,7 @@ def run_validate(args: argparse.Namespace) -> int:
     if scenario.replications < 2:
         raise ArgumentError("validation needs at least 2 replications for a prediction interval (--replications)")
     required = tuple(Observable(m) for m in args.require)
-    logs = _read(args)
+    logs = read_checked(args)
     shown = observed(logs.messages, logs.calls)
     missing = [str(m) for m in required if m not in shown]
     if missing:
@@ -83,7 +83,7 @@ def _write_validation(folder: Path, result: validate.Validation, text: str) -> N
     (folder / "validation.json").write_text(json.dumps(validate.as_json(result), indent=2) + "\n", encoding="utf-8")
 
 
-def _read(args: argparse.Namespace) -> Logs:
+def read_checked(args: argparse.Namespace) -> Logs:
     logs = read_logs(args.logs, parse_columns(args.columns), timezone(args.timezone))
     if logs.bad_count:
         first = "; ".join(str(b) for b in logs.bad[:LISTED_ON_STDERR])

@@ -45,7 +45,7 @@ def write_scenario(world: FittedWorld, out: Path) -> list[Path]:
     """Writes `out` (and its empirical CSV files); returns every file written."""
     written: list[Path] = []
     text = render(world, scenario_name(out), lambda key, fit: _empirical_file(fit, out, key, written))
-    _replace(out, text)
+    replace_file(out, text)
     return [out, *written]
 
 
@@ -162,12 +162,12 @@ def _empirical_file(fitted: Fit, out: Path, key: str, written: list[Path]) -> st
     if len(values) > MAX_EMPIRICAL:
         values = np.quantile(values, (np.arange(MAX_EMPIRICAL) + 0.5) / MAX_EMPIRICAL)
     path = out.with_name(f"{out.stem}-{key}.csv")
-    _replace(path, "seconds\n" + "".join(f"{v:.6g}\n" for v in values))
+    replace_file(path, "seconds\n" + "".join(f"{v:.6g}\n" for v in values))
     written.append(path)
     return path.name
 
 
-def _replace(path: Path, text: str) -> None:
+def replace_file(path: Path, text: str) -> None:
     """Written beside, then renamed over: a reader never sees half a file."""
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name[:50]}.", dir=path.parent)
     try:

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from sim.run.streams import Streams
+from sim.run.trace import replay
 from sim.scenario.model import Scenario, ScriptedCustomer, Services, Workload
 
 
@@ -77,13 +79,42 @@ class Bursts:
     def is_scripted(self, burst: int) -> bool:
         return burst < len(self.scripted)
 
+    def distinct(self, written: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The sorted names of the customers of the bursts `written`, and each burst's place among them.
+        A name is made once per distinct customer, not per burst: a population repeats its customers."""
+        random, random_of = np.unique(self.ids[: self.first_surge], return_inverse=True)
+        surge, surge_of = np.unique(self.ids[self.first_surge :], return_inverse=True)
+        candidates = np.concatenate(
+            [np.array([c.name for c in self.scripted], dtype=str), _named("c", random), _named("s", surge)]
+        )
+        scripted = len(self.scripted)
+        candidate_of = np.concatenate(
+            [np.arange(scripted), scripted + random_of, scripted + len(random) + surge_of]
+        ).astype(np.int64)
+        used = np.zeros(len(candidates), dtype=bool)
+        used[candidate_of[written]] = True  # a scripted customer may have no message
+        names = np.unique(candidates[used])
+        place = np.minimum(np.searchsorted(names, candidates), max(len(names) - 1, 0))
+        return names, place[candidate_of]
+
+
+class BurstTable(Protocol):
+    """Who writes each burst: generated (`Bursts`) or recorded (`sim.run.trace.TraceBursts`)."""
+
+    def __len__(self) -> int: ...
+    def customer(self, burst: int) -> str: ...
+    def tax_id(self, burst: int) -> str: ...
+    def in_outage(self, burst: int) -> bool: ...
+    def is_scripted(self, burst: int) -> bool: ...
+    def distinct(self, written: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
 
 @dataclass(frozen=True, slots=True)
 class Arrivals:
     """Every message of a run as columns in arrival order (ties keep generation order);
     iterating makes one `Arrival` at a time."""
 
-    bursts: Bursts
+    bursts: BurstTable
     at: np.ndarray  # float64 seconds
     burst: np.ndarray  # each message's burst number
     index: np.ndarray  # each message's place in its burst
@@ -152,8 +183,12 @@ def arrivals(scenario: Scenario, replication: int) -> Arrivals:
 
 
 def draw_arrivals(scenario: Scenario, rng: Streams) -> Arrivals:
-    """Every message of the run, in arrival order (ties keep generation order)."""
+    """Every message of the run, in arrival order (ties keep generation order); a trace's, when the
+    workload names one (`sim.run.trace`)."""
     w = scenario.workload
+    if w.trace is not None:
+        played = replay(w.trace, rng.arrivals)
+        return Arrivals(played.bursts, played.at, played.burst, played.index)
     random = _random_bursts(w, _burst_starts(w, scenario.duration, rng.arrivals), rng, False)
     surge = _random_bursts(w, _surge_starts(w, rng.surges), rng, True)
     scripted = [np.asarray(c.at, dtype=float) for c in w.scripted]
@@ -247,29 +282,9 @@ def _poisson_times(rate_per_s: float, begin: float, end: float, rng: np.random.G
 def _points_by_burst(arrived: Arrivals, services: Services, rng: np.random.Generator) -> np.ndarray:
     """Each burst's customer's installation points: one draw per distinct customer with a message,
     in the order Python sorts their names (numpy sorts str arrays by code point, as Python does)."""
-    names, place = _distinct_customers(arrived)
+    names, place = arrived.bursts.distinct(np.unique(arrived.burst))
     counts = services.installation_points.sample(rng, len(names))
     return counts[place] if len(names) else np.zeros(len(place), dtype=np.int64)
-
-
-def _distinct_customers(arrived: Arrivals) -> tuple[np.ndarray, np.ndarray]:
-    """The sorted names of the customers with a message, and each burst's place among them.
-    A name is made once per distinct customer, not per burst: a population repeats its customers."""
-    b = arrived.bursts
-    random, random_of = np.unique(b.ids[: b.first_surge], return_inverse=True)
-    surge, surge_of = np.unique(b.ids[b.first_surge :], return_inverse=True)
-    candidates = np.concatenate(
-        [np.array([c.name for c in b.scripted], dtype=str), _named("c", random), _named("s", surge)]
-    )
-    scripted = len(b.scripted)
-    candidate_of = np.concatenate(
-        [np.arange(scripted), scripted + random_of, scripted + len(random) + surge_of]
-    ).astype(np.int64)
-    written = np.zeros(len(candidates), dtype=bool)
-    written[candidate_of[np.unique(arrived.burst)]] = True  # a scripted customer may have no message
-    names = np.unique(candidates[written])
-    place = np.minimum(np.searchsorted(names, candidates), max(len(names) - 1, 0))
-    return names, place[candidate_of]
 
 
 def _named(prefix: str, ids: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import PurePath
 from typing import Any
 
@@ -25,6 +26,7 @@ from sim.scenario.model import (
     Services,
     Stall,
     Surge,
+    Trace,
     Variant,
     Workload,
 )
@@ -84,6 +86,8 @@ def workload(scenario: Scenario) -> tuple[str, ...]:
 
 
 def _arrivals(w: Workload) -> str:
+    if w.trace is not None:
+        return _trace_words(w.trace)
     if w.hourly_rates:
         rate = (
             f"Poisson bursts at a daily curve of hourly rates (mean {w.customers_per_hour:,.4g}/h, "
@@ -117,6 +121,18 @@ def _conversations(w: Workload) -> list[str]:
         f"else nudges (at most {c.max_nudges} per intent); after a busy apology re-sends with probability "
         f"{c.resend:g} after {words(c.resend_delay)} (at most {c.max_resends} per intent)."
     ]
+
+
+def _trace_words(t: Trace) -> str:
+    start = datetime.fromtimestamp(t.start, UTC).isoformat(timespec="seconds")
+    text = (
+        f"replayed from {t.file}: {t.messages:,} messages in {t.sessions:,} sessions (cut after "
+        f"{seconds(t.session_gap)} of silence) of {len(set(t.customers.tolist())):,} customers, "
+        f"{seconds(t.window)} from {start}"
+    )
+    if t.scale != 1:
+        text += f", scaled ×{t.scale:g} (copies of each session moved by up to ±{seconds(t.shift)})"
+    return text + "."
 
 
 def _scripted(w: Workload) -> list[str]:
@@ -280,9 +296,15 @@ def plain(value: Any) -> Any:
             "dist": COUNT_NAMES[type(value)],
             **{f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)},
         }
+    if isinstance(value, Trace):
+        return _trace(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         kind = getattr(type(value), "kind", None)
-        fields = {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        fields = {
+            f.name: plain(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not (f.metadata.get("omit_if_none") and getattr(value, f.name) is None)
+        }
         return {"kind": kind, **fields} if isinstance(kind, str) else fields
     if isinstance(value, (tuple, list)):
         return [plain(v) for v in value]
@@ -293,6 +315,25 @@ def _empirical(e: d.Empirical) -> dict[str, Any]:
     """Not the observations themselves (up to a million): their count, mean and a digest that tells files apart."""
     digest = hashlib.sha256(",".join(map(repr, e.values)).encode()).hexdigest()
     return {"dist": "empirical", "file": e.source, "observations": len(e.values), "mean": e.mean(), "sha256": digest}
+
+
+def _trace(t: Trace) -> dict[str, Any]:
+    """Not the messages: their counts and a digest of times, customers and tax ids that tells traces apart."""
+    content = hashlib.sha256(t.at.tobytes())
+    for names in (t.sizes.astype("<i8"), t.customers, t.tax_ids):
+        content.update("\x00".join(map(str, names.tolist())).encode())
+    return {
+        "file": t.file,
+        "start": datetime.fromtimestamp(t.start, UTC).isoformat(),
+        "window": t.window,
+        "messages": t.messages,
+        "sessions": t.sessions,
+        "session_gap": t.session_gap,
+        "scale": t.scale,
+        "shift": t.shift,
+        "bad_rows": t.bad_rows,
+        "sha256": content.hexdigest(),
+    }
 
 
 def _mixture(m: d.Mixture) -> dict[str, Any]:

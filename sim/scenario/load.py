@@ -45,6 +45,7 @@ from sim.scenario.model import (
     Workload,
 )
 from sim.scenario.reader import MAX_DURATION, MAX_FLOAT, MIN_DURATION, MISSING, Reader, one_line, parse_duration, shown
+from sim.scenario.trace import traced_workload
 from sim.scenario.tune import parse_tune_section
 from sim.scenario.work import check_work, expected_bursts, expected_sessions
 
@@ -143,6 +144,8 @@ def parse_scenario(data: dict[str, Any], file: str) -> Scenario:
     )
     workload_section = _section(top, "workload")
     workload = parse_workload(workload_section)
+    if workload.trace is not None and head.has("duration"):
+        head.fail("duration", "the trace's window sets it: use [workload.trace]start and end")
     duration = head.duration("duration", _default_duration(workload))
     _check_run_size(workload_section, workload, duration)
     base = parse_variant("default", top, None)
@@ -199,6 +202,9 @@ def scenario_warnings(scenario: Scenario) -> tuple[str, ...]:
         for c in workload.scripted
         if _random_id_could_be(workload, c.name)
     ]
+    if workload.trace is not None and workload.trace.bad_rows:
+        t = workload.trace
+        found.append(f"[workload]trace: {t.bad_rows:,} bad rows of {t.file} not used (first: {t.first_bad})")
     return tuple(found)
 
 
@@ -341,6 +347,8 @@ def _table(top: Reader, key: str, sub: str | None) -> dict[str, Any]:
 
 
 def _default_duration(workload: Workload) -> Any:
+    if workload.trace is not None:
+        return workload.trace.window
     if workload.customers_per_hour > 0 or workload.conversations is not None:
         return MISSING  # an open workload needs an explicit duration
     return max((max(c.at) for c in workload.scripted if c.at), default=0.0)
@@ -423,6 +431,8 @@ def parse_services(r: Reader, base: Services) -> Services:
 
 
 def parse_workload(r: Reader) -> Workload:
+    if r.has("trace"):
+        return traced_workload(r)
     rate, hourly = _rates(r)
     population = r.number("population", 0, maximum=MAX_POPULATION, integer=True)
     burst_size = parse_count(r, "burst_size", d.FixedCount(1), minimum=1)

@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Self
 
+import numpy as np
+
 from sim.distributions import CountDistribution, Distribution
 from sim.errors import ScenarioError
 from sim.metrics.precision import DEFAULT_MAXIMUM, Target
@@ -253,6 +255,35 @@ class Conversations:
         return self.messages.mean() * (1 + self.max_nudges + self.max_resends)
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class Trace:
+    """Recorded messages replayed as they arrived (`[workload]trace`); each session of the log is a burst.
+
+    Compared by identity: its columns are numpy arrays (a day of a busy desk is ~100 k messages).
+    """
+
+    file: str  # as the scenario names it
+    start: float  # the window's start, seconds since the epoch: the run's second 0
+    window: float  # seconds from the window's start to its end: the scenario's duration
+    at: np.ndarray  # every message's seconds from the window's start, session by session (sessions by start)
+    sizes: np.ndarray  # messages per session
+    customers: np.ndarray  # str, per session
+    tax_ids: np.ndarray  # str, per session (a session's first message's)
+    session_gap: float  # the silence that ended a session
+    scale: float = 1.0  # whole copies of the trace, plus a thinned one for the fraction (sim.run.trace)
+    shift: float = 900.0  # a copy moves each session by up to ± this
+    bad_rows: int = 0  # rows of the file not used
+    first_bad: str = ""  # the first of them, `file:line: reason`
+
+    @property
+    def messages(self) -> int:
+        return len(self.at)
+
+    @property
+    def sessions(self) -> int:
+        return len(self.sizes)
+
+
 @dataclass(frozen=True, slots=True)
 class Workload:
     customers_per_hour: float  # Poisson arrivals of bursts (the mean when hourly_rates is set)
@@ -263,6 +294,8 @@ class Workload:
     hourly_rates: tuple[float, ...] = ()  # 24 rates (bursts per hour) by hour of day; repeats daily
     surges: tuple[Surge, ...] = ()
     conversations: Conversations | None = None  # customers who wait for answers; None: none
+    # Recorded arrivals in place of the generated ones; omitted from results.json's setup when absent.
+    trace: Trace | None = field(default=None, metadata={"omit_if_none": True})
 
     def rate_at(self, t: float) -> float:
         """Bursts per hour at simulated second t, before surges."""

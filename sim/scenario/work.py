@@ -45,6 +45,8 @@ def expected_bursts(workload: Workload, duration: float) -> tuple[float, float]:
     The rate integrated hour by hour, so a daily curve counts its peak hours, not
     its mean; each surge adds (multiplier − 1) × the rate at its start, as the world draws it.
     """
+    if workload.trace is not None:  # its sessions, each copied `scale` times
+        return workload.trace.sessions * workload.trace.scale, 0.0
     hours = range(math.ceil(duration / 3600))
     base = sum(workload.rate_at(h * 3600.0) * (min((h + 1) * 3600.0, duration) - h * 3600.0) for h in hours) / 3600
     surges = sum((s.multiplier - 1) * workload.rate_at(s.start) * s.duration / 3600 for s in workload.surges)
@@ -62,12 +64,15 @@ def expected_sessions(workload: Workload, duration: float) -> float:
 
 
 def expected_messages(workload: Workload, duration: float) -> float:
-    """Every burst's mean size, plus the scripted messages, plus every conversation's intents with
-    all their nudges and re-sends (a bound: a customer who gets its answers sends neither)."""
-    base, surges = expected_bursts(workload, duration)
-    scripted = sum(len(c.at) for c in workload.scripted)
+    """Every burst's mean size (or the trace's messages), plus the scripted messages, plus every
+    conversation's intents with all their nudges and re-sends (a bound: a customer who gets its
+    answers sends neither)."""
     talk = workload.conversations
     conversations = expected_sessions(workload, duration) * talk.messages_per_session() if talk is not None else 0.0
+    if workload.trace is not None:
+        return workload.trace.messages * workload.trace.scale + conversations
+    base, surges = expected_bursts(workload, duration)
+    scripted = sum(len(c.at) for c in workload.scripted)
     return (base + surges) * workload.burst_size.mean() + scripted + conversations
 
 

@@ -1,0 +1,93 @@
+"""`sim trace`: a message log with every customer and tax id replaced by a salted hash, fit to commit.
+
+A pseudonym is the first 16 hex digits of HMAC-SHA256(salt, id), prefixed `u`: the same id
+always gets the same pseudonym under one salt (sessions, returning customers and a tax id
+equal to its customer survive), and without the salt no one can test a guess. With no salt
+file the salt is random and forgotten, so the mapping cannot be recovered by anyone; give a
+salt file to keep pseudonyms stable across several exports. Timestamps (in UTC), outcomes,
+reply times and cache sources are kept; every other column is dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import hmac
+import io
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sim.errors import ArgumentError, ExitCode
+from sim.fit.logs import Field, Message
+from sim.scenario.load import FileRefused, read_regular_file
+from sim.scenario.reader import one_line
+
+COLUMNS = (Field.TIMESTAMP, Field.CUSTOMER, Field.TAX_ID, Field.OUTCOME, Field.REPLY_S, Field.CACHE)
+MAX_SALT_BYTES = 4096
+MIN_SALT_BYTES = 16  # a shorter salt could be guessed along with the ids
+
+
+def pseudonym(value: str, salt: bytes) -> str:
+    return "u" + hmac.new(salt, value.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def anonymised_csv(messages: Sequence[Message], salt: bytes) -> str:
+    """The messages as a CSV log `sim fit`, `sim validate` and `[workload]trace` read."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow([f.value for f in COLUMNS])
+    for m in messages:
+        writer.writerow(
+            [
+                datetime.fromtimestamp(m.at, UTC).isoformat(timespec="microseconds"),
+                pseudonym(m.customer, salt),
+                pseudonym(m.tax_id, salt),
+                m.outcome or "",
+                "" if m.reply_s is None else f"{m.reply_s:.6f}",
+                m.cache or "",
+            ]
+        )
+    return text.getvalue()
+
+
+def read_salt(path: str | None) -> bytes:
+    """The salt file's bytes (surrounding whitespace removed), or a random salt nobody keeps."""
+    if path is None:
+        return secrets.token_bytes(32)
+    shown = one_line(path)[:200]
+    try:
+        salt = read_regular_file(Path(path), MAX_SALT_BYTES).strip()
+    except FileNotFoundError:
+        raise ArgumentError(f"--salt-file {shown}: no such file") from None
+    except FileRefused as error:
+        raise ArgumentError(f"--salt-file {shown}: {error}") from None
+    except OSError as error:
+        raise ArgumentError(f"--salt-file {shown}: cannot read: {error.strerror or type(error).__name__}") from None
+    if len(salt) < MIN_SALT_BYTES:
+        raise ArgumentError(f"--salt-file {shown}: at least {MIN_SALT_BYTES} bytes of salt, got {len(salt)}")
+    return salt
+
+
+def run_trace(args: argparse.Namespace) -> int:
+    from sim.fit.commands import read_checked
+    from sim.fit.scenario_file import replace_file
+
+    out = Path(args.out)
+    shown = one_line(str(out))[:200]
+    if out.suffix != ".csv":
+        raise ArgumentError(f"--out {shown}: the trace must end in .csv")
+    if out.is_symlink() or (out.exists() and not out.is_file()):
+        raise ArgumentError(f"--out {shown}: exists and is not a regular file")
+    if not out.parent.is_dir():
+        raise ArgumentError(f"--out {shown}: no folder {one_line(str(out.parent))[:200]!r}")
+    if any(Path(p).resolve() == out.resolve() for p in args.logs):
+        raise ArgumentError(f"--out {shown}: is one of the log files")
+    salt = read_salt(args.salt_file)
+    logs = read_checked(args)
+    replace_file(out, anonymised_csv(logs.messages, salt))
+    kept = "a random salt, not kept" if args.salt_file is None else "the salt file's salt"
+    print(f"{len(logs.messages):,} messages, ids hashed with {kept} → {out}")
+    return ExitCode.OK
