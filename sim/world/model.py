@@ -11,14 +11,15 @@ from fakeredis import FakeServer
 
 from sim.metrics import invariants
 from sim.metrics.columns import RecordColumns
-from sim.metrics.records import RunResult, WorldCounts
+from sim.metrics.records import MessageRecord, RunResult, WorldCounts
 from sim.run.assemble import build_handler
 from sim.run.faults import FaultSchedule
+from sim.run.noise import Draws, TimerJitter
 from sim.run.serve import Serving, resolve_batches_in_place, serve_message, trace_label
 from sim.run.services import Served
 from sim.run.streams import Streams
 from sim.run.workload import PlannedMessage, planned_messages
-from sim.scenario.model import Scenario, Variant
+from sim.scenario.model import Scenario, Variant, WorkerModel
 from sim.sut.units import milliseconds
 from sim.world import fakeredis_clock, internals
 from sim.world import faults as world_faults
@@ -43,13 +44,17 @@ def simulate(
     rng = Streams.of(scenario.seed, replication)
     faults = FaultSchedule(scenario.faults)
     served = Served()
+    noise = Noise.of(variant, rng)
     world = _World(
         env=env,
-        driver=SimDriver(env, (executor or EXECUTORS[redis_path])(server), variant.redis_rtt, log, server),
+        driver=SimDriver(env, (executor or EXECUTORS[redis_path])(server), noise.rtt, log, server, timers=noise.timers),
         serving=Serving(
-            handler=build_handler(variant, rng.jitter.random), services=variant.services, faults=faults, served=served
+            handler=build_handler(variant, rng.jitter.random, hit_cost=noise.hit_cost),
+            services=variant.services,
+            faults=faults,
+            served=served,
         ),
-        workers=simpy.Resource(env, capacity=variant.workers),
+        workers=simpy.Resource(env, capacity=variant.workers) if variant.worker_model is WorkerModel.POOL else None,
         served=served,
     )
     world_faults.install(faults, env, server, world.driver.drop_blocked_clients)
@@ -60,14 +65,17 @@ def simulate(
     resolve_batches_in_place(records)
     events = internals.events_scheduled(env)
     counted = _world_counts(world, server)
+    rtt, rtt_spread = world.driver.round_trips()
     broken = invariants.check(
         records,
         expected=world.arrived,
-        workers=variant.workers,
+        workers=variant.workers if world.workers is not None else None,
         lock_ttl=redis_ttl(variant.lock.ttl),
         lock_timeout=variant.lock.timeout,
         fair=variant.lock.fair,
-        rtt=variant.redis_rtt,
+        rtt=rtt,
+        rtt_spread=rtt_spread,
+        hit_cost=noise.hit_cost.high if noise.hit_cost is not None else 0.0,
         cache_ttl=redis_ttl(variant.cache.ttl) if variant.cache.enabled else None,
         restarts=faults.restarts(),
         world=counted,
@@ -108,12 +116,30 @@ def leftover_keys(server: FakeServer, cache_prefix: str) -> tuple[str, ...]:
     return tuple(sorted(key.decode(errors="replace") for key in live if not key.startswith(allowed)))
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Noise:
+    """A variant's timing noise for one run, each source on its own stream; None where it is off."""
+
+    rtt: float | Draws  # one constant round trip, or each one drawn
+    timers: TimerJitter | None
+    hit_cost: Draws | None
+
+    @classmethod
+    def of(cls, variant: Variant, rng: Streams) -> Noise:
+        rtt, jitter, hit = variant.redis_rtt, variant.timers.jitter, variant.cache.hit_cost
+        return cls(
+            rtt=rtt if isinstance(rtt, float) else Draws(rtt, rng.rtt),
+            timers=TimerJitter(jitter, rng.timers) if jitter > 0 else None,
+            hit_cost=Draws(hit, rng.hits) if hit is not None and variant.cache.enabled else None,
+        )
+
+
 @dataclass(slots=True, kw_only=True)
 class _World:
     env: simpy.Environment
     driver: SimDriver
     serving: Serving
-    workers: simpy.Resource
+    workers: simpy.Resource | None  # None: the async model, where a waiting message holds no worker
     served: Served  # calls the CRM and the LLM received
     records: RecordColumns = field(default_factory=RecordColumns)  # compact: a run may hold millions
     arrived: int = 0  # messages the arrival process has let in: the plan is made one message at a time
@@ -129,11 +155,20 @@ def _arrive(world: _World, messages: Iterable[PlannedMessage]) -> Generator[simp
 
 
 def _serve(world: _World, planned: PlannedMessage) -> Generator[simpy.Event, Any, None]:
-    """A message waits for a worker, then is served by the step both engines share."""
+    """A message waits for a worker (the pool model; the async model starts it at once),
+    then is served by the step both engines share."""
     arrival = world.env.now
-    with world.workers.request() as turn:
-        yield turn
-        tally = Tally()
-        step = serve_message(world.serving, planned, arrival, tally)
-        record, _ = yield from world.driver.run(step, trace_label(planned), tally)
+    if world.workers is None:
+        record = yield from _handle(world, planned, arrival)
+    else:
+        with world.workers.request() as turn:
+            yield turn
+            record = yield from _handle(world, planned, arrival)
     world.records.append(record)
+
+
+def _handle(world: _World, planned: PlannedMessage, arrival: float) -> Generator[simpy.Event, Any, MessageRecord]:
+    tally = Tally()
+    step = serve_message(world.serving, planned, arrival, tally)
+    record, _ = yield from world.driver.run(step, trace_label(planned), tally)
+    return record
