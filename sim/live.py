@@ -45,7 +45,7 @@ from sim.run.assemble import build_handler
 from sim.run.serve import Serving, TimeScale, resolve_batches, serve_message
 from sim.run.streams import Streams
 from sim.run.workload import PlannedMessage, planned_messages
-from sim.scenario.model import Scenario, Variant
+from sim.scenario.model import Scenario, Variant, WorkerModel
 from sim.sut.blocking import BlockingDriver, ErrorTally
 from sim.sut.effects import Effect, Spawn, Step
 from sim.sut.handler import MessageHandler
@@ -123,6 +123,12 @@ def check_live(scenario: Scenario) -> None:
             f"{scenario.name}: [workload.conversations] (customers who wait for answers) run only on simulated time; "
             "run it with sim run"
         )
+    for variant in scenario.variants:
+        if variant.worker_model is WorkerModel.ASYNC:
+            raise ScenarioError(
+                f"{scenario.name}: variant {variant.name!r}: the async worker model is simulated only "
+                "(sim live serves messages with a pool of [workers]count threads); run it with sim run"
+            )
 
 
 def check_time_scale(text: str) -> float:

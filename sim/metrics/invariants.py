@@ -35,12 +35,14 @@ class Facts:
     """What a run's records are checked against; a fact left at None is not checked."""
 
     expected: int
-    workers: int
+    workers: int | None  # None: no worker limit (the async model), so no message ever waits for one
     lock_ttl: float
     lock_timeout: float | None = None
     fair: bool = False
     cache_ttl: float | None = None  # None: the cache is off
-    rtt: float = 0.0  # every time in a record is seen one round trip after the command ran
+    rtt: float = 0.0  # every time in a record is seen one round trip (at most this long) after the command ran
+    rtt_spread: float = 0.0  # longest minus shortest round trip: how far apart two commands' lateness can be
+    hit_cost: float = 0.0  # the longest extra time a cache hit took after its reply (`[cache]hit_cost`)
     restarts: tuple[float, ...] = ()  # when Redis restarted and lost every key
     world: WorldCounts | None = None
     dropped: int = 0  # messages dropped unserved: their conversation's customer had left (no record)
@@ -127,9 +129,17 @@ def _workers_conserved(records: RecordColumns, facts: Facts) -> list[str]:
     """Never more messages in service than workers: starts and ends swept in time order.
 
     A worker freed at t and taken again at t is one worker: ends count up to `EPSILON` after a start.
+    Without a worker limit (the async model) the same rule says: no message waited for a worker.
     """
     if not records:
         return []
+    if facts.workers is None:
+        queued = records.column("queue_wait") > EPSILON
+        return (
+            [f"waits for a worker with no worker limit in messages {_first_messages(records, queued)}"]
+            if (queued.any())
+            else []
+        )
     starts, ends = np.sort(records.column("started_at")), np.sort(records.column("done_at"))
     busy = np.arange(1, len(starts) + 1) - np.searchsorted(ends, starts + EPSILON, side="right")
     peak = int(busy.max())
@@ -156,6 +166,9 @@ def _one_holder_at_a_time(records: RecordColumns, facts: Facts) -> list[str]:
     A hold ends when its holder sends the release, or one TTL after the lock was
     last set (acquired, or extended by the watchdog) if that is earlier: then the
     key really expired. An overlap is also excused by a Redis restart during it.
+    Both holds' starts are seen one round trip after their SETs; when round trips
+    differ, the next holder may see its start earlier than the first's expiry as
+    seen, by up to the spread of the round trips: that much is not an overlap.
     """
     c = records.column
     acquired = c("acquired_at")
@@ -169,7 +182,7 @@ def _one_holder_at_a_time(records: RecordColumns, facts: Facts) -> list[str]:
     earlier = np.maximum(first, 0)
     end = np.where(first >= 0, stop[earlier], -np.inf)
     # The first holder's SET ran one round trip before it saw it: a restart then wiped it too.
-    bad = (start < end - EPSILON) & ~_restarted(facts, start[earlier] - facts.rtt - EPSILON, start)
+    bad = (start < end - facts.rtt_spread - EPSILON) & ~_restarted(facts, start[earlier] - facts.rtt - EPSILON, start)
     names = records.customers()
     return [
         f"two holders of {names[customer[i]]}'s lock: messages {message[earlier[i]]} and {message[i]}"
@@ -242,7 +255,11 @@ def _cache_hits_within_ttl(records: RecordColumns, facts: Facts) -> list[str]:
     """A hit read an entry a miss stored at most one TTL earlier.
 
     Both times are seen one round trip after the command ran; a single-flight
-    leader sees its fill one more round trip late (it releases the fill lock first).
+    leader sees its fill one more round trip late (it releases the fill lock first);
+    a hit is seen its hit cost later still. With round trips of differing lengths
+    (`rtt` the longest, `rtt_spread` longest − shortest) a fill may be seen up to
+    rtt + spread after a hit that read it, and a hit may read an entry stored up to
+    TTL + spread + hit cost before it saw it.
     """
     if facts.cache_ttl is None:
         return []
@@ -267,7 +284,7 @@ def _stale(fill_tax: Array, fill_at: Array, hit_tax: Array, hit_at: Array, facts
     keys, times again as dense ranks (over the fills and the hits' bounds together: exact).
     """
     assert facts.cache_ttl is not None
-    newest = hit_at + facts.rtt + EPSILON
+    newest = hit_at + facts.rtt + facts.rtt_spread + EPSILON
     if not len(fill_at):
         return np.ones(len(hit_at), dtype=bool)
     _, rank = np.unique(np.concatenate([fill_at, newest]), return_inverse=True)
@@ -278,7 +295,8 @@ def _stale(fill_tax: Array, fill_at: Array, hit_tax: Array, hit_at: Array, facts
     fill_key, fill_tax, fill_at = fill_key[order], fill_tax[order], fill_at[order]
     i = np.searchsorted(fill_key, hit_key, side="right")  # past the latest fill of the tax id by `newest`
     none_yet = i == np.searchsorted(fill_tax, hit_tax, side="left")
-    too_old: Array = fill_at[np.maximum(i - 1, 0)] < hit_at - facts.cache_ttl - EPSILON
+    oldest = hit_at - facts.cache_ttl - facts.rtt_spread - facts.hit_cost - EPSILON
+    too_old: Array = fill_at[np.maximum(i - 1, 0)] < oldest
     stale: Array = none_yet | too_old
     return stale
 

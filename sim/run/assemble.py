@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import assert_never
 
+from sim.run.noise import CostlyHits
 from sim.scenario.model import (
     Backoff,
     DecorrelatedJitterBackoff,
@@ -20,9 +21,12 @@ from sim.sut.handler import HandlerOptions, MessageHandler
 from sim.sut.lock import LockConfig, ThreadLock
 
 
-def build_handler(variant: Variant, rand: Callable[[], float], namespace: str = "") -> MessageHandler:
+def build_handler(
+    variant: Variant, rand: Callable[[], float], namespace: str = "", *, hit_cost: Callable[[], float] | None = None
+) -> MessageHandler:
     """The system under test configured as the variant says; `rand` feeds jitter and XFetch;
-    `namespace` goes before every Redis key it uses (`sim live` gives each run its own)."""
+    `namespace` goes before every Redis key it uses (`sim live` gives each run its own);
+    `hit_cost` (the simulated world's) draws what each cache hit costs beyond its round trip."""
     lock, cache = variant.lock, variant.cache
     policy = retry_policy(lock.backoff, rand)
     config = LockConfig(lock.ttl, lock.timeout, policy, lock.log_every, lock.fair, lock.watchdog)
@@ -33,6 +37,8 @@ def build_handler(variant: Variant, rand: Callable[[], float], namespace: str = 
         rand=rand,
         namespace=namespace,
     )
+    if hit_cost is not None:
+        outage_cache = CostlyHits(outage_cache, hit_cost)
     options = HandlerOptions(variant.handler.outage_notice_skips_llm, variant.handler.debounce)
     return MessageHandler(ThreadLock(config, namespace), outage_cache, options, namespace)
 

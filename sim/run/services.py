@@ -84,6 +84,6 @@ class PlannedLlm:
 def _call(name: str, latency: float, timeout: float | None) -> Step[None]:
     """Wait out a call; past its timeout the caller gives up at the timeout."""
     if timeout is not None and latency > timeout:
-        yield Sleep(timeout)
+        yield Sleep(timeout, timer=False)
         raise ServiceError(f"{name} timed out after {timeout:g} s")
-    yield Sleep(latency)
+    yield Sleep(latency, timer=False)

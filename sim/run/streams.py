@@ -14,7 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 # Append only: a stream's seed depends on its position, so new streams must not shift the old ones.
-STREAMS = ("arrivals", "bursts", "customers", "crm", "llm", "points", "jitter", "surges", "faults", "conversations")
+STREAMS = (
+    *("arrivals", "bursts", "customers", "crm", "llm", "points", "jitter", "surges", "faults", "conversations"),
+    *("rtt", "timers", "hits"),  # timing noise: drawn only when a variant turns it on
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,9 @@ class Streams:
     surges: np.random.Generator  # the extra bursts of surges: starts, sizes, gaps
     faults: np.random.Generator  # each message's draw against the CRM error rate
     conversations: np.random.Generator  # when conversations open (each one's choices: `conversation`)
+    rtt: np.random.Generator  # Redis round trips, when `[redis]rtt` is a distribution
+    timers: np.random.Generator  # how late or early each of the handler's sleeps ends (`[timers]jitter`)
+    hits: np.random.Generator  # what each cache hit costs (`[cache]hit_cost`)
 
     @classmethod
     def of(cls, seed: int, replication: int) -> Streams:

@@ -36,7 +36,7 @@ INSTANT_S = 1.0
 MAX_LISTED = 10  # scripted customers, message times: the first ten, then "and N more"
 # Variant settings in seconds (the rest are counts, factors and switches), for the differences in words.
 SECONDS_FIELDS = frozenset(
-    {"ttl", "timeout", "delay", "base", "cap", "redis_rtt", "debounce", "crm_timeout", "llm_timeout"}
+    {"ttl", "timeout", "delay", "base", "cap", "redis_rtt", "debounce", "crm_timeout", "llm_timeout", "jitter"}
 )
 COUNT_NAMES = {d.FixedCount: "fixed", d.UniformCount: "uniform", d.GeometricCount: "geometric", d.ChoiceCount: "choice"}
 
@@ -77,12 +77,27 @@ def workload(scenario: Scenario) -> tuple[str, ...]:
         f"**Arrivals:** {_arrivals(w)}",
         *_conversations(w),
         *_scripted(w),
-        f"**Services** (as in {base.name}): {_services(base.services)}; Redis round trip {seconds(base.redis_rtt)}.",
+        f"**Services** (as in {base.name}): {_services(base.services)}; Redis round trip {round_trip(base.redis_rtt)}"
+        f"{''.join(f'; {n}' for n in noise_words(base))}.",
         f"**Faults:** {'; '.join(fault_words(f) for f in scenario.faults) or 'none'}.",
         f"**{base.name} (baseline):** {base.describe()}.",
     ]
     lines += [f"**{v.name}:** as {base.name}, except {_differences(base, v)}." for v in scenario.variants if v != base]
     return tuple(lines)
+
+
+def round_trip(rtt: float | d.Distribution) -> str:
+    return seconds(rtt) if isinstance(rtt, float) else f"{words(rtt)}, drawn per command"
+
+
+def noise_words(v: Variant) -> list[str]:
+    """The timing noise a variant adds beyond its round trips, a phrase each; none: exact timers."""
+    found = []
+    if v.timers.jitter > 0:
+        found.append(f"each of the handler's timers ends within ±{seconds(v.timers.jitter)} of its due time")
+    if v.cache.hit_cost is not None and v.cache.enabled:
+        found.append(f"a cache hit costs {words(v.cache.hit_cost)} more")
+    return found
 
 
 def _arrivals(w: Workload) -> str:

@@ -41,7 +41,9 @@ from sim.scenario.model import (
     Services,
     Stall,
     Surge,
+    TimerSettings,
     Variant,
+    WorkerModel,
     Workload,
 )
 from sim.scenario.reader import MAX_DURATION, MAX_FLOAT, MIN_DURATION, MISSING, Reader, one_line, parse_duration, shown
@@ -57,7 +59,7 @@ DEFAULT_SERVICES = Services(
 DEFAULT_WORKERS = 10
 DEFAULT_RTT = 0.001
 DEFAULT_REPLICATIONS = 10
-VARIANT_SECTIONS = ("lock", "cache", "workers", "redis", "services", "handler")
+VARIANT_SECTIONS = ("lock", "cache", "workers", "redis", "services", "handler", "timers")
 MAX_BURSTS = 5_000_000  # per run: past this, memory and patience run out; split the run instead
 MAX_COUNT = 1000  # messages in one burst, installation points of one customer
 MAX_REPLICATIONS = 10_000
@@ -362,15 +364,32 @@ def parse_variant(name: str, section: Reader, base: Variant | None) -> Variant:
     workers = workers_table.number(
         "count", base.workers if base else DEFAULT_WORKERS, minimum=1, maximum=MAX_WORKERS, integer=True
     )
+    model = WorkerModel(workers_table.string("model", base.worker_model if base else "pool", choices=WORKER_MODELS))
     workers_table.done()
     redis_table = _section(section, "redis")
-    rtt = redis_table.duration("rtt", base.redis_rtt if base else DEFAULT_RTT)
+    rtt = _round_trip(redis_table, base.redis_rtt if base else DEFAULT_RTT)
     redis_table.done()
     services = parse_services(_section(section, "services"), base.services if base else DEFAULT_SERVICES)
     handler = parse_handler(_section(section, "handler"), base.handler if base else HandlerSettings())
+    timers_table = _section(section, "timers")
+    timers = TimerSettings(timers_table.duration("jitter", base.timers.jitter if base else 0.0))
+    timers_table.done()
     if base is not None:
         section.done()
-    return Variant(name, lock, cache, workers, rtt, services, handler)
+    return Variant(name, lock, cache, workers, rtt, services, handler, worker_model=model, timers=timers)
+
+
+WORKER_MODELS = tuple(m.value for m in WorkerModel)
+
+
+def _round_trip(r: Reader, default: float | d.Distribution) -> float | d.Distribution:
+    """`[redis]rtt`: a duration (every round trip the same), or a distribution table drawn per command."""
+    if isinstance(r.data.get("rtt"), dict):
+        return parse_distribution(r, "rtt", d.Fixed(0.0))
+    if r.has("rtt"):
+        return r.duration("rtt")
+    r.raw("rtt", None)
+    return default
 
 
 def parse_handler(r: Reader, base: HandlerSettings) -> HandlerSettings:
@@ -416,8 +435,10 @@ def parse_cache(r: Reader, base: CacheSettings) -> CacheSettings:
     ttl = r.duration("ttl", base.ttl, positive=True, whole_ms=True)
     single_flight = r.boolean("single_flight", base.single_flight)
     beta = float(r.number("xfetch_beta", base.xfetch_beta, maximum=100.0))
+    hit_cost = parse_distribution(r, "hit_cost", d.Fixed(0.0)) if r.has("hit_cost") else base.hit_cost
+    r.raw("hit_cost", None)
     r.done()
-    return CacheSettings(enabled, ttl, single_flight, beta)
+    return CacheSettings(enabled, ttl, single_flight, beta, hit_cost)
 
 
 def parse_services(r: Reader, base: Services) -> Services:

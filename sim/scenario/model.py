@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar, Self
 
 import numpy as np
@@ -150,6 +151,26 @@ class CacheSettings:
     ttl: float
     single_flight: bool = False  # one CRM call per tax id fills the cache; others wait for it
     xfetch_beta: float = 0.0  # > 0: probabilistic early refresh (XFetch); 0: off
+    # What a hit costs on top of its Redis round trip (reading and decoding the entry on the seed's
+    # network: 50–100 ms); None: nothing. The world's, not the team's: every variant should share it.
+    hit_cost: Distribution | None = None
+
+
+class WorkerModel(StrEnum):
+    """What a message holds while it waits (for the lock, Redis, the CRM, the LLM)."""
+
+    POOL = "pool"  # one of `count` workers, from its start to its reply: a thread or job-queue worker
+    ASYNC = "async"  # nothing: an event loop (the seed's Node.js bot) starts every message at once
+
+
+@dataclass(frozen=True, slots=True)
+class TimerSettings:
+    """How exactly the system under test's own sleeps end (lock retries, debounce, watchdog, fill polls)."""
+
+    jitter: float = 0.0  # each sleep ends uniformly within ± this of its due time (never before it starts)
+
+    def __post_init__(self) -> None:
+        _check(_is_duration(self.jitter), f"[timers]jitter must be zero or more seconds, got {self.jitter!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,10 +195,12 @@ class Variant:
     name: str
     lock: LockSettings
     cache: CacheSettings
-    workers: int
-    redis_rtt: float
+    workers: int  # the pool's size; the async model has no limit and does not read it
+    redis_rtt: float | Distribution  # every command's round trip: one constant, or drawn per command
     services: Services
     handler: HandlerSettings = HandlerSettings()
+    worker_model: WorkerModel = WorkerModel.POOL
+    timers: TimerSettings = TimerSettings()
 
     def describe(self) -> str:
         cache = f"cache {self.cache.ttl:g} s" if self.cache.enabled else "no cache"
@@ -191,9 +214,14 @@ class Variant:
         }
         base = (
             f"lock wait {self.lock.timeout:g} s, {self.lock.backoff.describe()}, "
-            f"TTL {self.lock.ttl:g} s; {cache}; {self.workers} workers"
+            f"TTL {self.lock.ttl:g} s; {cache}; {self.workers_words()}"
         )
         return base + "".join(f"; {name}" for name, on in options.items() if on)
+
+    def workers_words(self) -> str:
+        if self.worker_model is WorkerModel.ASYNC:
+            return "async workers (a waiting message holds none; no limit)"
+        return f"{self.workers} workers"
 
 
 @dataclass(frozen=True, slots=True)

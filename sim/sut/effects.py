@@ -39,9 +39,14 @@ class Script:
 @final
 @dataclass(frozen=True, slots=True)
 class Sleep:
-    """Wait this many seconds (simulated or real, the code never knows which)."""
+    """Wait this many seconds (simulated or real, the code never knows which).
+
+    `timer`: a timer the code sets (a retry's backoff, a debounce), which a driver may let end a
+    little early or late as real timers do; False: the time something takes (a service call
+    modelled by the world), already drawn, waited exactly."""
 
     seconds: float
+    timer: bool = True
 
 
 @final

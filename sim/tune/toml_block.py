@@ -7,6 +7,9 @@ file's top-level settings, not from the variant the search started from).
 
 from __future__ import annotations
 
+from typing import Any
+
+from sim.distributions import Distribution
 from sim.scenario.model import Backoff, Variant
 from sim.scenario.reader import parse_duration
 from sim.sweep import backoff_table
@@ -23,8 +26,8 @@ def variant_table(variant: Variant, name: str, base: str) -> str:
         f"fair = {_bool(lock.fair)}, watchdog = {_bool(lock.watchdog)} }}",
         f"cache = {{ enabled = {_bool(cache.enabled)}, ttl = {_duration(cache.ttl)}, "
         f"single_flight = {_bool(cache.single_flight)}, xfetch_beta = {cache.xfetch_beta!r} }}",
-        f"workers = {{ count = {variant.workers} }}",
-        f"redis = {{ rtt = {_duration(variant.redis_rtt)} }}",
+        f'workers = {{ count = {variant.workers}, model = "{variant.worker_model}" }}',
+        _redis(variant.redis_rtt, base),
         f"handler = {{ outage_notice_skips_llm = {_bool(handler.outage_notice_skips_llm)}, "
         f"debounce = {_duration(handler.debounce)} }}",
         f"# [services] as in variant {base!r}: latencies are the world, not a setting",
@@ -37,6 +40,25 @@ def _backoff(backoff: Backoff) -> str:
     parts = [f'kind = "{table.pop("kind")}"']
     parts += [f"{k} = {_duration(v) if k in DURATION_KEYS else repr(v)}" for k, v in table.items()]
     return "{ " + ", ".join(parts) + " }"
+
+
+def _redis(rtt: float | Distribution, base: str) -> str:
+    """A duration, or a distribution as an inline table (its parameters in seconds); an empirical
+    one has no table (its file is relative to the scenario): a comment says so instead."""
+    if isinstance(rtt, float):
+        return f"redis = {{ rtt = {_duration(rtt)} }}"
+    try:
+        return f"redis = {{ rtt = {_toml(rtt.to_table())} }}"
+    except ValueError:
+        return f"# [redis]rtt as in variant {base!r}: drawn from a file, which a pasted table cannot name"
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return f'"{value}"' if isinstance(value, str) else repr(value)
 
 
 def _duration(seconds: float) -> str:

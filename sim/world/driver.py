@@ -3,7 +3,9 @@
 `SimDriver.run(step)` is a SimPy process body: it answers each effect the
 step yields. A Redis command is executed when issued and its reply arrives
 one round-trip time later; sleeps and round trips are SimPy timeouts, taken
-lazily (see `run`); `Now` is the step's own clock.
+lazily (see `run`); `Now` is the step's own clock. Timing noise (`sim.run.noise`), when
+given: each round trip drawn from a distribution, each of the handler's own timers
+ending a little early or late.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import simpy
 from fakeredis import FakeServer
 
 from sim.errors import ScenarioError
+from sim.run.noise import Draws, TimerJitter
 from sim.scenario.reader import MIN_DURATION
 from sim.sut.effects import BlockingPop, Command, Log, Now, Script, Sleep, Spawn, Step, Stop, Stopped, T, not_an_effect
 from sim.world import internals
@@ -40,14 +43,17 @@ class SimDriver:
         self,
         env: simpy.Environment,
         redis_: Executor,
-        rtt: float,
+        rtt: float | Draws,
         trace: list[TraceLine] | None = None,
         server: FakeServer | None = None,
+        timers: TimerJitter | None = None,
     ) -> None:
         internals.self_check()  # `_wait` reads SimPy's clock through it
         self.env = env
         self.redis = redis_
-        self.rtt = rtt
+        self.rtt_draws = rtt if isinstance(rtt, Draws) else None  # each round trip drawn from these
+        self.rtt = 0.0 if isinstance(rtt, Draws) else float(rtt)  # or every round trip this long
+        self.timers = timers  # None: every timer ends exactly when due
         self.trace = trace
         self.server = server  # to notice a command answered while the server refuses connections
         self.commands_per_second: Counter[int] = Counter()  # every command sent, by second: the load over time
@@ -79,6 +85,7 @@ class SimDriver:
         file:line and function (`not_an_effect`), as SimPy does for a bad yield.
         """
         env, rtt, server = self.env, self.rtt, self.server
+        draw_rtt, jitter = self.rtt_draws, self.timers
         reply: Any = None
         error: BaseException | None = None
         tally = tally or Tally()
@@ -96,7 +103,7 @@ class SimDriver:
                 reply = env.now + owed
             elif type(effect) is Sleep:
                 if effect.seconds > 0:
-                    owed += effect.seconds
+                    owed += effect.seconds if jitter is None or not effect.timer else jitter(effect.seconds)
             elif type(effect) is Log:
                 if self.trace is not None:  # stamped ahead of the clock: sorted by `sorted_trace`
                     self.trace.append(
@@ -121,7 +128,7 @@ class SimDriver:
                         error = exc
                     if self._blocked:
                         self._serve_blocked()
-                    owed = rtt
+                    owed = rtt if draw_rtt is None else draw_rtt()
                 elif type(effect) is BlockingPop:
                     tally.commands += 1
                     self.commands_per_second[int(env.now)] += 1
@@ -131,7 +138,7 @@ class SimDriver:
                             self.succeeded_while_down += 1
                     except redis.RedisError as exc:
                         error = exc
-                    owed = rtt
+                    owed = rtt if draw_rtt is None else draw_rtt()
                 elif type(effect) is Spawn:
                     env.process(self.run(effect.step, label, tally))
                 elif type(effect) is Stop:
@@ -140,6 +147,13 @@ class SimDriver:
                     reply = effect.signal.stopped
                 else:
                     raise not_an_effect(step, effect)
+
+    def round_trips(self) -> tuple[float, float]:
+        """The longest round trip of the run so far, and how much shorter the shortest was
+        (the invariants allow for both: a time in a record is seen one round trip late)."""
+        if self.rtt_draws is None:
+            return self.rtt, 0.0
+        return self.rtt_draws.high, self.rtt_draws.spread()
 
     def _wait(self, seconds: float) -> simpy.Timeout:
         """A wait of `seconds` > 0 that really moves the clock: `now + seconds == now` would spin forever.

@@ -12,15 +12,16 @@ from fakeredis import FakeServer
 
 from sim.metrics import invariants
 from sim.metrics.columns import RecordColumns
-from sim.metrics.records import RunResult, WorldCounts
+from sim.metrics.records import MessageRecord, RunResult, WorldCounts
 from sim.run.assemble import build_handler
 from sim.run.conversations import session_starts
 from sim.run.faults import FaultSchedule
+from sim.run.noise import Draws, TimerJitter
 from sim.run.serve import Serving, resolve_batches_in_place, serve_message, trace_label
 from sim.run.services import Served
 from sim.run.streams import Streams
 from sim.run.workload import Plan, PlannedMessage, planned_messages
-from sim.scenario.model import Scenario, Variant
+from sim.scenario.model import Scenario, Variant, WorkerModel
 from sim.sut.units import milliseconds
 from sim.world import fakeredis_clock, internals
 from sim.world import faults as world_faults
@@ -48,17 +49,18 @@ def simulate(
     served = Served()
     talk = scenario.workload.conversations
     conversing = Conversing(env, talk, variant.services, seed=scenario.seed, replication=replication) if talk else None
+    noise = Noise.of(variant, rng)
     world = _World(
         env=env,
-        driver=SimDriver(env, (executor or EXECUTORS[redis_path])(server), variant.redis_rtt, log, server),
+        driver=SimDriver(env, (executor or EXECUTORS[redis_path])(server), noise.rtt, log, server, timers=noise.timers),
         serving=Serving(
-            handler=build_handler(variant, rng.jitter.random),
+            handler=build_handler(variant, rng.jitter.random, hit_cost=noise.hit_cost),
             services=variant.services,
             faults=faults,
             served=served,
             replied=conversing.replied if conversing else None,
         ),
-        workers=simpy.Resource(env, capacity=variant.workers),
+        workers=simpy.Resource(env, capacity=variant.workers) if variant.worker_model is WorkerModel.POOL else None,
         served=served,
         conversations=conversing,
     )
@@ -73,14 +75,17 @@ def simulate(
     resolve_batches_in_place(records)
     events = internals.events_scheduled(env)
     counted = _world_counts(world, server)
+    rtt, rtt_spread = world.driver.round_trips()
     broken = invariants.check(
         records,
         expected=world.arrived,
-        workers=variant.workers,
+        workers=variant.workers if world.workers is not None else None,
         lock_ttl=redis_ttl(variant.lock.ttl),
         lock_timeout=variant.lock.timeout,
         fair=variant.lock.fair,
-        rtt=variant.redis_rtt,
+        rtt=rtt,
+        rtt_spread=rtt_spread,
+        hit_cost=noise.hit_cost.high if noise.hit_cost is not None else 0.0,
         cache_ttl=redis_ttl(variant.cache.ttl) if variant.cache.enabled else None,
         restarts=faults.restarts(),
         world=counted,
@@ -123,12 +128,30 @@ def leftover_keys(server: FakeServer, cache_prefix: str) -> tuple[str, ...]:
     return tuple(sorted(key.decode(errors="replace") for key in live if not key.startswith(allowed)))
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Noise:
+    """A variant's timing noise for one run, each source on its own stream; None where it is off."""
+
+    rtt: float | Draws  # one constant round trip, or each one drawn
+    timers: TimerJitter | None
+    hit_cost: Draws | None
+
+    @classmethod
+    def of(cls, variant: Variant, rng: Streams) -> Noise:
+        rtt, jitter, hit = variant.redis_rtt, variant.timers.jitter, variant.cache.hit_cost
+        return cls(
+            rtt=rtt if isinstance(rtt, float) else Draws(rtt, rng.rtt),
+            timers=TimerJitter(jitter, rng.timers) if jitter > 0 else None,
+            hit_cost=Draws(hit, rng.hits) if hit is not None and variant.cache.enabled else None,
+        )
+
+
 @dataclass(slots=True, kw_only=True)
 class _World:
     env: simpy.Environment
     driver: SimDriver
     serving: Serving
-    workers: simpy.Resource
+    workers: simpy.Resource | None  # None: the async model, where a waiting message holds no worker
     served: Served  # calls the CRM and the LLM received
     records: RecordColumns = field(default_factory=RecordColumns)  # compact: a run may hold millions
     arrived: int = 0  # messages the arrival process has let in: the plan is made one message at a time
@@ -156,13 +179,25 @@ def _converse(world: _World, conversing: Conversing, plan: Plan, starts: np.ndar
 
 
 def _serve(world: _World, planned: PlannedMessage) -> Generator[simpy.Event, Any, None]:
-    """A message waits for a worker, then is served by the step both engines share."""
+    """A message waits for a worker (the pool model; the async model starts it at once),
+    then is served by the step both engines share."""
     arrival = world.env.now
-    with world.workers.request() as turn:
-        yield turn
-        if world.conversations is not None and world.conversations.drops(planned):
-            return  # its customer has left: the bot drops it at no cost
-        tally = Tally()
-        step = serve_message(world.serving, planned, arrival, tally)
-        record, _ = yield from world.driver.run(step, trace_label(planned), tally)
-    world.records.append(record)
+    if world.workers is None:
+        record = yield from _handle(world, planned, arrival)
+    else:
+        with world.workers.request() as turn:
+            yield turn
+            record = yield from _handle(world, planned, arrival)
+    if record is not None:
+        world.records.append(record)
+
+
+def _handle(
+    world: _World, planned: PlannedMessage, arrival: float
+) -> Generator[simpy.Event, Any, MessageRecord | None]:
+    if world.conversations is not None and world.conversations.drops(planned):
+        return None  # its customer has left: the bot drops it at no cost, and it has no record
+    tally = Tally()
+    step = serve_message(world.serving, planned, arrival, tally)
+    record, _ = yield from world.driver.run(step, trace_label(planned), tally)
+    return record
