@@ -8,7 +8,7 @@ lazily (see `run`); `Now` is the step's own clock.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Generator
 from typing import Any
 
@@ -17,6 +17,7 @@ import simpy
 from fakeredis import FakeServer
 
 from sim.errors import ScenarioError
+from sim.metrics.columns import CountsBySecond
 from sim.scenario.reader import MIN_DURATION
 from sim.sut.effects import BlockingPop, Command, Log, Now, Script, Sleep, Spawn, Step, Stop, Stopped, T, not_an_effect
 from sim.world import internals
@@ -50,7 +51,8 @@ class SimDriver:
         self.rtt = rtt
         self.trace = trace
         self.server = server  # to notice a command answered while the server refuses connections
-        self.commands_per_second: Counter[int] = Counter()  # every command sent, by second: the load over time
+        # Every command sent, by second: the load over time (two arrays, not a dict entry a second).
+        self.commands_per_second = CountsBySecond()
         self.succeeded_while_down = 0  # commands answered while `server` refused connections: must stay 0
         self._blocked: defaultdict[str, list[simpy.Event]] = defaultdict(list)  # BLPOP waiters by list key
 
@@ -82,6 +84,7 @@ class SimDriver:
         reply: Any = None
         error: BaseException | None = None
         tally = tally or Tally()
+        count_command = self.commands_per_second.add
         owed = 0.0
         while True:
             try:
@@ -109,7 +112,7 @@ class SimDriver:
                     owed = 0.0
                 if type(effect) is Command or type(effect) is Script:
                     tally.commands += 1
-                    self.commands_per_second[int(env.now)] += 1
+                    count_command(int(env.now))
                     try:
                         if type(effect) is Command:
                             reply = self.redis.command(effect.args)
@@ -124,7 +127,7 @@ class SimDriver:
                     owed = rtt
                 elif type(effect) is BlockingPop:
                     tally.commands += 1
-                    self.commands_per_second[int(env.now)] += 1
+                    count_command(int(env.now))
                     try:
                         reply = yield from self._blocking_pop(effect)
                         if server is not None and not server.connected:
