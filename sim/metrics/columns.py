@@ -20,14 +20,16 @@ appended rows wait in a short list and are written a few thousand at a time, col
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from array import array
+from bisect import bisect_left
+from collections.abc import ItemsView, Iterable, Iterator, Mapping, Sequence, ValuesView
 from typing import Any, overload
 
 import numpy as np
 
 from sim.metrics.records import FIELDS, MessageRecord, Outcome, Source
 
-__all__ = ["OUTCOMES", "SOURCES", "RecordColumns"]
+__all__ = ["OUTCOMES", "SOURCES", "CountsBySecond", "RecordColumns"]
 
 OUTCOMES: tuple[Outcome, ...] = tuple(Outcome)
 SOURCES: tuple[Source | None, ...] = (None, *Source)
@@ -77,10 +79,15 @@ Debounce = tuple[int | None, tuple[int, ...]]  # (merged_into, batch) of one row
 class RecordColumns(Sequence[MessageRecord]):
     """An append-only sequence of `MessageRecord` stored column by column (see the module docstring)."""
 
-    __slots__ = ("_chunks", "_n", "_pending", "_customers", "_customer_code", "_tax_ids", "_tax_code", "_debounced")
+    __slots__ = (
+        "_chunks", "_whole", "_n", "_pending", "_customers", "_customer_code", "_tax_ids", "_tax_code", "_debounced"
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self._chunks: dict[str, list[np.ndarray[Any, Any]]] = {name: [] for name in COLUMNS}
+        # Columns also held whole, the chunks being views of them (after a sort, a take, an unpickle):
+        # `column` hands these out without a copy, until a write to the column drops its entry.
+        self._whole: dict[str, np.ndarray[Any, Any]] = {}
         self._n = 0  # rows written into the chunks
         self._pending: list[tuple[Any, ...]] = []  # rows appended after those, in `COLUMNS` order
         self._customers: list[str] = []
@@ -133,6 +140,7 @@ class RecordColumns(Sequence[MessageRecord]):
     def _store(self, name: str, start: int, values: Sequence[Any]) -> None:
         """`values` into column `name` from row `start` on, adding chunks as needed."""
         chunks = self._chunks[name]
+        self._whole.pop(name, None)  # its last chunk is a copy: the whole array would not see this write
         try:
             array = np.array(values, dtype=chunks[0].dtype if chunks else _DTYPES[name])
         except OverflowError:  # a count outgrew its small type: widen the column rather than wrap
@@ -157,7 +165,7 @@ class RecordColumns(Sequence[MessageRecord]):
     def _reorder(self, order: np.ndarray[Any, Any]) -> None:
         # Column by column, so that the copy in flight is one column, never the whole store.
         for name in COLUMNS:
-            self._chunks[name] = _chunked(self.column(name)[order])
+            self._set_column(name, self._full(name)[order])
         new_row = np.empty(self._n, dtype=np.int64)
         new_row[order] = np.arange(self._n)
         self._debounced = {int(new_row[row]): fields for row, fields in sorted(self._debounced.items())}
@@ -244,14 +252,29 @@ class RecordColumns(Sequence[MessageRecord]):
         )
 
     def column(self, name: str) -> np.ndarray[Any, Any]:
-        """A copy of one stored column (`COLUMNS`), one value per row; see the module docstring for codes."""
+        """One stored column (`COLUMNS`), one value per row, read-only; see the module docstring for codes.
+        A sorted store hands out its own array (a month's column is tens of MB), any other a copy."""
         if name not in self._chunks:
             raise KeyError(f"no column {name!r}; stored: {', '.join(COLUMNS)}")
+        full = self._full(name)
+        full.flags.writeable = False
+        return full
+
+    def _full(self, name: str) -> np.ndarray[Any, Any]:
+        """Column `name`, writeable: the store's own whole array if it has one (change nothing), else a copy."""
         self._flush()
+        whole = self._whole.get(name)
+        if whole is not None:
+            return whole.view()
         chunks = self._chunks[name]
         if not chunks:
             return np.empty(0, dtype=_DTYPES[name])
         return np.concatenate(chunks)[: self._n]
+
+    def _set_column(self, name: str, full: np.ndarray[Any, Any]) -> None:
+        """Column `name` becomes `full` (one value per row), kept whole and cut into chunks."""
+        self._chunks[name] = _chunked(full)
+        self._whole[name] = full
 
     def customers(self) -> tuple[str, ...]:
         """The customer of each code in `column("customer")`."""
@@ -274,7 +297,8 @@ class RecordColumns(Sequence[MessageRecord]):
         rows = rows % max(self._n, 1)
         taken = RecordColumns()
         taken._n = len(rows)
-        taken._chunks = {name: _chunked(self.column(name)[rows]) for name in COLUMNS}
+        for name in COLUMNS:
+            taken._set_column(name, self._full(name)[rows])
         taken._customers, taken._customer_code = list(self._customers), dict(self._customer_code)
         taken._tax_ids, taken._tax_code = list(self._tax_ids), dict(self._tax_code)
         taken._debounced = {
@@ -303,7 +327,7 @@ class RecordColumns(Sequence[MessageRecord]):
     def __getstate__(self) -> dict[str, Any]:
         # The arrays trimmed to the rows held, not one object per record: a few pickled arrays.
         return {
-            "columns": {name: self.column(name) for name in COLUMNS},
+            "columns": {name: self._full(name) for name in COLUMNS},
             "customers": self._customers,
             "tax_ids": self._tax_ids,
             "debounced": self._debounced,
@@ -313,7 +337,10 @@ class RecordColumns(Sequence[MessageRecord]):
         columns = state["columns"]
         self._n = len(columns["message"])
         self._pending = []
-        self._chunks = {name: _chunked(columns[name]) for name in COLUMNS}
+        self._chunks, self._whole = {}, {}
+        for name in COLUMNS:
+            full = columns[name]  # an array unpickled from a read-only buffer is read-only: appends need their own
+            self._set_column(name, full if full.flags.writeable else full.copy())
         self._customers = list(state["customers"])
         self._customer_code = {c: i for i, c in enumerate(self._customers)}
         self._tax_ids = list(state["tax_ids"])
@@ -342,3 +369,66 @@ def _chunked(full: np.ndarray[Any, Any]) -> list[np.ndarray[Any, Any]]:
         last[: len(full) - whole] = full[whole:]
         chunks.append(last)
     return chunks
+
+
+class CountsBySecond(Mapping[int, int]):
+    """Events counted by whole second (second → count), seconds with no event left out, as a dict
+    of them would be: two flat integer arrays instead of one dict entry and int object per second
+    (a month of simulated time is 2.6 M seconds). The count only moves forward in time, as a
+    simulation clock does: `add` of a second before the last one counted is an error."""
+
+    __slots__ = ("_seconds", "_counts")
+
+    def __init__(self) -> None:
+        self._seconds = array("q")
+        self._counts = array("q")
+
+    def add(self, second: int) -> None:
+        """One more event in `second` (the same second as the last call, or a later one)."""
+        seconds = self._seconds
+        if not seconds or seconds[-1] != second:
+            if seconds and second < seconds[-1]:
+                raise ValueError(f"second {second} counted after second {seconds[-1]}")
+            seconds.append(second)
+            self._counts.append(0)
+        self._counts[-1] += 1
+
+    def total(self) -> int:
+        return sum(self._counts)
+
+    def __getitem__(self, second: int) -> int:
+        i = bisect_left(self._seconds, second)
+        if i == len(self._seconds) or self._seconds[i] != second:
+            raise KeyError(second)
+        return self._counts[i]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._seconds)
+
+    def __len__(self) -> int:
+        return len(self._seconds)
+
+    def values(self) -> ValuesView[int]:
+        return _CountValues(self)
+
+    def items(self) -> ItemsView[int, int]:
+        return _CountItems(self)
+
+    def __repr__(self) -> str:
+        return f"CountsBySecond({len(self)} seconds, {self.total()} events)"
+
+
+class _CountValues(ValuesView[int]):
+    """The counts in second order, read from the array rather than looked up second by second."""
+
+    _mapping: CountsBySecond
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._mapping._counts)
+
+
+class _CountItems(ItemsView[int, int]):
+    _mapping: CountsBySecond
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return zip(self._mapping._seconds, self._mapping._counts, strict=True)

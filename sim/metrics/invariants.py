@@ -171,23 +171,35 @@ def _one_holder_at_a_time(records: RecordColumns, facts: Facts) -> list[str]:
     seen, by up to the spread of the round trips: that much is not an overlap.
     """
     c = records.column
-    acquired = c("acquired_at")
-    held = ~np.isnan(acquired)
-    start, released, refreshed = acquired[held], c("released_at")[held], c("lock_refreshed_at")[held]
-    let_go = np.where(np.isnan(released), c("reply_at")[held], released)
-    stop = np.minimum(let_go, np.where(np.isnan(refreshed), start, refreshed) + facts.lock_ttl)
+    held = ~np.isnan(c("acquired_at"))
+    start = c("acquired_at")[held]
+    stop = _hold_ends(records, held, start, facts.lock_ttl)
     customer, message = c("customer")[held], c("message")[held]
     order, first = _sweep(customer, start, stop, message)
-    start, stop, customer, message = start[order], stop[order], customer[order], message[order]
-    earlier = np.maximum(first, 0)
+    # In sweep order; a month's arrays are tens of MB each, so only what `bad` needs is reordered.
+    earlier = order[np.maximum(first, 0)]
     end = np.where(first >= 0, stop[earlier], -np.inf)
+    del stop
+    start = start[order]
     # The first holder's SET ran one round trip before it saw it: a restart then wiped it too.
-    bad = (start < end - facts.rtt_spread - EPSILON) & ~_restarted(facts, start[earlier] - facts.rtt - EPSILON, start)
+    bad = (start < end - facts.rtt_spread - EPSILON) & ~_restarted(
+        facts, start[np.maximum(first, 0)] - facts.rtt - EPSILON, start
+    )
     names = records.customers()
     return [
-        f"two holders of {names[customer[i]]}'s lock: messages {message[earlier[i]]} and {message[i]}"
+        f"two holders of {names[customer[order[i]]]}'s lock: messages {message[earlier[i]]} and {message[order[i]]}"
         for i in np.flatnonzero(bad)[:5]
     ]
+
+
+def _hold_ends(records: RecordColumns, held: Array, start: Array, lock_ttl: float) -> Array:
+    """When each hold (rows `held`, taken at `start`) ended: its release, or one TTL after the lock
+    was last set if that came first."""
+    released, refreshed = records.column("released_at")[held], records.column("lock_refreshed_at")[held]
+    let_go = np.where(np.isnan(released), records.column("reply_at")[held], released)
+    del released
+    ends: Array = np.minimum(let_go, np.where(np.isnan(refreshed), start, refreshed) + lock_ttl)
+    return ends
 
 
 def _sweep(group: Array, time: Array, value: Array, message: Array) -> tuple[Array, Array]:
@@ -201,18 +213,29 @@ def _sweep(group: Array, time: Array, value: Array, message: Array) -> tuple[Arr
     n = len(group)
     if n == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    # Arrays of a month's rows are tens of MB: each is dropped (`del`) once used, and the running
+    # maxima are taken in place, so that few are alive at once.
     _, first_seen, code = np.unique(group, return_index=True, return_inverse=True)
     appearance = np.argsort(np.argsort(first_seen))[code]  # 0 for the group seen first, 1 for the next…
+    del code
     order = np.lexsort((message, value, time, appearance))
     appearance = appearance[order]
+    group_starts = np.flatnonzero(appearance[1:] != appearance[:-1]) + 1
     _, rank = np.unique(value[order], return_inverse=True)
-    key = appearance.astype(np.int64) * (int(rank.max()) + 1) + rank
+    key = appearance.astype(np.int64)
+    del appearance
+    key *= int(rank.max()) + 1
+    key += rank
+    del rank
     new_max = np.ones(n, dtype=bool)
     new_max[1:] = key[1:] > np.maximum.accumulate(key)[:-1]
-    holder = np.maximum.accumulate(np.where(new_max, np.arange(n), -1))  # the running maximum's row, up to i
-    first = np.full(n, -1, dtype=np.int64)
+    del key
+    holder = np.where(new_max, np.arange(n), -1)
+    np.maximum.accumulate(holder, out=holder)  # the running maximum's row, up to i
+    first = np.empty(n, dtype=np.int64)
+    first[0] = -1
     first[1:] = holder[:-1]
-    first[np.flatnonzero(appearance[1:] != appearance[:-1]) + 1] = -1  # a group's first row has no earlier
+    first[group_starts] = -1  # a group's first row has no earlier
     return order, first
 
 

@@ -6,7 +6,7 @@ that reports read them from the results model. A time that never happened is `No
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from enum import StrEnum
 
@@ -122,7 +122,7 @@ class RunResult:
     variant: str
     replication: int
     records: Sequence[MessageRecord]  # a run's: `sim.metrics.columns.RecordColumns`, by message id
-    commands_per_second: dict[int, int]  # second → Redis commands issued in it
+    commands_per_second: Mapping[int, int]  # second → Redis commands issued in it (a run's: `CountsBySecond`)
     trace: tuple[str, ...] = ()  # the production log lines (`sim run --trace`)
     events: int = 0  # SimPy events the run scheduled (a cost figure for `sim bench`)
     violations: tuple[str, ...] = ()  # broken invariants (sim.metrics.invariants); empty when all held

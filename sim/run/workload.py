@@ -70,8 +70,13 @@ class Bursts:
         j = burst - len(self.scripted)
         return f"{'c' if j < self.first_surge else 's'}{self.ids[j]}"
 
-    def tax_id(self, burst: int) -> str:
-        return self.scripted[burst].tax_id if burst < len(self.scripted) else self.customer(burst)
+    def names(self, burst: int) -> tuple[str, str]:
+        """The customer and its tax id; a generated customer's tax id is its name, the same string
+        (a run's records keep one copy of each per customer, and a month has millions)."""
+        if burst < len(self.scripted):
+            return self.scripted[burst].name, self.scripted[burst].tax_id
+        customer = self.customer(burst)
+        return customer, customer
 
     def in_outage(self, burst: int) -> bool:
         return burst - len(self.scripted) >= self.first_surge
@@ -127,10 +132,11 @@ class Arrivals:
         b = self.bursts
         for n, (at, burst, index) in enumerate(zip(self.at, self.burst, self.index, strict=True)):
             k = int(burst)
+            customer, tax_id = b.names(k)
             yield Arrival(
                 id=n,
-                customer=b.customer(k),
-                tax_id=b.tax_id(k),
+                customer=customer,
+                tax_id=tax_id,
                 index=int(index),
                 burst=k,
                 at=float(at),

@@ -10,7 +10,7 @@ ending a little early or late.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Generator
 from typing import Any
 
@@ -19,6 +19,7 @@ import simpy
 from fakeredis import FakeServer
 
 from sim.errors import ScenarioError
+from sim.metrics.columns import CountsBySecond
 from sim.run.noise import Draws, TimerJitter
 from sim.scenario.reader import MIN_DURATION
 from sim.sut.effects import BlockingPop, Command, Log, Now, Script, Sleep, Spawn, Step, Stop, Stopped, T, not_an_effect
@@ -56,7 +57,8 @@ class SimDriver:
         self.timers = timers  # None: every timer ends exactly when due
         self.trace = trace
         self.server = server  # to notice a command answered while the server refuses connections
-        self.commands_per_second: Counter[int] = Counter()  # every command sent, by second: the load over time
+        # Every command sent, by second: the load over time (two arrays, not a dict entry a second).
+        self.commands_per_second = CountsBySecond()
         self.succeeded_while_down = 0  # commands answered while `server` refused connections: must stay 0
         self._blocked: defaultdict[str, list[simpy.Event]] = defaultdict(list)  # BLPOP waiters by list key
 
@@ -89,6 +91,7 @@ class SimDriver:
         reply: Any = None
         error: BaseException | None = None
         tally = tally or Tally()
+        count_command = self.commands_per_second.add
         owed = 0.0
         while True:
             try:
@@ -116,7 +119,7 @@ class SimDriver:
                     owed = 0.0
                 if type(effect) is Command or type(effect) is Script:
                     tally.commands += 1
-                    self.commands_per_second[int(env.now)] += 1
+                    count_command(int(env.now))
                     try:
                         if type(effect) is Command:
                             reply = self.redis.command(effect.args)
@@ -131,7 +134,7 @@ class SimDriver:
                     owed = rtt if draw_rtt is None else draw_rtt()
                 elif type(effect) is BlockingPop:
                     tally.commands += 1
-                    self.commands_per_second[int(env.now)] += 1
+                    count_command(int(env.now))
                     try:
                         reply = yield from self._blocking_pop(effect)
                         if server is not None and not server.connected:

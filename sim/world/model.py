@@ -95,7 +95,7 @@ def simulate(
         variant=variant.name,
         replication=replication,
         records=records,
-        commands_per_second=dict(world.driver.commands_per_second),
+        commands_per_second=world.driver.commands_per_second,
         trace=sorted_trace(log or []),
         events=events,
         violations=tuple(broken),
@@ -113,7 +113,7 @@ def redis_ttl(seconds: float) -> float:
 
 def _world_counts(world: _World, server: FakeServer) -> WorldCounts:
     return WorldCounts(
-        redis_commands=sum(world.driver.commands_per_second.values()),
+        redis_commands=world.driver.commands_per_second.total(),
         crm_calls=world.served.crm,
         llm_calls=world.served.llm,
         succeeded_while_down=world.driver.succeeded_while_down,

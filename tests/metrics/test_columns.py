@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
+from collections import Counter
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.metrics.columns import CHUNK, COLUMNS, OUTCOMES, SOURCES, RecordColumns
+from sim.metrics.columns import CHUNK, COLUMNS, OUTCOMES, SOURCES, CountsBySecond, RecordColumns
 from sim.metrics.records import FIELDS, MessageRecord, Outcome, Source
 from sim.run.serve import resolve_batches, resolve_batches_in_place
 from tests.metrics.test_summary import rec
@@ -136,3 +137,37 @@ def test_batches_resolved_on_the_columns_equal_batches_resolved_on_the_records(r
     columns = RecordColumns.from_records(records)
     resolve_batches_in_place(columns)
     assert list(columns) == resolve_batches(records)
+
+
+def test_a_sorted_store_lends_its_columns_read_only_and_a_later_write_is_seen():
+    columns = RecordColumns.from_records(RECORDS[CHUNK:] + RECORDS[:CHUNK])
+    columns.sort_by_message()
+    done = columns.column("done_at")
+    assert np.shares_memory(done, columns.column("done_at"))  # no copy of a month's column per read
+    with pytest.raises(ValueError, match="read-only"):
+        done[0] = 1.0
+    last = len(columns) - 1
+    columns.replace(last, dataclasses.replace(RECORDS[-1], done_at=-7.0))  # a row in the last chunk
+    columns.append(dataclasses.replace(RECORDS[0], message=10**6))
+    assert columns.column("done_at")[last] == -7.0 and columns.column("message")[-1] == 10**6
+    assert list(pickle.loads(pickle.dumps(columns))) == list(columns)
+
+
+@given(st.lists(st.integers(0, 10**7), max_size=200).map(sorted))
+def test_counts_by_second_equal_a_dict_of_the_same_counts(seconds):
+    counted = CountsBySecond()
+    for second in seconds:
+        counted.add(second)
+    expected = Counter(seconds)
+    assert counted == expected and dict(counted) == expected and list(counted.items()) == sorted(expected.items())
+    assert counted.total() == len(seconds) == sum(counted.values())
+    assert all(counted[s] == n for s, n in expected.items()) and (10**7 + 1) not in counted
+    assert pickle.loads(pickle.dumps(counted)) == expected
+
+
+def test_counts_by_second_refuse_a_second_before_the_last():
+    counted = CountsBySecond()
+    counted.add(5)
+    with pytest.raises(ValueError, match="second 4 counted after second 5"):
+        counted.add(4)
+    assert dict(counted) == {5: 1}
