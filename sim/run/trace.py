@@ -39,8 +39,8 @@ class TraceBursts:
     def customer(self, burst: int) -> str:
         return str(self.customers[burst])
 
-    def tax_id(self, burst: int) -> str:
-        return str(self.tax_ids[burst])
+    def names(self, burst: int) -> tuple[str, str]:
+        return str(self.customers[burst]), str(self.tax_ids[burst])
 
     def in_outage(self, burst: int) -> bool:
         return False
