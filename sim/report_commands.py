@@ -4,25 +4,28 @@ validated first, then replications run, then each folder is written atomically."
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import functools
 import os
 import re
 import stat
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from sim.errors import ArgumentError, BaselineError, EnvironmentProblem, ExitCode
-from sim.experiment import DaskUnavailable, default_processes, run_replications, select
+from sim.experiment import DROP, DaskUnavailable, Records, default_processes, run_replications, select
 from sim.metrics.baseline import BaselineDiff, Previous, changes, load_previous
 from sim.metrics.comparison import Comparison
 from sim.metrics.thresholds import SINGLE_RUN, Threshold, ThresholdError, parse_threshold
 from sim.progress import Progress
 from sim.report import document, markdown, terminal
 from sim.report import sweep as sweep_report
-from sim.report.folder import prepare, write_atomically, write_report
+from sim.report.folder import prepare, records_staging, write_atomically, write_report
 from sim.scenario import Scenario, ScenarioError, load_scenario
 from sim.scenario.bundled import resolve
+from sim.scenario.work import expected_messages
 from sim.sweep import grid_scenario, parse_grid
 
 
@@ -40,11 +43,12 @@ def run_compare(args: argparse.Namespace) -> int:
         prepare(Path(args.out), scenario.name)
     breached = broken = False
     for scenario in scenarios:
-        with _progress(scenario, args) as progress:
-            comparison = _replicate(scenario, thresholds, args, progress)
+        with _progress(scenario, args) as progress, _records_folder(scenario, Path(args.out)) as records:
+            kept = Records(keep=records is None, folder=None if records is None else str(records))
+            comparison = _replicate(scenario, thresholds, args, progress, kept)
             diff = _against_baseline(previous.get(scenario.name), comparison, watched)
             progress.stage("writing report")
-            out = write_report(comparison, Path(args.out), scenario.name, diff)
+            out = write_report(comparison, Path(args.out), scenario.name, diff, records)
         _publish_summary(markdown.render(document.build(comparison, diff, plots=False)))
         print(_headline(comparison, diff) + _one_line(comparison, out) + _regression_lines(diff))
         breached = breached or bool(comparison.breached) or bool(diff and diff.regressions)
@@ -188,8 +192,32 @@ def _progress(scenario: Scenario, args: argparse.Namespace) -> Progress:
     return Progress(scenario.replications * len(scenario.variants), scenario.name, enabled=not args.quiet)
 
 
+RECORDS_CSV_LIMIT = 250_000  # expected messages × variants × replications up to which records.csv is written
+
+
+def keeps_records(scenario: Scenario) -> bool:
+    """records.csv (the records sent back to the parent) for a small comparison; else each worker
+    writes its replication's records to records/VARIANT-REP.csv.gz and the parent never holds them."""
+    runs = len(scenario.variants) * scenario.replications
+    return expected_messages(scenario.workload, scenario.duration) * runs <= RECORDS_CSV_LIMIT
+
+
+@contextlib.contextmanager
+def _records_folder(scenario: Scenario, out: Path) -> Iterator[Path | None]:
+    """None when the records come back to the parent; else the folder the workers write them into."""
+    if keeps_records(scenario):
+        yield None
+        return
+    with records_staging(out, scenario.name) as folder:
+        yield folder
+
+
 def _replicate(
-    scenario: Scenario, thresholds: dict[str, list[Threshold]], args: argparse.Namespace, progress: Progress
+    scenario: Scenario,
+    thresholds: dict[str, list[Threshold]],
+    args: argparse.Namespace,
+    progress: Progress,
+    records: Records = DROP,  # a sweep's records are dropped: its report has no records.csv
 ) -> Comparison:
     scheduler = args.scheduler if args.executor == "dask" else None
     try:
@@ -199,6 +227,7 @@ def _replicate(
             scheduler=scheduler,
             extra_thresholds=thresholds[scenario.name],
             on_done=progress.step,
+            records=records,
         )
     except DaskUnavailable as error:
         raise ScenarioError(str(error)) from None
