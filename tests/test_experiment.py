@@ -18,7 +18,9 @@ def test_results_are_identical_whatever_the_number_of_processes():
 
 def same(a, b):
     """Equal numbers, NaN included (a NaN that crossed a process is another object, and NaN != NaN)."""
-    return all(repr(getattr(a, name)) == repr(getattr(b, name)) for name in ("per_replication", "timeseries", "segments"))
+    return all(
+        repr(getattr(a, name)) == repr(getattr(b, name)) for name in ("per_replication", "timeseries", "segments")
+    )
 
 
 def test_replications_differ_from_each_other_but_variants_share_them():
