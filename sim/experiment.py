@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import multiprocessing
 import os
 import signal
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 from sim.metrics.comparison import Comparison, compare
+from sim.metrics.digest import RunDigest, digest
 from sim.metrics.precision import assess, next_count
 from sim.metrics.records import RunResult
 from sim.metrics.summary import summarize
@@ -21,6 +24,17 @@ from sim.world.model import simulate
 
 Job = tuple[Scenario, str, int]  # (scenario, variant name, replication)
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Records:
+    """What a replication does with its records; by default it drops them (the digest is all the parent gets)."""
+
+    keep: bool = False  # send them back in the digest (small runs: records.csv, sim validate)
+    folder: str | None = None  # or write them there, one gzip CSV per replication (`records_csv.write_run`)
+
+
+DROP = Records()  # the records stay in the worker; only the digest comes back
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,18 +70,23 @@ def run_replications(
     extra_thresholds: Iterable[Threshold] = (),
     on_done: Callable[[], None] = lambda: None,
     replications: Sequence[int] | None = None,
+    records: Records = DROP,
 ) -> Comparison:
     """Every variant × replication; identical results whatever runs them.
 
     Locally on `processes` cores, or on a Dask distributed cluster when
     `scheduler` is its address. Each job carries its own seeds, so where it
     runs cannot change what it computes. `replications`: which replication indices to run
-    (default: 0 to the scenario's count − 1); `sim tune` adds them rung by rung.
+    (default: 0 to the scenario's count − 1); `sim tune` adds them rung by rung. Every job sends
+    back a `RunDigest`, not its records, unless `records` says otherwise.
     """
     indices = range(scenario.replications) if replications is None else replications
     jobs: list[Job] = [(scenario, v.name, r) for r in indices for v in scenario.variants]
-    runs: dict[str, list[RunResult]] = {v.name: [] for v in scenario.variants}
-    for run in _map_on_dask(jobs, scheduler, on_done) if scheduler else _counted(_map(jobs, processes), on_done):
+    runs: dict[str, list[RunDigest]] = {v.name: [] for v in scenario.variants}
+    job = functools.partial(_run_job, records=records)
+    for run in (
+        _map_on_dask(jobs, scheduler, on_done, job) if scheduler else _counted(_map(jobs, processes, job), on_done)
+    ):
         runs[run.variant].append(run)
     return compare(
         scenario.name,
@@ -88,6 +107,7 @@ def run_until_precise(
     extra_thresholds: Iterable[Threshold] = (),
     on_done: Callable[[], None] = lambda: None,
     on_batch: Callable[[int], None] = lambda planned: None,
+    records: Records = DROP,
 ) -> Comparison:
     """Replications in batches until the scenario's precision targets are met, or its maximum is reached.
 
@@ -97,13 +117,18 @@ def run_until_precise(
     `on_batch(n)`: about to run up to n replications. The result says why it stopped (`stopping`).
     """
     thresholds = (*scenario.thresholds, *extra_thresholds)
-    runs: dict[str, list[RunResult]] = {v.name: [] for v in scenario.variants}
+    runs: dict[str, list[RunDigest]] = {v.name: [] for v in scenario.variants}
     done = 0
     while True:
         planned = next_count(done, scenario.max_replications)
         on_batch(planned)
         batch = run_replications(
-            scenario, processes=processes, scheduler=scheduler, on_done=on_done, replications=range(done, planned)
+            scenario,
+            processes=processes,
+            scheduler=scheduler,
+            on_done=on_done,
+            replications=range(done, planned),
+            records=records,
         )
         for name, more in batch.runs.items():
             runs[name].extend(more)
@@ -120,7 +145,7 @@ def run_until_precise(
             return dataclasses.replace(comparison, stopping=stopping)
 
 
-def _compared(scenario: Scenario, runs: dict[str, list[RunResult]], thresholds: Sequence[Threshold]) -> Comparison:
+def _compared(scenario: Scenario, runs: dict[str, list[RunDigest]], thresholds: Sequence[Threshold]) -> Comparison:
     return compare(
         scenario.name,
         scenario.seed,
@@ -136,19 +161,26 @@ def default_processes() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def _run_job(job: Job) -> RunResult:
+def _run_job(job: Job, records: Records = DROP) -> RunDigest:
+    """One replication, digested where it ran; its records written to `records.folder` if asked."""
     scenario, variant, replication = job
-    return simulate(scenario, scenario.variant(variant), replication)
+    run = simulate(scenario, scenario.variant(variant), replication)
+    written = None
+    if records.folder is not None:
+        from sim.report import records_csv  # only the workers that write records pay for the import
+
+        written = records_csv.write_run(Path(records.folder), run.variant, run.replication, run.records).name
+    return digest(run, context(scenario), keep_records=records.keep, records_file=written)
 
 
-def _map(jobs: list[Job], processes: int) -> Iterator[RunResult]:
+def _map(jobs: list[Job], processes: int, job: Callable[[Job], RunDigest] = _run_job) -> Iterator[RunDigest]:
     if processes <= 1 or len(jobs) <= 1:
-        yield from map(_run_job, jobs)
+        yield from map(job, jobs)
         return
     # fork where the platform has it (cheap start); jobs carry their own seeds, so either method gives the same results
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     with multiprocessing.get_context(method).Pool(min(processes, len(jobs)), initializer=_worker_signals) as pool:
-        yield from pool.imap(_run_job, jobs)  # leaving the block (Ctrl-C included) terminates the workers
+        yield from pool.imap(job, jobs)  # leaving the block (Ctrl-C included) terminates the workers
 
 
 def _worker_signals() -> None:
@@ -168,7 +200,9 @@ class DaskUnavailable(RuntimeError):
     """--executor dask without the optional dependency installed."""
 
 
-def _map_on_dask(jobs: list[Job], scheduler: str, on_done: Callable[[], None]) -> Iterator[RunResult]:
+def _map_on_dask(
+    jobs: list[Job], scheduler: str, on_done: Callable[[], None], job: Callable[[Job], RunDigest] = _run_job
+) -> Iterator[RunDigest]:
     """The jobs' results in submission order, so results do not depend on who finished first;
     `on_done` as each finishes on the cluster, so progress moves even while an early job is slow."""
     try:
@@ -176,7 +210,7 @@ def _map_on_dask(jobs: list[Job], scheduler: str, on_done: Callable[[], None]) -
     except ImportError:
         raise DaskUnavailable("the dask executor needs the optional extra: pip install -e '.[dask]'") from None
     with Client(scheduler) as client:  # type: ignore[no-untyped-call]  # dask.distributed leaves it untyped
-        futures = client.map(_run_job, jobs, pure=False)
+        futures = client.map(job, jobs, pure=False)
         position = {future.key: i for i, future in enumerate(futures)}
         finished = ((position[f.key], f.result()) for f in as_completed(futures))  # type: ignore[no-untyped-call]
         yield from in_submission_order(finished, on_done)
@@ -198,7 +232,7 @@ def in_submission_order(finished: Iterable[tuple[int, T]], on_done: Callable[[],
             following += 1
 
 
-def _counted(results: Iterator[RunResult], on_done: Callable[[], None]) -> Iterator[RunResult]:
+def _counted(results: Iterator[RunDigest], on_done: Callable[[], None]) -> Iterator[RunDigest]:
     for result in results:
         on_done()
         yield result

@@ -4,16 +4,26 @@ validated first, then replications run, then each folder is written atomically."
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import functools
 import os
 import re
 import stat
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from sim.errors import ArgumentError, BaselineError, EnvironmentProblem, ExitCode
-from sim.experiment import DaskUnavailable, default_processes, run_replications, run_until_precise, select
+from sim.experiment import (
+    DROP,
+    DaskUnavailable,
+    Records,
+    default_processes,
+    run_replications,
+    run_until_precise,
+    select,
+)
 from sim.metrics.baseline import BaselineDiff, Previous, changes, load_previous
 from sim.metrics.comparison import Comparison
 from sim.metrics.precision import next_count
@@ -22,9 +32,10 @@ from sim.progress import Progress
 from sim.report import document, markdown, terminal
 from sim.report import sensitivity as sensitivity_report
 from sim.report import sweep as sweep_report
-from sim.report.folder import prepare, write_atomically, write_report
+from sim.report.folder import prepare, records_staging, write_atomically, write_report
 from sim.scenario import Scenario, ScenarioError, load_scenario
 from sim.scenario.bundled import resolve
+from sim.scenario.work import expected_messages
 from sim.sensitivity import command as sensitivity
 from sim.sweep import grid_scenario, parse_grid
 
@@ -46,13 +57,15 @@ def run_compare(args: argparse.Namespace) -> int:
     breached = broken = False
     for scenario in scenarios:
         study = plans.get(scenario.name)
-        with _progress(scenario, args, len(study.plan.cases) if study else 1) as progress:
-            comparison = _replicate(scenario, thresholds, args, progress)
+        cases_count = len(study.plan.cases) if study else 1
+        with _progress(scenario, args, cases_count) as progress, _records_folder(scenario, Path(args.out)) as records:
+            kept = Records(keep=records is None, folder=None if records is None else str(records))
+            comparison = _replicate(scenario, thresholds, args, progress, kept)
             cases = study.run(comparison, lambda s: _replicate(s, thresholds, args, progress)) if study else None
             diff = _against_baseline(previous.get(scenario.name), comparison, watched)
             progress.stage("writing report")
             extra = functools.partial(sensitivity_report.write, cases) if cases else None
-            out = write_report(comparison, Path(args.out), scenario.name, diff, extra)
+            out = write_report(comparison, Path(args.out), scenario.name, diff, extra, records)
         _publish_summary(markdown.render(document.build(comparison, diff, plots=False)))
         print(_headline(comparison, diff) + _one_line(comparison, out) + _regression_lines(diff))
         if cases:  # case thresholds are reported, never breached: the scenario as written decides
@@ -219,8 +232,33 @@ def _progress(scenario: Scenario, args: argparse.Namespace, cases: int = 1) -> P
     return Progress(cases * first * len(scenario.variants), scenario.name, enabled=not args.quiet)
 
 
+RECORDS_CSV_LIMIT = 250_000  # expected messages × variants × replications up to which records.csv is written
+
+
+def keeps_records(scenario: Scenario) -> bool:
+    """records.csv (the records sent back to the parent) for a small comparison; else each worker
+    writes its replication's records to records/VARIANT-REP.csv.gz and the parent never holds them."""
+    most = scenario.max_replications if scenario.precision else scenario.replications
+    runs = len(scenario.variants) * most
+    return expected_messages(scenario.workload, scenario.duration) * runs <= RECORDS_CSV_LIMIT
+
+
+@contextlib.contextmanager
+def _records_folder(scenario: Scenario, out: Path) -> Iterator[Path | None]:
+    """None when the records come back to the parent; else the folder the workers write them into."""
+    if keeps_records(scenario):
+        yield None
+        return
+    with records_staging(out, scenario.name) as folder:
+        yield folder
+
+
 def _replicate(
-    scenario: Scenario, thresholds: dict[str, list[Threshold]], args: argparse.Namespace, progress: Progress
+    scenario: Scenario,
+    thresholds: dict[str, list[Threshold]],
+    args: argparse.Namespace,
+    progress: Progress,
+    records: Records = DROP,  # a sweep's records are dropped: its report has no records.csv
 ) -> Comparison:
     scheduler = args.scheduler if args.executor == "dask" else None
     try:
@@ -232,6 +270,7 @@ def _replicate(
                 extra_thresholds=thresholds[scenario.name],
                 on_done=progress.step,
                 on_batch=lambda planned: progress.grow(planned * len(scenario.variants)),
+                records=records,
             )
         return run_replications(
             scenario,
@@ -239,6 +278,7 @@ def _replicate(
             scheduler=scheduler,
             extra_thresholds=thresholds[scenario.name],
             on_done=progress.step,
+            records=records,
         )
     except DaskUnavailable as error:
         raise ScenarioError(str(error)) from None

@@ -20,7 +20,8 @@ from scipy import stats
 from sim.fit.export import as_logs
 from sim.fit.logs import Logs
 from sim.fit.observed import Observable, observed
-from sim.metrics.records import RunResult
+from sim.metrics.digest import RunDigest
+from sim.metrics.records import MessageRecord
 
 INTERVAL = "t prediction interval, 95 %: mean ± t(0.975, R−1)·s·√(1 + 1/R) over R replications"
 LEVEL = 0.95
@@ -61,10 +62,11 @@ class Validation:
 
 
 def validate(
-    logs: Logs, runs: Sequence[RunResult], scenario: str, variant: str, required: tuple[Observable, ...]
+    logs: Logs, runs: Sequence[RunDigest], scenario: str, variant: str, required: tuple[Observable, ...]
 ) -> Validation:
+    """`runs` must have kept their records (`experiment.Records(keep=True)`): the simulated logs are made of them."""
     production = observed(logs.messages, logs.calls)
-    simulated = [observed(*as_logs(run.records)) for run in runs]
+    simulated = [observed(*as_logs(_records(run))) for run in runs]
     checks = []
     for metric, value in production.items():
         values = tuple(s[metric] for s in simulated if metric in s)
@@ -73,6 +75,12 @@ def validate(
     return Validation(
         scenario=scenario, variant=variant, replications=len(runs), checks=tuple(checks), required=required
     )
+
+
+def _records(run: RunDigest) -> Sequence[MessageRecord]:
+    if run.records is None:
+        raise ValueError(f"{run.variant} #{run.replication}: validation needs the run's records, which it did not keep")
+    return run.records
 
 
 def _check(metric: Observable, value: float, values: tuple[float, ...]) -> Check:

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.metrics.columns import OUTCOMES
-from sim.metrics.records import MessageRecord, Outcome
+from sim.metrics.columns import OUTCOMES, SOURCES
+from sim.metrics.records import MessageRecord, Outcome, Source
 from sim.metrics.summary import as_columns
 
 
@@ -29,6 +29,8 @@ class Columns:
     first: np.ndarray  # the first message of its burst
     in_outage: np.ndarray
     scripted: np.ndarray
+    cache_checked: np.ndarray  # when the outage check returned (its service start, if not recorded); NaN: never checked
+    cache_hit: np.ndarray  # 1.0 where the outage check was a cache hit
 
     def outcome_is(self, outcome: Outcome) -> np.ndarray:
         same: np.ndarray = self.outcome == str(outcome)
@@ -39,9 +41,11 @@ def columns(records: Sequence[MessageRecord]) -> Columns:
     cols = as_columns(records)
     arrival, reply = cols.column("arrival"), cols.column("reply_at")
     asked, acquired = cols.column("lock_asked_at"), cols.column("acquired_at")
+    started, source = cols.column("started_at"), cols.column("source")
+    checked = np.where(np.isnan(cols.column("cache_checked_at")), started, cols.column("cache_checked_at"))
     return Columns(
         arrival=arrival,
-        started=cols.column("started_at"),
+        started=started,
         done=cols.column("done_at"),
         latency=reply - arrival,
         lock_asked=asked,
@@ -52,4 +56,6 @@ def columns(records: Sequence[MessageRecord]) -> Columns:
         first=cols.column("index") == 0,
         in_outage=cols.column("in_outage"),
         scripted=cols.column("scripted"),
+        cache_checked=np.where(source == SOURCES.index(None), np.nan, checked),
+        cache_hit=(source == SOURCES.index(Source.HIT)).astype(float),
     )

@@ -15,15 +15,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from sim.metrics.arrays import columns
+from sim.metrics import segments as segment_pieces
+from sim.metrics import timeseries as window_pieces
 from sim.metrics.context import RunContext
+from sim.metrics.digest import RunDigest, basis, digest
 from sim.metrics.precision import Stopping
 from sim.metrics.records import RunResult
-from sim.metrics.segments import Segment, segments
+from sim.metrics.segments import Segment
 from sim.metrics.stats import Estimate, holm, mean_ci, paired_difference, paired_p_value
-from sim.metrics.summary import METRICS, summarize
+from sim.metrics.summary import METRICS
 from sim.metrics.thresholds import Threshold, ThresholdOutcome, judge
-from sim.metrics.timeseries import TimeSeries, timeseries
+from sim.metrics.timeseries import TimeSeries
 
 
 class Judgement(StrEnum):
@@ -61,7 +63,7 @@ class Comparison:
     estimates: dict[str, dict[str, Estimate]]  # cut at each metric's bounds; mean NaN (n = 0): not applicable
     verdicts: list[Verdict]
     thresholds: list[ThresholdOutcome]
-    runs: dict[str, list[RunResult]]  # raw runs, for records and plots
+    runs: dict[str, list[RunDigest]]  # each replication's digest (its records only if kept), in replication order
     context: RunContext = RunContext(duration=0.0)  # what was simulated: fault windows, surges, the setup
     family_size: int = 0  # the verdicts Holm–Bonferroni adjusted together (the applicable ones)
     constant_metrics: tuple[str, ...] = ()  # identical in every replication of every variant
@@ -89,14 +91,17 @@ def compare(
     seed: int,
     baseline: str,
     descriptions: Mapping[str, str],
-    runs: Mapping[str, Sequence[RunResult]],
+    runs: Mapping[str, Sequence[RunDigest | RunResult]],
     thresholds: Sequence[Threshold] = (),
     context: RunContext | None = None,
 ) -> Comparison:
+    """The comparison of the runs' digests (a `RunResult` is digested here, its records kept).
+
+    Digests must have been made for this context (`digest.basis`): their windows and segments were cut by it.
+    """
     context = context or RunContext(duration=0.0)
-    ordered = {v: sorted(rs, key=lambda r: r.replication) for v, rs in runs.items()}
-    per_rep = {v: [summarize(run.records) for run in rs] for v, rs in ordered.items()}
-    cols = {v: [columns(run.records) for run in rs] for v, rs in ordered.items()}  # once, for windows and segments
+    ordered = {v: sorted((_digested(r, context) for r in rs), key=lambda r: r.replication) for v, rs in runs.items()}
+    per_rep = {v: [dict(run.metrics) for run in rs] for v, rs in ordered.items()}
     estimates = {
         v: {m: mean_ci([rep[m] for rep in reps], bounds=METRICS[m].unit.bounds) for m in METRICS}
         for v, reps in per_rep.items()
@@ -121,13 +126,21 @@ def compare(
         estimates=estimates,
         verdicts=verdicts,
         thresholds=outcomes,
-        runs={v: list(rs) for v, rs in runs.items()},
+        runs=ordered,
         context=context,
         family_size=sum(1 for v in verdicts if v.verdict != NOT_APPLICABLE),
         constant_metrics=constant_metrics(per_rep),
-        timeseries=timeseries(ordered, context, cols),
-        segments=segments(cols, context),
+        timeseries=window_pieces.combine({v: [r.windows for r in rs] for v, rs in ordered.items()}, context),
+        segments=segment_pieces.combine({v: [r.segments for r in rs] for v, rs in ordered.items()}),
     )
+
+
+def _digested(run: RunDigest | RunResult, context: RunContext) -> RunDigest:
+    if isinstance(run, RunResult):
+        return digest(run, context, keep_records=True)
+    if run.basis != basis(context):
+        raise ValueError(f"{run.variant} #{run.replication}: digested for another run context than this comparison's")
+    return run
 
 
 def verdict(

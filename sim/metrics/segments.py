@@ -61,14 +61,32 @@ class Segment:
     estimates: dict[str, dict[str, Estimate]]  # variant → metric (SEGMENT_METRICS) → mean [95 % CI]
 
 
+# One run's SEGMENT_METRICS per grouping and side (True: the side the grouping is about).
+RunSegments = dict[tuple[Grouping, bool], dict[str, float]]
+
+
 def segments(cols: Mapping[str, Sequence[Columns]], context: RunContext) -> tuple[Segment, ...]:
     """Both sides of every grouping that has messages on both sides in some replication.
 
     `cols`: per variant, the columns of each replication's records (`sim.metrics.arrays`).
     """
+    return combine({v: [run_segments(c, context) for c in runs] for v, runs in cols.items()})
+
+
+def run_segments(c: Columns, context: RunContext) -> RunSegments:
+    """One run's metrics on each side of every grouping: what `combine` needs of it."""
+    return {
+        (grouping, inside): segment_metrics(c, _inside(c, grouping, context) == inside)
+        for grouping in Grouping
+        for inside in (True, False)
+    }
+
+
+def combine(runs: Mapping[str, Sequence[RunSegments]]) -> tuple[Segment, ...]:
+    """The segments of runs whose metrics were computed apart (`run_segments`)."""
     found: list[Segment] = []
     for grouping in Grouping:
-        sides = {inside: _per_variant(cols, grouping, context, inside) for inside in (True, False)}
+        sides = {inside: _per_variant(runs, grouping, inside) for inside in (True, False)}
         if any(_empty_everywhere(side) for side in sides.values()):
             continue
         found += [
@@ -119,11 +137,11 @@ def _arrived_in(c: Columns, context: RunContext, kind: ShadeKind) -> np.ndarray:
 
 
 def _per_variant(
-    cols: Mapping[str, Sequence[Columns]], grouping: Grouping, context: RunContext, inside: bool
+    runs: Mapping[str, Sequence[RunSegments]], grouping: Grouping, inside: bool
 ) -> dict[str, dict[str, Estimate]]:
     estimates = {}
-    for variant, runs in cols.items():
-        reps = [segment_metrics(c, _inside(c, grouping, context) == inside) for c in runs]
+    for variant, pieces in runs.items():
+        reps = [piece[grouping, inside] for piece in pieces]
         estimates[variant] = {
             m: mean_ci([rep[m] for rep in reps], bounds=metric.unit.bounds) for m, metric in SEGMENT_METRICS.items()
         }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -63,6 +63,17 @@ METRICS: dict[str, Metric] = {
         Metric("out_of_order", False, Unit.COUNT, "answers that overtook an earlier message's answer"),
     )
 }
+
+
+def mean_queue_wait(records: Sequence[MessageRecord]) -> float:
+    """Mean wait for a worker (arrival → picked up), the Wq of queueing theory."""
+    waits = as_columns(records).column("queue_wait").tolist()
+    return sum(waits) / len(waits) if waits else 0.0  # summed in record order, as a loop over the records would
+
+
+# Quantities an objective of `sim tune` may weigh beyond `METRICS` (which every report lists). Kept apart
+# from METRICS so that adding one does not change every compare report; computed with them per run.
+EXTRA_METRICS: dict[str, Callable[[Sequence[MessageRecord]], float]] = {"queue_wait_mean_s": mean_queue_wait}
 
 
 def summarize(records: Sequence[MessageRecord]) -> dict[str, float]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -60,11 +60,72 @@ class TimeSeries:
     window_s: float  # every window's length
     starts: tuple[float, ...]  # each window's start, seconds from the start of the run
     values: dict[str, dict[str, tuple[Estimate, ...]]]  # variant → metric (SERIES) → one estimate per window
+    totals: dict[str, dict[str, tuple[float, ...]]] = field(default_factory=dict)  # variant → TOTALS → per window
 
 
 def window_length(duration: float) -> float:
     """The shortest step of STEPS that cuts `duration` seconds into at most MAX_WINDOWS windows."""
     return float(next((s for s in STEPS if duration / s <= MAX_WINDOWS), STEPS[-1]))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepWindows:
+    """One run's per-window values at one window length, before the comparison knows how many windows
+    every run together needs (the longest run decides)."""
+
+    count: int  # the windows this run spans: ceil(max(its end, the duration) / step), at least 1
+    values: dict[str, np.ndarray]  # WINDOWED name → `count` values
+    # `count` + 1 values, when an arrival or a service start falls exactly on the run's last edge: with
+    # `count` windows it is clamped into the last one, with more windows (a longer run beside it) it is not.
+    overflow: dict[str, np.ndarray] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunWindows:
+    """What `timeseries` needs of one run, computed where the run ran (`sim.metrics.digest`)."""
+
+    end: float  # when its last worker was free (or its last reply or command was sent)
+    by_step: dict[float, StepWindows]  # window length → values; every length the comparison may choose
+
+
+def run_windows(c: Columns, commands_per_second: Mapping[int, int], context: RunContext) -> RunWindows:
+    """A run's windows for the comparison's window length: the duration's, or — a run without a duration —
+    any length at least its own end's (another replication may end later)."""
+    end = _end(c, commands_per_second)
+    steps = [window_length(context.duration)] if context.duration else [s for s in STEPS if s >= window_length(end)]
+    return RunWindows(
+        end=end, by_step={float(s): _step_windows(c, commands_per_second, float(s), end, context) for s in steps}
+    )
+
+
+def _step_windows(
+    c: Columns, commands_per_second: Mapping[int, int], step: float, end: float, context: RunContext
+) -> StepWindows:
+    count = max(1, math.ceil(max(end, context.duration) / step))
+    seconds = np.fromiter(commands_per_second, dtype=np.int64, count=len(commands_per_second))
+    times = (c.arrival, c.started, c.cache_checked[~np.isnan(c.cache_checked)])
+    clamped = any(np.any(t // step >= count) for t in times) or bool(np.any(seconds // int(step) >= count))
+    return StepWindows(
+        count=count,
+        values=windowed(c, commands_per_second, step, count),
+        overflow=windowed(c, commands_per_second, step, count + 1) if clamped else None,
+    )
+
+
+def windowed(c: Columns, commands_per_second: Mapping[int, int], step: float, count: int) -> dict[str, np.ndarray]:
+    """`per_window`, and the cache's outage checks and hits per window (for the report's hit-ratio plot)."""
+    checked = ~np.isnan(c.cache_checked)
+    window = np.minimum((c.cache_checked[checked] // step).astype(np.int64), count - 1)
+    return {
+        **per_window(c, commands_per_second, step, count),
+        "cache_checks": np.bincount(window, minlength=count).astype(float),
+        "cache_hits": np.bincount(window, weights=c.cache_hit[checked], minlength=count),
+    }
+
+
+# What a window beyond a run's end holds: nothing arrived (no rate, no percentile), nothing open, nothing counted.
+_EMPTY = {"busy_rate": math.nan, "latency_answered_p95_s": math.nan}
+TOTALS = ("cache_checks", "cache_hits")  # summed over replications (`TimeSeries.totals`)
 
 
 def timeseries(
@@ -77,15 +138,41 @@ def timeseries(
     `built`: the runs' columns, if the caller has them already (in the runs' order).
     """
     built = built or {v: [columns(run.records) for run in rs] for v, rs in runs.items()}
-    cols = {v: list(zip(built[v], [run.commands_per_second for run in rs], strict=True)) for v, rs in runs.items()}
-    end = max((_end(c, commands) for rs in cols.values() for c, commands in rs), default=0.0)
+    pieces = {
+        v: [run_windows(c, run.commands_per_second, context) for c, run in zip(built[v], rs, strict=True)]
+        for v, rs in runs.items()
+    }
+    return combine(pieces, context)
+
+
+def combine(pieces: Mapping[str, Sequence[RunWindows]], context: RunContext) -> TimeSeries:
+    """The time series of runs whose windows were computed apart (`run_windows`), as if computed together."""
+    end = max((p.end for ps in pieces.values() for p in ps), default=0.0)
     step = window_length(context.duration or end)
     count = max(1, math.ceil(max(end, context.duration) / step))
-    values = {
-        variant: _across([per_window(c, commands, step, count) for c, commands in rs]) if rs else {}
-        for variant, rs in cols.items()
+    aligned = {v: [_aligned(p, step, count) for p in ps] for v, ps in pieces.items()}
+    return TimeSeries(
+        window_s=step,
+        starts=tuple(float(k * step) for k in range(count)),
+        values={variant: _across(reps) if reps else {} for variant, reps in aligned.items()},
+        totals={
+            variant: {name: tuple(np.sum([rep[name] for rep in reps], axis=0).tolist()) for name in TOTALS}
+            for variant, reps in aligned.items()
+            if reps
+        },
+    )
+
+
+def _aligned(p: RunWindows, step: float, count: int) -> dict[str, np.ndarray]:
+    """One run's windows, `count` of them (padded past the run's end)."""
+    found = p.by_step.get(step)
+    if found is None:
+        raise ValueError(f"a run's windows were computed for {sorted(p.by_step)} s windows, not {step:g} s")
+    values = found.values if count == found.count else (found.overflow or found.values)
+    return {
+        name: np.concatenate((v, np.full(count - len(v), _EMPTY.get(name, 0.0)))) if len(v) < count else v
+        for name, v in values.items()
     }
-    return TimeSeries(window_s=step, starts=tuple(float(k * step) for k in range(count)), values=values)
 
 
 def per_window(r: Columns, commands_per_second: Mapping[int, int], step: float, count: int) -> dict[str, np.ndarray]:

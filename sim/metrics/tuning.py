@@ -6,23 +6,12 @@ it lives in `sim.tune`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sim.metrics.comparison import Comparison
-from sim.metrics.records import MessageRecord
 from sim.metrics.stats import Estimate
+from sim.metrics.summary import EXTRA_METRICS as EXTRA_METRICS  # re-exported: `sim tune` names them from here
 from sim.metrics.thresholds import ThresholdOutcome
-
-
-def mean_queue_wait(records: Sequence[MessageRecord]) -> float:
-    """Mean wait for a worker (arrival → picked up), the Wq of queueing theory."""
-    return sum(r.queue_wait for r in records) / len(records) if records else 0.0
-
-
-# Quantities an objective may weigh beyond `METRICS` (which every report lists). Kept here, not
-# in METRICS, so that adding one does not change every compare report.
-EXTRA_METRICS: dict[str, Callable[[Sequence[MessageRecord]], float]] = {"queue_wait_mean_s": mean_queue_wait}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -9,6 +9,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from sim.metrics.comparison import Comparison
+from sim.metrics.digest import MAX_BURST_ROWS
+from sim.metrics.digest import busiest_burst as busiest_burst  # where the burst is found: in the worker
 from sim.metrics.records import MessageRecord, Outcome
 from sim.report.figures import literal, panels
 from sim.report.time_plots import axis_of
@@ -26,16 +28,17 @@ MERGED_COLOR = "#f2c14e"
 MIN_DEBOUNCE = 0.05
 OUT_OF_ORDER = "reply before an earlier message's (out of order)"
 # Every figure's size is capped, whatever the data: matplotlib refuses images past 2^23 pixels a side.
-MAX_BURST_ROWS = 40  # messages drawn of the busiest burst (a burst may hold up to 1000)
 MAX_FIGURE_HEIGHT = 40.0  # inches, all variants' panels together
 SECONDS = TimeAxis(unit=1.0, label="seconds from the burst's first message", clock=False)
 
 
 def busiest_customer(c: Comparison) -> Figure:
+    """The first replication's busiest burst, as each run's digest kept it (`digest.busiest_burst`)."""
     variants = list(c.runs)
-    burst = busiest_burst(c.runs[variants[0]][0].records)  # the same messages in every variant (CRN)
-    drawn = {v: [r for r in c.runs[v][0].records if r.message in burst][:MAX_BURST_ROWS] for v in variants}
-    rows = min(max(len(burst), 1), MAX_BURST_ROWS)
+    first = c.runs[variants[0]][0].plots
+    burst = {r.message for r in first.burst}  # the same messages in every variant (CRN)
+    drawn = {v: [r for r in c.runs[v][0].plots.burst if r.message in burst] for v in variants}
+    rows = min(max(first.burst_size, 1), MAX_BURST_ROWS)
     fig, axes = panels(len(variants), (9, min((1.0 + 0.3 * rows) * len(variants), MAX_FIGURE_HEIGHT)), sharey=False)
     every = [r for mine in drawn.values() for r in mine]
     start = min((r.arrival for r in every), default=0.0)
@@ -125,22 +128,3 @@ def _legend(axes: list[Axes]) -> None:
     labelled = {label: handle for ax in axes for handle, label in zip(*ax.get_legend_handles_labels(), strict=True)}
     if labelled:
         axes[0].legend(labelled.values(), labelled.keys(), loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
-
-
-def busiest_burst(records: Sequence[MessageRecord]) -> set[int]:
-    """Message ids of the largest burst (a customer's run of messages from index 0), earliest on ties."""
-    bursts: dict[str, list[list[int]]] = {}
-    for r in sorted(records, key=lambda r: r.message):
-        runs = bursts.setdefault(r.customer, [])
-        if r.index == 0 or not runs:
-            runs.append([])
-        runs[-1].append(r.message)
-    every: list[list[int]] = [burst for found in bursts.values() for burst in found]
-    if not every:
-        return set()
-    longest = max(every, key=_burst_rank)
-    return set(longest)
-
-
-def _burst_rank(burst: list[int]) -> tuple[int, int]:
-    return len(burst), -burst[0]  # the longest; among equals, the earliest

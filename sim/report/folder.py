@@ -76,16 +76,37 @@ def write_report(
     name: str,
     changes: BaselineDiff | None = None,
     extra: Callable[[Path], None] | None = None,
+    records: Path | None = None,
 ) -> Path:
     """Writes report.md, report.html, results.json, records.csv, junit.xml and the plots into OUT/<name>;
-    `extra` writes more files into the same folder (sensitivity.md and .json), inside the same swap."""
+    `extra` writes more files into the same folder (sensitivity.md and .json), inside the same swap.
+
+    `records`: the folder the workers wrote their records files into (`records_staging`); it becomes
+    OUT/<name>/records/ and records.csv is not written.
+    """
 
     def fill(folder: Path) -> None:
-        _write_files(c, folder, changes)
+        _write_files(c, folder, changes, records)
         if extra is not None:
             extra(folder)
 
     return write_atomically(out, name, fill)
+
+
+@contextlib.contextmanager
+def records_staging(out: Path, name: str) -> Iterator[Path]:
+    """A folder inside OUT for the workers' records files while the replications run.
+
+    Named like a staging folder (`.tmp-<name>-<pid>-…`), so a killed run's is removed by the next;
+    removed on leaving unless `write_report` moved it into the report.
+    """
+    root = _writable_root(out, name)
+    with _environment_errors(out):
+        folder = Path(tempfile.mkdtemp(prefix=_staging_prefix("tmp", name), dir=root))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def prepare(out: Path, name: str) -> None:
@@ -125,13 +146,16 @@ def _staging_prefix(kind: str, name: str) -> str:
     return f".{kind}-{name}-{os.getpid()}-"
 
 
-def _write_files(c: Comparison, folder: Path, changes: BaselineDiff | None) -> None:
+def _write_files(c: Comparison, folder: Path, changes: BaselineDiff | None, records: Path | None = None) -> None:
     plots.write_all(c, folder)
     blocks = document.build(c, changes)
     (folder / "report.md").write_text(markdown.render(blocks), encoding="utf-8")
     (folder / "report.html").write_text(html.render(blocks, folder), encoding="utf-8")
     (folder / RESULTS).write_text(json_report.render(c, changes), encoding="utf-8")
-    records_csv.write(c, folder / "records.csv")
+    if records is None:
+        records_csv.write(c, folder / "records.csv")
+    else:
+        records.rename(folder / records_csv.RECORDS_FOLDER)
     junit.write(c, folder / "junit.xml")
     timeseries_csv.write(c, folder / "timeseries.csv")
 
@@ -235,12 +259,26 @@ def _unexpected_entry(folder: Path) -> str:
         for count, entry in enumerate(entries):
             if count >= MAX_ENTRIES:
                 return f"it holds more than {MAX_ENTRIES} entries"
+            if entry.name == records_csv.RECORDS_FOLDER and entry.is_dir(follow_symlinks=False):
+                found = _unexpected_records(Path(entry.path))
+                if found:
+                    return found
+                continue
             if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
                 return f"it holds {entry.name[:60]!r}, which is not a file sim writes"
             if not (
                 entry.name in REPORT_FILES or entry.name in LEFT_BY_FILE_BROWSERS or PLOT_FILE.fullmatch(entry.name)
             ):
                 return f"it holds {entry.name[:60]!r}, a file sim does not write"
+    return ""
+
+
+def _unexpected_records(folder: Path) -> str:
+    """The first entry of a report's records/ that is not a records file sim writes, if any."""
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if not (entry.is_file(follow_symlinks=False) and records_csv.RECORDS_FILE.fullmatch(entry.name)):
+                return f"its records folder holds {entry.name[:60]!r}, a file sim does not write"
     return ""
 
 

@@ -1,13 +1,14 @@
-"""The report's PNG plots (matplotlib, no display needed), computed from the raw records.
+"""The report's PNG plots (matplotlib, no display needed), drawn from the runs' digests (`sim.metrics.digest`).
 
 Each plotter takes the comparison and returns its figure, so that tests can read what was drawn.
+Distributions pooled over the replications come from merged quantile sketches (DDSketch, whose
+relative error each such plot states) or from histograms on fixed bins (exact).
 The distributions are here; the plots over time are in `time_plots`, the per-window metrics in
 `window_plots`, the busiest burst in `burst_plot`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -17,12 +18,11 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
 from sim.metrics.comparison import Comparison
+from sim.metrics.digest import ATTEMPT_EDGES, RELATIVE_ACCURACY, coarsened, merged, quantiles, wait_width
 from sim.report import burst_plot, time_plots, window_plots
-from sim.report.figures import figure, literal, mark_timeouts, panels, records, save, timeouts
+from sim.report.figures import figure, literal, mark_timeouts, panels, save, timeouts
 
-CDF_POINTS = 2000  # points drawn per curve: the ECDF's shape without a vertex per message
-LOCK_WAIT_BIN = 2.0  # seconds: the exponential backoff's cap, so past its first steps every wait lands one per bin
-MAX_BINS = 200  # however long the waits: a bin is then a multiple of LOCK_WAIT_BIN
+CDF_POINTS = 2000  # points drawn per curve: the CDF's shape without a vertex per message
 PANEL_HEIGHT = 1.6  # inches per variant in the small multiples
 MAX_FIGURE_HEIGHT = 40.0  # inches: matplotlib refuses images past 2^23 pixels a side
 
@@ -33,16 +33,20 @@ def write_all(c: Comparison, folder: Path) -> None:
 
 
 def latency_cdf(c: Comparison) -> Figure:
-    """The ECDF per variant, its p50 and p95 marked, and a line where each lock timeout's apologies pile up."""
-    fig, ax = figure("Response time CDF (all replications)", "seconds from arrival to reply", "share of messages")
+    """The CDF per variant (the replications' sketches merged), its p50 and p95 marked, and a line where
+    each lock timeout's apologies pile up."""
+    accuracy = f"DDSketch, quantiles within {RELATIVE_ACCURACY:.0%} relative error"
+    title = f"Response time CDF (all replications; {accuracy})"
+    fig, ax = figure(title, "seconds from arrival to reply", "share of messages")
+    levels = np.linspace(0, 1, CDF_POINTS)
     for variant, runs in c.runs.items():
-        latencies = np.sort([r.latency for r in records(runs)])
-        if not len(latencies):
+        pooled = merged((run.plots.latency for run in runs), RELATIVE_ACCURACY)
+        if pooled.count == 0:
             continue
-        kept = np.unique(np.linspace(0, len(latencies) - 1, CDF_POINTS).astype(int))
-        p50, p95 = np.percentile(latencies, [50, 95])
+        latencies = np.array(quantiles(pooled, levels.tolist()))
+        p50, p95 = quantiles(pooled, [0.5, 0.95])
         label = literal(f"{variant} (p50 {p50:.3g} s, p95 {p95:.3g} s)")
-        (line,) = ax.step(latencies[kept], (kept + 1) / len(latencies), where="post", label=label)
+        (line,) = ax.step(latencies, levels, where="post", label=label)
         ax.plot([p50, p95], [0.5, 0.95], "o", color=line.get_color(), markersize=6, markeredgecolor="white")
     mark_timeouts(ax, timeouts(c.runs), len(c.runs))
     ax.set_ylim(0, 1.02)
@@ -69,41 +73,52 @@ def busy_rate(c: Comparison) -> Figure:
 
 
 def lock_wait(c: Comparison) -> Figure:
-    waits = {v: [r.lock_wait for r in records(runs)] for v, runs in c.runs.items()}
-    top = max((max(w) for w in waits.values() if w), default=0.0)
-    width = LOCK_WAIT_BIN * max(1, math.ceil(top / (LOCK_WAIT_BIN * MAX_BINS)))
+    """Histograms on bins of `digest.wait_width` (exact: each run's bins coarsen into the longest run's)."""
+    top = max((run.plots.lock_wait_top for runs in c.runs.values() for run in runs), default=0.0)
+    width = wait_width(top)
     bins = np.arange(0, top + 2 * width, width)
-    fig, axes = _histograms(waits, bins, f"Lock wait per message ({width:g} s bins)", "seconds waiting for the lock")
+    counts = {v: _summed([coarsened(r.plots.lock_wait_counts, r.plots.lock_wait_width, width) for r in runs],
+                         len(bins) - 1) for v, runs in c.runs.items()}  # fmt: skip
+    fig, axes = _histograms(counts, bins, f"Lock wait per message ({width:g} s bins)", "seconds waiting for the lock")
     found = timeouts(c.runs)
-    for ax, variant in zip(axes, waits, strict=True):
+    for ax, variant in zip(axes, counts, strict=True):
         mark_timeouts(ax, {t: vs for t, vs in found.items() if variant in vs}, 1, at_top=True)
     return fig
 
 
 def lock_attempts(c: Comparison) -> Figure:
-    attempts = {v: [r.lock_attempts for r in records(runs)] for v, runs in c.runs.items()}
-    top = max((max(a) for a in attempts.values() if a), default=1)
-    bins = np.unique(np.geomspace(1, top + 1, 40).astype(int))
-    if len(bins) < 2:
-        bins = np.array([1, 2])
-    fig, axes = _histograms(attempts, bins, "Lock attempts per message", "attempts (SET NX PX)")
+    """Histograms on the fixed quarter-octave bins of `digest.ATTEMPT_EDGES`, up to the most attempts seen."""
+    per_variant = {v: _summed([np.asarray(r.plots.lock_attempts, dtype=float) for r in runs], len(ATTEMPT_EDGES) - 1)
+                   for v, runs in c.runs.items()}  # fmt: skip
+    used = [int(np.flatnonzero(counts).max()) for counts in per_variant.values() if np.any(counts)]
+    last = max(used, default=0) + 1  # bins up to the last one holding a message
+    bins = ATTEMPT_EDGES[: last + 1]
+    fig, axes = _histograms({v: counts[:last] for v, counts in per_variant.items()}, bins,
+                            "Lock attempts per message", "attempts (SET NX PX)")  # fmt: skip
     axes[-1].set_xscale("log")
     axes[-1].xaxis.set_minor_formatter(NullFormatter())  # labelled minor ticks on a log axis cost a second a plot
     return fig
 
 
+def _summed(counts: Sequence[np.ndarray], length: int) -> np.ndarray:
+    """Per-run counts on the same bins added up, `length` bins long (a run's trailing empty bins are absent)."""
+    total = np.zeros(length)
+    for run in counts:
+        total[: min(len(run), length)] += run[:length]
+    return total
+
+
 def _histograms(
-    values: Mapping[str, Sequence[float]], bins: np.ndarray, title: str, xlabel: str
+    counts: Mapping[str, np.ndarray], bins: np.ndarray, title: str, xlabel: str
 ) -> tuple[Figure, list[Axes]]:
     """Small multiples: a histogram per variant on shared axes (overlaid steps hid each other)."""
-    height = min(1.0 + PANEL_HEIGHT * max(len(values), 1), MAX_FIGURE_HEIGHT)
-    fig, axes = panels(len(values), (8, height))
+    height = min(1.0 + PANEL_HEIGHT * max(len(counts), 1), MAX_FIGURE_HEIGHT)
+    fig, axes = panels(len(counts), (8, height))
     counted = False
-    for ax, (variant, data) in zip(axes, values.items(), strict=False):
-        counts, _ = np.histogram(np.asarray(data, dtype=float), bins)  # an array: ax.hist reshapes a list slowly
-        ax.stairs(counts, bins, fill=True, color="#4c9be8", edgecolor="#1f5f9e")
-        counted = counted or bool(np.any(counts > 0))
-        ax.set_title(literal(f"{variant}: {len(data):,} messages"), loc="left", fontsize=9)
+    for ax, (variant, found) in zip(axes, counts.items(), strict=False):
+        ax.stairs(found, bins, fill=True, color="#4c9be8", edgecolor="#1f5f9e")
+        counted = counted or bool(np.any(found > 0))
+        ax.set_title(literal(f"{variant}: {int(found.sum()):,} messages"), loc="left", fontsize=9)
         ax.set_ylabel("messages")
     if counted:  # a log scale with nothing to show would only warn
         axes[0].set_yscale("log")

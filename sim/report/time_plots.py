@@ -1,4 +1,7 @@
-"""The plots over simulated time: cache hit ratio, Redis load, workers; one time axis, fault windows shaded."""
+"""The plots over simulated time: cache hit ratio, Redis load, workers; one time axis, fault windows shaded.
+
+Drawn from the comparison's time windows (`sim.metrics.timeseries`, the same windows as the
+"Over time" table and timeseries.csv), which every replication computed from its own records."""
 
 from __future__ import annotations
 
@@ -10,18 +13,15 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from sim.metrics.comparison import Comparison
-from sim.metrics.records import RunResult, Source
-from sim.report.figures import figure, literal, panels, records
+from sim.metrics.digest import RunDigest
+from sim.metrics.stats import Estimate
+from sim.report.figures import figure, literal, panels
 from sim.report.timeline import TimeAxis, shade, time_axis
-
-LOAD_POINTS = 200  # points on the Redis-load curve, however long the run
-WORKER_WINDOWS = 300  # windows the worker plot averages over, however long the run
-CACHED = (Source.HIT, Source.MISS)  # a variant whose records hold neither has no cache
 
 
 def run_end(c: Comparison) -> float:
     """The last moment anything happened in any run (the drain after the last burst included)."""
-    return max((r.done_at for runs in c.runs.values() for r in records(runs)), default=0.0)
+    return max((run.plots.last_done for runs in c.runs.values() for run in runs), default=0.0)
 
 
 def axis_of(c: Comparison) -> TimeAxis:
@@ -37,9 +37,17 @@ def _finish(c: Comparison, axes: Sequence[Axes], axis: TimeAxis, end: float) -> 
     axis.apply(axes[-1], span)
 
 
-def has_cache(runs: Sequence[RunResult]) -> bool:
+def has_cache(runs: Sequence[RunDigest]) -> bool:
     """Whether a variant caches at all: some outage check was a hit or a miss."""
-    return any(r.source in CACHED for r in records(runs))
+    return any(run.plots.has_cache for run in runs)
+
+
+def _windows(c: Comparison, axis: TimeAxis) -> tuple[np.ndarray, np.ndarray]:
+    """The time windows' edges and their middles on `axis`."""
+    series = c.timeseries
+    starts = np.asarray(series.starts if series else (), dtype=float)
+    step = series.window_s if series else 0.0
+    return np.append(starts, starts[-1] + step) if len(starts) else np.zeros(1), axis.xs(starts + step / 2)
 
 
 def cache_hit_ratio(c: Comparison) -> Figure:
@@ -48,15 +56,13 @@ def cache_hit_ratio(c: Comparison) -> Figure:
     without = [v for v in c.runs if v not in cached]
     title = "Cache hit ratio over time" + (f" (no cache: {', '.join(without)})" if without else "")
     fig, ax = figure(literal(title), "", "hits / outage checks")
-    edges = np.linspace(0, max(end, 1e-6), 61)
+    _, middles = _windows(c, axis)
+    totals = c.timeseries.totals if c.timeseries else {}
     for variant in cached:
-        checked = [r for r in records(c.runs[variant]) if r.source is not None]
-        times = np.array([r.cache_checked_at if r.cache_checked_at is not None else r.started_at for r in checked])
-        hits = np.array([r.source == Source.HIT for r in checked], dtype=float)
-        total, _ = np.histogram(times, edges)
-        hit, _ = np.histogram(times, edges, weights=hits)
+        total = np.asarray(totals[variant]["cache_checks"])
+        hit = np.asarray(totals[variant]["cache_hits"])
         ratio = np.divide(hit, total, out=np.full(len(total), np.nan), where=total > 0)
-        ax.plot(axis.xs((edges[:-1] + edges[1:]) / 2), ratio, marker=".", label=literal(variant))
+        ax.plot(middles, ratio, marker=".", label=literal(variant))
     if not cached:
         ax.text(0.5, 0.5, "no variant has a cache", transform=ax.transAxes, ha="center", va="center")
     ax.set_ylim(-0.05, 1.05)
@@ -68,45 +74,31 @@ def cache_hit_ratio(c: Comparison) -> Figure:
 def redis_load(c: Comparison) -> Figure:
     axis, end = axis_of(c), run_end(c)
     fig, ax = figure("Redis commands per second (mean over replications)", "", "commands / s")
-    for variant, runs in c.runs.items():
-        last = max((s for run in runs for s in run.commands_per_second), default=0) + 1
-        window = max(1, -(-last // LOAD_POINTS))  # seconds per point; an array per second would grow with the run
-        per_window = np.zeros(-(-last // window))
-        for run in runs:
-            seconds = np.fromiter(run.commands_per_second.keys(), dtype=np.int64, count=len(run.commands_per_second))
-            counts = np.fromiter(run.commands_per_second.values(), dtype=float, count=len(run.commands_per_second))
-            np.add.at(per_window, seconds // window, counts / len(runs))
-        ax.plot(axis.xs(np.arange(len(per_window)) * window), per_window / window, label=literal(variant))
-        end = max(end, float(last))
+    edges, middles = _windows(c, axis)
+    for variant, estimates in _series(c, "redis_commands_per_s").items():
+        ax.plot(middles, [e.mean for e in estimates], label=literal(variant))
     ax.set_ylim(bottom=0)
-    _finish(c, [ax], axis, end)
+    _finish(c, [ax], axis, max(end, float(edges[-1])))
     _legend(ax)
     return fig
 
 
 def workers(c: Comparison) -> Figure:
-    """Busy workers and the queue, averaged per window: the mean over replications and their range."""
+    """Busy workers and the queue, averaged per time window: the mean over replications and its 95 % band."""
     axis, end = axis_of(c), run_end(c)
     fig, (busy_ax, queue_ax) = panels(2, (8, 6), sharey=False)
-    edges = np.linspace(0, max(end, 1e-6), WORKER_WINDOWS + 1)
-    middles = axis.xs((edges[:-1] + edges[1:]) / 2)
-    queued = False
-    for variant, runs in c.runs.items():
-        busy = np.array(
-            [_mean_count(edges, [r.started_at for r in run.records], [r.done_at for r in run.records]) for run in runs]
-        )
-        queue = np.array(
-            [_mean_count(edges, [r.arrival for r in run.records], [r.started_at for r in run.records]) for run in runs]
-        )
-        queued = queued or bool(np.any(queue > 0))
-        for ax, values in ((busy_ax, busy), (queue_ax, queue)):
-            (line,) = ax.plot(middles, values.mean(axis=0), label=literal(variant), linewidth=1.2)
-            if len(runs) > 1:
-                ax.fill_between(
-                    middles, values.min(axis=0), values.max(axis=0), color=line.get_color(), alpha=0.2, linewidth=0
-                )
+    _, middles = _windows(c, axis)
     replications = max((len(runs) for runs in c.runs.values()), default=0)
-    band = ", band: their range" if replications > 1 else ""
+    queued = False
+    for ax, metric in ((busy_ax, "busy_workers"), (queue_ax, "queue_length")):
+        for variant, estimates in _series(c, metric).items():
+            mean = np.array([e.mean for e in estimates])
+            queued = queued or (metric == "queue_length" and bool(np.any(mean > 0)))
+            (line,) = ax.plot(middles, mean, label=literal(variant), linewidth=1.2)
+            if replications > 1:
+                low, high = [e.low for e in estimates], [e.high for e in estimates]
+                ax.fill_between(middles, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+    band = ", 95 % band" if replications > 1 else ""
     busy_ax.set(title=f"Workers and queue, mean over {replications} replication(s){band}", ylabel="busy workers")
     queue_ax.set(ylabel="messages waiting\nfor a worker")
     if not queued:
@@ -119,24 +111,10 @@ def workers(c: Comparison) -> Figure:
     return fig
 
 
-def _mean_count(edges: np.ndarray, starts: Sequence[float], ends: Sequence[float]) -> np.ndarray:
-    """How many [start, end) intervals are open, on average over each window between `edges`.
-
-    An average, not a sample at the window's middle: samples of a day's busy workers are noise.
-    ∫₀ᵉ open(t) dt = Σ min(e, end) − Σ min(e, start), each sum read off the sorted times.
-    """
-    covered = _sum_of_min(edges, np.asarray(ends, dtype=float)) - _sum_of_min(edges, np.asarray(starts, dtype=float))
-    means: np.ndarray = np.diff(covered) / np.diff(edges)
-    return means
-
-
-def _sum_of_min(edges: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """Σᵢ min(e, tᵢ) for each e in `edges`."""
-    times = np.sort(times)
-    below = np.searchsorted(times, edges, side="left")
-    prefix = np.concatenate(([0.0], np.cumsum(times)))
-    sums: np.ndarray = prefix[below] + edges * (len(times) - below)
-    return sums
+def _series(c: Comparison, metric: str) -> dict[str, tuple[Estimate, ...]]:
+    """Per variant with runs, one SERIES metric's estimates per window."""
+    values = c.timeseries.values if c.timeseries else {}
+    return {variant: metrics[metric] for variant, metrics in values.items() if metric in metrics}
 
 
 def _legend(ax: Axes) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sim.metrics.comparison import Comparison, compare
-from sim.metrics.records import RunResult
+from sim.metrics.digest import RunDigest
 from sim.metrics.thresholds import Threshold
 from sim.metrics.tuning import Finalist, Guarantee
 from sim.scenario.describe import context
@@ -76,7 +76,8 @@ def confirm(plan: Plan, leaders: list[Evaluated], runner: Runner, delta: float) 
         second = runner.run(fresh, range(n0, total))
         for name, rs in second.runs.items():
             runs[name] += rs
-    every = compare(fresh.name, seed, base.name, {v.name: v.describe() for v in fresh.variants}, runs, tune.constraints)
+    descriptions = {v.name: v.describe() for v in fresh.variants}
+    every = compare(fresh.name, seed, base.name, descriptions, runs, tune.constraints, context(fresh))
     samples = {v.name: sample_of(every, v, tune.objectives, tune.constraints) for v in variants}
     records = tuple(_finalist(n, e, samples[n], tune.constraints) for n, e in zip(names, leaders, strict=True))
     feasible = [f for f in records if f.feasible]
@@ -116,7 +117,7 @@ def _finalist(name: str, e: Evaluated, sample: Sample, constraints: Sequence[Thr
 
 
 def _against_base(
-    fresh: Scenario, base: Variant, winner: Variant, runs: dict[str, list[RunResult]], constraints: Sequence[Threshold]
+    fresh: Scenario, base: Variant, winner: Variant, runs: dict[str, list[RunDigest]], constraints: Sequence[Threshold]
 ) -> Comparison:
     """`sim compare`'s model of the chosen one, named `tuned`, against the base variant, on the fresh replications."""
     name = TUNED if base.name != TUNED else f"{TUNED}-new"

@@ -87,7 +87,7 @@ def sample_of(c: Comparison, variant: Variant, objectives: Sequence[Cost], const
     """The per-replication costs and constraint metrics of `variant` in a comparison's runs."""
     per_rep = c.per_replication[variant.name]
     runs = sorted(c.runs[variant.name], key=lambda r: r.replication)
-    extra = {name: [f(run.records) for run in runs] for name, f in EXTRA_METRICS.items() if _uses(objectives, name)}
+    extra = {name: [run.extra_metrics[name] for run in runs] for name in EXTRA_METRICS if _uses(objectives, name)}
     costs = []
     for cost in objectives:
         per = [0.0] * len(per_rep)

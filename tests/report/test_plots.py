@@ -115,7 +115,8 @@ def test_the_worker_plot_averages_every_replication_and_ticks_whole_workers():
     (mean,) = busy_ax.get_lines()
     assert np.allclose(mean.get_ydata(), 2.0)  # the mean of 1 and 3 busy workers, not replication 0's 1
     band = busy_ax.collections[0].get_paths()[0].vertices[:, 1]
-    assert band.min() == pytest.approx(1.0) and band.max() == pytest.approx(3.0)
+    half = 12.706205 * np.sqrt(2) / np.sqrt(2)  # t(0.975, 1) · s / √n of the replications' 1 and 3 busy workers
+    assert band.min() == pytest.approx(0.0) and band.max() == pytest.approx(2.0 + half)  # the 95 % band, cut at 0
     for ax in (busy_ax, queue_ax):
         ticks = ax.get_yticks()
         assert np.all(ticks == np.round(ticks)), ticks
@@ -147,7 +148,9 @@ def test_the_cdf_marks_each_lock_timeout_and_each_variants_p50_and_p95():
     assert [line.get_xdata()[0] for line in dashed] == [30.0]
     assert any(t.get_text().strip() == "lock timeout 30 s: busy apologies (short)" for t in ax.texts)
     labels = ax.get_legend_handles_labels()[1]
-    assert labels[0].startswith("short (p50 ") and "p95 30 s" in labels[0]
+    p95 = float(labels[0].split("p95 ")[1].split(" s")[0])
+    assert labels[0].startswith("short (p50 ") and p95 == pytest.approx(30.001, rel=0.01)  # the sketch's 1 %
+    assert "1% relative error" in ax.get_title()
 
 
 def test_the_lock_wait_histograms_are_small_multiples_on_the_backoff_grid():
