@@ -13,9 +13,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from sim.distributions import ChoiceCount, Uniform
+from sim.distributions import ChoiceCount, Exponential, LogNormal, Uniform
 from sim.scenario.load import MAX_POPULATION, MAX_RATE, MAX_WORKERS
-from sim.scenario.model import Scenario, Variant
+from sim.scenario.model import Conversations, Scenario, TimerSettings, Variant, WorkerModel
 from sim.sensitivity.spread import spread
 
 Transform = Callable[[Scenario], Scenario]
@@ -189,6 +189,120 @@ register(
         cases=(
             Case(name="half the traffic", words="customers per hour × 0.5", transform=_traffic(0.5)),
             Case(name="1.5× the traffic", words="customers per hour × 1.5", transform=_traffic(1.5)),
+        ),
+    )
+)
+
+
+# ---------------------------------------------------------------- the world's timing and the bot's workers
+
+
+def _async_workers(v: Variant) -> Variant:
+    return replace(v, worker_model=WorkerModel.ASYNC)
+
+
+def _jitter(v: Variant) -> Variant:
+    return replace(v, timers=TimerSettings(jitter=JITTER))
+
+
+def _jitter_and_round_trips(v: Variant) -> Variant:
+    return replace(v, timers=TimerSettings(jitter=JITTER), redis_rtt=Uniform(*ROUND_TRIP))
+
+
+JITTER = 0.005  # ±5 ms on every sleep of the bot's own: enough to break the exact timers' 1 ms ties
+ROUND_TRIP = (0.001, 0.006)  # seconds, uniform: a Redis round trip over a real network
+
+register(
+    Axis(
+        key="worker-model",
+        name="worker model",
+        words="whether a message waiting for the lock holds one of the bot's workers",
+        cases=(
+            Case(
+                name="async workers",
+                words="a waiting message holds no worker, no worker limit (a Node.js-style bot)",
+                transform=each_variant(_async_workers),
+            ),
+        ),
+    )
+)
+register(
+    Axis(
+        key="timing",
+        name="timer and network jitter",
+        words="whether the bot's sleeps end exactly on time and every Redis round trip takes 1 ms",
+        cases=(
+            Case(
+                name="timer jitter",
+                words=f"each lock retry, debounce and watchdog sleep ends within ±{JITTER * 1000:g} ms of its time",
+                transform=each_variant(_jitter),
+            ),
+            Case(
+                name="jitter and varied round trips",
+                words=(
+                    f"±{JITTER * 1000:g} ms timer jitter and Redis round trips uniform "
+                    f"{ROUND_TRIP[0] * 1000:g}–{ROUND_TRIP[1] * 1000:g} ms"
+                ),
+                transform=each_variant(_jitter_and_round_trips),
+            ),
+        ),
+    )
+)
+
+
+# ---------------------------------------------------------------- customers who wait for answers
+
+THINK = LogNormal(median=20.0, p95=90.0)  # reading the answer and typing the next question
+RESEND_AFTER_APOLOGY = 0.5  # "sorry, still processing": half the customers send their question again
+
+
+def _waiting(share: float) -> Transform:
+    """`share` of the bursts' customers become conversations: each sends the same number of
+    questions, but one at a time, after the previous answer (or a nudge on impatience)."""
+
+    def change(s: Scenario) -> Scenario:
+        if not _random_customers(s) or s.workload.conversations is not None:
+            return s  # a script, or a workload that already says who waits
+        w = s.workload
+        talk = Conversations(
+            sessions_per_hour=w.customers_per_hour * share,
+            messages=w.burst_size,
+            think=THINK,
+            impatience=Exponential(60.0),
+            max_nudges=1,
+            give_up=0.0,
+            resend=RESEND_AFTER_APOLOGY,
+            resend_delay=Exponential(10.0),
+            max_resends=3,
+        )
+        bursts = 1.0 - share
+        hourly = tuple(r * bursts for r in w.hourly_rates)
+        opened = replace(w, customers_per_hour=w.customers_per_hour * bursts, hourly_rates=hourly, conversations=talk)
+        return replace(s, workload=opened)
+
+    return change
+
+
+register(
+    Axis(
+        key="waiting",
+        name="customers who wait for answers",
+        words="whether customers fire their messages in a burst or wait for each answer before the next",
+        cases=(
+            Case(
+                name="half wait for answers",
+                words=(
+                    "half the customers send their messages one at a time, each after the previous answer and a "
+                    "think time (lognormal, median 20 s), nudging after 60 s (exponential) without one and "
+                    "re-sending after an apology with probability 0.5; each is a new customer"
+                ),
+                transform=_waiting(0.5),
+            ),
+            Case(
+                name="most wait for answers",
+                words="as above for nine customers in ten",
+                transform=_waiting(0.9),
+            ),
         ),
     )
 )

@@ -121,3 +121,37 @@ def test_every_case_changes_peak_hour(peak):
     for axis in AXES.values():
         for c in axis.cases:
             assert c.transform(peak) != peak, c.name
+
+
+def test_async_workers_change_only_the_worker_model(peak):
+    from sim.scenario.model import WorkerModel
+
+    changed = case("worker-model", "async workers").transform(peak)
+    assert [v.worker_model for v in changed.variants] == [WorkerModel.ASYNC] * len(peak.variants)
+    assert [replace(v, worker_model=WorkerModel.POOL) for v in changed.variants] == list(peak.variants)
+
+
+def test_timing_cases_jitter_every_sleep_by_5_ms_and_draw_round_trips_1_to_6_ms(peak):
+    jittered = case("timing", "timer jitter").transform(peak)
+    assert {v.timers.jitter for v in jittered.variants} == {0.005}
+    assert {v.redis_rtt for v in jittered.variants} == {v.redis_rtt for v in peak.variants}
+    both = case("timing", "jitter and varied round trips").transform(peak)
+    assert {v.redis_rtt for v in both.variants} == {Uniform(0.001, 0.006)}
+
+
+def test_half_the_customers_wait_for_answers_at_the_same_total_rate(peak):
+    half = case("waiting", "half wait for answers").transform(peak)
+    talk = half.workload.conversations
+    assert talk is not None
+    assert talk.sessions_per_hour == pytest.approx(peak.workload.customers_per_hour / 2)
+    assert half.workload.customers_per_hour == pytest.approx(peak.workload.customers_per_hour / 2)
+    assert talk.messages == peak.workload.burst_size  # the same questions, one at a time
+    assert (talk.resend, talk.max_nudges) == (0.5, 1)
+    most = case("waiting", "most wait for answers").transform(peak)
+    assert most.workload.conversations.sessions_per_hour == pytest.approx(0.9 * peak.workload.customers_per_hour)
+    assert most.workload.customers_per_hour == pytest.approx(0.1 * peak.workload.customers_per_hour)
+
+
+def test_a_scripted_story_has_no_customers_to_make_wait():
+    magna = load_scenario(MAGNA)
+    assert all(c.transform(magna) == magna for c in AXES["waiting"].cases)
