@@ -20,6 +20,7 @@ from sim.metrics.summary import summarize
 from sim.metrics.thresholds import Threshold
 from sim.scenario.describe import context
 from sim.scenario.model import Scenario
+from sim.scenario.work import expected_messages
 from sim.world.model import simulate
 
 Job = tuple[Scenario, str, int]  # (scenario, variant name, replication)
@@ -35,6 +36,15 @@ class Records:
 
 
 DROP = Records()  # the records stay in the worker; only the digest comes back
+RECORDS_CSV_LIMIT = 250_000  # expected messages × variants × replications up to which records.csv is written
+
+
+def keeps_records(scenario: Scenario) -> bool:
+    """records.csv (the records sent back to the parent) for a small comparison; else each worker
+    writes its replication's records to records/VARIANT-REP.csv.gz and the parent never holds them."""
+    most = scenario.max_replications if scenario.precision else scenario.replications
+    runs = len(scenario.variants) * most
+    return expected_messages(scenario.workload, scenario.duration) * runs <= RECORDS_CSV_LIMIT
 
 
 @dataclass(frozen=True, slots=True)

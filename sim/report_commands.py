@@ -20,6 +20,7 @@ from sim.experiment import (
     DaskUnavailable,
     Records,
     default_processes,
+    keeps_records,
     run_replications,
     run_until_precise,
     select,
@@ -35,7 +36,6 @@ from sim.report import sweep as sweep_report
 from sim.report.folder import prepare, records_staging, write_atomically, write_report
 from sim.scenario import Scenario, ScenarioError, load_scenario
 from sim.scenario.bundled import resolve
-from sim.scenario.work import expected_messages
 from sim.sensitivity import command as sensitivity
 from sim.sweep import grid_scenario, parse_grid
 
@@ -230,17 +230,6 @@ def _regression_lines(diff: BaselineDiff | None) -> str:
 def _progress(scenario: Scenario, args: argparse.Namespace, cases: int = 1) -> Progress:
     first = next_count(0, scenario.max_replications) if scenario.precision else scenario.replications
     return Progress(cases * first * len(scenario.variants), scenario.name, enabled=not args.quiet)
-
-
-RECORDS_CSV_LIMIT = 250_000  # expected messages × variants × replications up to which records.csv is written
-
-
-def keeps_records(scenario: Scenario) -> bool:
-    """records.csv (the records sent back to the parent) for a small comparison; else each worker
-    writes its replication's records to records/VARIANT-REP.csv.gz and the parent never holds them."""
-    most = scenario.max_replications if scenario.precision else scenario.replications
-    runs = len(scenario.variants) * most
-    return expected_messages(scenario.workload, scenario.duration) * runs <= RECORDS_CSV_LIMIT
 
 
 @contextlib.contextmanager

@@ -32,7 +32,8 @@ def write(result: TuneResult, folder: Path) -> None:
     if result.comparison is not None:
         plots.write_all(result.comparison, folder)
         compared = document.build(result.comparison)
-        records_csv.write(result.comparison, folder / "records.csv")
+        if any(run.records is not None for runs in result.comparison.runs.values() for run in runs):
+            records_csv.write(result.comparison, folder / "records.csv")  # a large confirmation keeps none
     head = _head(result)
     search = _search(result, images)
     toml = result.toml.rstrip("\n")

@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sim.experiment import keeps_records
 from sim.metrics.comparison import Comparison, compare
 from sim.metrics.digest import RunDigest
 from sim.metrics.thresholds import Threshold
@@ -68,12 +69,13 @@ def confirm(plan: Plan, leaders: list[Evaluated], runner: Runner, delta: float) 
     seed = fresh_seed(plan.scenario.seed)
     fresh = dataclasses.replace(plan.scenario, seed=seed, variants=(base, *variants), baseline=base.name, thresholds=())
     n0 = plan.replications
-    first = runner.run(fresh, range(n0))
+    keep = keeps_records(dataclasses.replace(fresh, replications=max(tune.confirmation, n0)))
+    first = runner.run(fresh, range(n0), keep=keep)
     costs = {v.name: sample_of(first, v, tune.objectives, tune.constraints).costs[0] for v in variants}
     total = guarantee.needed_replications(costs, delta, max(tune.confirmation, n0)) if len(variants) > 1 else n0
     runs = {name: list(rs) for name, rs in first.runs.items()}
     if total > n0:
-        second = runner.run(fresh, range(n0, total))
+        second = runner.run(fresh, range(n0, total), keep=keep)
         for name, rs in second.runs.items():
             runs[name] += rs
     descriptions = {v.name: v.describe() for v in fresh.variants}

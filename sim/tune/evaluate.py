@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sim.errors import ExitCode, ScenarioError, SimError
-from sim.experiment import DaskUnavailable, run_replications
+from sim.experiment import DaskUnavailable, Records, run_replications
 from sim.metrics.comparison import Comparison
 from sim.metrics.stats import Estimate, mean_ci
 from sim.metrics.summary import METRICS
@@ -35,10 +35,15 @@ class Runner:
     processes: int = 1
     scheduler: str | None = None
 
-    def run(self, scenario: Scenario, replications: Sequence[int]) -> Comparison:
+    def run(self, scenario: Scenario, replications: Sequence[int], *, keep: bool = False) -> Comparison:
+        """`keep`: the runs send their records back (the confirmation's records.csv, when it is small)."""
         try:
             c = run_replications(
-                scenario, processes=self.processes, scheduler=self.scheduler, replications=replications
+                scenario,
+                processes=self.processes,
+                scheduler=self.scheduler,
+                replications=replications,
+                records=Records(keep=keep),
             )
         except DaskUnavailable as error:
             raise ScenarioError(str(error)) from None

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sim import report_commands
+from sim import experiment
 from sim.cli import main
 from sim.experiment import Records, run_replications
 from sim.report import records_csv
@@ -65,7 +65,7 @@ def compare(out):
 
 
 def test_a_large_comparison_writes_records_files_and_no_records_csv(tmp_path, monkeypatch):
-    monkeypatch.setattr(report_commands, "RECORDS_CSV_LIMIT", 0)
+    monkeypatch.setattr(experiment, "RECORDS_CSV_LIMIT", 0)
     assert compare(tmp_path) == 0
     report = tmp_path / "magna"
     assert not (report / "records.csv").exists()
@@ -76,7 +76,7 @@ def test_a_large_comparison_writes_records_files_and_no_records_csv(tmp_path, mo
 
 
 def test_a_records_folder_holding_a_foreign_file_makes_the_report_folder_not_ours(tmp_path, monkeypatch):
-    monkeypatch.setattr(report_commands, "RECORDS_CSV_LIMIT", 0)
+    monkeypatch.setattr(experiment, "RECORDS_CSV_LIMIT", 0)
     assert compare(tmp_path) == 0
     (tmp_path / "magna" / "records" / "notes.txt").write_text("mine")
     assert compare(tmp_path) == 2

@@ -220,6 +220,8 @@ def test_two_objectives_give_a_pareto_front_plot_and_a_report_folder_sim_may_rep
     names = {p.name for p in folder.iterdir()}
     assert {"report.md", "report.html", "results.json", "records.csv", ".sim-report"} <= names
     assert {"tune_path.png", "tune_pareto.png", "latency_cdf.png"} <= names
+    rows = (folder / "records.csv").read_text().splitlines()
+    assert {r.split(",")[0] for r in rows[1:]} == {"after", "tuned"}  # the confirmation's runs: base and chosen
     result = json.loads((folder / "results.json").read_text())
     assert result["objectives"] == ["latency_p95_s", "redis_commands"]
     assert all(len(t["values"]) == 2 for t in result["trials"])
