@@ -2,13 +2,16 @@
 wherever the workers are, and progress as the cluster finishes jobs, not as they are handed back."""
 
 import dataclasses
+import pickle
 
 import pytest
 
-from sim.experiment import in_submission_order, run_replications, run_until_precise
+from sim.experiment import Records, in_submission_order, run_replications, run_until_precise
 from sim.metrics.precision import parse_targets
 from sim.scenario import load_scenario
 from tests.helpers import MAGNA
+
+KEEP = Records(keep=True)
 
 
 def test_results_come_back_in_submission_order_while_progress_counts_each_arrival():
@@ -32,12 +35,17 @@ def test_a_local_cluster_of_several_workers_gives_the_local_results_and_the_same
         n_workers=3, threads_per_worker=1, processes=False, dashboard_address=":0"
     ) as cluster:  # workers as threads of this process, to stay light (test_experiment.py runs worker processes)
         address = cluster.scheduler_address
-        on_dask = run_replications(scenario, scheduler=address, on_done=lambda: done.append(1))
+        on_dask = run_replications(scenario, scheduler=address, on_done=lambda: done.append(1), records=KEEP)
+        digests_only = run_replications(scenario, scheduler=address)
         precise_on_dask = run_until_precise(precise, scheduler=address)
-    local = run_replications(scenario, processes=1)
+    local = run_replications(scenario, processes=1, records=KEEP)
     assert len(done) == 4 * len(scenario.variants)
-    assert on_dask.per_replication == local.per_replication
+    assert repr(on_dask.per_replication) == repr(local.per_replication)  # repr: NaN (not applicable) equals itself
     for variant in local.runs:
-        assert [r.records for r in on_dask.runs[variant]] == [r.records for r in local.runs[variant]]
+        assert [list(r.records) for r in on_dask.runs[variant]] == [list(r.records) for r in local.runs[variant]]
+    # What crosses the wire by default: digests of a fixed size, never the records.
+    sent = [r for runs in digests_only.runs.values() for r in runs]
+    assert all(r.records is None for r in sent) and max(len(pickle.dumps(r)) for r in sent) < 60_000
+    assert repr(digests_only.per_replication) == repr(local.per_replication)
     assert precise_on_dask.stopping == run_until_precise(precise, processes=1).stopping
     assert precise_on_dask.replications == 10
