@@ -56,7 +56,7 @@ def test_quiet_writes_nothing_even_on_a_terminal():
 
 
 def test_steps_from_many_threads_are_all_counted():
-    progress = Progress(8000, "live", unit="messages", stream=io.StringIO())
+    progress = Progress(8000, "live", unit="messages", stream=io.StringIO(), clock=Clock())  # no wall time
     threads = [threading.Thread(target=lambda: [progress.step() for _ in range(1000)]) for _ in range(8)]
     for thread in threads:
         thread.start()
