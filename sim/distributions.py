@@ -107,7 +107,10 @@ class Weibull:
         return self.scale * rng.weibull(self.shape, n)
 
     def mean(self) -> float:
-        return self.scale * math.gamma(1 + 1 / self.shape)
+        try:
+            return self.scale * math.exp(math.lgamma(1 + 1 / self.shape))
+        except OverflowError:  # a shape near 0: a mean past any float
+            return math.inf
 
     def to_table(self) -> dict[str, Any]:
         return {"dist": "weibull", "shape": self.shape, "scale": self.scale}

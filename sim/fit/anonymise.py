@@ -73,18 +73,10 @@ def read_salt(path: str | None) -> bytes:
 
 def run_trace(args: argparse.Namespace) -> int:
     from sim.fit.commands import read_checked
-    from sim.fit.scenario_file import replace_file
+    from sim.fit.scenario_file import check_target, replace_file
 
     out = Path(args.out)
-    shown = one_line(str(out))[:200]
-    if out.suffix != ".csv":
-        raise ArgumentError(f"--out {shown}: the trace must end in .csv")
-    if out.is_symlink() or (out.exists() and not out.is_file()):
-        raise ArgumentError(f"--out {shown}: exists and is not a regular file")
-    if not out.parent.is_dir():
-        raise ArgumentError(f"--out {shown}: no folder {one_line(str(out.parent))[:200]!r}")
-    if any(Path(p).resolve() == out.resolve() for p in args.logs):
-        raise ArgumentError(f"--out {shown}: is one of the log files")
+    check_target(out, [*args.logs, *([args.salt_file] if args.salt_file else [])], suffix=".csv")
     salt = read_salt(args.salt_file)
     logs = read_checked(args)
     replace_file(out, anonymised_csv(logs.messages, salt))

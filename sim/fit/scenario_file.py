@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from sim import distributions as d
-from sim.errors import ArgumentError
+from sim.errors import ArgumentError, EnvironmentProblem
 from sim.fit.latency import Fit
 from sim.fit.world import FittedWorld
 from sim.scenario.load import MAX_CSV_ROWS, REPORT_NAME
@@ -28,17 +28,27 @@ def scenario_name(out: Path) -> str:
     return out.stem if REPORT_NAME.fullmatch(out.stem) else "fitted"
 
 
-def check_target(out: Path, inputs: list[str]) -> None:
-    """Before any fitting: `--out` is a .toml file path we may write, and not one of the logs."""
+def check_target(out: Path, inputs: list[str], suffix: str = ".toml") -> None:
+    """Before any work: `--out` is a `suffix` file path we may write, and not one of `inputs`."""
     shown = one_line(str(out))[:200]
-    if out.suffix != ".toml":
-        raise ArgumentError(f"--out {shown}: the scenario file must end in .toml")
+    if out.suffix != suffix:
+        raise ArgumentError(
+            f"--out {shown}: the {'scenario' if suffix == '.toml' else 'trace'} file must end in {suffix}"
+        )
+    try:
+        _check_place(out, inputs, shown)
+    except (OSError, ValueError) as error:  # a name too long, a NUL byte: the path cannot be a file of ours
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else "not a usable path"
+        raise ArgumentError(f"--out {shown}: {reason}") from None
+
+
+def _check_place(out: Path, inputs: list[str], shown: str) -> None:
     if out.exists() and not out.is_file() or out.is_symlink():
         raise ArgumentError(f"--out {shown}: exists and is not a regular file")
     if not out.parent.is_dir():
         raise ArgumentError(f"--out {shown}: no folder {one_line(str(out.parent))[:200]!r}")
     if any(Path(p).resolve() == out.resolve() for p in inputs):
-        raise ArgumentError(f"--out {shown}: is one of the log files")
+        raise ArgumentError(f"--out {shown}: is one of the input files (a log, or the salt file)")
 
 
 def write_scenario(world: FittedWorld, out: Path) -> list[Path]:
@@ -168,12 +178,23 @@ def _empirical_file(fitted: Fit, out: Path, key: str, written: list[Path]) -> st
 
 
 def replace_file(path: Path, text: str) -> None:
-    """Written beside, then renamed over: a reader never sees half a file."""
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name[:50]}.", dir=path.parent)
+    """Written beside, then renamed over: a reader never sees half a file. A failed system call
+    (a full disk, a read-only or virtual file system, a name too long) is one line, exit 2."""
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name[:50]}.", dir=path.parent)
+    except OSError as error:
+        raise EnvironmentProblem(_cannot_write(path, error)) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(temporary, path)
+    except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
+        raise EnvironmentProblem(_cannot_write(path, error)) from None
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _cannot_write(path: Path, error: OSError) -> str:
+    return f"--out {one_line(str(path))[:200]}: cannot write: {error.strerror or type(error).__name__}"

@@ -121,6 +121,8 @@ def read_regular_file(path: Path, limit: int) -> bytes:
     would wait for a writer forever), `/dev/zero` (endless) or a directory is
     refused before a byte is read, and a file swapped in after a check cannot slip by.
     """
+    if "\0" in str(path):
+        raise FileRefused("a file name with a NUL byte")  # os.open would raise ValueError, not OSError
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
@@ -563,6 +565,8 @@ def parse_distribution(parent: Reader, key: str, default: d.Distribution) -> d.D
         dist = _empirical(r)
     else:
         dist = _mixture(r)
+    if not dist.mean() <= MAX_DURATION:  # a Weibull of shape 0.01 means 1e150 s: no run could count its seconds
+        r.fail("dist", f"its mean must be at most {MAX_DURATION:g} s, got {dist.mean():.3g} s")
     r.done()
     return dist
 

@@ -62,3 +62,14 @@ def test_a_short_or_unreadable_salt_and_a_bad_target_are_exit_2(tmp_path):
     assert sim_process("trace", LOG, "--out", tmp_path / "t.toml").returncode == 2
     assert sim_process("trace", LOG, "--out", LOG).returncode == 2
     assert LOG.read_text().startswith("timestamp,customer")
+
+
+def test_the_salt_file_is_never_the_output_and_an_unwritable_out_is_exit_2(tmp_path):
+    salt = tmp_path / "salt.csv"
+    salt.write_bytes(b"0123456789abcdef0123456789abcdef")
+    done = sim_process("trace", LOG, "--out", salt, "--salt-file", salt)
+    assert done.returncode == 2 and "is one of the input files" in done.stderr
+    assert salt.read_bytes() == b"0123456789abcdef0123456789abcdef"  # the salt survives
+    for out in ("/proc/x.csv", str(tmp_path / ("a" * 300 + ".csv"))):
+        done = sim_process("trace", LOG, "--out", out)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr

@@ -337,3 +337,24 @@ def test_a_worker_count_beyond_the_limit_is_refused(tmp_path):
     path.write_text('[scenario]\nname = "w"\n' + scripted + "[workers]\ncount = 100001\n")
     with pytest.raises(ScenarioError, match=r"\[workers\]count: must be <= 100000"):
         load_scenario(path)
+
+
+@pytest.mark.parametrize(
+    "key, table",
+    [
+        ("[redis]\nrtt", '{ dist = "weibull", shape = 0.01, scale = "1ms" }'),
+        ("[cache]\nhit_cost", '{ dist = "weibull", shape = 0.01, scale = "1s" }'),
+        ("[variants.slow.services]\ncrm", '{ dist = "weibull", shape = 0.02, scale = "1s" }'),
+    ],
+)
+def test_a_distribution_whose_mean_no_run_could_count_is_refused_before_the_run(tmp_path, capsys, key, table):
+    """A Weibull of shape 0.01 is within the shape bounds, but its mean is 1e150 s: its draws overflowed
+    the run's per-second counts mid-run (exit 4) before this check."""
+    err = cli_refuses(write(tmp_path, BASE + f"{key} = {table}\n"), capsys)
+    assert "its mean must be at most" in err
+
+
+def test_a_file_name_with_a_nul_byte_is_refused_not_a_crash(tmp_path, capsys):
+    nul = '[variants.v.services]\ncrm = { dist = "empirical", file = "x\\u0000.csv" }\n'
+    err = cli_refuses(write(tmp_path, BASE + nul), capsys)
+    assert "NUL byte" in err
