@@ -7,14 +7,16 @@ law the mean wait of an arrival (until its service starts or it leaves) is L_q/�
 who leave is θ·L_q/λ. The simulated values must hold them inside their 95 % CIs.
 """
 
+import functools
 import math
+import multiprocessing
 from pathlib import Path
 
 import pytest
 
-from sim.experiment import run_replications
 from sim.metrics.stats import mean_ci
 from sim.scenario import load_scenario
+from sim.world.model import simulate
 
 SCENARIO = Path(__file__).with_name("erlang-a.toml")
 
@@ -59,10 +61,16 @@ def per_replication(run):
     return left / len(run.conversations), sum(waits) / len(waits)
 
 
+def _run(scenario, replication):
+    return simulate(scenario, scenario.variants[0], replication)
+
+
 @pytest.mark.slow
 def test_closed_loop_customers_with_impatience_are_an_erlang_a_queue():
     scenario = load_scenario(SCENARIO)
-    runs = run_replications(scenario, processes=2).runs["default"]
+    # Whole runs, not digests: the test reads each conversation (`RunResult.conversations`) and record.
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        runs = pool.map(functools.partial(_run, scenario), range(scenario.replications))
     assert all(run.violations == () for run in runs)
     lam, mu, theta = 120 / 3600, 1 / 30, 1 / 60
     abandon, wait = erlang_a(lam, mu, theta)

@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from sim.experiment import run_replications
+from sim.experiment import Records, run_replications
 from sim.metrics.stats import mean_ci, paired_difference
 from sim.scenario import load_scenario
 from tests.helpers import SCENARIOS
@@ -30,7 +30,7 @@ def test_erlang_c_formula_matches_a_published_value():
 @pytest.fixture(scope="module")
 def mm1():
     scenario = load_scenario(SCENARIOS / "theory-mm1.toml")
-    return scenario, run_replications(scenario, processes=2)
+    return scenario, run_replications(scenario, processes=2, records=Records(keep=True))
 
 
 def per_replication_mean_response(runs):
@@ -66,7 +66,7 @@ def test_coarse_backoff_costs_measurable_time_over_the_mm1_ideal(mm1):
 @pytest.mark.slow
 def test_worker_pool_is_an_mmc_queue_erlang_c():
     scenario = load_scenario(SCENARIOS / "theory-mmc.toml")
-    result = run_replications(scenario, processes=2)
+    result = run_replications(scenario, processes=2, records=Records(keep=True))
     runs = result.runs["default"]
     c, lam, mu = 5, 720 / 3600, 1 / 20
     p_wait = erlang_c(c, lam / mu)
