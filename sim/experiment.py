@@ -91,6 +91,19 @@ def run_replications(
     back a `RunDigest`, not its records, unless `records` says otherwise.
     """
     indices = range(scenario.replications) if replications is None else replications
+    runs = _digests(scenario, indices, processes, scheduler, on_done, records)
+    return _compared(scenario, runs, (*scenario.thresholds, *extra_thresholds))
+
+
+def _digests(
+    scenario: Scenario,
+    indices: Sequence[int],
+    processes: int,
+    scheduler: str | None,
+    on_done: Callable[[], None],
+    records: Records,
+) -> dict[str, list[RunDigest]]:
+    """Every variant's digests of the replications `indices`, in replication order."""
     jobs: list[Job] = [(scenario, v.name, r) for r in indices for v in scenario.variants]
     runs: dict[str, list[RunDigest]] = {v.name: [] for v in scenario.variants}
     job = functools.partial(_run_job, records=records)
@@ -98,15 +111,7 @@ def run_replications(
         _map_on_dask(jobs, scheduler, on_done, job) if scheduler else _counted(_map(jobs, processes, job), on_done)
     ):
         runs[run.variant].append(run)
-    return compare(
-        scenario.name,
-        scenario.seed,
-        scenario.baseline,
-        {v.name: v.describe() for v in scenario.variants},
-        runs,
-        (*scenario.thresholds, *extra_thresholds),
-        context(scenario),
-    )
+    return runs
 
 
 def run_until_precise(
@@ -132,15 +137,8 @@ def run_until_precise(
     while True:
         planned = next_count(done, scenario.max_replications)
         on_batch(planned)
-        batch = run_replications(
-            scenario,
-            processes=processes,
-            scheduler=scheduler,
-            on_done=on_done,
-            replications=range(done, planned),
-            records=records,
-        )
-        for name, more in batch.runs.items():
+        # Only digests per batch: the comparison is made once, over every batch so far.
+        for name, more in _digests(scenario, range(done, planned), processes, scheduler, on_done, records).items():
             runs[name].extend(more)
         done = planned
         comparison = _compared(scenario, runs, thresholds)
