@@ -15,6 +15,11 @@ How each field is stored:
 Rows are written into fixed-size chunks, so growing never copies what is already stored;
 appended rows wait in a short list and are written a few thousand at a time, column by column
 (one numpy call per column, not one per value), before anything reads them.
+
+A store told how many rows to expect (`RecordColumns(expected=n)`, a run knows its planned
+messages) makes its first chunks views of one array per column, allocated up front (the
+operating system commits its pages only as rows are written). Such a column is handed out
+whole without a copy, and sorted in place: a month of records is never held twice.
 """
 
 from __future__ import annotations
@@ -83,11 +88,15 @@ class RecordColumns(Sequence[MessageRecord]):
         "_chunks", "_whole", "_n", "_pending", "_customers", "_customer_code", "_tax_ids", "_tax_code", "_debounced"
     )  # fmt: skip
 
-    def __init__(self) -> None:
-        self._chunks: dict[str, list[np.ndarray[Any, Any]]] = {name: [] for name in COLUMNS}
-        # Columns also held whole, the chunks being views of them (after a sort, a take, an unpickle):
-        # `column` hands these out without a copy, until a write to the column drops its entry.
+    def __init__(self, expected: int = 0) -> None:
+        """`expected`: the rows a caller expects to append (a hint: more may come, at the cost of a copy
+        when read whole); 0 allocates as rows arrive."""
+        # A column's "whole" array (see `_whole_of`), if it has one, is divided into its first chunks.
         self._whole: dict[str, np.ndarray[Any, Any]] = {}
+        self._chunks: dict[str, list[np.ndarray[Any, Any]]] = {name: [] for name in COLUMNS}
+        if expected > 0:
+            for name in COLUMNS:
+                self._set_whole(name, np.empty(_in_chunks(expected), dtype=_DTYPES[name]))
         self._n = 0  # rows written into the chunks
         self._pending: list[tuple[Any, ...]] = []  # rows appended after those, in `COLUMNS` order
         self._customers: list[str] = []
@@ -140,10 +149,10 @@ class RecordColumns(Sequence[MessageRecord]):
     def _store(self, name: str, start: int, values: Sequence[Any]) -> None:
         """`values` into column `name` from row `start` on, adding chunks as needed."""
         chunks = self._chunks[name]
-        self._whole.pop(name, None)  # its last chunk is a copy: the whole array would not see this write
         try:
             array = np.array(values, dtype=chunks[0].dtype if chunks else _DTYPES[name])
         except OverflowError:  # a count outgrew its small type: widen the column rather than wrap
+            self._whole.pop(name, None)  # its chunks are copies now, no longer views of it
             chunks[:] = [c.astype(np.int64) for c in chunks]
             array = np.array(values, dtype=np.int64)
         end = start + len(array)
@@ -163,12 +172,18 @@ class RecordColumns(Sequence[MessageRecord]):
             self._reorder(np.argsort(self.column("message"), kind="stable"))
 
     def _reorder(self, order: np.ndarray[Any, Any]) -> None:
-        # Column by column, so that the copy in flight is one column, never the whole store.
+        # Column by column, so that the copy in flight is one column, never the whole store; a column
+        # held whole is reordered in its own array, so the store does not grow by a second copy.
         for name in COLUMNS:
-            self._set_column(name, self._full(name)[order])
-        new_row = np.empty(self._n, dtype=np.int64)
-        new_row[order] = np.arange(self._n)
-        self._debounced = {int(new_row[row]): fields for row, fields in sorted(self._debounced.items())}
+            whole = self._whole_of(name)
+            if whole is not None:
+                whole[:] = whole[order]
+            else:
+                self._set_column(name, self._full(name)[order])
+        if self._debounced:
+            new_row = np.empty(self._n, dtype=np.int64)
+            new_row[order] = np.arange(self._n)
+            self._debounced = {int(new_row[row]): fields for row, fields in sorted(self._debounced.items())}
 
     def replace(self, i: int, r: MessageRecord) -> None:
         """Row `i` becomes `r` (resolving a debounce batch rewrites a merged message's row)."""
@@ -253,7 +268,7 @@ class RecordColumns(Sequence[MessageRecord]):
 
     def column(self, name: str) -> np.ndarray[Any, Any]:
         """One stored column (`COLUMNS`), one value per row, read-only; see the module docstring for codes.
-        A sorted store hands out its own array (a month's column is tens of MB), any other a copy."""
+        A column held whole is handed out as a view (a month's column is tens of MB), any other as a copy."""
         if name not in self._chunks:
             raise KeyError(f"no column {name!r}; stored: {', '.join(COLUMNS)}")
         full = self._full(name)
@@ -263,18 +278,30 @@ class RecordColumns(Sequence[MessageRecord]):
     def _full(self, name: str) -> np.ndarray[Any, Any]:
         """Column `name`, writeable: the store's own whole array if it has one (change nothing), else a copy."""
         self._flush()
-        whole = self._whole.get(name)
+        whole = self._whole_of(name)
         if whole is not None:
-            return whole.view()
+            return whole
         chunks = self._chunks[name]
         if not chunks:
             return np.empty(0, dtype=_DTYPES[name])
         return np.concatenate(chunks)[: self._n]
 
+    def _whole_of(self, name: str) -> np.ndarray[Any, Any] | None:
+        """Column `name`'s rows as a view of its whole array, when every row lies in it; else None."""
+        whole = self._whole.get(name)
+        return whole[: self._n] if whole is not None and self._n <= len(whole) else None
+
     def _set_column(self, name: str, full: np.ndarray[Any, Any]) -> None:
-        """Column `name` becomes `full` (one value per row), kept whole and cut into chunks."""
-        self._chunks[name] = _chunked(full)
-        self._whole[name] = full
+        """Column `name` becomes `full` (one value per row): copied into a whole array of its own."""
+        whole = np.empty(_in_chunks(len(full)), dtype=full.dtype)
+        whole[: len(full)] = full
+        self._set_whole(name, whole)
+
+    def _set_whole(self, name: str, whole: np.ndarray[Any, Any]) -> None:
+        """Column `name`'s chunks become the CHUNK-row pieces of `whole` (a multiple of CHUNK long):
+        writes into them land in `whole`, which `_whole_of` hands out without a copy."""
+        self._chunks[name] = [whole[start : start + CHUNK] for start in range(0, len(whole), CHUNK)]
+        self._whole[name] = whole
 
     def customers(self) -> tuple[str, ...]:
         """The customer of each code in `column("customer")`."""
@@ -339,8 +366,7 @@ class RecordColumns(Sequence[MessageRecord]):
         self._pending = []
         self._chunks, self._whole = {}, {}
         for name in COLUMNS:
-            full = columns[name]  # an array unpickled from a read-only buffer is read-only: appends need their own
-            self._set_column(name, full if full.flags.writeable else full.copy())
+            self._set_column(name, columns[name])  # a copy: an array unpickled from a buffer may be read-only
         self._customers = list(state["customers"])
         self._customer_code = {c: i for i, c in enumerate(self._customers)}
         self._tax_ids = list(state["tax_ids"])
@@ -360,15 +386,9 @@ def _time(value: float) -> float | None:
     return None if value != value else value  # NaN (never equal to itself) stores "never happened"
 
 
-def _chunked(full: np.ndarray[Any, Any]) -> list[np.ndarray[Any, Any]]:
-    """`full` as CHUNK-row chunks: views of it, the last one a copy with room to append into."""
-    whole = len(full) // CHUNK * CHUNK
-    chunks = [full[start : start + CHUNK] for start in range(0, whole, CHUNK)]
-    if whole < len(full):
-        last = np.empty(CHUNK, dtype=full.dtype)
-        last[: len(full) - whole] = full[whole:]
-        chunks.append(last)
-    return chunks
+def _in_chunks(rows: int) -> int:
+    """`rows` rounded up to whole chunks."""
+    return -(-rows // CHUNK) * CHUNK
 
 
 class CountsBySecond(Mapping[int, int]):

@@ -50,6 +50,7 @@ def simulate(
     talk = scenario.workload.conversations
     conversing = Conversing(env, talk, variant.services, seed=scenario.seed, replication=replication) if talk else None
     noise = Noise.of(variant, rng)
+    plan = planned_messages(scenario, variant.services, rng)
     world = _World(
         env=env,
         driver=SimDriver(env, (executor or EXECUTORS[redis_path])(server), noise.rtt, log, server, timers=noise.timers),
@@ -63,9 +64,9 @@ def simulate(
         workers=simpy.Resource(env, capacity=variant.workers) if variant.worker_model is WorkerModel.POOL else None,
         served=served,
         conversations=conversing,
+        records=RecordColumns(expected=plan.count),  # conversations' messages, unplanned, may add more
     )
     world_faults.install(faults, env, server, world.driver.drop_blocked_clients)
-    plan = planned_messages(scenario, variant.services, rng)
     env.process(_arrive(world, plan))
     if conversing is not None:
         _converse(world, conversing, plan, session_starts(scenario.workload, scenario.duration, rng.conversations))

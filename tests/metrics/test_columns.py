@@ -171,3 +171,31 @@ def test_counts_by_second_refuse_a_second_before_the_last():
     with pytest.raises(ValueError, match="second 4 counted after second 5"):
         counted.add(4)
     assert dict(counted) == {5: 1}
+
+
+def test_a_store_told_its_rows_sorts_them_in_its_own_arrays():
+    # A run knows its planned messages: its columns are allocated once and reordered in place, so
+    # sorting a month of records does not hold it twice.
+    shuffled = RECORDS[CHUNK:] + RECORDS[:CHUNK]
+    columns = RecordColumns(expected=len(shuffled))
+    for r in shuffled:
+        columns.append(r)
+    before = columns.column("done_at")
+    columns.sort_by_message()
+    after = columns.column("done_at")
+    assert np.shares_memory(before, after)  # the same array, rows moved inside it
+    assert list(columns) == RECORDS
+    columns.replace(3, dataclasses.replace(RECORDS[3], done_at=-1.0))
+    assert columns.column("done_at")[3] == -1.0
+
+
+@pytest.mark.parametrize("expected", [1, CHUNK, len(RECORDS) - 1])
+def test_rows_beyond_those_expected_and_counts_widened_still_read_back(expected):
+    big = dataclasses.replace(RECORDS[5], redis_commands=2**40)
+    rows = [*RECORDS[:5], big, *RECORDS[6:]][::-1]
+    columns = RecordColumns(expected=expected)
+    for r in rows:
+        columns.append(r)
+    columns.sort_by_message()
+    assert list(columns) == sorted(rows, key=lambda r: r.message)
+    assert columns.column("redis_commands")[5] == 2**40
