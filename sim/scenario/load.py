@@ -160,6 +160,7 @@ def parse_scenario(data: dict[str, Any], file: str) -> Scenario:
         for vname in _table(top, "variants", None)
     ) or (base,)
     names = tuple(v.name for v in variants)
+    _check_names_differ_beyond_case(top, names)
     baseline = head.string("baseline", names[0], choices=names)
     thresholds = tuple(_threshold(head, expression, names, baseline) for expression in head.list_of("thresholds", []))
     faults = tuple(parse_fault(f) for f in top.tables("faults"))
@@ -274,6 +275,16 @@ def _variant_name(top: Reader, name: str) -> str:
         return name
     shown = repr(name) if len(name) <= 100 else f"a name of {len(name):,} characters"
     Reader(top.file, "variants", {}).fail(name[:100], f"{shown} cannot be a variant name: use {VARIANT_NAME_HELP}")
+
+
+def _check_names_differ_beyond_case(top: Reader, names: tuple[str, ...]) -> None:
+    """Each variant writes files named after it (`records/NAME-1.csv.gz`): on a disk that ignores case
+    (macOS, Windows) two names differing only in case would write the same files."""
+    seen: dict[str, str] = {}
+    for name in names:
+        other = seen.setdefault(name.casefold(), name)
+        if other != name:
+            Reader(top.file, "variants", {}).fail(name, f"differs from variant {other!r} only in case: rename one")
 
 
 def _check_report_name(head: Reader, name: str, file: Path) -> None:

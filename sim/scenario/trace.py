@@ -103,7 +103,10 @@ def _sessions(
 def _read(r: Reader, name: str, columns: dict[Any, str], zone: tzinfo) -> tuple[list[Any], int, str]:
     from sim.fit.logs import read_logs
 
-    path = Path(r.file).parent / name
+    folder = Path(r.file).parent.resolve()
+    path = (folder / name).resolve()
+    if not path.is_relative_to(folder):  # a scenario file from a pull request must not read the runner's files
+        r.fail("file", f"{shown(name[:100])} is outside the scenario's folder: put the trace beside the scenario file")
     try:
         logs = read_logs([str(path)], columns, zone)
     except ArgumentError as error:

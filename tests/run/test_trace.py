@@ -136,6 +136,8 @@ def test_the_setup_records_the_trace_by_digest_and_the_words_say_what_was_replay
     ("trace", "extra", "message"),
     [
         ('"nowhere.csv"', "", r"\[workload.trace\]file: .*nowhere.csv: no such log file"),
+        ('"../messages.csv"', "", r"file: '../messages.csv' is outside the scenario's folder"),
+        ('"/etc/passwd"', "", r"file: '/etc/passwd' is outside the scenario's folder"),
         ('"s.toml"', "", r"must end in .csv, .jsonl or .ndjson"),
         ('{ file = "messages.csv", scale = 0 }', "", r"\[workload.trace\]scale: must be above 0"),
         ('{ file = "messages.csv", scale = 1e9 }', "", r"scale: must be <= 1000"),

@@ -358,3 +358,9 @@ def test_a_file_name_with_a_nul_byte_is_refused_not_a_crash(tmp_path, capsys):
     nul = '[variants.v.services]\ncrm = { dist = "empirical", file = "x\\u0000.csv" }\n'
     err = cli_refuses(write(tmp_path, BASE + nul), capsys)
     assert "NUL byte" in err
+
+
+def test_variant_names_differing_only_in_case_are_refused(tmp_path, capsys):
+    # Each variant writes records/NAME-N.csv.gz: on a disk that ignores case, Fast and fast would collide.
+    err = cli_refuses(write(tmp_path, BASE + "[variants.Fast]\n[variants.fast]\n"), capsys)
+    assert "[variants]fast: differs from variant 'Fast' only in case" in err
