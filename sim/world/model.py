@@ -76,6 +76,7 @@ def simulate(
     events = internals.events_scheduled(env)
     counted = _world_counts(world, server)
     rtt, rtt_spread = world.driver.round_trips()
+    conversations = conversing.records() if conversing else ()
     broken = invariants.check(
         records,
         expected=world.arrived,
@@ -90,6 +91,7 @@ def simulate(
         restarts=faults.restarts(),
         world=counted,
         dropped=conversing.dropped if conversing else 0,
+        conversations=conversations,
     )
     return RunResult(
         variant=variant.name,
@@ -100,7 +102,7 @@ def simulate(
         events=events,
         violations=tuple(broken),
         world=counted,
-        conversations=conversing.records() if conversing else (),
+        conversations=conversations,
     )
 
 
