@@ -92,3 +92,14 @@ def test_sim_run_prints_the_conversation_metrics_only_for_a_scenario_with_conver
     assert list(after)[-len(CONVERSATION_METRICS) :] == list(CONVERSATION_METRICS)
     assert main(["run", "magna", "--json"]) == 0
     assert not set(CONVERSATION_METRICS) & set(json.loads(capsys.readouterr().out)["variants"]["after"])
+
+
+def test_a_headline_finding_on_a_count_per_intent_shows_its_own_decimals_and_not_per_run():
+    from sim.metrics.comparison import BETTER, Verdict
+    from sim.metrics.stats import Estimate
+    from sim.report.headline import finding_text
+
+    less = Estimate(-0.3, -0.35, -0.25, 5)
+    v = Verdict(variant="after", baseline="before", metric="nudges_per_intent", difference=less, verdict=BETTER)
+    old, new = {"nudges_per_intent": Estimate(0.42, 0.4, 0.44, 5)}, {"nudges_per_intent": Estimate(0.12, 0.1, 0.14, 5)}
+    assert finding_text(v, old, new) == "nudges per intent −71 % [−83, −60] (0.420 → 0.120)"
