@@ -11,7 +11,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from sim import console
 from sim.errors import ArgumentError, EnvironmentProblem, ExitCode, SimError
-from sim.metrics.summary import METRICS
+from sim.metrics.summary import ALL_METRICS
 from sim.scenario.load import MAX_REPLICATIONS, MAX_SEED
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ COMMANDS = {  # name → one line of help, in the order `sim` lists them
 def epilog() -> str:
     """Exit codes and metric names (for --threshold and --fail-on-regression), wrapped to 80 columns."""
     lines, line = ["metrics:"], " "
-    for name in METRICS:
+    for name in ALL_METRICS:
         if len(line) + len(name) + 2 > 80:
             lines.append(line)
             line = " "

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from sim.metrics.comparison import Comparison, compare
+from sim.metrics.conversations import conversation_metrics
 from sim.metrics.digest import RunDigest, digest
 from sim.metrics.precision import assess, next_count
 from sim.metrics.records import RunResult
@@ -68,7 +69,10 @@ def run_once(scenario: Scenario, replication: int = 0, *, trace: bool = False) -
     results = {}
     for variant in scenario.variants:
         run = simulate(scenario, variant, replication, trace=trace)
-        results[variant.name] = VariantRun(run, summarize(run.records))
+        metrics = summarize(run.records)
+        if scenario.workload.conversations is not None:
+            metrics |= conversation_metrics(run.conversations)
+        results[variant.name] = VariantRun(run, metrics)
     return results
 
 

@@ -157,7 +157,8 @@ def _cli_thresholds(expressions: list[str], scenarios: list[Scenario]) -> dict[s
             names = [v.name for v in s.variants]
             if {threshold.variant, threshold.reference} - {None} <= set(names):
                 try:
-                    per_scenario[s.name].append(parse_threshold(expression, names, s.baseline))
+                    talk = s.workload.conversations is not None
+                    per_scenario[s.name].append(parse_threshold(expression, names, s.baseline, conversations=talk))
                 except ThresholdError as error:
                     raise ScenarioError(f"--threshold: {s.name}: {error}") from None
     return per_scenario

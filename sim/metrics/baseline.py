@@ -29,7 +29,7 @@ from typing import Any
 from sim.errors import BaselineError
 from sim.metrics.comparison import BETTER, CHANGED, NOT_APPLICABLE, SAME, WORSE, Comparison, Judgement
 from sim.metrics.stats import Estimate, welch_difference
-from sim.metrics.summary import METRICS
+from sim.metrics.summary import ALL_METRICS
 
 FORMAT_VERSION = 2  # 2: null for a metric that does not apply; time series, segments, p-values (json_report)
 READABLE_VERSIONS = (1, 2)  # a format-1 file has no nulls: its replications read the same
@@ -68,7 +68,7 @@ class Change:
             return NOT_APPLICABLE
         if not self.significant:
             return SAME
-        direction = METRICS[self.metric].better
+        direction = ALL_METRICS[self.metric].better
         if direction is None:
             return CHANGED
         return BETTER if (self.difference.mean > 0) == direction else WORSE
@@ -103,7 +103,7 @@ def changes(previous: Previous, comparison: Comparison, watched: Collection[str]
         if old_reps is None:
             skipped.append(f"baseline has no variant {variant!r}: no comparison for it")
             continue
-        for metric in METRICS:
+        for metric in comparison.metrics:
             if any(metric not in r for r in old_reps):
                 skipped.append(f"baseline has no metric {metric!r} for variant {variant!r}: no comparison for it")
                 continue
@@ -119,9 +119,9 @@ def regression_metrics(text: str) -> tuple[str, ...]:
     """`busy_rate,latency_p95_s` → the metrics whose significant worsening fails the run."""
     names = tuple(name.strip() for name in text.split(","))
     for name in names:
-        if name not in METRICS:
-            raise ValueError(f"unknown metric {name!r} (one of {', '.join(METRICS)})")
-        if METRICS[name].better is None:
+        if name not in ALL_METRICS:
+            raise ValueError(f"unknown metric {name!r} (one of {', '.join(ALL_METRICS)})")
+        if ALL_METRICS[name].better is None:
             raise ValueError(f"{name!r} has no better or worse direction, so it cannot regress")
     return names
 

@@ -11,19 +11,20 @@ shown stays the plain 95 % one of that pair.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from sim.metrics import segments as segment_pieces
 from sim.metrics import timeseries as window_pieces
 from sim.metrics.context import RunContext
+from sim.metrics.conversations import conversation_metrics
 from sim.metrics.digest import RunDigest, basis, digest
 from sim.metrics.precision import Stopping
 from sim.metrics.records import RunResult
 from sim.metrics.segments import Segment
 from sim.metrics.stats import Estimate, holm, mean_ci, paired_difference, paired_p_value
-from sim.metrics.summary import METRICS
+from sim.metrics.summary import ALL_METRICS, CONVERSATION_METRICS, METRICS
 from sim.metrics.thresholds import Threshold, ThresholdOutcome, judge
 from sim.metrics.timeseries import TimeSeries
 
@@ -70,6 +71,13 @@ class Comparison:
     timeseries: TimeSeries | None = None  # per time window; None for a comparison built without runs' times
     segments: tuple[Segment, ...] = field(default=())  # per group of messages (outage customers, faults, …)
     stopping: Stopping | None = None  # --precision: how many replications the stopping rule chose, and why
+    # The metrics compared, in ALL_METRICS order: METRICS, and CONVERSATION_METRICS when the runs had conversations.
+    metrics: tuple[str, ...] = tuple(METRICS)
+
+    @property
+    def conversations(self) -> bool:
+        """The runs had customers who wait for answers: their metrics are compared."""
+        return any(m in CONVERSATION_METRICS for m in self.metrics)
 
     @property
     def breached(self) -> list[ThresholdOutcome]:
@@ -101,9 +109,10 @@ def compare(
     """
     context = context or RunContext(duration=0.0)
     ordered = {v: sorted((_digested(r, context) for r in rs), key=lambda r: r.replication) for v, rs in runs.items()}
-    per_rep = {v: [dict(run.metrics) for run in rs] for v, rs in ordered.items()}
+    names = compared_metrics(run.metrics for rs in ordered.values() for run in rs)
+    per_rep = {v: [_complete(run.metrics, names) for run in rs] for v, rs in ordered.items()}
     estimates = {
-        v: {m: mean_ci([rep[m] for rep in reps], bounds=METRICS[m].unit.bounds) for m in METRICS}
+        v: {m: mean_ci([rep[m] for rep in reps], bounds=ALL_METRICS[m].unit.bounds) for m in names}
         for v, reps in per_rep.items()
     }
     verdicts = holm_adjusted(
@@ -111,7 +120,7 @@ def compare(
             verdict(variant, baseline, metric, per_rep[variant], per_rep[baseline])
             for variant in per_rep
             if variant != baseline
-            for metric in METRICS
+            for metric in names
         ]
     )
     outcomes = [outcome for t in thresholds for outcome in judge(t, per_rep, baseline)]
@@ -132,7 +141,24 @@ def compare(
         constant_metrics=constant_metrics(per_rep),
         timeseries=window_pieces.combine({v: [r.windows for r in rs] for v, rs in ordered.items()}, context),
         segments=segment_pieces.combine({v: [r.segments for r in rs] for v, rs in ordered.items()}),
+        metrics=names,
     )
+
+
+def compared_metrics(runs: Iterable[Mapping[str, float]]) -> tuple[str, ...]:
+    """METRICS, and CONVERSATION_METRICS if any run has them (then every run is compared on them)."""
+    seen = {name for run in runs for name in run}
+    return tuple(m for m in ALL_METRICS if m in METRICS or m in seen)
+
+
+def _complete(metrics: Mapping[str, float], names: Sequence[str]) -> dict[str, float]:
+    """A run's metrics on every compared name: a run compared without a context that opened no
+    conversation beside runs that did has their values for none (0 conversations, the rates NaN)."""
+    missing = [m for m in names if m not in metrics]
+    if not missing:
+        return dict(metrics)
+    none = conversation_metrics(())
+    return {m: metrics[m] if m in metrics else none[m] for m in names}
 
 
 def _digested(run: RunDigest | RunResult, context: RunContext) -> RunDigest:
@@ -176,7 +202,7 @@ def judge_difference(metric: str, diff: Estimate, significant: bool | None = Non
         return NOT_APPLICABLE
     if not (diff.excludes_zero() if significant is None else significant):
         return SAME
-    better = METRICS[metric].better
+    better = ALL_METRICS[metric].better
     if better is None:
         return CHANGED  # a cost or a count with no better direction (LLM calls follow answered messages)
     return BETTER if (diff.mean > 0) == better else WORSE

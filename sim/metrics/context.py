@@ -29,3 +29,6 @@ class RunContext:
     shaded: tuple[Shaded, ...] = ()  # fault windows and surges, in start order
     workload: tuple[str, ...] = ()  # what was simulated, a line each, in words
     setup: Mapping[str, Any] = field(default_factory=dict)  # the whole resolved scenario, JSON-ready
+    # The workload has customers who wait for answers: every run reports their metrics (`CONVERSATION_METRICS`),
+    # a run that happened to open none included (0 conversations).
+    conversations: bool = False

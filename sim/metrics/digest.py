@@ -3,7 +3,8 @@
 A day's records are about 20 MB; a hundred replications of them would not fit in the parent.
 The worker that ran a replication computes, from the run's columns, everything the comparison
 and the reports read:
-- the run's metrics (`summarize`, exact: its percentiles are the run's own) and the extra
+- the run's metrics (`summarize`, exact: its percentiles are the run's own), with those of its
+  customers who wait for answers when it has them (`conversation_metrics`), and the extra
   quantities `sim tune` may weigh (`EXTRA_METRICS`);
 - its windows for the time series (`timeseries.run_windows`) and its metrics per segment
   (`segments.run_segments`), which the parent combines exactly as if it held the records;
@@ -31,6 +32,7 @@ from ddsketch import DDSketch
 from sim.metrics.arrays import Columns, columns
 from sim.metrics.columns import SOURCES, RecordColumns
 from sim.metrics.context import RunContext, Shaded
+from sim.metrics.conversations import conversation_metrics
 from sim.metrics.records import MessageRecord, Outcome, RunResult, Source, WorldCounts
 from sim.metrics.segments import RunSegments, run_segments
 from sim.metrics.summary import EXTRA_METRICS, as_columns, summarize
@@ -69,7 +71,7 @@ class RunDigest:
     variant: str
     replication: int
     messages: int
-    metrics: dict[str, float]  # `summarize`: METRICS, exact for this run
+    metrics: dict[str, float]  # `summarize`: METRICS, exact for this run; then CONVERSATION_METRICS if it has them
     extra_metrics: dict[str, float]  # EXTRA_METRICS
     windows: RunWindows
     segments: RunSegments
@@ -92,7 +94,7 @@ def digest(
         variant=run.variant,
         replication=run.replication,
         messages=len(store),
-        metrics=summarize(store),
+        metrics=run_metrics(store, run, context),
         extra_metrics={name: f(store) for name, f in EXTRA_METRICS.items()},
         windows=run_windows(cols, run.commands_per_second, context),
         segments=run_segments(cols, context),
@@ -104,6 +106,15 @@ def digest(
         records=store if keep_records else None,
         records_file=records_file,
     )
+
+
+def run_metrics(store: RecordColumns, run: RunResult, context: RunContext) -> dict[str, float]:
+    """METRICS of the run's records (`store`, in columns), and CONVERSATION_METRICS when its workload has
+    conversations (or, for a run compared without a context, when it opened some)."""
+    found = summarize(store)
+    if context.conversations or run.conversations:
+        found |= conversation_metrics(run.conversations)
+    return found
 
 
 def basis(context: RunContext) -> tuple[float, tuple[Shaded, ...]]:

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from sim.metrics.columns import OUTCOMES, SOURCES, RecordColumns
-from sim.metrics.records import RESOLVED, MessageRecord, Outcome, Source, WorldCounts
+from sim.metrics.columns import NO_BURST, OUTCOMES, SOURCES, RecordColumns
+from sim.metrics.records import RESOLVED, ConversationRecord, MessageKind, MessageRecord, Outcome, Source, WorldCounts
 from sim.metrics.summary import crm_calls, llm_calls, redis_commands
 
 EPSILON = 1e-9
@@ -46,6 +46,7 @@ class Facts:
     restarts: tuple[float, ...] = ()  # when Redis restarted and lost every key
     world: WorldCounts | None = None
     dropped: int = 0  # messages dropped unserved: their conversation's customer had left (no record)
+    conversations: tuple[ConversationRecord, ...] = ()  # what the customers who wait for answers sent
 
 
 def check(records: Sequence[MessageRecord], **facts: Any) -> list[str]:
@@ -386,6 +387,60 @@ def _no_keys_left_behind(records: RecordColumns, facts: Facts) -> list[str]:
     return [f"{len(keys)} lock, queue, grant or batch keys left after the drain: {list(keys[:5])}"]
 
 
+def _conversations_add_up(records: RecordColumns, facts: Facts) -> list[str]:
+    """What each conversation says it sent — intents, nudges and re-sends — is its messages' records plus
+    the ones dropped unserved, each record under its conversation's burst at its place in `sent`; it sent
+    no more intents than it came with, and got no more answered than it sent; the dropped ones add up to
+    the world's count. The conversation metrics (`sim.metrics.conversations`) count from `sent`, the
+    message metrics from the records: this is what keeps the two views of the run one."""
+    if not facts.conversations:
+        return []
+    problems = [
+        f"conversation {talk.burst} ({talk.customer}): {what}"
+        for talk in facts.conversations
+        for what in _conversation_problems(talk)
+    ][:5]
+    dropped = sum(len(talk.dropped) for talk in facts.conversations)
+    if dropped != facts.dropped:
+        problems.append(f"the conversations list {dropped} dropped messages but {facts.dropped} were dropped")
+    expected = _sent_and_served(facts.conversations)  # (message, burst, index) of each served message
+    c = records.column
+    ours = np.isin(c("burst"), [talk.burst for talk in facts.conversations]) & (c("burst") != NO_BURST)
+    found = np.stack([c("message")[ours], c("burst")[ours], c("index")[ours]], axis=1).astype(np.int64)
+    found = found[np.argsort(found[:, 0], kind="stable")]
+    if found.shape != expected.shape or not np.array_equal(found, expected):
+        problems.append(
+            f"the conversations sent {len(expected)} messages that were served, their bursts hold {len(found)} "
+            "records, and these do not match message for message (id, burst, place in the conversation)"
+        )
+    return problems
+
+
+def _conversation_problems(talk: ConversationRecord) -> list[str]:
+    intents = talk.sent.count(MessageKind.INTENT)
+    problems = []
+    if len(talk.sent) != len(talk.messages):
+        problems.append(f"{len(talk.sent)} messages sent but {len(talk.messages)} message ids")
+    if not set(talk.dropped) <= set(talk.messages):
+        problems.append("dropped messages it never sent")
+    if intents > talk.intents:
+        problems.append(f"{intents} intents sent of the {talk.intents} it came with")
+    if talk.answered > intents:
+        problems.append(f"{talk.answered} intents answered of {intents} sent")
+    return problems
+
+
+def _sent_and_served(conversations: Sequence[ConversationRecord]) -> Array:
+    """(message id, burst, index) of every conversation message that was not dropped, by message id."""
+    rows = []
+    for talk in conversations:
+        dropped = set(talk.dropped)
+        rows += [(message, talk.burst, index) for index, message in enumerate(talk.messages) if message not in dropped]
+    found = np.asarray(rows, dtype=np.int64).reshape(-1, 3)
+    ordered: Array = found[np.argsort(found[:, 0], kind="stable")]
+    return ordered
+
+
 Rule = Callable[[RecordColumns, Facts], list[str]]
 CHECKS: tuple[tuple[str, Rule], ...] = (
     ("one outcome per message", _one_outcome_each),
@@ -402,5 +457,8 @@ CHECKS: tuple[tuple[str, Rule], ...] = (
     ("CRM and LLM calls in the metrics equal the calls served", _service_calls_conserved),
     ("no command succeeds while Redis is down", _nothing_answered_while_down),
     ("no lock, queue, grant or batch key left after the drain", _no_keys_left_behind),
+    ("each conversation's messages sent are its records plus its dropped ones", _conversations_add_up),
 )
 NAMES = tuple(name for name, _ in CHECKS)
+# Checks that say something only about a workload with customers who wait for answers (reports name them then).
+CONVERSATION_CHECKS = frozenset({"each conversation's messages sent are its records plus its dropped ones"})

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sim.metrics.stats import mean_ci
-from sim.metrics.summary import METRICS
+from sim.metrics.summary import ALL_METRICS
 from sim.metrics.thresholds import Form, ThresholdOutcome, metric_value
 
 FIRST_STAGE = 5  # n0: replications before the first look (see the module docstring)
@@ -50,8 +50,8 @@ class Target:
     half_width: float
 
     def __post_init__(self) -> None:
-        if self.metric not in METRICS:
-            raise PrecisionError(f"unknown metric {self.metric[:64]!r} (metrics: {', '.join(METRICS)})")
+        if self.metric not in ALL_METRICS:
+            raise PrecisionError(f"unknown metric {self.metric[:64]!r} (metrics: {', '.join(ALL_METRICS)})")
         if not (math.isfinite(self.half_width) and self.half_width > 0):
             raise PrecisionError(
                 f"{self.metric}: the target half-width must be a finite number above 0, got {self.half_width!r}"
@@ -126,8 +126,8 @@ def targets_from(pairs: Sequence[tuple[str, str | float]]) -> tuple[Target, ...]
     """Targets from (metric, value) pairs: a value is a number in the metric's unit or a string with a unit."""
     targets: list[Target] = []
     for metric, value in pairs:
-        if metric not in METRICS:
-            raise PrecisionError(f"unknown metric {_quoted(metric)} (metrics: {', '.join(METRICS)})")
+        if metric not in ALL_METRICS:
+            raise PrecisionError(f"unknown metric {_quoted(metric)} (metrics: {', '.join(ALL_METRICS)})")
         if metric in (t.metric for t in targets):
             raise PrecisionError(f"{metric} has two targets")
         try:
@@ -209,8 +209,9 @@ def _target(
     decided: Mapping[tuple[str, str], tuple[bool, float]],
 ) -> Watched:
     m = target.metric
-    new = [rep[m] for rep in per_replication[variant]]
-    values = new if variant == baseline else [a - rep[m] for a, rep in zip(new, per_replication[baseline], strict=True)]
+    new = [rep.get(m, math.nan) for rep in per_replication[variant]]  # NaN: the runs lack it (no conversations)
+    old = [rep.get(m, math.nan) for rep in per_replication[baseline]]
+    values = new if variant == baseline else [a - b for a, b in zip(new, old, strict=True)]
     width = half_width(values)
     if all(math.isnan(v) for v in values):
         status = Status.NOT_APPLICABLE

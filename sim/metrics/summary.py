@@ -34,6 +34,7 @@ class Metric:
     better: bool | None  # True: a larger value is better; False: a smaller one; None: neither (no verdict)
     unit: Unit
     label: str  # what reports show: what is counted, over which messages
+    decimals: int | None = None  # shown with this many decimals instead of its unit's (a count per intent)
 
 
 METRICS: dict[str, Metric] = {
@@ -63,6 +64,30 @@ METRICS: dict[str, Metric] = {
         Metric("out_of_order", False, Unit.COUNT, "answers that overtook an earlier message's answer"),
     )
 }
+
+
+# Metrics of the customers who wait for answers (`[workload.conversations]`), computed from the run's
+# `ConversationRecord`s (`sim.metrics.conversations`). Kept apart from METRICS: a scenario without
+# conversations has none of them, and its reports stay as they were; one with them compares them like
+# the others (`Comparison.metrics`).
+CONVERSATION_METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric("conversations", None, Unit.COUNT, "conversations (sessions of customers who wait for answers)"),
+        Metric("abandon_rate", False, Unit.RATIO, "conversations whose customer gave up, share of conversations"),
+        Metric(
+            "intents_answered_rate",
+            True,
+            Unit.RATIO,
+            "intents answered, share of the intents customers came with (those never sent included)",
+        ),
+        Metric("nudges_per_intent", False, Unit.COUNT, 'nudges ("?" after the patience ran out) per intent sent', 3),
+        Metric("resends_per_intent", False, Unit.COUNT, "re-sends after a busy apology per intent sent", 3),
+        Metric("dropped_messages", False, Unit.COUNT, "messages dropped unserved: their customer had left"),
+    )
+}
+# Every metric a name may refer to (thresholds, --precision, reports' labels and units).
+ALL_METRICS: dict[str, Metric] = METRICS | CONVERSATION_METRICS
 
 
 def mean_queue_wait(records: Sequence[MessageRecord]) -> float:

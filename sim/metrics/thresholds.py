@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sim.metrics.stats import Estimate, mean_ci
-from sim.metrics.summary import METRICS, Unit
+from sim.metrics.summary import ALL_METRICS, CONVERSATION_METRICS, Unit
 
 SINGLE_RUN = "judged on a single run"  # what an outcome without a confidence interval says
 
@@ -135,8 +135,11 @@ _FORMS = (
 )
 
 
-def parse_threshold(expression: str, variants: Sequence[str], baseline: str | None = None) -> Threshold:
+def parse_threshold(
+    expression: str, variants: Sequence[str], baseline: str | None = None, *, conversations: bool = True
+) -> Threshold:
     """The threshold `expression` states over `variants`; `baseline` (when known) is checked too.
+    `conversations`: whether the scenario has customers who wait for answers (their metrics need them).
 
     Every error is one line naming the expression.
     """
@@ -157,6 +160,8 @@ def parse_threshold(expression: str, variants: Sequence[str], baseline: str | No
         threshold = _relative(text, variant, metric, op, right, variants)
     if baseline is not None:
         _check_reference(threshold, variants, baseline)
+    if not conversations and metric in CONVERSATION_METRICS:
+        raise _error(text, f"{metric} needs customers who wait for answers ([workload.conversations])")
     return threshold
 
 
@@ -165,8 +170,8 @@ def _term(text: str, term: str, variants: Sequence[str]) -> tuple[str | None, st
     if not match:
         raise ThresholdError(f"threshold {_quoted(text)} {_FORMS}")
     variant, metric = match.groups()
-    if metric not in METRICS:
-        raise _error(text, f"unknown metric {_quoted(metric)} (metrics: {', '.join(METRICS)})")
+    if metric not in ALL_METRICS:
+        raise _error(text, f"unknown metric {_quoted(metric)} (metrics: {', '.join(ALL_METRICS)})")
     if variant is not None and variant not in variants:
         raise _error(text, f"unknown variant {_quoted(variant)} (variants: {', '.join(variants)})")
     return variant, metric
@@ -196,7 +201,7 @@ def metric_value(metric: str, value: str) -> float:
     if match is None:
         raise ValueError(f"expected a number, a duration such as '500ms' or a percentage, got {_quoted(value)}")
     number, suffix = match.groups()
-    unit = METRICS[metric].unit
+    unit = ALL_METRICS[metric].unit
     if not math.isfinite(float(number)):
         raise ValueError(f"{_quoted(number)} is not a finite number")
     if suffix is None:
@@ -276,7 +281,7 @@ def _quoted(text: str) -> str:
 
 
 def _names(unit: Unit) -> str:
-    return ", ".join(name for name, m in METRICS.items() if m.unit is unit)
+    return ", ".join(name for name, m in ALL_METRICS.items() if m.unit is unit)
 
 
 # ---------------------------------------------------------------- judging
@@ -305,14 +310,15 @@ def _judge_one(
     per_replication: Mapping[str, Sequence[Mapping[str, float]]],
 ) -> ThresholdOutcome:
     op, metric = threshold.op, threshold.metric
-    values = [float(rep[metric]) for rep in per_replication[variant]]
+    # A metric a run does not have (a conversation metric without conversations) does not apply: NaN.
+    values = [float(rep.get(metric, math.nan)) for rep in per_replication[variant]]
     if reference is None:
         difference = mean_ci(values)
         value = _worst(difference, op)
         passed = op.holds(value, threshold.limit)
         words = f"{metric} {_sign(op, difference)} {_shown(metric, value)}"
     else:
-        before = [float(rep[metric]) for rep in per_replication[reference]]
+        before = [float(rep.get(metric, math.nan)) for rep in per_replication[reference]]
         difference = mean_ci(_paired(values, threshold.factor, before))  # the judgement: exact paired t
         passed = op.holds(_worst(difference, op), 0.0)
         value, words = _relative_value(threshold, variant, reference, values, before)
@@ -393,7 +399,7 @@ def _sign(op: Op, estimate: Estimate) -> str:
 
 
 def _shown(metric: str, value: float) -> str:
-    match METRICS[metric].unit:
+    match ALL_METRICS[metric].unit:
         case Unit.SECONDS:
             return f"{value:.4g} s"
         case Unit.RATIO:

@@ -9,11 +9,11 @@ from typing import assert_never
 
 from sim.metrics.baseline import BaselineDiff
 from sim.metrics.comparison import Comparison
-from sim.metrics.invariants import NAMES
+from sim.metrics.invariants import CONVERSATION_CHECKS, NAMES
 from sim.metrics.precision import Watched
 from sim.metrics.segments import SEGMENT_METRICS, Grouping
 from sim.metrics.stats import Estimate
-from sim.metrics.summary import METRICS, Metric, Unit
+from sim.metrics.summary import ALL_METRICS, Metric, Unit
 from sim.metrics.timeseries import SERIES, TimeSeries
 from sim.report.headline import Headline, headlines
 
@@ -150,7 +150,8 @@ def invariants_status(c: Comparison) -> Paragraph:
     runs = sum(len(r) for r in c.runs.values())
     if c.violations:
         return Paragraph(f"**INVARIANTS BROKEN (a simulator bug):** {'; '.join(c.violations[:10])}")
-    return Paragraph(f"Invariants held in all {runs} runs; checked: {'; '.join(NAMES)}.")
+    checked = [name for name in NAMES if c.conversations or name not in CONVERSATION_CHECKS]
+    return Paragraph(f"Invariants held in all {runs} runs; checked: {'; '.join(checked)}.")
 
 
 def _checks(c: Comparison) -> Block:
@@ -185,7 +186,7 @@ def identical(c: Comparison) -> dict[str, float]:
     runs = [rep for reps in c.per_replication.values() for rep in reps]
     if len(runs) < 2:
         return {}
-    return {m: runs[0][m] for m in METRICS if all(r[m] == runs[0][m] for r in runs)}
+    return {m: runs[0][m] for m in c.metrics if all(r[m] == runs[0][m] for r in runs)}
 
 
 def _identical(c: Comparison) -> list[Block]:
@@ -198,7 +199,7 @@ def _identical(c: Comparison) -> list[Block]:
 
 def _plain(metric: str, value: float) -> str:
     """A value every run had: whole counts without decimals ("0", not "0.0")."""
-    if METRICS[metric].unit is Unit.COUNT and float(value).is_integer():
+    if ALL_METRICS[metric].unit is Unit.COUNT and float(value).is_integer():
         return f"{value:,.0f}"
     return fmt_value(metric, value)
 
@@ -242,7 +243,7 @@ def _width(metric: str, value: float) -> str:
     """A 95 % half-width to three significant digits in the metric's unit: "±1.31 s", "±0.00213"."""
     if not math.isfinite(value):
         return "no interval yet"
-    return f"±{value:.3g}" + (" s" if METRICS[metric].unit is Unit.SECONDS else "")
+    return f"±{value:.3g}" + (" s" if ALL_METRICS[metric].unit is Unit.SECONDS else "")
 
 
 def _precision(c: Comparison) -> list[Block]:
@@ -272,7 +273,8 @@ def _precision(c: Comparison) -> list[Block]:
 def _summary(c: Comparison) -> Table:
     variants = list(c.estimates)
     same = identical(c)
-    rows = tuple((_label(m), *(fmt_estimate(m, c.estimates[v][m]) for v in variants)) for m in METRICS if m not in same)
+    shown = [m for m in c.metrics if m not in same]
+    rows = tuple((_label(m), *(fmt_estimate(m, c.estimates[v][m]) for v in variants)) for m in shown)
     return Table(("metric", *variants), rows)
 
 
@@ -433,7 +435,12 @@ def _name(c: Comparison, variant: str) -> str:
 
 
 def fmt_value(
-    metric: str, value: float, signed: bool = False, metrics: Mapping[str, Metric] = METRICS, *, ms: bool | None = None
+    metric: str,
+    value: float,
+    signed: bool = False,
+    metrics: Mapping[str, Metric] = ALL_METRICS,
+    *,
+    ms: bool | None = None,
 ) -> str:
     """`value` of `metric` (one of `metrics`) as its unit is shown: "1,234.5", "12.35 s", "2.0 ms", "0.125".
 
@@ -443,7 +450,7 @@ def fmt_value(
         return "—"  # a metric that does not apply (no cache: no hit ratio)
     sign = "+" if signed else ""
     unit = metrics[metric].unit
-    decimals = DECIMALS[unit]
+    decimals = DECIMALS[unit] if metrics[metric].decimals is None else metrics[metric].decimals
     match unit:
         case Unit.COUNT:
             return f"{round(value, decimals) + 0.0:{sign},.{decimals}f}"  # + 0.0: no "-0.0" from a rounding error
@@ -466,7 +473,7 @@ def _in_ms(*values: float) -> bool:
     return bool(finite) and max(finite) < SUB_SECOND and round(max(finite) * 1000, 1) > 0
 
 
-def fmt_estimate(metric: str, e: Estimate, signed: bool = False, metrics: Mapping[str, Metric] = METRICS) -> str:
+def fmt_estimate(metric: str, e: Estimate, signed: bool = False, metrics: Mapping[str, Metric] = ALL_METRICS) -> str:
     if not e.applies:
         return "not applicable"
     ms = _in_ms(e.mean, e.low, e.high) if e.n >= 2 else None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sim.metrics.comparison import BETTER, CHANGED, SAME, WORSE, Comparison, Judgement, Verdict
 from sim.metrics.stats import Estimate
-from sim.metrics.summary import METRICS, Unit
+from sim.metrics.summary import ALL_METRICS, Unit
 
 MINUS = "\u2212"  # a real minus sign: "−100 %" reads as a number, "-100 %" as a dash
 
@@ -36,6 +36,10 @@ RANKS: dict[str, Rank] = {
     "lock_lost": Rank(14, "locks lost", "lock_lost"),
     "redis_errors": Rank(15, "Redis errors", "redis_errors"),
     "customers_apologised": Rank(16, "customers apologised to", "customers_apologised"),
+    # Customers who wait for answers: who left, and what was left unanswered.
+    "abandon_rate": Rank(17, "conversations abandoned", "abandon"),
+    "intents_answered_rate": Rank(18, "intents answered", "intents_answered"),
+    "dropped_messages": Rank(19, "messages dropped (customer gone)", "dropped"),
     "latency_answered_p95_s": Rank(20, "p95 latency of answers", "latency_answered"),
     "latency_answered_p50_s": Rank(21, "median latency of answers", "latency_answered"),
     "latency_answered_p99_s": Rank(22, "p99 latency of answers", "latency_answered"),
@@ -46,12 +50,15 @@ RANKS: dict[str, Rank] = {
     "latency_p50_s": Rank(26, "median latency", "latency_answered", alias=True),
     "latency_p99_s": Rank(27, "p99 latency", "latency_answered", alias=True),
     "out_of_order": Rank(30, "answers out of order", "out_of_order"),
+    "nudges_per_intent": Rank(31, "nudges per intent", "nudges"),
+    "resends_per_intent": Rank(32, "re-sends per intent", "resends"),
     "crm_calls": Rank(40, "CRM calls", "crm"),
     "llm_calls": Rank(41, "LLM calls", "llm"),
     "redis_commands": Rank(42, "Redis commands", "redis"),
     "lock_polls": Rank(43, "lock polls", "redis", alias=True),  # most of the Redis commands
     "cache_hit_ratio": Rank(44, "cache hit ratio", "cache"),
     "messages": Rank(50, "messages", "messages"),
+    "conversations": Rank(51, "conversations", "messages"),
 }
 UNRANKED = 1000
 NEGLIGIBLE_S = 0.05  # a latency change below it is shown in milliseconds and named last
@@ -106,23 +113,29 @@ def _headline(c: Comparison, variant: str) -> Headline:
 
 
 def _negligible(v: Verdict) -> bool:
-    return METRICS[v.metric].unit == Unit.SECONDS and abs(v.difference.mean) < NEGLIGIBLE_S
+    return ALL_METRICS[v.metric].unit == Unit.SECONDS and abs(v.difference.mean) < NEGLIGIBLE_S
 
 
 def finding_text(v: Verdict, old: Mapping[str, Estimate], new: Mapping[str, Estimate]) -> str:
     """The difference in the unit a reader thinks in: % for counts, seconds, percentage points for ratios."""
     before, after, d = old[v.metric].mean, new[v.metric].mean, v.difference
     label = rank(v.metric).label
-    match METRICS[v.metric].unit:
+    metric = ALL_METRICS[v.metric]
+    # A count per run, or per something else (a count per intent: its own decimals, no "per run").
+    decimals, per = (1, " per run") if metric.decimals is None else (metric.decimals, "")
+    match metric.unit:
         case Unit.COUNT:
             if before == 0:
                 places = _places(d.mean)
-                return f"{label} {_signed(d.mean, places)} per run{_ci(d, places)} ({_count(before)} → {_count(after)})"
+                return (
+                    f"{label} {_signed(d.mean, places)}{per}{_ci(d, places)}"
+                    f" ({_count(before, decimals)} → {_count(after, decimals)})"
+                )
             scale = 100 / abs(before)
             share = _percent(d.mean * scale)
             # A count cannot fall below zero, so neither can its change below −100 %: the interval is cut there.
             ci = _ci(Estimate(d.mean * scale, max(d.low * scale, -100.0), d.high * scale, d.n), None)
-            return f"{label} {share} %{ci} ({_count(before)} → {_count(after)} per run)"
+            return f"{label} {share} %{ci} ({_count(before, decimals)} → {_count(after, decimals)}{per})"
         case Unit.SECONDS if abs(d.mean) < NEGLIGIBLE_S:
             ms = Estimate(1000 * d.mean, 1000 * d.low, 1000 * d.high, d.n)
             places = _places(ms.mean)
@@ -174,5 +187,5 @@ def _signed(value: float, decimals: int) -> str:
     return text.replace("-", MINUS)
 
 
-def _count(value: float) -> str:
-    return f"{value:,.1f}"
+def _count(value: float, decimals: int = 1) -> str:
+    return f"{value:,.{decimals}f}"

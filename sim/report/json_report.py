@@ -36,7 +36,7 @@ from sim.metrics.comparison import Comparison
 from sim.metrics.precision import Stopping
 from sim.metrics.segments import SEGMENT_METRICS
 from sim.metrics.stats import CONFIDENCE
-from sim.metrics.summary import METRICS, Metric
+from sim.metrics.summary import ALL_METRICS, Metric
 from sim.metrics.timeseries import SERIES, TimeSeries
 from sim.report.numbers import rounded, rounded_estimate
 
@@ -54,7 +54,7 @@ def render(c: Comparison, diff: BaselineDiff | None = None) -> str:
         "setup": c.context.setup,
         "passed": not c.breached,
         "invariant_violations": c.violations,
-        "metrics": _described(METRICS),
+        "metrics": _described({m: ALL_METRICS[m] for m in c.metrics}),
         "constant_metrics": list(c.constant_metrics),
         "family_size": c.family_size,
         "variants": {

@@ -27,7 +27,7 @@ def run_table(scenario: Scenario, metrics: Mapping[str, Mapping[str, float]], re
         lines.append(f"  {variant.name}: {variant.describe()}")
     lines.append("")
     lines.append(f"{'metric':<18}" + "".join(f"{n:>{width}}" for n in names))
-    for key in METRICS:
+    for key in next(iter(metrics.values()), METRICS):  # METRICS, and the conversations' when the runs have them
         lines.append(f"{key:<18}" + "".join(f"{_cell(metrics[n][key]):>{width}}" for n in names))
     return "\n".join(lines)
 

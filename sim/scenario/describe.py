@@ -43,7 +43,11 @@ COUNT_NAMES = {d.FixedCount: "fixed", d.UniformCount: "uniform", d.GeometricCoun
 
 def context(scenario: Scenario) -> RunContext:
     return RunContext(
-        duration=scenario.duration, shaded=shaded(scenario), workload=workload(scenario), setup=setup(scenario)
+        duration=scenario.duration,
+        shaded=shaded(scenario),
+        workload=workload(scenario),
+        setup=setup(scenario),
+        conversations=scenario.workload.conversations is not None,
     )
 
 

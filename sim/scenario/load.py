@@ -17,6 +17,7 @@ from typing import Any
 
 from sim import distributions as d
 from sim.metrics.precision import DEFAULT_MAXIMUM, PrecisionError, Target, parse_targets, targets_from
+from sim.metrics.summary import CONVERSATION_METRICS
 from sim.metrics.thresholds import Threshold, ThresholdError, parse_threshold
 from sim.scenario.model import (
     BACKOFF_KINDS,
@@ -162,7 +163,11 @@ def parse_scenario(data: dict[str, Any], file: str) -> Scenario:
     names = tuple(v.name for v in variants)
     _check_names_differ_beyond_case(top, names)
     baseline = head.string("baseline", names[0], choices=names)
-    thresholds = tuple(_threshold(head, expression, names, baseline) for expression in head.list_of("thresholds", []))
+    talk = workload.conversations is not None
+    thresholds = tuple(
+        _threshold(head, expression, names, baseline, talk) for expression in head.list_of("thresholds", [])
+    )
+    _check_precision(head, precision, talk)
     faults = tuple(parse_fault(f) for f in top.tables("faults"))
     tune = parse_tune_section(top)
     if tune is not None and tune.variant is not None and tune.variant not in names:
@@ -313,13 +318,20 @@ def parse_fault(r: Reader) -> Fault:
     return fault
 
 
-def _threshold(head: Reader, expression: Any, variants: tuple[str, ...], baseline: str) -> Threshold:
+def _threshold(head: Reader, expression: Any, variants: tuple[str, ...], baseline: str, talk: bool) -> Threshold:
     if not isinstance(expression, str):
         head.fail("thresholds", f"expected strings like 'busy_rate<1%', got {expression!r}")
     try:
-        return parse_threshold(expression, variants, baseline)
+        return parse_threshold(expression, variants, baseline, conversations=talk)
     except ThresholdError as error:
         head.fail("thresholds", str(error))
+
+
+def _check_precision(head: Reader, targets: tuple[Target, ...], talk: bool) -> None:
+    """A conversation metric's target needs conversations: without them no run would have it."""
+    for target in targets:
+        if not talk and target.metric in CONVERSATION_METRICS:
+            head.fail("precision", f"{target.metric} needs customers who wait for answers ([workload.conversations])")
 
 
 def _precision(head: Reader) -> tuple[Target, ...]:

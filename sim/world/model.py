@@ -77,6 +77,7 @@ def simulate(
     events = internals.events_scheduled(env)
     counted = _world_counts(world, server)
     rtt, rtt_spread = world.driver.round_trips()
+    conversations = conversing.records() if conversing else ()
     broken = invariants.check(
         records,
         expected=world.arrived,
@@ -91,6 +92,7 @@ def simulate(
         restarts=faults.restarts(),
         world=counted,
         dropped=conversing.dropped if conversing else 0,
+        conversations=conversations,
     )
     return RunResult(
         variant=variant.name,
@@ -101,7 +103,7 @@ def simulate(
         events=events,
         violations=tuple(broken),
         world=counted,
-        conversations=conversing.records() if conversing else (),
+        conversations=conversations,
     )
 
 
