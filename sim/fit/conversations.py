@@ -30,6 +30,7 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import optimize
@@ -42,6 +43,7 @@ from sim.fit.latency import (
     Family,
     Fit,
     censored_candidate,
+    choose,
     fit,
     fit_censored,
     frozen_of,
@@ -113,16 +115,16 @@ def fit_conversations(sessions: Sequence[Session], sessions_per_hour: float) -> 
     )
     nudges = sum(len(s.expired) for s in lived)
     max_nudges = _limit([n for s in lived for n in s.nudges])
-    estimate = _em(_waits(lived, max_nudges), impatience, nudges)
+    impatience, estimate = _fit_patience(_waits(lived, max_nudges), impatience, nudges)
     return ConversationFit(
         sessions=len(lived),
         intents_sent=sum(s.intents for s in lived),
-        messages=estimate.messages,
+        messages=estimate.messages if estimate else _as_sent(lived),
         sent_mean=float(np.mean([s.intents for s in lived])) if lived else 0.0,
         think=fit("think (reply to next intent)", np.array([t for s in lived for t in s.thinks]), GAP_FAMILIES),
-        impatience=estimate.impatience,
-        give_up=estimate.give_up,
-        give_ups=estimate.give_ups,
+        impatience=impatience,
+        give_up=estimate.give_up if estimate else 0.0,
+        give_ups=estimate.give_ups if estimate else 0.0,
         nudges=nudges,
         max_nudges=max_nudges,
         busy=sum(s.busy for s in lived),
@@ -135,6 +137,13 @@ def fit_conversations(sessions: Sequence[Session], sessions_per_hour: float) -> 
         max_resends=_limit([n for s in lived for n in s.resends]),
         sessions_per_hour=sessions_per_hour,
     )
+
+
+def _as_sent(lived: list[_Replayed]) -> d.ChoiceCount:
+    """Intents per session as sent: no patience fitted, so no give-up to correct for."""
+    counts = np.bincount(np.minimum([s.intents for s in lived], MAX_COUNT))
+    kept = np.flatnonzero(counts)
+    return d.ChoiceCount(tuple(int(v) for v in kept), tuple(float(counts[v]) for v in kept))
 
 
 def _limit(counts: list[int]) -> int:
@@ -228,45 +237,44 @@ def _waits(lived: list[_Replayed], max_nudges: int) -> _Waits:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Estimate:
-    impatience: Fit
+    patience: Candidate  # its log-likelihood and AIC are the whole model's (patience, give_up, intents)
     give_up: float
     give_ups: float  # Σw
     messages: d.ChoiceCount
 
 
-def _em(w8: _Waits, first: Fit, nudges: int) -> _Estimate:
-    """The EM of the module's docstring, from the first pass's chosen patience (kept when it is empirical)."""
-    chosen = first.chosen
-    if chosen is None or len(w8.intents) == 0:
-        return _Estimate(impatience=first, give_up=0.0, give_ups=0.0, messages=d.ChoiceCount((1,), (1.0,)))
-    family = chosen.family
-    theta = np.log(_shape_scale(chosen))
+def _fit_patience(w8: _Waits, first: Fit, nudges: int) -> tuple[Fit, _Estimate | None]:
+    """Each family the first pass could fit, refitted by EM with give_up and the intents; the choice by
+    the whole model's AIC (give_up and the intents are common to all, so only the family's parameters count)."""
+    estimates = [e for c in first.candidates if (e := _em(w8, c, nudges)) is not None]
+    estimates.sort(key=lambda e: e.patience.aic)
+    chosen = choose([e.patience for e in estimates])
+    if chosen is None:
+        return first, None
+    refitted = dataclasses.replace(first, candidates=tuple(e.patience for e in estimates), chosen=chosen)
+    return refitted, next(e for e in estimates if e.patience is chosen)
+
+
+def _em(w8: _Waits, start: Candidate, nudges: int) -> _Estimate | None:
+    """The EM of the module's docstring for one family, from the first pass's parameters."""
+    if len(w8.intents) == 0:
+        return None
+    family = start.family
+    theta = np.log(_shape_scale(start))
     values = np.arange(1, int(w8.intents.max()) + 1)
     beyond = np.array([np.sum(w8.intents > v) for v in values], dtype=float)  # sessions with more than v intents
     pmf = np.bincount(w8.intents - 1, minlength=len(values)) / len(w8.intents)
-    give_up, given = 0.5, np.zeros(len(w8.intents))
+    give_up = 0.5
     for _ in range(EM_ROUNDS):
-        frozen = frozen_of(family, *np.exp(theta))
-        f_last, f_earlier = frozen.cdf(w8.last), frozen.cdf(w8.earlier)
-        survival = np.cumsum(pmf[::-1])[::-1]  # P(intents ≥ v)
-        complete = pmf[w8.intents - 1]
-        outlasted = (1 - f_last) * complete
-        stayed = f_last * (1 - give_up) * complete * w8.last_at_limit
-        left = f_last * give_up * survival[w8.intents - 1]
-        total = np.maximum(outlasted + stayed + left, 1e-300)
-        given = left / total
-        u_last = (stayed + left) / total
-        u_earlier = np.where(
-            w8.earlier_at_limit, f_earlier * (1 - give_up) / np.maximum(1 - give_up * f_earlier, 1e-300), 0.0
-        )
-        stays = nudges + float(u_earlier.sum() + (stayed / total).sum())
-        new_give_up = given.sum() / (stays + given.sum()) if stays + given.sum() > 0 else 0.0
-        ended = np.bincount(w8.intents - 1, weights=1 - given, minlength=len(values))
+        e = _expect(w8, frozen_of(family, *np.exp(theta)), give_up, pmf)
+        stays = nudges + float(e.u_earlier.sum() + e.stayed.sum())
+        new_give_up = e.given.sum() / (stays + e.given.sum()) if stays + e.given.sum() > 0 else 0.0
+        ended = np.bincount(w8.intents - 1, weights=1 - e.given, minlength=len(values))
         at_risk = beyond + ended  # a give-up at v has v or more intents: it is at risk only below v
         hazard = np.divide(ended, at_risk, out=np.zeros(len(values)), where=at_risk > 0)
         new_pmf = hazard * np.concatenate([[1.0], np.cumprod(1 - hazard)[:-1]])
         new_pmf[-1] += max(0.0, 1 - new_pmf.sum())  # the mass the last value's censoring leaves above it
-        new_theta = _patience_step(family, theta, w8, u_earlier, u_last)
+        new_theta = _patience_step(family, theta, w8, e.u_earlier, e.u_last)
         done = (
             abs(new_give_up - give_up) < EM_TOLERANCE
             and np.max(np.abs(new_pmf - pmf)) < EM_TOLERANCE
@@ -275,14 +283,54 @@ def _em(w8: _Waits, first: Fit, nudges: int) -> _Estimate:
         give_up, pmf, theta = float(new_give_up), new_pmf, new_theta
         if done:
             break
-    shape, scale = np.exp(theta)
+    shape, scale = (float(v) for v in np.exp(theta))
     censored = np.concatenate([w8.earlier, w8.last[np.isfinite(w8.last)]])
-    refit = censored_candidate(family, float(shape), float(scale), w8.expired, censored)
-    impatience = first if refit is None else dataclasses.replace(first, chosen=refit)
+    refit = censored_candidate(family, shape, scale, w8.expired, censored)
+    if refit is None:
+        return None
+    e = _expect(w8, frozen_of(family, shape, scale), give_up, pmf)
+    log_likelihood = e.log_likelihood + nudges * math.log(max(1 - give_up, 1e-300))
+    if not math.isfinite(log_likelihood):
+        return None
+    patience = dataclasses.replace(
+        refit,
+        log_likelihood=log_likelihood,
+        aic=2 * len(refit.parameters) - 2 * log_likelihood,
+        ks_statistic=math.nan,  # no test for this mixture of censorings
+    )
     kept = pmf > 0
     messages = d.ChoiceCount(tuple(int(v) for v in values[kept]), tuple(float(p) for p in pmf[kept]))
     return _Estimate(
-        impatience=impatience, give_up=min(max(give_up, 0.0), 1.0), give_ups=float(given.sum()), messages=messages
+        patience=patience, give_up=min(max(give_up, 0.0), 1.0), give_ups=float(e.given.sum()), messages=messages
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Expected:
+    given: np.ndarray  # per session: P(it gave up)
+    stayed: np.ndarray  # per session: P(its last wait outlived its patience at the nudge limit, and it stayed)
+    u_last: np.ndarray  # per session: P(its patience ran out during its last wait)
+    u_earlier: np.ndarray  # per earlier wait: P(the patience ran out during it)
+    log_likelihood: float  # of the waits and intents, without the nudges' (1 − give_up) factors
+
+
+def _expect(w8: _Waits, frozen: Any, give_up: float, pmf: np.ndarray) -> _Expected:
+    """The E-step."""
+    f_last, f_earlier = frozen.cdf(w8.last), frozen.cdf(w8.earlier)
+    survival = np.cumsum(pmf[::-1])[::-1]  # P(intents ≥ v)
+    complete = pmf[w8.intents - 1]
+    outlasted = (1 - f_last) * complete
+    stayed = f_last * (1 - give_up) * complete * w8.last_at_limit
+    left = f_last * give_up * survival[w8.intents - 1]
+    total = np.maximum(outlasted + stayed + left, 1e-300)
+    at_limit = np.maximum(1 - give_up * f_earlier, 1e-300)  # outlived, or ran out and stayed silently
+    earlier = np.where(w8.earlier_at_limit, np.log(at_limit), frozen.logsf(w8.earlier))
+    return _Expected(
+        given=left / total,
+        stayed=stayed / total,
+        u_last=(stayed + left) / total,
+        u_earlier=np.where(w8.earlier_at_limit, f_earlier * (1 - give_up) / at_limit, 0.0),
+        log_likelihood=float(np.sum(frozen.logpdf(w8.expired)) + np.sum(earlier) + np.sum(np.log(total))),
     )
 
 

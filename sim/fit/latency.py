@@ -90,11 +90,11 @@ def fit(quantity: str, observed: np.ndarray, families: tuple[Family, ...] = LATE
     sample = _subsample(samples)
     fitted = [c for family in families if (c := _FITTERS[family](sample, samples)) is not None]
     fitted.sort(key=lambda c: c.aic)
-    chosen = _choose([c for c in fitted if c.passes])
+    chosen = choose([c for c in fitted if c.passes])
     return Fit(quantity=quantity, samples=samples, raised=raised, candidates=tuple(fitted), chosen=chosen)
 
 
-def _choose(passing: list[Candidate]) -> Candidate | None:
+def choose(passing: list[Candidate]) -> Candidate | None:
     """The lowest AIC; but within 2 of it (no real support for the better one: Burnham and Anderson),
     the candidate with the fewest parameters: exponential gaps stay exponential, not a Weibull of shape 1.02."""
     if not passing:
@@ -285,7 +285,7 @@ def fit_censored(quantity: str, events: np.ndarray, censored: np.ndarray) -> Fit
     families = CENSORED_FAMILIES if len(events) >= MIN_SAMPLES else (Family.EXPONENTIAL,)
     fitted = [c for f in families if (c := _censored_candidate(f, data, events, censored)) is not None]
     fitted.sort(key=lambda c: c.aic)
-    return Fit(quantity=quantity, samples=events, raised=0, candidates=tuple(fitted), chosen=_choose(fitted))
+    return Fit(quantity=quantity, samples=events, raised=0, candidates=tuple(fitted), chosen=choose(fitted))
 
 
 def _censored_candidate(

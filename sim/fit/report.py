@@ -4,6 +4,7 @@ plots; the arrivals, sessions and bad rows. Markdown for people, fit.json for pr
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -235,8 +236,8 @@ def _fit_json(fitted: Fit) -> dict[str, Any]:
                 "family": str(c.family),
                 "parameters": dict(c.parameters),
                 "aic": c.aic,
-                "ks_p": c.ks_p,
-                "passes": c.passes,
+                "ks_p": None if math.isnan(c.ks_p) else c.ks_p,  # None: censored data, no test
+                "passes": None if math.isnan(c.ks_p) else c.passes,
             }
             for c in fitted.candidates
         ],

@@ -177,8 +177,8 @@ def _distribution_lines(key: str, fitted: Fit, empirical: _EmpiricalWriter) -> l
 
 
 def _check(c: Candidate) -> str:
-    if math.isnan(c.ks_p):  # censored data: no KS test
-        return f"largest distance to Kaplan-Meier {c.ks_statistic:.3g}"
+    if math.isnan(c.ks_p):
+        return "no KS test for censored data"
     return f"KS p = {c.ks_p:.3g}"
 
 
