@@ -115,7 +115,10 @@ def fit_conversations(sessions: Sequence[Session], sessions_per_hour: float) -> 
     )
     nudges = sum(len(s.expired) for s in lived)
     max_nudges = _limit([n for s in lived for n in s.nudges])
-    impatience, estimate = _fit_patience(_waits(lived, max_nudges), impatience, nudges)
+    # No nudge: no patience ever seen to run out, so none to tell a give-up from a completed session by.
+    impatience, estimate = (
+        _fit_patience(_waits(lived, max_nudges), impatience, nudges) if nudges else (impatience, None)
+    )
     return ConversationFit(
         sessions=len(lived),
         intents_sent=sum(s.intents for s in lived),
@@ -153,14 +156,17 @@ def _limit(counts: list[int]) -> int:
     return min(int(np.quantile(counts, LIMIT_QUANTILE, method="higher")), MAX_RETRIES)
 
 
+_REPLY, _SEND, _OWN_REPLY = 0, 1, 2  # the order of a reply, a message and its own 0 s reply at one instant
+
+
 def _replay(session: Session) -> _Replayed:
     """The session's sends and replies in time order (a reply first at a tie: the customer hears it
-    before it acts), walked as the simulator's customer walks them."""
-    events: list[tuple[float, int, int, Outcome | None]] = []  # (time, 0 reply / 1 send, message, outcome)
+    before it acts; unless it answers that very message), walked as the simulator's customer walks them."""
+    events: list[tuple[float, int, int, Outcome | None]] = []  # (time, order at a tie, message, outcome)
     for k, m in enumerate(session.messages):
-        events.append((m.at, 1, k, None))
-        if m.reply_s is not None:
-            events.append((m.at + m.reply_s, 0, k, m.outcome))
+        events.append((m.at, _SEND, k, None))
+        if m.reply_s is not None:  # a reply at its own message's instant (0 s) comes after the message
+            events.append((m.at + m.reply_s, _REPLY if m.reply_s > 0 else _OWN_REPLY, k, m.outcome))
     events.sort(key=lambda e: (e[0], e[1], e[2]))
     thinks, expired, outlasted, delays = [], [], [], []
     nudges, resends = [], []
@@ -170,8 +176,8 @@ def _replay(session: Session) -> _Replayed:
     busy_at: float | None = None  # a busy apology heard since its last message
     busy = 0
     last: tuple[float, int] | None = None  # the wait the answer of the latest intent ended
-    for at, is_send, k, outcome in events:
-        if is_send:
+    for at, order, k, outcome in events:
+        if order == _SEND:
             if not group:
                 if answered_at is not None:
                     thinks.append(at - answered_at)

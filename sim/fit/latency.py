@@ -85,7 +85,7 @@ def fit(quantity: str, observed: np.ndarray, families: tuple[Family, ...] = LATE
     samples = np.asarray(observed, dtype=float)
     raised = int(np.sum(samples < MIN_SECONDS))
     samples = np.sort(np.maximum(samples, MIN_SECONDS))
-    if len(samples) < MIN_SAMPLES:
+    if len(samples) < MIN_SAMPLES or samples[0] == samples[-1]:  # too few, or one value (scipy's fits fail on it)
         return Fit(quantity=quantity, samples=samples, raised=raised, candidates=(), chosen=None)
     sample = _subsample(samples)
     fitted = [c for family in families if (c := _FITTERS[family](sample, samples)) is not None]
@@ -282,7 +282,8 @@ def fit_censored(quantity: str, events: np.ndarray, censored: np.ndarray) -> Fit
     events = np.sort(np.maximum(np.asarray(events, dtype=float), MIN_SECONDS))
     censored = np.maximum(np.asarray(censored, dtype=float), MIN_SECONDS)
     data = stats.CensoredData(uncensored=events, right=censored)
-    families = CENSORED_FAMILIES if len(events) >= MIN_SAMPLES else (Family.EXPONENTIAL,)
+    spread = len(events) >= MIN_SAMPLES and events[0] < events[-1]  # scipy's shape fits need varied events
+    families = CENSORED_FAMILIES if spread else (Family.EXPONENTIAL,)
     fitted = [c for f in families if (c := _censored_candidate(f, data, events, censored)) is not None]
     fitted.sort(key=lambda c: c.aic)
     return Fit(quantity=quantity, samples=events, raised=0, candidates=tuple(fitted), chosen=choose(fitted))
@@ -297,7 +298,10 @@ def _censored_candidate(
             return None
         shape, scale = 1.0, min(exposure / max(len(events), 1), MAX_DURATION)  # no event: a lower bound
     else:
-        shape, _, scale = _CENSORED_DISTS[family].fit(data, floc=0)
+        try:
+            shape, _, scale = _CENSORED_DISTS[family].fit(data, floc=0)
+        except stats.FitError:  # the optimiser left the family's range: this family does not fit
+            return None
     return censored_candidate(family, shape, scale, events, censored)
 
 
@@ -318,7 +322,7 @@ def censored_candidate(
     if family is Family.EXPONENTIAL:
         parameters, dist, k = {"mean": scale}, d.Exponential(float(scale)), 1
     elif family is Family.LOGNORMAL:
-        if not 0 < shape <= math.log(1000) / d.Z95:
+        if not MIN_LOG_SIGMA <= shape <= math.log(1000) / d.Z95:  # the file's p95 must show above its median
             return None
         median, p95 = float(scale), float(scale * math.exp(d.Z95 * shape))
         dist, parameters, k = d.LogNormal(median, p95), {"median": median, "p95": p95}, 2

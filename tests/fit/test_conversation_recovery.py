@@ -15,6 +15,7 @@ from sim.cli import main
 from sim.experiment import run_once
 from sim.fit.export import write_logs
 from sim.scenario import load_scenario
+from sim.scenario.model import MAX_RETRIES
 
 KNOWN = Path(__file__).with_name("known-conversations.toml")
 
@@ -97,3 +98,29 @@ def test_bursts_stay_the_default_without_a_conversation_section(tmp_path):
 
 def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat()
+
+
+ODD_LOGS = {
+    "one message per session": [(60 * i, f"c{i}", "answered", 3.0) for i in range(50)],
+    "every message before a reply 900 days late": [
+        (60 * i + k, f"c{i}", "answered", 86400.0 * 900) for i in range(30) for k in range(3)
+    ],
+    "busy apologies at the message's own instant": [
+        (60 * i + k * 0.5, f"c{i}", "busy", 0) for i in range(30) for k in range(5)
+    ],
+    "300 nudges one second apart": [(k, "c", "answered", 1e6) for k in range(300)],
+    "one row": [(0, "c", "", 1.0)],
+}
+
+
+@pytest.mark.parametrize("case", list(ODD_LOGS))
+def test_odd_logs_give_a_conversation_section_inside_the_scenario_limits(tmp_path, case):
+    start = datetime(2024, 3, 4, tzinfo=UTC).timestamp()
+    log = tmp_path / "m.csv"
+    rows = "".join(f"{_iso(start + t)},{c},{o},{r}\n" for t, c, o, r in ODD_LOGS[case])
+    log.write_text("timestamp,customer,outcome,reply_s\n" + rows)
+    out = tmp_path / "s.toml"
+    assert main(["fit", str(log), "--out", str(out), "--customers", "conversations"]) == 0
+    got = load_scenario(out).workload.conversations
+    assert got is not None and 0 <= got.give_up <= 1 and 0 <= got.resend <= 1
+    assert 0 <= got.max_nudges <= MAX_RETRIES and 0 <= got.max_resends <= MAX_RETRIES
