@@ -12,8 +12,9 @@ right-censored. A reply to an already answered intent is ignored, as the custome
 A customer who gives up leaves no mark in a log: its last wait looks like any other that a reply
 ended; nor does one that ran out of patience with no nudge left and waited on. So the patience
 distribution, `give_up` and the intents per session are estimated together by maximum likelihood,
-by EM. The family of the patience is chosen first among the candidates fitted to the waits as
-right-censored data (`latency.fit_censored`: scipy.stats.CensoredData, AIC). Then, in turn:
+by EM, once per candidate family, started from its fit to the waits as right-censored data
+(`latency.fit_censored`: scipy.stats.CensoredData); the family with the lowest AIC of the whole
+model wins (within 2, the fewest parameters). Each EM repeats, in turn:
 - E-step. A session whose last wait was r after n intents is complete (n intents; patience over r,
   or under r with no nudge left and the draw said stay) or a give-up (n or more intents, patience
   under r, the draw said leave): w is its probability of a give-up, u of a patience under r. An
