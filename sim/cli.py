@@ -215,6 +215,11 @@ def _fit_commands(commands: Any) -> None:
         "--cache-ttl", type=_duration, default=300.0, metavar="DURATION",
         help="returns within it are counted as possible cache hits (default 300s)",
     )  # fmt: skip
+    fit.add_argument(
+        "--customers", choices=("bursts", "conversations"), default="bursts",
+        help="write open-loop bursts (default) or customers who wait for answers ([workload.conversations]; "
+        "needs reply_s in the message log)",
+    )  # fmt: skip
     _log_options(fit)
     fit.set_defaults(handler=_fit)
 

@@ -15,7 +15,7 @@ from sim.errors import ArgumentError, ExitCode
 from sim.fit import report, validate
 from sim.fit.logs import Logs, parse_columns, read_logs
 from sim.fit.observed import Observable, observed
-from sim.fit.scenario_file import check_target, scenario_name, write_scenario
+from sim.fit.scenario_file import Customers, check_target, scenario_name, write_scenario
 from sim.fit.world import fit_world
 from sim.report.folder import prepare, write_atomically
 from sim.scenario.load import REPORT_NAME, load_scenario
@@ -32,7 +32,10 @@ def run_fit(args: argparse.Namespace) -> int:
     if args.report is not None:
         prepare(Path(args.report), f"{name}-fit")
     logs = read_checked(args)
-    world = fit_world(logs, args.session_gap, args.cache_ttl)
+    conversations = args.customers == Customers.CONVERSATIONS
+    if conversations and not any(m.reply_s is not None for m in logs.messages):
+        raise ArgumentError("--customers conversations: the message log has no reply times (reply_s) to fit them from")
+    world = fit_world(logs, args.session_gap, args.cache_ttl, conversations=conversations)
     written = write_scenario(world, out)
     load_scenario(out)  # what sim fit writes, sim reads: a failure here is a bug in sim (exit 2 would blame the user)
     print(f"{len(logs.messages):,} messages, {len(logs.calls):,} service calls → {', '.join(map(str, written))}")

@@ -14,12 +14,14 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 from scipy import optimize, special, stats
 
 from sim import distributions as d
 from sim.scenario.load import MAX_SHAPE, MIN_SHAPE
+from sim.scenario.reader import MAX_DURATION
 
 ALPHA = 0.05  # the KS test's level
 AIC_EVEN = 2.0  # AIC differences below this do not tell two candidates apart
@@ -83,16 +85,16 @@ def fit(quantity: str, observed: np.ndarray, families: tuple[Family, ...] = LATE
     samples = np.asarray(observed, dtype=float)
     raised = int(np.sum(samples < MIN_SECONDS))
     samples = np.sort(np.maximum(samples, MIN_SECONDS))
-    if len(samples) < MIN_SAMPLES:
+    if len(samples) < MIN_SAMPLES or samples[0] == samples[-1]:  # too few, or one value (scipy's fits fail on it)
         return Fit(quantity=quantity, samples=samples, raised=raised, candidates=(), chosen=None)
     sample = _subsample(samples)
     fitted = [c for family in families if (c := _FITTERS[family](sample, samples)) is not None]
     fitted.sort(key=lambda c: c.aic)
-    chosen = _choose([c for c in fitted if c.passes])
+    chosen = choose([c for c in fitted if c.passes])
     return Fit(quantity=quantity, samples=samples, raised=raised, candidates=tuple(fitted), chosen=chosen)
 
 
-def _choose(passing: list[Candidate]) -> Candidate | None:
+def choose(passing: list[Candidate]) -> Candidate | None:
     """The lowest AIC; but within 2 of it (no real support for the better one: Burnham and Anderson),
     the candidate with the fewest parameters: exponential gaps stay exponential, not a Weibull of shape 1.02."""
     if not passing:
@@ -260,3 +262,89 @@ _FITTERS: dict[Family, Callable[[np.ndarray, np.ndarray], Candidate | None]] = {
     Family.WEIBULL: _weibull,
     Family.LOGNORMAL_MIXTURE: _lognormal_mixture,
 }
+
+
+CENSORED_FAMILIES = (Family.EXPONENTIAL, Family.LOGNORMAL, Family.GAMMA, Family.WEIBULL)
+_CENSORED_DISTS = {
+    Family.EXPONENTIAL: stats.expon,
+    Family.LOGNORMAL: stats.lognorm,
+    Family.GAMMA: stats.gamma,
+    Family.WEIBULL: stats.weibull_min,
+}
+
+
+def fit_censored(quantity: str, events: np.ndarray, censored: np.ndarray) -> Fit:
+    """Seconds of which some are only known to exceed a value (right-censored): each candidate fitted
+    by maximum likelihood on `scipy.stats.CensoredData` (log-likelihood Σ log f(event) + Σ log S(censored)),
+    ranked by AIC with the same parsimony rule. No KS test applies to censored data: each candidate's
+    `ks_statistic` is its largest distance to the Kaplan–Meier estimate (`scipy.stats.ecdf`), and its
+    `ks_p` is NaN. Fewer than MIN_SAMPLES events: the exponential alone (its MLE, events / exposure)."""
+    events = np.sort(np.maximum(np.asarray(events, dtype=float), MIN_SECONDS))
+    censored = np.maximum(np.asarray(censored, dtype=float), MIN_SECONDS)
+    data = stats.CensoredData(uncensored=events, right=censored)
+    spread = len(events) >= MIN_SAMPLES and events[0] < events[-1]  # scipy's shape fits need varied events
+    families = CENSORED_FAMILIES if spread else (Family.EXPONENTIAL,)
+    fitted = [c for f in families if (c := _censored_candidate(f, data, events, censored)) is not None]
+    fitted.sort(key=lambda c: c.aic)
+    return Fit(quantity=quantity, samples=events, raised=0, candidates=tuple(fitted), chosen=choose(fitted))
+
+
+def _censored_candidate(
+    family: Family, data: stats.CensoredData, events: np.ndarray, censored: np.ndarray
+) -> Candidate | None:
+    if family is Family.EXPONENTIAL:  # closed form, and defined with a single event
+        exposure = float(events.sum() + censored.sum())
+        if exposure <= 0:
+            return None
+        shape, scale = 1.0, min(exposure / max(len(events), 1), MAX_DURATION)  # no event: a lower bound
+    else:
+        try:
+            shape, _, scale = _CENSORED_DISTS[family].fit(data, floc=0)
+        except stats.FitError:  # the optimiser left the family's range: this family does not fit
+            return None
+    return censored_candidate(family, shape, scale, events, censored)
+
+
+def frozen_of(family: Family, shape: float, scale: float) -> Any:
+    """The scipy.stats distribution of a censored candidate (the exponential ignores `shape`)."""
+    if family is Family.EXPONENTIAL:
+        return stats.expon(scale=scale)
+    return _CENSORED_DISTS[family](shape, scale=scale)
+
+
+def censored_candidate(
+    family: Family, shape: float, scale: float, events: np.ndarray, censored: np.ndarray
+) -> Candidate | None:
+    """The candidate of these parameters, scored on the events and the right-censored values
+    (None: outside the scenario file's limits)."""
+    frozen = frozen_of(family, shape, scale)
+    dist: d.Distribution
+    if family is Family.EXPONENTIAL:
+        parameters, dist, k = {"mean": scale}, d.Exponential(float(scale)), 1
+    elif family is Family.LOGNORMAL:
+        if not MIN_LOG_SIGMA <= shape <= math.log(1000) / d.Z95:  # the file's p95 must show above its median
+            return None
+        median, p95 = float(scale), float(scale * math.exp(d.Z95 * shape))
+        dist, parameters, k = d.LogNormal(median, p95), {"median": median, "p95": p95}, 2
+    elif not MIN_SHAPE <= shape <= MAX_SHAPE:
+        return None
+    else:
+        dist = d.Gamma(float(shape), float(scale)) if family is Family.GAMMA else d.Weibull(float(shape), float(scale))
+        parameters, k = {"shape": shape, "scale": scale}, 2
+    log_likelihood = float(np.sum(frozen.logpdf(events)) + np.sum(frozen.logsf(censored)))
+    if not math.isfinite(log_likelihood):
+        return None
+    grid = np.unique(events)
+    km = stats.ecdf(stats.CensoredData(uncensored=events, right=censored)).cdf
+    distance = float(np.max(np.abs(km.evaluate(grid) - frozen.cdf(grid)))) if len(grid) else math.nan
+    return Candidate(
+        family=family,
+        parameters=tuple((key, float(v)) for key, v in parameters.items()),
+        log_likelihood=log_likelihood,
+        aic=2 * k - 2 * log_likelihood,
+        ks_statistic=distance,
+        ks_p=math.nan,
+        distribution=dist,
+        cdf=frozen.cdf,
+        ppf=frozen.ppf,
+    )

@@ -4,6 +4,7 @@ plots; the arrivals, sessions and bad rows. Markdown for people, fit.json for pr
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,9 @@ def fits_of(world: FittedWorld) -> dict[str, Fit]:
         found["crm"] = world.crm
     if world.llm is not None:
         found["llm"] = world.llm
+    if world.conversations is not None:
+        found["think"] = world.conversations.think
+        found["resend_delay"] = world.conversations.resend_delay
     return found
 
 
@@ -38,7 +42,7 @@ def write(world: FittedWorld, out: Path, name: str, scenario: str) -> Path:
 
 def markdown(world: FittedWorld, scenario: str, images: list[str]) -> str:
     lines = [f"# Fit of {len(world.logs.files)} log file(s) → `{scenario}`", ""]
-    lines += _input(world) + _arrivals(world, images) + _sessions(world, images)
+    lines += _input(world) + _arrivals(world, images) + _sessions(world, images) + _conversations(world)
     for key, fitted in fits_of(world).items():
         lines += _fit_section(key, fitted, images)
     return "\n".join(lines) + "\n"
@@ -95,6 +99,46 @@ def _sessions(world: FittedWorld, images: list[str]) -> list[str]:
         "",
         *_image("burst_sizes.png", images),
     ]
+
+
+def _conversations(world: FittedWorld) -> list[str]:
+    c = world.conversations
+    if c is None:
+        return []
+    b = world.behaviour
+    told = b.before_reply + b.after_reply
+    rows = [
+        ("sessions_per_hour", f"{c.sessions_per_hour:.4g}", "sessions started per hour over the log"),
+        ("messages (mean)", f"{c.messages.mean():.4g}", f"intents per session; {c.sent_mean:.4g} as sent, "
+         "give-ups' sessions right-censored (EM, discrete Kaplan-Meier)"),
+        ("think", _described(c.think), "reply to the next intent (AIC among candidates, KS test)"),
+        ("impatience", _described(c.impatience), f"{c.nudges:,} nudge gaps, the waits a reply ended right-censored "
+         "(scipy.stats.CensoredData, AIC), refitted with give_up by EM"),
+        ("give_up", f"{c.give_up:.3f}", f"~{c.give_ups:.0f} give-ups / (their sum + nudges + silent expiries): EM"),
+        ("max_nudges", str(c.max_nudges), "99th percentile of nudges per intent"),
+        ("resend", f"{c.resend:.3f}", f"{c.resent:,} of {c.busy:,} busy apologies followed by a message before "
+         "the answer (an answer that comes first hides a re-send: biased low)"),
+        ("resend_delay", _described(c.resend_delay), "busy apology to the re-send"),
+        ("max_resends", str(c.max_resends), "99th percentile of re-sends per intent"),
+    ]  # fmt: skip
+    return [
+        "## Customers who wait for answers (`[workload.conversations]`)",
+        f"Later messages sent before the previous message's reply: {_share(b.before_reply, told)}; after it: "
+        f"{_share(b.after_reply, told)}. Each session replayed as the simulator's customer lives it: a message "
+        "with nothing outstanding is an intent, one after a busy apology a re-send, any other a nudge.",
+        "",
+        "| parameter | fitted | from |",
+        "|---|---|---|",
+        *(f"| `{k}` | {v} | {why} |" for k, v, why in rows),
+        "",
+    ]
+
+
+def _described(fitted: Fit) -> str:
+    if fitted.chosen is None:
+        return f"empirical, mean {fitted.distribution.mean():.4g} s" if len(fitted.samples) else "none observed"
+    parameters = ", ".join(f"{k} {v:.4g}" for k, v in fitted.chosen.parameters)
+    return f"{fitted.chosen.family} ({parameters}), mean {fitted.chosen.distribution.mean():.4g} s"
 
 
 def _fit_section(key: str, fitted: Fit, images: list[str]) -> list[str]:
@@ -159,6 +203,27 @@ def as_json(world: FittedWorld) -> dict[str, Any]:
         },
         "fits": {key: _fit_json(f) for key, f in fits_of(world).items()},
         "redis_rtt_s": world.redis_rtt,
+        "conversations": None if world.conversations is None else _conversations_json(world),
+    }
+
+
+def _conversations_json(world: FittedWorld) -> dict[str, Any]:
+    c = world.conversations
+    assert c is not None
+    return {
+        "sessions_per_hour": c.sessions_per_hour,
+        "messages": {"values": list(c.messages.values), "weights": list(c.messages.weights), "mean": c.messages.mean()},
+        "intents_sent_mean": c.sent_mean,
+        "think_mean_s": c.think.distribution.mean() if len(c.think.samples) else None,
+        "impatience": _fit_json(c.impatience),
+        "impatience_mean_s": c.impatience.distribution.mean() if c.impatience.chosen else None,
+        "give_up": c.give_up,
+        "give_ups_expected": c.give_ups,
+        "nudges": c.nudges,
+        "max_nudges": c.max_nudges,
+        "resend": c.resend,
+        "busy": c.busy,
+        "max_resends": c.max_resends,
     }
 
 
@@ -171,8 +236,8 @@ def _fit_json(fitted: Fit) -> dict[str, Any]:
                 "family": str(c.family),
                 "parameters": dict(c.parameters),
                 "aic": c.aic,
-                "ks_p": c.ks_p,
-                "passes": c.passes,
+                "ks_p": None if math.isnan(c.ks_p) else c.ks_p,  # None: censored data, no test
+                "passes": None if math.isnan(c.ks_p) else c.passes,
             }
             for c in fitted.candidates
         ],

@@ -4,16 +4,18 @@ distribution resamples, as CSV files beside it)."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
 
 from sim import distributions as d
 from sim.errors import ArgumentError, EnvironmentProblem
-from sim.fit.latency import Fit
+from sim.fit.latency import Candidate, Fit
 from sim.fit.world import FittedWorld
 from sim.scenario.load import MAX_CSV_ROWS, REPORT_NAME
 from sim.scenario.reader import one_line
@@ -21,6 +23,13 @@ from sim.scenario.reader import one_line
 MAX_EMPIRICAL = 10_000  # values written for an empirical distribution: its quantiles when there are more
 assert MAX_EMPIRICAL < MAX_CSV_ROWS
 _EmpiricalWriter = Callable[[str, Fit], str]  # (scenario key, fit) → the CSV file's name, written beside
+
+
+class Customers(StrEnum):
+    """`sim fit --customers`: how the written scenario's customers behave."""
+
+    BURSTS = "bursts"  # open loop: [workload] bursts, their gaps not waiting for replies
+    CONVERSATIONS = "conversations"  # closed loop: [workload.conversations], bursts off
 
 
 def scenario_name(out: Path) -> str:
@@ -76,7 +85,7 @@ def render(world: FittedWorld, name: str, empirical: _EmpiricalWriter) -> str:
         "replications = 10",
         "",
         "[workload]",
-        *_rates(world),
+        *(_rates(world) if world.conversations is None else _bursts_off(world)),
         f"# {b.customers:,} customers in {b.sessions:,} sessions; {_share(b.returning, b.sessions)} of sessions "
         f"start within the cache TTL ({world.cache_ttl:g} s) of the same tax id's previous message",
         f"population = {b.population}" + ("  # every session a new customer" if b.population == 0 else ""),
@@ -86,6 +95,7 @@ def render(world: FittedWorld, name: str, empirical: _EmpiricalWriter) -> str:
         f"# {_share(b.before_reply, b.before_reply + b.after_reply)} of later messages were sent before the "
         f"previous message's reply ({b.reply_unknown:,} without a logged reply)",
         *_distribution_lines("burst_gap", world.gap, empirical),
+        *_conversation_lines(world, empirical),
         "",
         "[services]",
     ]
@@ -114,6 +124,41 @@ def _rates(world: FittedWorld) -> list[str]:
     return [*lines, f"customers_per_hour = [{', '.join(_number(r) for r in a.hourly)}]"]
 
 
+def _bursts_off(world: FittedWorld) -> list[str]:
+    a = world.arrivals
+    lines = [
+        "# customers wait for answers (sim fit --customers conversations): no open-loop bursts; the burst keys",
+        "# below only describe the log. Conversations open at one rate (a daily curve would need bursts too).",
+    ]
+    if a.hourly:
+        lines.append(f"# sessions per hour by hour of day: [{', '.join(_number(r) for r in a.hourly)}]")
+    return [*lines, "customers_per_hour = 0"]
+
+
+def _conversation_lines(world: FittedWorld, empirical: _EmpiricalWriter) -> list[str]:
+    c = world.conversations
+    if c is None:
+        return []
+    shares = f"{c.intents_sent:,} intents sent in {c.sessions:,} sessions (mean {c.sent_mean:.3g})"
+    return [
+        "",
+        "[workload.conversations]",
+        f"sessions_per_hour = {_number(c.sessions_per_hour)}",
+        f"# {shares}; give-ups' sessions counted as censored (EM, Kaplan-Meier): mean {c.messages.mean():.3g}",
+        f"messages = {_count(c.messages)}",
+        *_distribution_lines("think", c.think, empirical),
+        "# impatience: fitted with the waits a reply ended as right-censored, jointly with give_up (EM)",
+        *_distribution_lines("impatience", c.impatience, empirical),
+        f"# {c.nudges:,} nudges and ~{c.give_ups:.0f} give-ups estimated (maximum likelihood, EM)",
+        f"give_up = {_number(c.give_up)}",
+        f"max_nudges = {c.max_nudges}  # the 99th percentile of nudges per intent",
+        f"# {c.resent:,} of {c.busy:,} busy apologies followed by another message before the answer",
+        f"resend = {_number(c.resend)}",
+        *_distribution_lines("resend_delay", c.resend_delay, empirical),
+        f"max_resends = {c.max_resends}  # the 99th percentile of re-sends per intent",
+    ]
+
+
 def _distribution_lines(key: str, fitted: Fit, empirical: _EmpiricalWriter) -> list[str]:
     if len(fitted.samples) == 0:
         return [f"# {key}: nothing observed; the default applies"]
@@ -125,10 +170,16 @@ def _distribution_lines(key: str, fitted: Fit, empirical: _EmpiricalWriter) -> l
         ]
     chosen = fitted.chosen
     return [
-        f"# {key}: {chosen.family} chosen by AIC among {len(fitted.candidates)} (KS p = {chosen.ks_p:.3g}, "
+        f"# {key}: {chosen.family} chosen by AIC among {len(fitted.candidates)} ({_check(chosen)}, "
         f"{len(fitted.samples):,} observations)",
         f"{key} = {_table(chosen.distribution)}",
     ]
+
+
+def _check(c: Candidate) -> str:
+    if math.isnan(c.ks_p):
+        return "no KS test for censored data"
+    return f"KS p = {c.ks_p:.3g}"
 
 
 def _table(dist: d.Distribution) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim import distributions as d
+from sim.fit.conversations import ConversationFit, fit_conversations, has_replies
 from sim.fit.latency import GAP_FAMILIES, Fit, fit
 from sim.fit.logs import Logs, Service
 from sim.fit.sessions import Arrivals, Behaviour, arrivals, behaviour, split_sessions
@@ -27,19 +28,22 @@ class FittedWorld:
     crm: Fit | None  # None: no CRM calls logged
     llm: Fit | None
     redis_rtt: float | None  # the median logged Redis call; None: none logged
+    conversations: ConversationFit | None = None  # None: no reply times logged
 
 
-def fit_world(logs: Logs, session_gap: float, cache_ttl: float) -> FittedWorld:
+def fit_world(logs: Logs, session_gap: float, cache_ttl: float, *, conversations: bool = False) -> FittedWorld:
+    """`conversations`: also fit customers who wait for answers (the logs must carry reply times)."""
     sessions = split_sessions(logs.messages, session_gap)
     how = behaviour(sessions, cache_ttl)
     sizes = np.minimum(how.sizes, MAX_COUNT)
     counts = sorted(Counter(int(s) for s in sizes).items())
     redis = _durations(logs, Service.REDIS)
+    rate = arrivals(sessions, logs.zone)
     return FittedWorld(
         logs=logs,
         session_gap=session_gap,
         cache_ttl=cache_ttl,
-        arrivals=arrivals(sessions, logs.zone),
+        arrivals=rate,
         behaviour=how,
         burst_size=d.ChoiceCount(tuple(v for v, _ in counts), tuple(float(n) for _, n in counts)),
         capped_sessions=int(np.sum(how.sizes > MAX_COUNT)),
@@ -47,6 +51,7 @@ def fit_world(logs: Logs, session_gap: float, cache_ttl: float) -> FittedWorld:
         crm=_service_fit(logs, Service.CRM, "CRM latency"),
         llm=_service_fit(logs, Service.LLM, "LLM latency"),
         redis_rtt=float(np.median(redis)) if len(redis) else None,
+        conversations=fit_conversations(sessions, rate.rate) if conversations and has_replies(sessions) else None,
     )
 
 
