@@ -179,7 +179,7 @@ class RecordColumns(Sequence[MessageRecord]):
             if whole is not None:
                 whole[:] = whole[order]
             else:
-                self._set_column(name, self._full(name)[order])
+                self._set_column(name, self._full(name), order)
         if self._debounced:
             new_row = np.empty(self._n, dtype=np.int64)
             new_row[order] = np.arange(self._n)
@@ -291,10 +291,15 @@ class RecordColumns(Sequence[MessageRecord]):
         whole = self._whole.get(name)
         return whole[: self._n] if whole is not None and self._n <= len(whole) else None
 
-    def _set_column(self, name: str, full: np.ndarray[Any, Any]) -> None:
-        """Column `name` becomes `full` (one value per row): copied into a whole array of its own."""
-        whole = np.empty(_in_chunks(len(full)), dtype=full.dtype)
-        whole[: len(full)] = full
+    def _set_column(self, name: str, full: np.ndarray[Any, Any], rows: np.ndarray[Any, Any] | None = None) -> None:
+        """Column `name` becomes `full` (one value per row), or its `rows` in that order: copied into a
+        whole array of its own (taken straight into it: no second copy in flight)."""
+        n = len(full) if rows is None else len(rows)
+        whole = np.empty(_in_chunks(n), dtype=full.dtype)
+        if rows is None:
+            whole[:n] = full
+        else:
+            np.take(full, rows, out=whole[:n])
         self._set_whole(name, whole)
 
     def _set_whole(self, name: str, whole: np.ndarray[Any, Any]) -> None:
@@ -325,7 +330,7 @@ class RecordColumns(Sequence[MessageRecord]):
         taken = RecordColumns()
         taken._n = len(rows)
         for name in COLUMNS:
-            taken._set_column(name, self._full(name)[rows])
+            taken._set_column(name, self._full(name), rows)
         taken._customers, taken._customer_code = list(self._customers), dict(self._customer_code)
         taken._tax_ids, taken._tax_code = list(self._tax_ids), dict(self._tax_code)
         taken._debounced = {
