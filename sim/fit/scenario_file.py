@@ -7,7 +7,7 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from pathlib import Path
 
@@ -85,7 +85,7 @@ def render(world: FittedWorld, name: str, empirical: _EmpiricalWriter) -> str:
         "replications = 10",
         "",
         "[workload]",
-        *(_rates(world) if world.conversations is None else _bursts_off(world)),
+        *(_rates(world) if world.conversations is None else _bursts_off()),
         f"# {b.customers:,} customers in {b.sessions:,} sessions; {_share(b.returning, b.sessions)} of sessions "
         f"start within the cache TTL ({world.cache_ttl:g} s) of the same tax id's previous message",
         f"population = {b.population}" + ("  # every session a new customer" if b.population == 0 else ""),
@@ -124,15 +124,22 @@ def _rates(world: FittedWorld) -> list[str]:
     return [*lines, f"customers_per_hour = [{', '.join(_number(r) for r in a.hourly)}]"]
 
 
-def _bursts_off(world: FittedWorld) -> list[str]:
-    a = world.arrivals
-    lines = [
+def _bursts_off() -> list[str]:
+    return [
         "# customers wait for answers (sim fit --customers conversations): no open-loop bursts; the burst keys",
-        "# below only describe the log. Conversations open at one rate (a daily curve would need bursts too).",
+        "# below only describe the log. Conversations open at [workload.conversations]sessions_per_hour.",
+        "customers_per_hour = 0",
     ]
-    if a.hourly:
-        lines.append(f"# sessions per hour by hour of day: [{', '.join(_number(r) for r in a.hourly)}]")
-    return [*lines, "customers_per_hour = 0"]
+
+
+def _session_rate_lines(hourly: Sequence[float], mean: float) -> list[str]:
+    """Conversations open along the log's daily curve when it has one, else at its mean rate."""
+    if not hourly:
+        return [f"sessions_per_hour = {_number(mean)}"]
+    return [
+        f"# sessions per hour by hour of day (mean {mean:.4g}/h)",
+        f"sessions_per_hour = [{', '.join(_number(r) for r in hourly)}]",
+    ]
 
 
 def _conversation_lines(world: FittedWorld, empirical: _EmpiricalWriter) -> list[str]:
@@ -143,7 +150,7 @@ def _conversation_lines(world: FittedWorld, empirical: _EmpiricalWriter) -> list
     return [
         "",
         "[workload.conversations]",
-        f"sessions_per_hour = {_number(c.sessions_per_hour)}",
+        *_session_rate_lines(world.arrivals.hourly, c.sessions_per_hour),
         f"# {shares}; give-ups' sessions counted as censored (EM, Kaplan-Meier): mean {c.messages.mean():.3g}",
         f"messages = {_count(c.messages)}",
         *_distribution_lines("think", c.think, empirical),

@@ -132,7 +132,12 @@ def _conversations(w: Workload) -> list[str]:
     c = w.conversations
     if c is None:
         return []
-    shape = " (following the hourly rates' shape)" if w.hourly_rates and w.customers_per_hour > 0 else ""
+    if c.hourly_rates:
+        shape = f" on average (by hour of day, {min(c.hourly_rates):,.4g} to {max(c.hourly_rates):,.4g})"
+    elif w.hourly_rates and w.customers_per_hour > 0:
+        shape = " (following the hourly rates' shape)"
+    else:
+        shape = ""
     return [
         f"**Conversations** (customers who wait for answers): Poisson sessions at {c.sessions_per_hour:,.4g} per "
         f"hour{shape}, each a new customer; intents per session {count_words(c.messages)}, think time after a "

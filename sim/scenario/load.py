@@ -498,8 +498,10 @@ def parse_workload(r: Reader) -> Workload:
 
 def parse_conversations(r: Reader) -> Conversations:
     """`[workload.conversations]`: customers who wait for answers (see `Conversations`)."""
+    rate, hourly = _rates(r, "sessions_per_hour", MISSING)  # no default: every conversation section sets it
     conversations = Conversations(
-        sessions_per_hour=float(r.number("sessions_per_hour", minimum=0, maximum=MAX_RATE)),
+        sessions_per_hour=rate,
+        hourly_rates=hourly,
         messages=parse_count(r, "messages", d.FixedCount(1), minimum=1),
         think=parse_distribution(r, "think", d.Exponential(30.0)),
         impatience=parse_distribution(r, "impatience", d.Exponential(60.0)),
@@ -513,14 +515,14 @@ def parse_conversations(r: Reader) -> Conversations:
     return conversations
 
 
-def _rates(r: Reader) -> tuple[float, tuple[float, ...]]:
-    """`customers_per_hour`: one rate, or 24 rates by hour of day (returned with their mean)."""
-    value = r.raw("customers_per_hour", 0.0)
+def _rates(r: Reader, key: str = "customers_per_hour", default: Any = 0.0) -> tuple[float, tuple[float, ...]]:
+    """`customers_per_hour` (or `key`): one rate, or 24 rates by hour of day (returned with their mean)."""
+    value = r.raw(key, default)
     if not isinstance(value, list):
-        return float(r.number("customers_per_hour", 0.0, maximum=MAX_RATE)), ()
+        return float(r.number(key, default, maximum=MAX_RATE)), ()
     if len(value) != 24:
-        r.fail("customers_per_hour", f"a daily curve needs 24 hourly rates, got {len(value)}")
-    hourly = tuple(float(_bounded(r, "customers_per_hour", v, MAX_RATE)) for v in value)
+        r.fail(key, f"a daily curve needs 24 hourly rates, got {len(value)}")
+    hourly = tuple(float(_bounded(r, key, v, MAX_RATE)) for v in value)
     return sum(hourly) / 24, hourly
 
 

@@ -265,6 +265,7 @@ class Conversations:
     resend: float  # probability of re-sending an intent after a busy apology
     resend_delay: Distribution
     max_resends: int  # per intent
+    hourly_rates: tuple[float, ...] = ()  # 24 session rates by hour of day (their mean: sessions_per_hour)
 
     def __post_init__(self) -> None:
         _check(
@@ -332,11 +333,14 @@ class Workload:
         return self.customers_per_hour
 
     def session_rate_at(self, t: float) -> float:
-        """Conversations opened per hour at simulated second t: `sessions_per_hour`, shaped by the
-        hourly rates when they are set (their mean maps to `sessions_per_hour`)."""
+        """Conversations opened per hour at simulated second t: their own daily curve if they have one,
+        else `sessions_per_hour` shaped by the bursts' hourly rates when those are set (their mean maps
+        to `sessions_per_hour`)."""
         c = self.conversations
         if c is None:
             return 0.0
+        if c.hourly_rates:
+            return c.hourly_rates[int(t // 3600) % 24]
         if self.hourly_rates and self.customers_per_hour > 0:
             return c.sessions_per_hour * self.rate_at(t) / self.customers_per_hour
         return c.sessions_per_hour

@@ -7,6 +7,7 @@ from sim.cli import main
 from sim.live import check_live
 from sim.scenario import ScenarioError
 from sim.scenario.describe import setup, workload
+from sim.world.model import simulate
 from tests.helpers import write_scenario
 from tests.world.scenario_kit import scenario
 
@@ -116,3 +117,20 @@ def test_described_in_the_report_and_carried_in_the_setup():
 def test_sim_live_refuses_them_before_connecting():
     with pytest.raises(ScenarioError, match="only on simulated time"):
         check_live(scenario(BASE))
+
+
+def test_sessions_per_hour_may_be_a_daily_curve_of_its_own():
+    curve = [0.0] * 24
+    curve[1] = 240.0
+    s = scenario(BASE.replace('"1h"', '"3h"'), f"[workload.conversations]\nsessions_per_hour = {curve}\n")
+    c = s.workload.conversations
+    assert c.sessions_per_hour == 10.0 and c.hourly_rates == tuple(curve)
+    assert [s.workload.session_rate_at(t) for t in (0, 3600, 7199, 7200, 86400 + 3600)] == [0, 240, 240, 0, 240]
+    run = simulate(s, s.variants[0], 0)
+    starts = [talk.started for talk in run.conversations]
+    assert len(starts) > 150 and all(3600 <= t < 7200 for t in starts)  # Poisson(240) sessions, all in hour 1
+
+
+def test_a_curve_of_other_than_24_rates_is_refused():
+    with pytest.raises(ScenarioError, match=r"sessions_per_hour: a daily curve needs 24 hourly rates, got 23"):
+        conversations(f"[workload.conversations]\nsessions_per_hour = {[1.0] * 23}\n")
