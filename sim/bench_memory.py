@@ -69,16 +69,17 @@ def memory_curve(
     variant_name: str | None,
     redis_path: str,
     days: Sequence[int],
-    on_size: Callable[[], None] = lambda: None,
+    on_size: Callable[[int], None] = lambda days: None,
 ) -> MemoryCurve:
-    """One run of each length in `days`, each in a fresh interpreter; `on_size` is called after each."""
+    """One run of each length in `days`, each in a fresh interpreter; `on_size(days)` is called after each
+    (progress counts simulated days: a 30-day run takes 30 times as long as one day)."""
     variant = scenario.variant(variant_name) if variant_name else scenario.variants[0]
     for d in days:
         stretched(scenario, d)  # every size checked before the first runs
     sizes = []
     for d in days:
         sizes.append(_in_fresh_interpreter(scenario, variant.name, redis_path, d))
-        on_size()
+        on_size(d)
     slope = mib_per_million(sizes)
     return MemoryCurve(scenario=scenario.name, variant=variant.name, sizes=tuple(sizes), mib_per_million_messages=slope)
 

@@ -436,7 +436,8 @@ def _bench_memory(args: argparse.Namespace, scenario: Scenario) -> int:
 
     if args.days is not None:
         raise ArgumentError("--days and --memory: give --memory the lengths to run, e.g. --memory 1,3")
-    with Progress(len(args.memory), f"{scenario.name} memory", unit="runs", enabled=not args.quiet) as progress:
+    days = sum(args.memory)  # progress by simulated day: a 30-day run takes 30 times as long as one day
+    with Progress(days, f"{scenario.name} memory", unit="simulated days", enabled=not args.quiet) as progress:
         curve = memory_curve(scenario, args.variant, args.redis_path, args.memory, on_size=progress.step)
     print(json.dumps(curve.as_dict(), indent=2) if args.json else curve.table())
     return ExitCode.OK
