@@ -223,6 +223,21 @@ def test_an_empirical_file_error_names_the_line_and_never_prints_it(tmp_path):
     assert "hunter2" not in result.stderr
 
 
+@pytest.mark.parametrize("name", ["../outside.csv", "/etc/hostname", "link.csv"])
+def test_an_empirical_file_outside_the_scenarios_folder_is_refused(tmp_path, name):
+    # A scenario file from a pull request must not read the runner's files, by path or by symlink.
+    (tmp_path / "outside.csv").write_text("seconds\n2\n")
+    folder = tmp_path / "scenario"
+    folder.mkdir()
+    (folder / "link.csv").symlink_to(tmp_path / "outside.csv")
+    scenario = folder / "s.toml"
+    scenario.write_text(
+        "[workload]\n[[workload.script]]\ncustomer = 'a'\nmessages = ['0s']\n"
+        f"[services]\ncrm = {{ dist = 'empirical', file = '{name}' }}\n"
+    )
+    one_line_exit_2(sim("run", str(scenario)), f"'{name}' is outside the scenario's folder")
+
+
 def test_a_senseless_setting_is_one_warning_line_and_the_run_still_succeeds(tmp_path, capsys):
     scenario = tmp_path / "s.toml"
     scenario.write_text(

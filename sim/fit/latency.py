@@ -331,6 +331,8 @@ def censored_candidate(
     else:
         dist = d.Gamma(float(shape), float(scale)) if family is Family.GAMMA else d.Weibull(float(shape), float(scale))
         parameters, k = {"shape": shape, "scale": scale}, 2
+    if not dist.mean() <= MAX_DURATION:  # mostly censored waits can push a fit past what a file may hold
+        return None
     log_likelihood = float(np.sum(frozen.logpdf(events)) + np.sum(frozen.logsf(censored)))
     if not math.isfinite(log_likelihood):
         return None

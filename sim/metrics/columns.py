@@ -218,7 +218,7 @@ class RecordColumns(Sequence[MessageRecord]):
 
     def __iter__(self) -> Iterator[MessageRecord]:
         self._flush()
-        for chunk in range(len(self._chunks["message"])):
+        for chunk in range(-(-self._n // CHUNK)):  # the chunks holding rows: a hint may have made more
             start = chunk * CHUNK
             size = min(CHUNK, self._n - start)
             values = [self._chunks[name][chunk][:size].tolist() for name in COLUMNS]
@@ -271,6 +271,10 @@ class RecordColumns(Sequence[MessageRecord]):
         A column held whole is handed out as a view (a month's column is tens of MB), any other as a copy."""
         if name not in self._chunks:
             raise KeyError(f"no column {name!r}; stored: {', '.join(COLUMNS)}")
+        self._flush()
+        whole = self._whole_of(name)
+        if whole is not None:  # a view that cannot be made writeable again: the store's own array
+            return np.frombuffer(self._whole[name].data.toreadonly(), dtype=whole.dtype, count=self._n)
         full = self._full(name)
         full.flags.writeable = False
         return full
@@ -299,7 +303,7 @@ class RecordColumns(Sequence[MessageRecord]):
         if rows is None:
             whole[:n] = full
         else:
-            np.take(full, rows, out=whole[:n])
+            np.take(full, rows, out=whole[:n], mode="wrap")  # rows are in range: "raise" would buffer a copy
         self._set_whole(name, whole)
 
     def _set_whole(self, name: str, whole: np.ndarray[Any, Any]) -> None:

@@ -603,7 +603,7 @@ def _empirical(r: Reader) -> d.Empirical:
     errors name the file and the line and never repeat what the line says.
     """
     name = r.string("file")
-    path = Path(r.file).parent / name
+    path = r.beside("file", name)
     try:
         text = read_regular_file(path, MAX_CSV_BYTES).decode("utf-8-sig")  # a spreadsheet's BOM is no data
     except FileRefused as error:

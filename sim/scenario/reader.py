@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 import sys
+from pathlib import Path
 from typing import Any, NoReturn
 
 from sim.scenario.model import ScenarioError
@@ -47,6 +48,18 @@ class Reader:
 
     def has(self, key: str) -> bool:
         return key in self.data
+
+    def beside(self, key: str, name: str) -> Path:
+        """The file `name` (this section's `key`) relative to the scenario file, refused when it resolves
+        outside the scenario's folder (`..`, an absolute path, a symlink out): a scenario file from a
+        pull request must not read the runner's files."""
+        if "\0" in name:  # Path.resolve would raise ValueError
+            self.fail(key, f"{shown(name[:100])}: a file name with a NUL byte")
+        folder = Path(self.file).parent.resolve()
+        path = (folder / name).resolve()
+        if not path.is_relative_to(folder):
+            self.fail(key, f"{shown(name[:100])} is outside the scenario's folder: put the file beside the scenario")
+        return path
 
     def duration(
         self,

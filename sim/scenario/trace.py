@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, tzinfo
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -103,10 +102,7 @@ def _sessions(
 def _read(r: Reader, name: str, columns: dict[Any, str], zone: tzinfo) -> tuple[list[Any], int, str]:
     from sim.fit.logs import read_logs
 
-    folder = Path(r.file).parent.resolve()
-    path = (folder / name).resolve()
-    if not path.is_relative_to(folder):  # a scenario file from a pull request must not read the runner's files
-        r.fail("file", f"{shown(name[:100])} is outside the scenario's folder: put the trace beside the scenario file")
+    path = r.beside("file", name)
     try:
         logs = read_logs([str(path)], columns, zone)
     except ArgumentError as error:

@@ -199,3 +199,23 @@ def test_rows_beyond_those_expected_and_counts_widened_still_read_back(expected)
     columns.sort_by_message()
     assert list(columns) == sorted(rows, key=lambda r: r.message)
     assert columns.column("redis_commands")[5] == 2**40
+
+
+def test_a_store_with_fewer_rows_than_expected_reads_back_only_its_rows():
+    # A hint larger than the rows written (planned messages that left no record) adds no rows.
+    columns = RecordColumns(expected=3 * CHUNK)
+    for r in RECORDS[:10][::-1]:
+        columns.append(r)
+    assert list(columns) == RECORDS[:10][::-1] and columns == RECORDS[:10][::-1]
+    columns.sort_by_message()
+    assert list(columns) == RECORDS[:10] and len(columns.column("message")) == 10
+
+
+def test_a_column_lent_without_a_copy_cannot_be_made_writeable():
+    columns = RecordColumns(expected=len(RECORDS))
+    for r in RECORDS:
+        columns.append(r)
+    done = columns.column("done_at")
+    assert len(done) == len(RECORDS) and np.shares_memory(done, columns.column("done_at"))
+    with pytest.raises(ValueError, match="WRITEABLE"):
+        done.flags.writeable = True

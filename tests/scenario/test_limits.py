@@ -87,8 +87,10 @@ def test_empirical_csv_that_is_a_fifo_is_refused_before_opening_blocks(tmp_path)
 def test_empirical_csv_that_is_dev_zero_or_a_directory_is_refused(tmp_path):
     (tmp_path / "folder").mkdir()
     assert "folder: not a regular file" in refused(empirical(tmp_path, "folder"))
-    if os.path.exists("/dev/zero"):
-        assert "/dev/zero: not a regular file" in refused(empirical(tmp_path, "/dev/zero"))
+    if os.path.exists("/dev/zero"):  # outside the scenario's folder, before it could be read
+        assert "'/dev/zero' is outside the scenario's folder" in refused(empirical(tmp_path, "/dev/zero"))
+    os.mkfifo(tmp_path / "pipe.csv")  # inside, but a read would block forever
+    assert "pipe.csv: not a regular file" in refused(empirical(tmp_path, "pipe.csv"))
 
 
 def test_empirical_csv_over_the_byte_limit_is_refused(tmp_path):
