@@ -12,10 +12,9 @@ import pytest
 
 from sim import distributions as d
 from sim.cli import main
-from sim.experiment import run_once
-from sim.fit.export import write_logs
 from sim.scenario import load_scenario
 from sim.scenario.model import MAX_RETRIES
+from tests.fit.simulated import simulated_and_fitted
 
 KNOWN = Path(__file__).with_name("known-conversations.toml")
 
@@ -23,14 +22,8 @@ KNOWN = Path(__file__).with_name("known-conversations.toml")
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
     folder = tmp_path_factory.mktemp("conversations")
-    scenario = load_scenario(KNOWN)
-    (result,) = run_once(scenario).values()
-    write_logs(result.run.records, folder)
-    out = folder / "talk.toml"
-    code = main(["fit", str(folder / "messages.csv"), str(folder / "calls.csv"), "--out", str(out),
-                 "--customers", "conversations", "--report", str(folder / "r")])  # fmt: skip
-    assert code == 0
-    fit_json = json.loads((folder / "r" / "talk-fit" / "fit.json").read_text())
+    scenario, out = simulated_and_fitted(KNOWN, folder, "talk.toml", "--customers", "conversations")
+    fit_json = json.loads((folder / "reports" / "talk-fit" / "fit.json").read_text())
     return scenario.workload.conversations, load_scenario(out), fit_json, folder
 
 
@@ -61,7 +54,7 @@ def test_the_censoring_corrections_move_the_estimates_towards_the_truth(fitted):
 @pytest.mark.slow
 def test_the_report_shows_the_conversation_parameters_and_the_written_file_names_them(fitted):
     _, _, _, folder = fitted
-    report = (folder / "r" / "talk-fit" / "report.md").read_text()
+    report = (folder / "reports" / "talk-fit" / "report.md").read_text()
     assert "## Customers who wait for answers" in report
     for key in (
         "`give_up`",

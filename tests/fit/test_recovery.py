@@ -12,10 +12,9 @@ import pytest
 
 from sim import distributions as d
 from sim.cli import main
-from sim.experiment import run_once
-from sim.fit.export import write_logs
 from sim.fit.latency import Family
 from sim.scenario import load_scenario
+from tests.fit.simulated import simulated_and_fitted
 
 KNOWN = Path(__file__).with_name("known-day.toml")
 
@@ -23,14 +22,8 @@ KNOWN = Path(__file__).with_name("known-day.toml")
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
     """The known day simulated once, written as logs, fitted with `sim fit`."""
-    folder = tmp_path_factory.mktemp("fit")
-    scenario = load_scenario(KNOWN)
-    (result,) = run_once(scenario).values()
-    write_logs(result.run.records, folder)
-    out = folder / "day.toml"
-    code = main(["fit", str(folder / "messages.csv"), str(folder / "calls.csv"), "--out", str(out),
-                 "--report", str(folder / "reports")])  # fmt: skip
-    assert code == 0
+    scenario, out = simulated_and_fitted(KNOWN, tmp_path_factory.mktemp("fit"), "day.toml")
+    folder = out.parent
     return scenario, load_scenario(out), folder
 
 

@@ -15,7 +15,7 @@ from sim.scenario.describe import context
 from sim.world.model import simulate
 from tests.metrics.test_summary import rec
 from tests.world.scenario_kit import MAGNA, run, scenario
-from tests.world.test_conversations import TALK
+from tests.world.test_conversations import EVERYONE_GIVES_UP, TALK
 
 INTENT, NUDGE, RESEND = MessageKind.INTENT, MessageKind.NUDGE, MessageKind.RESEND
 
@@ -73,19 +73,7 @@ def test_customers_whose_patience_runs_out_twice_before_every_answer_nudge_exact
 
 def test_customers_who_all_give_up_answered_nothing_and_the_dropped_are_the_messages_without_a_record():
     # One worker, 100 s answers, 30 s patience, give_up = 1: every customer leaves before its answer.
-    s = scenario(
-        TALK,
-        """
-        [workload.conversations]
-        sessions_per_hour = 60
-        impatience = "30s"
-        give_up = 1
-        [services]
-        llm = "100s"
-        [workers]
-        count = 1
-        """,
-    )
+    s = scenario(TALK, EVERYONE_GIVES_UP)
     result = simulate(s, s.variants[0], 0)
     assert result.violations == ()
     found = digest(result, context(s)).metrics

@@ -32,6 +32,18 @@ timeout = "1000h"
 ttl = "1000h"
 """
 
+# One worker, 100 s answers, 30 s patience, give_up = 1: every customer leaves before its answer.
+EVERYONE_GIVES_UP = """
+[workload.conversations]
+sessions_per_hour = 60
+impatience = "30s"
+give_up = 1
+[services]
+llm = "100s"
+[workers]
+count = 1
+"""
+
 
 def by_message(result):
     return {r.message: r for r in result.records}
@@ -71,19 +83,7 @@ def test_a_reply_within_the_patience_means_no_nudge():
 def test_a_customer_who_gives_up_leaves_and_its_queued_message_is_dropped_unserved():
     # One worker and 100 s answers: whoever is not picked up within 30 s leaves, and every customer's
     # patience (30 s) runs out before its answer, so every customer leaves at exactly +30 s.
-    result = run(
-        TALK,
-        """
-        [workload.conversations]
-        sessions_per_hour = 60
-        impatience = "30s"
-        give_up = 1
-        [services]
-        llm = "100s"
-        [workers]
-        count = 1
-        """,
-    )
+    result = run(TALK, EVERYONE_GIVES_UP)
     records = by_message(result)
     talks = result.conversations
     dropped = [m for talk in talks for m in talk.dropped]
