@@ -59,8 +59,9 @@ _INTEGERS: dict[str, type[np.integer[Any]]] = {
     "lock_errors": np.int16,
     "crm_calls": np.int16,
     "llm_calls": np.int16,
+    "error": np.int16,  # a code into errors(); 0 is no error
 }
-_CODED = ("customer", "tax_id", "outcome", "source")
+_CODED = ("customer", "tax_id", "outcome", "source", "error")
 # Stored as they are in the record: read with one attrgetter call.
 _PLAIN = (*(name for name in _INTEGERS if name not in _CODED), *_TIMES, *_FLAGS)
 _plain_values = operator.attrgetter(*_PLAIN)
@@ -85,7 +86,8 @@ class RecordColumns(Sequence[MessageRecord]):
     """An append-only sequence of `MessageRecord` stored column by column (see the module docstring)."""
 
     __slots__ = (
-        "_chunks", "_whole", "_n", "_pending", "_customers", "_customer_code", "_tax_ids", "_tax_code", "_debounced"
+        "_chunks", "_whole", "_n", "_pending", "_customers", "_customer_code", "_tax_ids", "_tax_code", "_debounced",
+        "_errors", "_error_code",
     )  # fmt: skip
 
     def __init__(self, expected: int = 0) -> None:
@@ -104,6 +106,8 @@ class RecordColumns(Sequence[MessageRecord]):
         self._tax_ids: list[str] = []
         self._tax_code: dict[str, int] = {}
         self._debounced: dict[int, Debounce] = {}  # row → its debounce fields, where not the defaults
+        self._errors: list[str] = [""]  # code 0: no error
+        self._error_code: dict[str, int] = {"": 0}
 
     @classmethod
     def from_records(cls, records: Iterable[MessageRecord]) -> RecordColumns:
@@ -130,6 +134,7 @@ class RecordColumns(Sequence[MessageRecord]):
             _intern(r.tax_id, self._tax_ids, self._tax_code),
             _OUTCOME_CODE[r.outcome],  # a plain string finds its StrEnum's code too
             _SOURCE_CODE[r.source],
+            _intern(r.error, self._errors, self._error_code),
             nan if r.acquired_at is None else r.acquired_at,
             nan if r.lock_asked_at is None else r.lock_asked_at,
             nan if r.lock_refreshed_at is None else r.lock_refreshed_at,
@@ -228,7 +233,7 @@ class RecordColumns(Sequence[MessageRecord]):
     def _record(self, i: int, row: Sequence[Any]) -> MessageRecord:
         (message, index, lock_attempts, redis_commands, cache_errors, lock_errors, crm_calls, llm_calls, arrival,
          queue_wait, lock_wait, crm_s, llm_s, reply_at, done_at, started_at, lock_lost, llm_called, in_outage,
-         scripted, customer, tax_id, outcome, source, acquired_at, lock_asked_at, lock_refreshed_at, released_at,
+         scripted, customer, tax_id, outcome, source, error, acquired_at, lock_asked_at, lock_refreshed_at, released_at,
          cache_checked_at, burst) = row  # fmt: skip
         merged_into, batch = self._debounced.get(i, (None, ()))
         return MessageRecord(
@@ -264,6 +269,7 @@ class RecordColumns(Sequence[MessageRecord]):
             burst=None if burst == NO_BURST else burst,
             in_outage=in_outage,
             scripted=scripted,
+            error=self._errors[error],
         )
 
     def column(self, name: str) -> np.ndarray[Any, Any]:
@@ -320,6 +326,10 @@ class RecordColumns(Sequence[MessageRecord]):
         """The tax id of each code in `column("tax_id")`."""
         return tuple(self._tax_ids)
 
+    def errors(self) -> tuple[str, ...]:
+        """The error (an exception's type, "" for none) of each code in `column("error")`."""
+        return tuple(self._errors)
+
     def debounced(self) -> Mapping[int, Debounce]:
         """Row → (merged_into, batch) for the rows where either is set (few: debounce only)."""
         return dict(self._debounced)
@@ -337,6 +347,7 @@ class RecordColumns(Sequence[MessageRecord]):
             taken._set_column(name, self._full(name), rows)
         taken._customers, taken._customer_code = list(self._customers), dict(self._customer_code)
         taken._tax_ids, taken._tax_code = list(self._tax_ids), dict(self._tax_code)
+        taken._errors, taken._error_code = list(self._errors), dict(self._error_code)
         taken._debounced = {
             new: self._debounced[old] for new, old in enumerate(rows.tolist()) if old in self._debounced
         }
@@ -366,6 +377,7 @@ class RecordColumns(Sequence[MessageRecord]):
             "columns": {name: self._full(name) for name in COLUMNS},
             "customers": self._customers,
             "tax_ids": self._tax_ids,
+            "errors": self._errors,
             "debounced": self._debounced,
         }
 
@@ -380,6 +392,8 @@ class RecordColumns(Sequence[MessageRecord]):
         self._customer_code = {c: i for i, c in enumerate(self._customers)}
         self._tax_ids = list(state["tax_ids"])
         self._tax_code = {t: i for i, t in enumerate(self._tax_ids)}
+        self._errors = list(state.get("errors", [""]))
+        self._error_code = {e: i for i, e in enumerate(self._errors)}
         self._debounced = dict(state["debounced"])
 
 

@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 # A record's outcome once debounce batches are resolved: a merged message takes its batch's.
-RESOLVED = (Outcome.ANSWERED, Outcome.BUSY, Outcome.FAILED)
+RESOLVED = (Outcome.ANSWERED, Outcome.BUSY, Outcome.FAILED, Outcome.NO_REPLY)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,6 +64,7 @@ class MessageRecord:
     burst: int | None = None  # its burst's number in the run; None: not known (a record built by hand)
     in_outage: bool = False  # its customer writes from a region with an active massive outage
     scripted: bool = False  # one of the scenario's scripted customers, not a generated one
+    error: str = ""  # a team's handler (`[code]`) raised: the exception's type ("" when it did not)
 
     @property
     def latency(self) -> float:
@@ -85,6 +86,8 @@ class WorldCounts:
     llm_calls: int = 0  # calls the LLM received
     succeeded_while_down: int = 0  # commands that got a reply while the server refused connections
     leftover_keys: tuple[str, ...] = ()  # lock, queue, grant and debounce keys still live after the drain
+    late_commands: int = 0  # a team's handler: commands its tasks sent after it had returned (in no record)
+    orphan_commands: int = 0  # a team's handler: commands sent outside any message (in no record)
 
 
 class MessageKind(StrEnum):

@@ -17,6 +17,7 @@ import numpy as np
 STREAMS = (
     *("arrivals", "bursts", "customers", "crm", "llm", "points", "jitter", "surges", "faults", "conversations"),
     *("rtt", "timers", "hits"),  # timing noise: drawn only when a variant turns it on
+    "code",  # a team's handler (`[code]`): its randomness, `random`, `uuid4`, `os.urandom`…
 )
 
 
@@ -35,6 +36,7 @@ class Streams:
     rtt: np.random.Generator  # Redis round trips, when `[redis]rtt` is a distribution
     timers: np.random.Generator  # how late or early each of the handler's sleeps ends (`[timers]jitter`)
     hits: np.random.Generator  # what each cache hit costs (`[cache]hit_cost`)
+    code: np.random.Generator  # seeds a team's handler's entropy (`sim.code.containment`)
 
     @classmethod
     def of(cls, seed: int, replication: int) -> Streams:

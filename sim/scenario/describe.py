@@ -11,11 +11,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from pathlib import PurePath
+from datetime import UTC, date, datetime, time
+from pathlib import Path, PurePath
 from typing import Any
 
 from sim import distributions as d
+from sim.code.loader import HandlerSpec
 from sim.metrics.context import RunContext, Shaded, ShadeKind
 from sim.scenario.model import (
     CrmErrors,
@@ -322,6 +323,12 @@ def plain(value: Any) -> Any:
         }
     if isinstance(value, Trace):
         return _trace(value)
+    if isinstance(value, HandlerSpec):
+        return _handler(value)
+    if isinstance(value, date | time):  # a TOML date or time in [code.settings]
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         kind = getattr(type(value), "kind", None)
         fields = {
@@ -339,6 +346,13 @@ def _empirical(e: d.Empirical) -> dict[str, Any]:
     """Not the observations themselves (up to a million): their count, mean and a digest that tells files apart."""
     digest = hashlib.sha256(",".join(map(repr, e.values)).encode()).hexdigest()
     return {"dist": "empirical", "file": e.source, "observations": len(e.values), "mean": e.mean(), "sha256": digest}
+
+
+def _handler(spec: HandlerSpec) -> dict[str, Any]:
+    """As the scenario names it, and a digest of its file that tells two versions apart (not its folder:
+    results.json must not depend on where the checkout lies)."""
+    digest = hashlib.sha256(Path(spec.file).read_bytes()).hexdigest() if spec.file is not None else None
+    return {"handler": spec.text, "sha256": digest}
 
 
 def _trace(t: Trace) -> dict[str, Any]:

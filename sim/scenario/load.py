@@ -16,16 +16,20 @@ from pathlib import Path
 from typing import Any
 
 from sim import distributions as d
+from sim.code.loader import HandlerError, parse_spec
+from sim.code.loader import load as load_handler
 from sim.metrics.precision import DEFAULT_MAXIMUM, PrecisionError, Target, parse_targets, targets_from
 from sim.metrics.summary import CONVERSATION_METRICS
 from sim.metrics.thresholds import Threshold, ThresholdError, parse_threshold
 from sim.scenario.model import (
     BACKOFF_KINDS,
     FAULT_KINDS,
+    MAX_HANDLING,
     MAX_RETRIES,
     MIN_BACKOFF,
     Backoff,
     CacheSettings,
+    CodeSettings,
     Conversations,
     CrmErrors,
     DecorrelatedJitterBackoff,
@@ -60,7 +64,7 @@ DEFAULT_SERVICES = Services(
 DEFAULT_WORKERS = 10
 DEFAULT_RTT = 0.001
 DEFAULT_REPLICATIONS = 10
-VARIANT_SECTIONS = ("lock", "cache", "workers", "redis", "services", "handler", "timers")
+VARIANT_SECTIONS = ("lock", "cache", "workers", "redis", "services", "handler", "timers", "code")
 MAX_BURSTS = 5_000_000  # per run: past this, memory and patience run out; split the run instead
 MAX_COUNT = 1000  # messages in one burst, installation points of one customer
 MAX_REPLICATIONS = 10_000
@@ -399,9 +403,60 @@ def parse_variant(name: str, section: Reader, base: Variant | None) -> Variant:
     timers_table = _section(section, "timers")
     timers = TimerSettings(timers_table.duration("jitter", base.timers.jitter if base else 0.0))
     timers_table.done()
+    code = parse_code(section, base.code if base else None)
+    if code is not None and cache.hit_cost is not None:
+        _section(section, "cache").fail(
+            "hit_cost", "is the built-in bot's: a [code] handler's cache hits cost their round trips"
+        )
     if base is not None:
         section.done()
-    return Variant(name, lock, cache, workers, rtt, services, handler, worker_model=model, timers=timers)
+    return Variant(name, lock, cache, workers, rtt, services, handler, worker_model=model, timers=timers, code=code)
+
+
+MAX_SETTINGS_DEPTH = 8  # tables inside [code.settings]: enough for any config, bounded for reports
+
+
+def parse_code(section: Reader, base: CodeSettings | None) -> CodeSettings | None:
+    """`[code]` (or a variant's `[variants.NAME.code]`): `handler`, `settings` merged over the base's, `max_handling`."""
+    r = section.table("code")
+    if r is None:
+        return base
+    if base is None and not r.has("handler"):
+        r.fail("handler", "is required: FILE.py:FUNCTION (beside the scenario) or package.module:FUNCTION")
+    text = r.string("handler", base.handler.text if base else MISSING)
+    try:
+        spec = parse_spec(text, Path(r.file).parent) if base is None or text != base.handler.text else base.handler
+        if base is None or spec != base.handler:
+            load_handler(spec)  # it imports and has the right shape: exit 2 now, not mid-run
+    except HandlerError as error:
+        r.fail("handler", str(error))
+    settings_value = r.raw("settings", {})
+    if not isinstance(settings_value, dict):
+        r.fail("settings", f"expected a table of the handler's settings, got {shown(settings_value)}")
+    _check_depth(r, settings_value, MAX_SETTINGS_DEPTH)
+    settings = merged(base.settings, settings_value) if base else settings_value
+    limit = r.duration("max_handling", base.max_handling if base else MAX_HANDLING, positive=True)
+    r.done()
+    return CodeSettings(handler=spec, settings=settings, max_handling=limit)
+
+
+def merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """`override` over `base`, table by table (a variant names only the settings it changes)."""
+    result = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merged(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
+def _check_depth(r: Reader, value: Any, left: int) -> None:
+    if isinstance(value, dict | list):
+        if left == 0:
+            r.fail("settings", f"nested more than {MAX_SETTINGS_DEPTH} levels deep")
+        for item in value.values() if isinstance(value, dict) else value:
+            _check_depth(r, item, left - 1)
 
 
 WORKER_MODELS = tuple(m.value for m in WorkerModel)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 
+from sim.code.loader import HandlerSpec
 from sim.distributions import CountDistribution, Distribution
 from sim.errors import ScenarioError
 from sim.metrics.precision import DEFAULT_MAXIMUM, Target
@@ -188,6 +189,26 @@ class Services:
     llm_timeout: float | None = None
 
 
+MAX_HANDLING = 3600.0  # a [code] handler still running this long after it started is a runaway (the default)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CodeSettings:
+    """A team's own handler (`[code]`): its code, the settings it is given as `ctx.settings`, and how long
+    one message's handling may take before the run calls it a runaway."""
+
+    handler: HandlerSpec
+    settings: dict[str, Any] = field(default_factory=dict, hash=False)
+    max_handling: float = MAX_HANDLING
+
+    def __post_init__(self) -> None:
+        _check(_is_positive(self.max_handling), f"[code]max_handling must be above zero, got {self.max_handling!r}")
+
+    def describe(self) -> str:
+        shown = ", ".join(f"{key} = {value!r}" for key, value in self.settings.items())
+        return f"handler {self.handler.text}" + (f" with {shown}" if shown else "")
+
+
 @dataclass(frozen=True, slots=True)
 class Variant:
     """One configuration to compare; everything a variant may override."""
@@ -201,8 +222,11 @@ class Variant:
     handler: HandlerSettings = HandlerSettings()
     worker_model: WorkerModel = WorkerModel.POOL
     timers: TimerSettings = TimerSettings()
+    code: CodeSettings | None = field(default=None, metadata={"omit_if_none": True})  # None: the built-in bot
 
     def describe(self) -> str:
+        if self.code is not None:
+            return f"{self.code.describe()}; {self.workers_words()}"
         cache = f"cache {self.cache.ttl:g} s" if self.cache.enabled else "no cache"
         options = {
             "FIFO lock": self.lock.fair,

@@ -17,6 +17,7 @@ class Outcome(StrEnum):
     BUSY = "busy"  # the busy apology: the lock stayed taken
     FAILED = "failed"  # the failure apology: a service failed or timed out
     MERGED = "merged"  # debounce: answered by the reply to another message of its burst
+    NO_REPLY = "no_reply"  # a team's handler (`[code]`) returned without replying: the customer got nothing
 
 
 class Source(StrEnum):

@@ -89,17 +89,21 @@ class Conversing:
         return tuple(t.record() for t in self._talks)
 
     def replied(self, message: int, handled: Handled) -> None:
-        """The handler has just replied to `message` (and to its debounce batch): the customer hears it
-        at `handled.replied_at`, which the clock has not yet passed."""
+        """The built-in handler has just replied to `message` (and to its debounce batch): see `heard`."""
         if handled.outcome is Outcome.MERGED:
             return  # answered by its batch leader's reply, which names it
-        delay = handled.replied_at - self.env.now
+        self.heard(message, handled.outcome, handled.replied_at, tuple(message_of(t) for t in handled.batch))
+
+    def heard(self, message: int, outcome: Outcome, at: float, batch: tuple[int, ...] = ()) -> None:
+        """A reply to `message` (and to the messages of its batch) was just made: the customer hears it
+        at `at`, which the clock has not yet passed."""
+        delay = at - self.env.now
         if delay < -LATE:
-            raise RuntimeError(f"message {message}'s reply at {handled.replied_at} was told at {self.env.now}")
-        for answered in (message, *(message_of(t) for t in handled.batch)):
+            raise RuntimeError(f"message {message}'s reply at {at} was told at {self.env.now}")
+        for answered in (message, *batch):
             box = self._inbox.pop(answered, None)
             if box is not None:
-                _deliver(self.env.timeout(max(delay, 0.0)), box, handled.outcome)
+                _deliver(self.env.timeout(max(delay, 0.0)), box, outcome)
 
     def drops(self, planned: PlannedMessage) -> bool:
         """A worker picked `planned` up: True (and counted) when its customer has left, so it is dropped."""

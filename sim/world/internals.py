@@ -3,7 +3,9 @@
 Where SimPy's and fakeredis's public APIs have no door, `sim` reaches inside:
 
 - SimPy: the clock (`Environment._now`), read on the driver's hot path without
-  the `now` property's cost, and the count of scheduled events (`Environment._eid`).
+  the `now` property's cost, the count of scheduled events (`Environment._eid`), and
+  the queue of events not yet processed (`Environment._queue`), whose length tells
+  a team's code engine when nothing but its own timers can still happen.
 - fakeredis: its command table reached through a `FakeSocket` (`_name_to_func`,
   `_run_command`, `_decode_error`, the reply types of `fakeredis._helpers`,
   `extract_command` of `fakeredis._socket._resp`), which the direct executor uses
@@ -48,6 +50,7 @@ def _changed(package: str, version: str, what: str, detail: object = "") -> Inte
 try:
     from fakeredis._core._database import Database
     from fakeredis._helpers import SimpleError, SimpleString
+    from fakeredis._socket._async import AsyncFakeSocket
     from fakeredis._socket._fakesocket import FakeSocket
     from fakeredis._socket._resp import extract_command
 except ImportError as error:  # pragma: no cover - only with an incompatible fakeredis installed
@@ -65,6 +68,11 @@ Clock = Callable[[], float]
 def simulated_now(env: simpy.Environment) -> float:
     """`env.now` without the property call: the driver reads it before every wait."""
     return env._now
+
+
+def scheduled_events(env: simpy.Environment) -> int:
+    """How many events are in `env`'s queue now, not yet processed."""
+    return len(env._queue)
 
 
 def events_scheduled(env: simpy.Environment) -> int:
@@ -187,6 +195,15 @@ def _simpy_event_count() -> bool:
     return events_scheduled(env) == before + 2  # the timeout, and the read before this one
 
 
+def _simpy_queue() -> bool:
+    env = simpy.Environment()
+    env.timeout(1.0)
+    env.timeout(2.0)
+    queued = scheduled_events(env)
+    env.step()
+    return queued == 2 and scheduled_events(env) == 1
+
+
 def _fakeredis_clock() -> bool:
     now = [0.0]
     client = fakeredis.FakeRedis(server=clocked_server(lambda: now[0]), retry=None)
@@ -236,6 +253,19 @@ def _fakeredis_command_table() -> bool:
     )
 
 
+def _fakeredis_async_socket() -> bool:
+    """What `sim.world.redis_wire` overrides on fakeredis's asyncio socket, or reads of it, exists: the
+    methods on the class, the attributes set in its constructors (their code names them)."""
+    from fakeredis._socket._base import BaseFakeSocket
+
+    set_in_init = set(BaseFakeSocket.__init__.__code__.co_names) | set(AsyncFakeSocket.__init__.__code__.co_names)
+    methods = ("_process_command", "put_response")
+    return (
+        all(callable(getattr(AsyncFakeSocket, m, None)) for m in methods)
+        and {"_killed", "_blocked", "_response_available", "responses"} <= set_in_init
+    )
+
+
 def _unknown_command_is_an_error_reply(table: CommandTable) -> bool:
     try:
         table.resolve("no-such-command")
@@ -248,8 +278,11 @@ def _unknown_command_is_an_error_reply(table: CommandTable) -> bool:
 _PROBES: tuple[tuple[str, str, str, Callable[[], bool]], ...] = (
     ("simpy", simpy.__version__, "Environment._now (the simulated clock)", _simpy_clock),
     ("simpy", simpy.__version__, "Environment._eid (the count of scheduled events)", _simpy_event_count),
+    ("simpy", simpy.__version__, "Environment._queue (the events not yet processed)", _simpy_queue),
     ("fakeredis", fakeredis.__version__, "Database.time (keys ignore the simulated clock)", _fakeredis_clock),
     ("fakeredis", fakeredis.__version__, "FakeServer.dbs, .script_cache (the keyspace)", _fakeredis_keyspace),
     ("fakeredis", fakeredis.__version__, "FakeSocket's command table (_name_to_func, _run_command, _decode_error)",
      _fakeredis_command_table),
+    ("fakeredis", fakeredis.__version__, "AsyncFakeSocket (_process_command, put_response, _killed, _blocked, "
+     "_response_available, responses)", _fakeredis_async_socket),
 )  # fmt: skip

@@ -25,6 +25,7 @@ from sim.scenario.model import Scenario, Variant, WorkerModel
 from sim.sut.units import milliseconds
 from sim.world import fakeredis_clock, internals
 from sim.world import faults as world_faults
+from sim.world.code_engine import SIMULATED_EPOCH, CodeEngine
 from sim.world.conversations import Conversing
 from sim.world.driver import SimDriver, Tally, TraceLine, sorted_trace
 from sim.world.executors import EXECUTORS, Executor
@@ -51,26 +52,24 @@ def simulate(
     conversing = Conversing(env, talk, variant.services, seed=scenario.seed, replication=replication) if talk else None
     noise = Noise.of(variant, rng)
     plan = planned_messages(scenario, variant.services, rng)
+    driver = SimDriver(env, (executor or EXECUTORS[redis_path])(server), noise.rtt, log, server, timers=noise.timers)
+    code = _code_engine(scenario, variant, env, server, rng, noise, faults, served, conversing, log)
     world = _World(
         env=env,
-        driver=SimDriver(env, (executor or EXECUTORS[redis_path])(server), noise.rtt, log, server, timers=noise.timers),
-        serving=Serving(
-            handler=build_handler(variant, rng.jitter.random, hit_cost=noise.hit_cost),
-            services=variant.services,
-            faults=faults,
-            served=served,
-            replied=conversing.replied if conversing else None,
-        ),
+        driver=driver,
+        serving=None if code else _serving(variant, rng, noise, faults, served, conversing),
+        code=code,
         workers=simpy.Resource(env, capacity=variant.workers) if variant.worker_model is WorkerModel.POOL else None,
         served=served,
         conversations=conversing,
         records=RecordColumns(expected=plan.count),  # conversations' messages, unplanned, may add more
     )
-    world_faults.install(faults, env, server, world.driver.drop_blocked_clients)
+    disconnect = code.wire.break_connections if code else world.driver.drop_blocked_clients
+    world_faults.install(faults, env, server, disconnect)
     env.process(_arrive(world, plan))
     if conversing is not None:
         _converse(world, conversing, plan, session_starts(scenario.workload, scenario.duration, rng.conversations))
-    env.run()
+    _run(env, code)
     records = world.records
     records.sort_by_message()
     resolve_batches_in_place(records)
@@ -93,18 +92,81 @@ def simulate(
         world=counted,
         dropped=conversing.dropped if conversing else 0,
         conversations=conversations,
+        builtin=code is None,
     )
     return RunResult(
         variant=variant.name,
         replication=replication,
         records=records,
-        commands_per_second=world.driver.commands_per_second,
+        commands_per_second=code.commands_per_second if code else world.driver.commands_per_second,
         trace=sorted_trace(log or []),
         events=events,
         violations=tuple(broken),
         world=counted,
         conversations=conversations,
     )
+
+
+def _serving(
+    variant: Variant, rng: Streams, noise: Noise, faults: FaultSchedule, served: Served, conversing: Conversing | None
+) -> Serving:
+    """What the built-in bot serves every message with."""
+    return Serving(
+        handler=build_handler(variant, rng.jitter.random, hit_cost=noise.hit_cost),
+        services=variant.services,
+        faults=faults,
+        served=served,
+        replied=conversing.replied if conversing else None,
+    )
+
+
+def _code_engine(
+    scenario: Scenario,
+    variant: Variant,
+    env: simpy.Environment,
+    server: FakeServer,
+    rng: Streams,
+    noise: Noise,
+    faults: FaultSchedule,
+    served: Served,
+    conversing: Conversing | None,
+    log: list[TraceLine] | None,
+) -> CodeEngine | None:
+    """A team's handler (`[code]`), its handler imported for this run; None for the built-in bot."""
+    if variant.code is None:
+        return None
+    trace = scenario.workload.trace
+    engine = CodeEngine(
+        env,
+        server,
+        variant,
+        seed=int(rng.code.integers(2**63)),
+        round_trip=noise.rtt if isinstance(noise.rtt, Draws) else _constant(noise.rtt),
+        jitter=noise.timers,
+        faults=faults,
+        served=served,
+        epoch=trace.start if trace is not None else SIMULATED_EPOCH,
+        heard=conversing.heard if conversing else None,
+        trace=log,
+    )
+    return engine
+
+
+def _constant(seconds: float) -> Callable[[], float]:
+    return lambda: seconds
+
+
+def _run(env: simpy.Environment, code: CodeEngine | None) -> None:
+    """Run the world to its end; a team's handler's engine checks its own end, and gives back what it took."""
+    if code is None:
+        env.run()
+        return
+    code.start()
+    try:
+        env.run()
+        code.finish()
+    finally:
+        code.stop()
 
 
 def redis_ttl(seconds: float) -> float:
@@ -115,6 +177,16 @@ def redis_ttl(seconds: float) -> float:
 
 
 def _world_counts(world: _World, server: FakeServer) -> WorldCounts:
+    code = world.code
+    if code is not None:  # a team's handler: its keys are its own business, not a check of the simulator's
+        return WorldCounts(
+            redis_commands=code.commands_per_second.total(),
+            crm_calls=world.served.crm,
+            llm_calls=world.served.llm,
+            late_commands=code.late_commands,
+            orphan_commands=code.orphan_commands,
+        )
+    assert world.serving is not None
     return WorldCounts(
         redis_commands=world.driver.commands_per_second.total(),
         crm_calls=world.served.crm,
@@ -153,7 +225,8 @@ class Noise:
 class _World:
     env: simpy.Environment
     driver: SimDriver
-    serving: Serving
+    serving: Serving | None  # the built-in bot's; None when a team's handler serves (`code`)
+    code: CodeEngine | None  # a team's handler (`[code]`); None: the built-in bot
     workers: simpy.Resource | None  # None: the async model, where a waiting message holds no worker
     served: Served  # calls the CRM and the LLM received
     records: RecordColumns = field(default_factory=RecordColumns)  # compact: a run may hold millions
@@ -168,6 +241,8 @@ def _arrive(world: _World, messages: Iterable[PlannedMessage]) -> Generator[simp
             yield env.timeout(planned.at - env.now)
         world.arrived += 1
         env.process(_serve(world, planned))
+    if world.code is not None:
+        world.code.arrived_all()
 
 
 def _converse(world: _World, conversing: Conversing, plan: Plan, starts: np.ndarray) -> None:
@@ -200,6 +275,9 @@ def _handle(
 ) -> Generator[simpy.Event, Any, MessageRecord | None]:
     if world.conversations is not None and world.conversations.drops(planned):
         return None  # its customer has left: the bot drops it at no cost, and it has no record
+    if world.code is not None:
+        return (yield from world.code.serve(planned, arrival))
+    assert world.serving is not None
     tally = Tally()
     step = serve_message(world.serving, planned, arrival, tally)
     record, _ = yield from world.driver.run(step, trace_label(planned), tally)
