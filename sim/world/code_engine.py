@@ -74,6 +74,7 @@ class CodeEngine:
         epoch: float = SIMULATED_EPOCH,
         heard: Callable[[int, Outcome, float], None] | None = None,
         trace: list[tuple[float, int, str]] | None = None,
+        shortcut: bool = True,
     ) -> None:
         assert variant.code is not None, "a [code] variant"
         self.env = env
@@ -99,6 +100,7 @@ class CodeEngine:
         self._watch = _HangWatch(self.loop)
         self.handler: Handler | None = None
         self.redis: Any = None
+        self._shortcut = shortcut  # redis-py's client with the single-command shortcut (`redis_wire._Client`)
 
     # --- the run's beginning and end ---------------------------------------------------------------
 
@@ -109,7 +111,7 @@ class CodeEngine:
         self.containment.enter()
         try:
             self.handler = load(self.code.handler)
-            self.redis = self.wire.client()
+            self.redis = self.wire.client(shortcut=self._shortcut)
         except HandlerError:
             self.containment.leave()
             self.stop()
@@ -256,7 +258,7 @@ class CodeEngine:
 
     def idle(self) -> bool:
         """Nothing but the code's own timers can still happen: no handler runs, no other event is due."""
-        return not self.outstanding and self.arrivals_done and scheduled_events(self.env) == self.loop.pending_timers
+        return not self.outstanding and self.arrivals_done and scheduled_events(self.env) == self.loop.alarms_pending()
 
 
 async def _handle(handler: Handler, message: InboundMessage, ctx: HandlerContext) -> BaseException | None:

@@ -7,8 +7,13 @@ thread of its own and never blocks: SimPy drives it.
 - `call_soon` queues a callback; `run_ready` runs the queue (and what it queues) at the current
   simulated instant. Whoever hands the loop new work from outside — a SimPy process starting a
   handler — calls `run_ready` after it.
-- `call_at` / `call_later` schedule a SimPy timeout; when it fires, the callback is queued and the
-  queue run. Ties fall in the order they were scheduled (SimPy's), so a run is deterministic.
+- `call_at` / `call_later` put a timer on the loop's own heap. The loop needs SimPy only to know
+  when it may move the clock: after running its queue, if its earliest timer is due before SimPy's
+  next event (`env.peek()`), nothing else in the world can happen first, so it moves SimPy's clock
+  there itself (`internals.warp`) and goes on; otherwise it leaves an alarm (a SimPy timeout) for
+  that timer and returns. A handler's lock polls and round trips cost no SimPy event while the rest
+  of the world is quiet. Timers due at one instant run in the order they were set; a SimPy event
+  due at the same instant runs first. A run is deterministic.
 - `time()` is SimPy's `now`. A sleep of the code (`asyncio.sleep`) ends a little early or late when
   timer jitter is on (`jitter`), as a real timer does; the loop's own exact waits
   (`call_exactly_at`: a reply's round trip, a service's latency) never do.
@@ -19,23 +24,25 @@ the run's containment is entered (`sim.code.containment`), so the code reads the
 
 A run ends when the code does something the simulation cannot run (`Refused`, a runaway): the
 error is kept in `fatal` and raised out of `run_ready` as its owner words it (`stopped`), which
-stops SimPy's run. `after_timer` is told after each timer fired (its owner looks for an idle world).
+stops SimPy's run. `after_timer` is told before the loop moves the clock and after an alarm rang: its
+owner looks for an idle world there.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import heapq
+import itertools
 from asyncio import events, futures
 from collections import deque
 from collections.abc import Callable, Coroutine
-from functools import partial
 from typing import Any, Protocol
 
 import simpy
 
 from sim.code.containment import Refused
-from sim.world.internals import simulated_now
+from sim.world.internals import simulated_now, warp
 
 # Callbacks run at one simulated instant before the loop calls it a runaway (`while True: await sleep(0)`).
 MAX_STEPS_AT_ONE_INSTANT = 1_000_000
@@ -67,12 +74,14 @@ class SimulatedLoop(asyncio.AbstractEventLoop):
         self._stopped = stopped  # the run's end, as its owner words it, for a fatal error of the code
         self._after_timer = after_timer
         self._ready: deque[asyncio.Handle] = deque()
+        self._timers: list[tuple[float, int, asyncio.TimerHandle]] = []  # a heap: (when, order set, handle)
+        self._timer_order = itertools.count()
+        self._alarms: list[float] = []  # a heap: when the SimPy timeouts left for the loop's timers fire
         self._running = False
         self._instant = -1.0
         self._steps_at_instant = 0
         self.steps = 0  # callbacks run so far (a hung step is one that keeps this still)
         self.in_step = False
-        self.pending_timers = 0  # SimPy timeouts scheduled for this loop's timers and not yet fired
         self.fatal: BaseException | None = None
         self.callback_errors: list[tuple[contextvars.Context, BaseException]] = []
         self._closed = False
@@ -120,20 +129,59 @@ class SimulatedLoop(asyncio.AbstractEventLoop):
         context: contextvars.Context | None,
     ) -> asyncio.TimerHandle:
         handle = asyncio.TimerHandle(when, callback, args, self, context)
-        timeout = self._env.timeout(delay)
-        timeout.callbacks.append(partial(self._fire, handle))
-        self.pending_timers += 1
+        heapq.heappush(self._timers, (self.time() + delay, next(self._timer_order), handle))
+        if not self._running:
+            self._set_alarm()
         return handle
 
-    def _fire(self, handle: asyncio.TimerHandle, _: simpy.Event) -> None:
-        self.pending_timers -= 1
-        if not handle.cancelled():
-            self._ready.append(handle)
-            self.run_ready()
+    def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
+        pass  # it stays on the heap, and is dropped when it comes up
+
+    def alarms_pending(self) -> int:
+        """SimPy timeouts the loop has left for its timers and that have not fired yet."""
+        return len(self._alarms)
+
+    def _set_alarm(self) -> None:
+        """Make sure a SimPy timeout fires when the earliest timer is due (see the module docstring)."""
+        timers = self._timers
+        while timers and timers[0][2].cancelled():
+            heapq.heappop(timers)
+        if not timers:
+            return
+        due = timers[0][0]
+        if self._alarms and self._alarms[0] <= due:
+            return  # an alarm fires by then
+        heapq.heappush(self._alarms, due)
+        alarm = self._env.timeout(max(0.0, due - self.time()))
+        alarm.callbacks.append(self._ring)
+
+    def _ring(self, _: simpy.Event) -> None:
+        heapq.heappop(self._alarms)
+        self.run_ready()
         self._after_timer()
 
-    def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
-        pass  # its SimPy timeout still fires, and finds it cancelled
+    def _take_due_timers(self) -> bool:
+        """Queue the timers due now; or, when the earliest is due before SimPy's next event, move the
+        clock to it and queue those. False when the next timer must wait for SimPy (or there is none)."""
+        timers = self._timers
+        while timers and timers[0][2].cancelled():
+            heapq.heappop(timers)
+        if not timers:
+            return False
+        due = timers[0][0]
+        now = self.time()
+        if due > now:
+            if not due < self._env.peek():
+                return False
+            self._after_timer()  # the world may be idle: its owner cancels what is left before time moves
+            if self.fatal is not None or not timers or timers[0][0] != due or timers[0][2].cancelled():
+                return self.fatal is None and bool(self._ready)
+            warp(self._env, due)
+        while timers and timers[0][0] <= due:
+            handle = heapq.heappop(timers)[2]
+            if not handle.cancelled():
+                self._ready.append(handle)
+        return True
 
     def run_ready(self) -> None:
         """Run every queued callback, and those they queue, at the current instant (see the module docstring)."""
@@ -145,10 +193,14 @@ class SimulatedLoop(asyncio.AbstractEventLoop):
         self._containment.enter()
         try:
             self._run_queue()
+            while self.fatal is None and self._take_due_timers():
+                self._run_queue()
         finally:
             self._containment.leave()
             events._set_running_loop(previous)
             self._running = False
+        if self.fatal is None:
+            self._set_alarm()
         if self.fatal is not None:
             raise self._stopped(self.fatal) from None
 

@@ -109,7 +109,7 @@ class DirectExecutor:
             self.table.check_arity(signature, arguments)
         except ErrorReply as error:
             raise self._error(error) from None
-        nx_key = fields[1] if name == "set" and _plain_set_nx(fields) else None
+        nx_key = fields[1] if name == "set" and plain_set_nx(fields) else None
         prepared = (func, signature, arguments, name == "set", nx_key)
         if len(self._prepared) >= PREPARED_CACHE:
             self._prepared.clear()
@@ -128,7 +128,7 @@ def signature_offset(signature: Any) -> int:
     return 2 if " " in internals.signature_name(signature) else 1
 
 
-def _plain_set_nx(fields: list[bytes]) -> bool:
+def plain_set_nx(fields: list[bytes]) -> bool:
     """`SET key value NX` or `SET key value NX PX <ms>`, ms a positive integer: a command Redis
     accepts, so on a live key its only effect is a nil reply. Any other form runs for real
     (an invalid one must raise its error even when the key exists)."""

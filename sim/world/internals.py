@@ -22,6 +22,7 @@ names the installed version, not with a wrong number somewhere in a run.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections import defaultdict
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from typing import Any
 
 import fakeredis
 import redis
+import redis.asyncio
 import simpy
 
 from sim.errors import EnvironmentProblem
@@ -49,7 +51,8 @@ def _changed(package: str, version: str, what: str, detail: object = "") -> Inte
 
 try:
     from fakeredis._core._database import Database
-    from fakeredis._helpers import SimpleError, SimpleString
+    from fakeredis._helpers import NoResponse, SimpleError, SimpleString
+    from fakeredis._msgs import FLAG_TRANSACTION
     from fakeredis._socket._async import AsyncFakeSocket
     from fakeredis._socket._fakesocket import FakeSocket
     from fakeredis._socket._resp import extract_command
@@ -68,6 +71,13 @@ Clock = Callable[[], float]
 def simulated_now(env: simpy.Environment) -> float:
     """`env.now` without the property call: the driver reads it before every wait."""
     return env._now
+
+
+def warp(env: simpy.Environment, t: float) -> None:
+    """Move `env`'s clock forward to `t` between its events: the caller has made sure (`env.peek()`) that
+    no event is due before `t`, so SimPy's next step still finds its queue in time order."""
+    assert env._now <= t <= env.peek(), "a warp never passes an event nor goes back"
+    env._now = t
 
 
 def scheduled_events(env: simpy.Environment) -> int:
@@ -157,6 +167,17 @@ def command_name(fields: list[bytes]) -> str:
     return name
 
 
+def command_parts(fields: list[bytes]) -> tuple[str, list[bytes]]:
+    """An encoded command's lower-case name ("script load" for a subcommand) and its arguments."""
+    name, arguments = extract_command(fields)
+    return name, arguments
+
+
+def is_transaction_command(signature: Any) -> bool:
+    """MULTI, EXEC, DISCARD, WATCH, UNWATCH: the commands fakeredis handles apart from a transaction's queue."""
+    return FLAG_TRANSACTION in signature.flags
+
+
 def signature_name(signature: Any) -> str:
     """The name a command signature was registered under ("script load" for a subcommand)."""
     name: str = signature.name
@@ -198,10 +219,13 @@ def _simpy_event_count() -> bool:
 def _simpy_queue() -> bool:
     env = simpy.Environment()
     env.timeout(1.0)
-    env.timeout(2.0)
+    later = env.timeout(2.0)
     queued = scheduled_events(env)
     env.step()
-    return queued == 2 and scheduled_events(env) == 1
+    warp(env, 1.5)
+    moved = env.now == 1.5
+    env.step()
+    return queued == 2 and moved and later.processed and env.now == 2.0 and scheduled_events(env) == 0
 
 
 def _fakeredis_clock() -> bool:
@@ -254,16 +278,30 @@ def _fakeredis_command_table() -> bool:
 
 
 def _fakeredis_async_socket() -> bool:
-    """What `sim.world.redis_wire` overrides on fakeredis's asyncio socket, or reads of it, exists: the
-    methods on the class, the attributes set in its constructors (their code names them)."""
-    from fakeredis._socket._base import BaseFakeSocket
+    """What `sim.world.redis_wire` overrides or reads on fakeredis's asyncio socket still works as used there."""
 
-    set_in_init = set(BaseFakeSocket.__init__.__code__.co_names) | set(AsyncFakeSocket.__init__.__code__.co_names)
-    methods = ("_process_command", "put_response")
-    return (
-        all(callable(getattr(AsyncFakeSocket, m, None)) for m in methods)
-        and {"_killed", "_blocked", "_response_available", "responses"} <= set_in_init
-    )
+    async def probe() -> bool:
+        server = clocked_server(lambda: 0.0)
+        sock = AsyncFakeSocket(server, 0, client_class=redis.asyncio.Redis, lua_modules=None)
+        replies: list[Any] = []
+        sock.put_response = replies.append  # type: ignore[method-assign]
+        sock._process_command([b"SET", b"probe", b"1"])
+        func, signature = sock._name_to_func("get")
+        got = sock._decode_result(sock._run_command(func, signature, [b"probe"], False))
+        state = ("_queueing", "_pubsub", "_reply_off", "_reply_skip", "_reply_skip_next", "_killed", "_blocked")
+        return (
+            replies == [b"OK"]
+            and got == b"1"
+            and all(hasattr(sock, name) for name in state)
+            and is_transaction_command(sock._name_to_func("multi")[1])
+            and not is_transaction_command(signature)
+        )
+
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(probe())
+    finally:
+        loop.close()
 
 
 def _unknown_command_is_an_error_reply(table: CommandTable) -> bool:
@@ -278,11 +316,12 @@ def _unknown_command_is_an_error_reply(table: CommandTable) -> bool:
 _PROBES: tuple[tuple[str, str, str, Callable[[], bool]], ...] = (
     ("simpy", simpy.__version__, "Environment._now (the simulated clock)", _simpy_clock),
     ("simpy", simpy.__version__, "Environment._eid (the count of scheduled events)", _simpy_event_count),
-    ("simpy", simpy.__version__, "Environment._queue (the events not yet processed)", _simpy_queue),
+    ("simpy", simpy.__version__, "Environment._queue and ._now (the events not yet processed, the clock's warp)",
+     _simpy_queue),
     ("fakeredis", fakeredis.__version__, "Database.time (keys ignore the simulated clock)", _fakeredis_clock),
     ("fakeredis", fakeredis.__version__, "FakeServer.dbs, .script_cache (the keyspace)", _fakeredis_keyspace),
     ("fakeredis", fakeredis.__version__, "FakeSocket's command table (_name_to_func, _run_command, _decode_error)",
      _fakeredis_command_table),
-    ("fakeredis", fakeredis.__version__, "AsyncFakeSocket (_process_command, put_response, _killed, _blocked, "
-     "_response_available, responses)", _fakeredis_async_socket),
+    ("fakeredis", fakeredis.__version__, "AsyncFakeSocket (_process_command, _run_command, _name_to_func, "
+     "_decode_result, put_response, its transaction and reply state)", _fakeredis_async_socket),
 )  # fmt: skip

@@ -53,7 +53,7 @@ def simulate(
     noise = Noise.of(variant, rng)
     plan = planned_messages(scenario, variant.services, rng)
     driver = SimDriver(env, (executor or EXECUTORS[redis_path])(server), noise.rtt, log, server, timers=noise.timers)
-    code = _code_engine(scenario, variant, env, server, rng, noise, faults, served, conversing, log)
+    code = _code_engine(scenario, variant, env, server, rng, noise, faults, served, conversing, log, redis_path)
     world = _World(
         env=env,
         driver=driver,
@@ -131,6 +131,7 @@ def _code_engine(
     served: Served,
     conversing: Conversing | None,
     log: list[TraceLine] | None,
+    redis_path: str,
 ) -> CodeEngine | None:
     """A team's handler (`[code]`), its handler imported for this run; None for the built-in bot."""
     if variant.code is None:
@@ -148,6 +149,7 @@ def _code_engine(
         epoch=trace.start if trace is not None else SIMULATED_EPOCH,
         heard=conversing.heard if conversing else None,
         trace=log,
+        shortcut=redis_path == "direct",
     )
     return engine
 
