@@ -317,6 +317,10 @@ def usage() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs one command; every way it can end is one exit code (see EXIT_CODES)."""
     console.replace_what_the_console_cannot_show()
+    if argv is None:  # the `sim` command itself, not a caller inside a process: it may restart itself
+        from sim.code import hash_seed
+
+        hash_seed.may_restart = True
     with console.sigterm_as_ctrl_c(), console.closed_pipes_dropped():
         return _command(argv)
 

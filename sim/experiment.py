@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from sim.code import hash_seed
 from sim.metrics.comparison import Comparison, compare
 from sim.metrics.conversations import conversation_metrics
 from sim.metrics.digest import RunDigest, digest
@@ -222,10 +223,18 @@ def _map_on_dask(
     except ImportError:
         raise DaskUnavailable("the dask executor needs the optional extra: pip install -e '.[dask]'") from None
     with Client(scheduler) as client:  # type: ignore[no-untyped-call]  # dask.distributed leaves it untyped
-        futures = client.map(job, jobs, pure=False)
+        futures = client.map(_on_a_worker, [(job, j) for j in jobs], pure=False)
         position = {future.key: i for i, future in enumerate(futures)}
         finished = ((position[f.key], f.result()) for f in as_completed(futures))  # type: ignore[no-untyped-call]
         yield from in_submission_order(finished, on_done)
+
+
+def _on_a_worker(work: tuple[Callable[[Job], RunDigest], Job]) -> RunDigest:
+    """A job on a cluster's worker, which must hash strings as this process does when it runs a team's code."""
+    job, (scenario, variant, replication) = work
+    if scenario.variant(variant).code is not None:
+        hash_seed.check_worker()
+    return job((scenario, variant, replication))
 
 
 def in_submission_order(finished: Iterable[tuple[int, T]], on_done: Callable[[], None]) -> Iterator[T]:

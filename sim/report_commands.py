@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from sim.code import hash_seed
 from sim.errors import ArgumentError, BaselineError, EnvironmentProblem, ExitCode
 from sim.experiment import (
     DROP,
@@ -100,6 +101,8 @@ def load_and_warn(argument: str) -> Scenario:
     """The scenario a path or a bundled name gives, after one `sim: warning:` line on stderr per
     accepted but senseless setting."""
     scenario = load_scenario(resolve(argument))
+    if any(v.code is not None for v in scenario.variants):
+        hash_seed.restart_with_fixed_seed()  # before any line is printed: a restart prints them again
     for text in scenario.warnings:
         print(f"sim: warning: {scenario.path}: {text}", file=sys.stderr)
     return scenario

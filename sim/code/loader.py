@@ -268,7 +268,7 @@ def _import(
             package = current[0]
             module = _real_import(f"{package}.{name}", globals, locals, fromlist or ("__name__",), 0)
             return module if fromlist else sys.modules[f"{package}.{top}"]
-    return _real_import(name, globals, locals, fromlist, level)  # type: ignore[arg-type]
+    return _real_import(name, globals, locals, fromlist, level)
 
 
 _BUILTINS: dict[str, Any] = {**vars(builtins), "__import__": _import}

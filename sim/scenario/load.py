@@ -417,7 +417,8 @@ MAX_SETTINGS_DEPTH = 8  # tables inside [code.settings]: enough for any config, 
 
 
 def parse_code(section: Reader, base: CodeSettings | None) -> CodeSettings | None:
-    """`[code]` (or a variant's `[variants.NAME.code]`): `handler`, `settings` merged over the base's, `max_handling`."""
+    """`[code]` (or a variant's `[variants.NAME.code]`): `handler`, `settings` (merged over the base's),
+    `max_handling`. The handler is imported now: one that cannot be is exit 2 before any simulation."""
     r = section.table("code")
     if r is None:
         return base

@@ -42,6 +42,7 @@ from sim.run.faults import FaultSchedule
 from sim.run.services import Served
 from sim.run.workload import PlannedMessage
 from sim.scenario.model import CodeSettings, Variant
+from sim.scenario.reader import MIN_DURATION
 from sim.world.event_loop import SimulatedLoop
 from sim.world.internals import scheduled_events
 from sim.world.redis_wire import Wire
@@ -50,6 +51,7 @@ from sim.world.redis_wire import Wire
 SIMULATED_EPOCH = datetime(2025, 10, 27, tzinfo=UTC).timestamp()
 HUNG_AFTER = 10.0  # wall seconds one callback of the code may run before the run calls it hung
 CANCEL_GRACE = 60.0  # simulated seconds a cancelled leftover task may take to stop
+REAP_EVERY = 60.0  # simulated seconds between looks for a handler past its limit, or stuck
 _REPLY_OUTCOME = {Reply.ANSWERED: Outcome.ANSWERED, Reply.BUSY: Outcome.BUSY, Reply.FAILED: Outcome.FAILED}
 
 
@@ -85,7 +87,7 @@ class CodeEngine:
         self.heard = heard
         self.trace = trace
         self.containment = contained.Containment(contained.Clock(now=lambda: env.now, epoch=epoch), seed)
-        self.loop = SimulatedLoop(
+        self.loop = SimulatedLoop(  # type: ignore[abstract]  # the loop methods a simulation has no use for
             env, containment=self.containment, jitter=jitter, stopped=self._stopped, after_timer=self._maybe_idle
         )
         self.commands_per_second = CountsBySecond()
@@ -245,15 +247,21 @@ class CodeEngine:
             self._reaper = self.env.process(self._reap())
 
     def _reap(self) -> Generator[simpy.Event, Any, None]:
+        """While handlers run: stop one past `[code]max_handling`, or any that nothing can wake any more."""
         limit = self.code.max_handling
         while self.outstanding:
             oldest, (started, _, _) = next(iter(self.outstanding.items()))
             due = started + limit - self.env.now
-            if due <= 0:
+            if due < 0:
                 raise self._runaway(
                     f"still running {limit:g} s after it started at {started:g} s ([code]max_handling)", oldest
                 )
-            yield self.env.timeout(min(due, limit))
+            if scheduled_events(self.env) == 0:  # no timer, no arrival, no customer: nothing will ever happen
+                raise self._runaway(
+                    f"never finished: it waits for something that can never happen (started at {started:g} s)",
+                    oldest,
+                )
+            yield self.env.timeout(max(min(due, REAP_EVERY), MIN_DURATION))  # past the limit, not at it
         self._reaper = None
 
     def idle(self) -> bool:

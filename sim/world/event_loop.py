@@ -37,6 +37,7 @@ import itertools
 from asyncio import events, futures
 from collections import deque
 from collections.abc import Callable, Coroutine
+from functools import partial
 from typing import Any, Protocol
 
 import simpy
@@ -46,7 +47,8 @@ from sim.world.internals import simulated_now, warp
 
 # Callbacks run at one simulated instant before the loop calls it a runaway (`while True: await sleep(0)`).
 MAX_STEPS_AT_ONE_INSTANT = 1_000_000
-_SLEEP_CALLBACK = futures._set_result_unless_cancelled  # what `asyncio.sleep` schedules: a timer of the code
+# What `asyncio.sleep` schedules: a timer of the code (every other timer is a timeout or the world's own wait).
+_SLEEP_CALLBACK = getattr(futures, "_set_result_unless_cancelled")  # noqa: B009 - private to asyncio
 
 
 class Runaway(BaseException):
@@ -91,24 +93,24 @@ class SimulatedLoop(asyncio.AbstractEventLoop):
     def time(self) -> float:
         return simulated_now(self._env)
 
-    def call_soon(
+    def call_soon(  # type: ignore[override]  # typeshed's TypeVarTuple form
         self, callback: Callable[..., object], *args: Any, context: contextvars.Context | None = None
     ) -> asyncio.Handle:
         handle = asyncio.Handle(callback, args, self, context)
         self._ready.append(handle)
         return handle
 
-    def call_soon_threadsafe(
+    def call_soon_threadsafe(  # type: ignore[override]  # typeshed's TypeVarTuple form
         self, callback: Callable[..., object], *args: Any, context: contextvars.Context | None = None
     ) -> asyncio.Handle:
         return self.call_soon(callback, *args, context=context)  # one thread: the simulation's
 
-    def call_later(
+    def call_later(  # type: ignore[override]  # typeshed's TypeVarTuple form
         self, delay: float, callback: Callable[..., object], *args: Any, context: contextvars.Context | None = None
     ) -> asyncio.TimerHandle:
         return self.call_at(self.time() + delay, callback, *args, context=context)
 
-    def call_at(
+    def call_at(  # type: ignore[override]  # typeshed's TypeVarTuple form
         self, when: float, callback: Callable[..., object], *args: Any, context: contextvars.Context | None = None
     ) -> asyncio.TimerHandle:
         delay = max(0.0, when - self.time())
@@ -219,7 +221,7 @@ class SimulatedLoop(asyncio.AbstractEventLoop):
                     f"{MAX_STEPS_AT_ONE_INSTANT:,} callbacks at one simulated instant ({now:g} s) without "
                     "letting time pass (a loop of `await asyncio.sleep(0)`?)"
                 )
-                self.fatal.context = handle._context  # type: ignore[attr-defined]
+                self.fatal.context = getattr(handle, "_context", None)  # type: ignore[attr-defined]
                 return
             self.steps += 1
             self.in_step = True
@@ -238,24 +240,25 @@ class SimulatedLoop(asyncio.AbstractEventLoop):
         name: str | None = None,
         context: contextvars.Context | None = None,
     ) -> asyncio.Task[Any]:
+        context = contextvars.copy_context() if context is None else context
         task = asyncio.Task(coro, loop=self, name=name, context=context)
-        task.add_done_callback(self._task_done)
+        task.add_done_callback(partial(self._task_done, context))
         return task
 
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
+    def _task_done(self, context: contextvars.Context, task: asyncio.Task[Any]) -> None:
         """A task that ended in an error the code must not swallow (`Refused`, `Runaway`) ends the run."""
         if task.cancelled():
             return
         error = task.exception()
         if error is not None and not isinstance(error, Exception):
-            self._stop_with(error, task.get_context())
+            self._stop_with(error, context)
 
     def call_exception_handler(self, context: dict[str, Any]) -> None:
         error = context.get("exception")
         if error is None:
             return
         handle = context.get("handle")
-        where = handle._context if isinstance(handle, asyncio.Handle) else contextvars.copy_context()
+        where = getattr(handle, "_context", None) or contextvars.copy_context()
         if not isinstance(error, Exception):
             self._stop_with(error, where)
         elif "future" not in context:  # a task's unretrieved error is counted by whoever owns the task
@@ -310,7 +313,7 @@ class SimulatedLoop(asyncio.AbstractEventLoop):
 
     # --- what a simulation cannot do -------------------------------------------------------------
 
-    def run_in_executor(self, executor: Any, func: Callable[..., Any], *args: Any) -> Any:
+    def run_in_executor(self, executor: Any, func: Callable[..., Any], *args: Any) -> Any:  # type: ignore[override]
         raise Refused(f"loop.run_in_executor({getattr(func, '__name__', func)!r}) would run on a real thread")
 
     async def getaddrinfo(self, host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
@@ -329,5 +332,5 @@ class SimulatedLoop(asyncio.AbstractEventLoop):
     async def create_server(self, *args: Any, **kwargs: Any) -> Any:
         raise Refused("create_server would open a real socket")
 
-    def add_signal_handler(self, sig: int, callback: Callable[..., object], *args: Any) -> None:
+    def add_signal_handler(self, sig: int, callback: Callable[..., object], *args: Any) -> None:  # type: ignore[override]
         raise Refused("add_signal_handler: a simulated run has no signals")

@@ -53,13 +53,14 @@ try:
     from fakeredis._core._database import Database
     from fakeredis._helpers import NoResponse, SimpleError, SimpleString
     from fakeredis._msgs import FLAG_TRANSACTION
-    from fakeredis._socket._async import AsyncFakeSocket
+    from fakeredis._socket._async import AsyncFakeSocket as AsyncFakeSocket  # re-exported: sim.world.redis_wire
     from fakeredis._socket._fakesocket import FakeSocket
     from fakeredis._socket._resp import extract_command
 except ImportError as error:  # pragma: no cover - only with an incompatible fakeredis installed
     raise _changed("fakeredis", fakeredis.__version__, "its private modules", error) from None
 
 ErrorReply = SimpleError  # what a fakeredis command returns (or raises) for a Redis error reply
+NoReply = NoResponse  # what a fakeredis command returns when its reply comes later (a blocked pop)
 StatusReply = SimpleString  # a status reply such as +OK, wrapped; `.value` holds its bytes
 
 Clock = Callable[[], float]
@@ -284,7 +285,7 @@ def _fakeredis_async_socket() -> bool:
         server = clocked_server(lambda: 0.0)
         sock = AsyncFakeSocket(server, 0, client_class=redis.asyncio.Redis, lua_modules=None)
         replies: list[Any] = []
-        sock.put_response = replies.append  # type: ignore[method-assign]
+        sock.put_response = replies.append  # type: ignore[method-assign,assignment]
         sock._process_command([b"SET", b"probe", b"1"])
         func, signature = sock._name_to_func("get")
         got = sock._decode_result(sock._run_command(func, signature, [b"probe"], False))

@@ -36,7 +36,7 @@ from fakeredis.aioredis import FakeAsyncRedisConnection
 
 from sim.world.event_loop import SimulatedLoop
 from sim.world.executors import PREPARED_CACHE, plain_set_nx
-from sim.world.internals import AsyncFakeSocket, ErrorReply, NoResponse, command_parts, is_transaction_command
+from sim.world.internals import AsyncFakeSocket, ErrorReply, NoReply, command_parts, is_transaction_command
 
 Prepared = tuple[Any, Any, list[bytes], "bytes | None"]  # (func, signature, arguments, the key of a plain SET NX)
 
@@ -70,8 +70,6 @@ class Wire:
             server=self.server,
             wire=self,
             retry=copy.deepcopy(_DEFAULT_RETRY),
-            lib_name=None,
-            lib_version=None,
         )
         return (_Client if shortcut else redis.asyncio.Redis)(connection_pool=pool)
 
@@ -152,7 +150,7 @@ class _Socket(AsyncFakeSocket):
         with self._server.lock:
             result = self._run_command(func, signature, arguments, False)
         result = self._decode_result(result)
-        if not isinstance(result, NoResponse):
+        if not isinstance(result, NoReply):
             self.put_response(result)
         return True
 
@@ -243,9 +241,9 @@ class _Client(redis.asyncio.Redis):
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
         if self.single_connection_client or self.connection is not None or str(args[0]).upper().startswith("HIMPORT"):
-            return await super().execute_command(*args, **options)
+            return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
         idle = self.__dict__.setdefault("_idle", [])
-        conn: _Connection = idle.pop() if idle else self.connection_pool.make_connection()
+        conn: _Connection = idle.pop() if idle else self.connection_pool.make_connection()  # type: ignore[no-untyped-call]
         try:
             return await conn.retry.call_with_retry(
                 lambda: self._send_and_parse(conn, args, options),
@@ -260,7 +258,7 @@ class _Client(redis.asyncio.Redis):
         return await self.parse_response(conn, args[0], **dict(options))
 
 
-class _Connection(FakeAsyncRedisConnection):  # type: ignore[misc]  # fakeredis's classes are untyped for mypy
+class _Connection(FakeAsyncRedisConnection):
     """A pooled connection whose socket is a `_Socket` on the run's wire (see the module docstring)."""
 
     def __init__(self, *args: Any, wire: Wire, **kwargs: Any) -> None:
@@ -269,7 +267,7 @@ class _Connection(FakeAsyncRedisConnection):  # type: ignore[misc]  # fakeredis'
         super().__init__(*args, **kwargs)
 
     async def _connect(self) -> None:
-        if not self._server.connected:
+        if self._server is None or not self._server.connected:
             raise redis.asyncio.ConnectionError("Error connecting to the simulated Redis: it refuses connections.")
         sock = _Socket(
             self._server,
@@ -281,11 +279,11 @@ class _Connection(FakeAsyncRedisConnection):  # type: ignore[misc]  # fakeredis'
         )
         self._wire.sockets.append(sock)
         self._sock = sock
-        self._reader = self._writer = sock  # what redis-py reads as "connected"
+        self._reader = self._writer = sock  # type: ignore[assignment]  # what redis-py reads as "connected"
 
     async def on_connect_check_health(self, check_health: bool = True) -> None:
         """No handshake: see the module docstring."""
-        self._parser.on_connect(self)
+        self._parser.on_connect(self)  # type: ignore[no-untyped-call]
 
     async def send_command(self, *args: Any, **kwargs: Any) -> None:
         sock = await self._connected()
@@ -315,7 +313,7 @@ class _Connection(FakeAsyncRedisConnection):  # type: ignore[misc]  # fakeredis'
             if all(type(args[i]) is kind for i, kind in numbers):
                 return fields
         words = (*args[0].split(), *args[1:]) if isinstance(args[0], str) and " " in args[0] else args
-        fields = [self.encoder.encode(a) for a in words]  # "SCRIPT LOAD": redis-py sends the words apart
+        fields = [self.encoder.encode(a) for a in words]  # type: ignore[no-untyped-call]  # "SCRIPT LOAD": redis-py sends the words apart
         if len(self._encoded) >= PREPARED_CACHE:
             self._encoded.clear()
         self._encoded[args] = fields, tuple((i, type(a)) for i, a in enumerate(args) if isinstance(a, int | float))
@@ -335,7 +333,7 @@ class _Connection(FakeAsyncRedisConnection):  # type: ignore[misc]  # fakeredis'
     async def can_read_destructive(self) -> bool:
         return await self.can_read()
 
-    async def read_response(
+    async def read_response(  # type: ignore[override]  # redis-py's signature, not fakeredis's **kwargs
         self,
         disable_decoding: bool = False,
         timeout: float | None = None,
@@ -359,9 +357,9 @@ class _Connection(FakeAsyncRedisConnection):  # type: ignore[misc]  # fakeredis'
             raise reply
         return reply if disable_decoding else self._decode(reply)
 
-    async def disconnect(self, nowait: bool = False, **kwargs: Any) -> None:
+    async def disconnect(self, nowait: bool = False, **kwargs: Any) -> None:  # type: ignore[override]
         sock = self._sock
         self._sock = self._reader = self._writer = None
-        self._parser.on_disconnect()
+        self._parser.on_disconnect()  # type: ignore[no-untyped-call]
         if isinstance(sock, _Socket):
             sock.hang_up()
