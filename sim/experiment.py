@@ -18,7 +18,7 @@ from sim.metrics.conversations import conversation_metrics
 from sim.metrics.digest import RunDigest, digest
 from sim.metrics.precision import assess, next_count
 from sim.metrics.records import RunResult
-from sim.metrics.summary import summarize
+from sim.metrics.summary import code_metrics, summarize
 from sim.metrics.thresholds import Threshold
 from sim.scenario.describe import context
 from sim.scenario.model import Scenario
@@ -73,6 +73,8 @@ def run_once(scenario: Scenario, replication: int = 0, *, trace: bool = False) -
         metrics = summarize(run.records)
         if scenario.workload.conversations is not None:
             metrics |= conversation_metrics(run.conversations)
+        if any(v.code is not None for v in scenario.variants):
+            metrics |= code_metrics(run.records, run.world.late_commands if run.world else 0)
         results[variant.name] = VariantRun(run, metrics)
     return results
 

@@ -17,14 +17,14 @@ from sim.distributions import Distribution
 from sim.errors import ScenarioError
 from sim.scenario.load import BACKOFF_KEYS, VARIANT_SECTIONS, parse_variant
 from sim.scenario.model import Backoff, Scenario, Variant
-from sim.scenario.reader import MAX_FLOAT, Reader, one_line
+from sim.scenario.reader import MAX_FLOAT, SETTING_KEY, Reader, one_line
 
 Axis = tuple[str, tuple[str, ...]]  # ("lock.timeout", ("30s", "45s", "60s"))
 MAX_POINTS = 1000  # grid points of one sweep: each is a variant with its own replications
 MAX_RUNS = 100_000  # grid points × replications: simulations one sweep may ask for
 # Grid keys and values become the points' variant names ("lock.timeout=30s, workers.count=5"), shown in
 # reports, plot labels, Markdown, HTML and CSV: plain characters only, so every such name is safe.
-GRID_KEY = re.compile(r"[a-z_]+(\.[a-z_]+)*")
+GRID_KEY = SETTING_KEY
 GRID_VALUE = re.compile(r"[A-Za-z0-9._+-]{1,32}")
 GRID_VALUE_HELP = "letters, digits, '.', '_', '+' and '-', at most 32 characters"
 

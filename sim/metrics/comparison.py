@@ -146,7 +146,7 @@ def compare(
 
 
 def compared_metrics(runs: Iterable[Mapping[str, float]]) -> tuple[str, ...]:
-    """METRICS, and CONVERSATION_METRICS if any run has them (then every run is compared on them)."""
+    """METRICS, and CONVERSATION_METRICS or CODE_METRICS if any run has them (then every run is compared on them)."""
     seen = {name for run in runs for name in run}
     return tuple(m for m in ALL_METRICS if m in METRICS or m in seen)
 

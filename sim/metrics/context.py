@@ -32,3 +32,6 @@ class RunContext:
     # The workload has customers who wait for answers: every run reports their metrics (`CONVERSATION_METRICS`),
     # a run that happened to open none included (0 conversations).
     conversations: bool = False
+    # Variants served by a team's own handler (`[code]`): the invariants that hold by the built-in bot's
+    # design are not checked on them (`sim.metrics.invariants.ANY_HANDLER`).
+    team_handlers: tuple[str, ...] = ()

@@ -35,7 +35,7 @@ from sim.metrics.context import RunContext, Shaded
 from sim.metrics.conversations import conversation_metrics
 from sim.metrics.records import MessageRecord, Outcome, RunResult, Source, WorldCounts
 from sim.metrics.segments import RunSegments, run_segments
-from sim.metrics.summary import EXTRA_METRICS, as_columns, summarize
+from sim.metrics.summary import EXTRA_METRICS, as_columns, code_metrics, summarize
 from sim.metrics.timeseries import RunWindows, run_windows
 
 RELATIVE_ACCURACY = 0.01  # the pooled latency CDF: every quantile within 1 % of the true value
@@ -109,11 +109,14 @@ def digest(
 
 
 def run_metrics(store: RecordColumns, run: RunResult, context: RunContext) -> dict[str, float]:
-    """METRICS of the run's records (`store`, in columns), and CONVERSATION_METRICS when its workload has
-    conversations (or, for a run compared without a context, when it opened some)."""
+    """METRICS of the run's records (`store`, in columns), CONVERSATION_METRICS when its workload has
+    conversations (or, for a run compared without a context, when it opened some), and CODE_METRICS when
+    a variant of its scenario runs a team's handler."""
     found = summarize(store)
     if context.conversations or run.conversations:
         found |= conversation_metrics(run.conversations)
+    if context.team_handlers:
+        found |= code_metrics(store, run.world.late_commands if run.world else 0)
     return found
 
 

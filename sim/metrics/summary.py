@@ -86,8 +86,18 @@ CONVERSATION_METRICS: dict[str, Metric] = {
         Metric("dropped_messages", False, Unit.COUNT, "messages dropped unserved: their customer had left"),
     )
 }
+# Metrics of a team's own handler (`[code]`), computed from the records and the world's counts
+# (`code_metrics`). Like the conversation metrics, kept apart: reports of the built-in bot stay as they were.
+CODE_METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric("no_reply", False, Unit.COUNT, "messages whose handler returned without replying"),
+        Metric("handler_errors", False, Unit.COUNT, "messages whose handler raised (their type is in records.csv)"),
+        Metric("late_commands", None, Unit.COUNT, "Redis commands of handlers' tasks after their message ended"),
+    )
+}
 # Every metric a name may refer to (thresholds, --precision, reports' labels and units).
-ALL_METRICS: dict[str, Metric] = METRICS | CONVERSATION_METRICS
+ALL_METRICS: dict[str, Metric] = METRICS | CONVERSATION_METRICS | CODE_METRICS
 
 
 def mean_queue_wait(records: Sequence[MessageRecord]) -> float:
@@ -114,6 +124,8 @@ def summarize(records: Sequence[MessageRecord]) -> dict[str, float]:
     p50, p95, p99 = percentiles(latency, (50, 95, 99))
     a50, a95, a99 = percentiles(latency[answered], (50, 95, 99))
     f50, f95 = percentiles(first_replies(cols), (50, 95))
+    # A lock metric needs a lock: the built-in bot marks every message's; a team's handler, the ones it marks.
+    marked = n == 0 or bool(cols.column("lock_attempts").any()) or not bool(np.isnan(cols.column("lock_asked_at")).all())
     return {
         "messages": n,
         "answered": int(answered.sum()),
@@ -132,9 +144,9 @@ def summarize(records: Sequence[MessageRecord]) -> dict[str, float]:
         "cache_hit_ratio": cache_hit_ratio(cols),
         "crm_calls": crm_calls(cols),
         "llm_calls": llm_calls(cols),
-        "lock_polls": _total(cols, "lock_attempts"),
+        "lock_polls": _total(cols, "lock_attempts") if marked else math.nan,
         "redis_commands": redis_commands(cols),
-        "lock_lost": _total(cols, "lock_lost"),
+        "lock_lost": _total(cols, "lock_lost") if marked else math.nan,
         "redis_errors": _total(cols, "lock_errors") + _total(cols, "cache_errors"),
         "out_of_order": out_of_order(cols),
     }
@@ -142,6 +154,14 @@ def summarize(records: Sequence[MessageRecord]) -> dict[str, float]:
 
 _OUTCOME = {o: code for code, o in enumerate(OUTCOMES)}
 _SOURCE = {s: code for code, s in enumerate(SOURCES)}
+
+
+def code_metrics(records: Sequence[MessageRecord], late_commands: int) -> dict[str, float]:
+    """CODE_METRICS of one run, in their order: `late_commands` is the world's count (in no record)."""
+    cols = as_columns(records)
+    no_reply = int(np.count_nonzero(cols.column("outcome") == _OUTCOME[Outcome.NO_REPLY]))
+    errors = int(np.count_nonzero(cols.column("error") != 0))
+    return {"no_reply": no_reply, "handler_errors": errors, "late_commands": late_commands}
 
 
 def as_columns(records: Sequence[MessageRecord]) -> RecordColumns:

@@ -9,7 +9,7 @@ from typing import assert_never
 
 from sim.metrics.baseline import BaselineDiff
 from sim.metrics.comparison import Comparison
-from sim.metrics.invariants import CONVERSATION_CHECKS, NAMES
+from sim.metrics.invariants import ANY_HANDLER, CONVERSATION_CHECKS, NAMES
 from sim.metrics.precision import Watched
 from sim.metrics.segments import SEGMENT_METRICS, Grouping
 from sim.metrics.stats import Estimate
@@ -151,7 +151,17 @@ def invariants_status(c: Comparison) -> Paragraph:
     if c.violations:
         return Paragraph(f"**INVARIANTS BROKEN (a simulator bug):** {'; '.join(c.violations[:10])}")
     checked = [name for name in NAMES if c.conversations or name not in CONVERSATION_CHECKS]
-    return Paragraph(f"Invariants held in all {runs} runs; checked: {'; '.join(checked)}.")
+    teams = c.context.team_handlers
+    if not teams:
+        return Paragraph(f"Invariants held in all {runs} runs; checked: {'; '.join(checked)}.")
+    own = [name for name in checked if name in ANY_HANDLER]
+    mixed = len(teams) < len(c.descriptions)
+    besides = f"; on the built-in bot's variants also: {'; '.join(n for n in checked if n not in own)}" if mixed else ""
+    return Paragraph(
+        f"Invariants held in all {runs} runs; checked: {'; '.join(own)}{besides}. A team's handler is not held to the "
+        "built-in bot's own rules (one lock holder, busy only after the lock timeout, cache hits within the TTL): "
+        "breaking them is a finding about the code, not a bug of the simulator."
+    )
 
 
 def _checks(c: Comparison) -> Block:

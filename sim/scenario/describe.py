@@ -49,6 +49,7 @@ def context(scenario: Scenario) -> RunContext:
         workload=workload(scenario),
         setup=setup(scenario),
         conversations=scenario.workload.conversations is not None,
+        team_handlers=tuple(v.name for v in scenario.variants if v.code is not None),
     )
 
 

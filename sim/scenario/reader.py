@@ -22,6 +22,9 @@ MAX_DURATION = 1000 * 86400.0  # beyond this a value is a typo, and floats lose 
 # so every wait a scenario asks for moves the clock (a 1e-300 s round trip never would).
 MIN_DURATION = 1e-6
 MAX_FLOAT = sys.float_info.max  # a TOML integer beyond this has no float: refused before float() overflows
+# A setting as `--grid`, `--space` and `[tune]` name it: `lock.backoff.cap`; a team's own settings under
+# `code.settings.` keep the names the team gave them (digits, capitals, '-').
+SETTING_KEY = re.compile(r"[a-z_]+(\.[a-z_]+)*|code\.settings(\.[A-Za-z0-9_-]{1,64})+")
 DURATION_HELP = "a duration such as '100ms', '30s', '5m', '1h' or a number of seconds"
 
 

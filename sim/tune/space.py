@@ -120,7 +120,7 @@ def setting_value(variant: Variant, key: str) -> object:
         return special[key]
     value: object = variant
     for part in key.split("."):
-        value = getattr(value, part, None)
+        value = value.get(part) if isinstance(value, dict) else getattr(value, part, None)  # code.settings: a table
         if value is None:
             return None
     return value

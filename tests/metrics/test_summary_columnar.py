@@ -23,6 +23,8 @@ from tests.metrics.test_invariants_columnar import records as any_record
 def oracle(records: list[MessageRecord]) -> dict[str, float]:
     n = len(records)
     count = {k: sum(1 for r in records if r.outcome == k) for k in Outcome}
+    # Lock metrics need a lock the handler told of: an attempt counted, or the instant it asked.
+    marked = n == 0 or any(r.lock_attempts or r.lock_asked_at is not None for r in records)
 
     def pct(values: list[float], q: tuple[float, ...]) -> list[float]:
         return [float(v) for v in np.percentile(values, q)] if values else [math.nan] * len(q)
@@ -68,9 +70,9 @@ def oracle(records: list[MessageRecord]) -> dict[str, float]:
         "cache_hit_ratio": asked.count(Source.HIT) / len(asked) if asked else math.nan,
         "crm_calls": sum(r.crm_calls for r in records),
         "llm_calls": sum(r.llm_calls for r in records),
-        "lock_polls": sum(r.lock_attempts for r in records),
+        "lock_polls": sum(r.lock_attempts for r in records) if marked else math.nan,
         "redis_commands": sum(r.redis_commands for r in records),
-        "lock_lost": sum(1 for r in records if r.lock_lost),
+        "lock_lost": sum(1 for r in records if r.lock_lost) if marked else math.nan,
         "redis_errors": sum(r.lock_errors + r.cache_errors for r in records),
         "out_of_order": late,
     }
