@@ -9,12 +9,17 @@ ratio full / floor is what the simulator adds on top of its two engines.
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 import resource
+import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
+import sim
 from sim.errors import ArgumentError, ScenarioError
 from sim.scenario.model import Scenario
 from sim.scenario.work import check_work
@@ -40,6 +45,7 @@ class BenchResult:
     floor_simpy_s: float
     floor_ratio: float  # full run / (replay + bare SimPy)
     cli_import_s: float  # importing sim.cli in a fresh interpreter: what `sim --help` waits for
+    memory_per_message_kib: float  # what the run added to the process's peak memory, per message
 
     def as_dict(self) -> dict[str, float | str | int]:
         return asdict(self)
@@ -71,6 +77,7 @@ def bench(
 ) -> BenchResult:
     """The figures of one run of a variant (default: the first); `on_phase` is called after each of PHASES."""
     variant = scenario.variant(variant_name) if variant_name else scenario.variants[0]
+    before = current_rss_mib()
     started = time.perf_counter()
     run = simulate(scenario, variant, 0, redis_path=redis_path)
     wall = time.perf_counter() - started
@@ -102,7 +109,61 @@ def bench(
         floor_simpy_s=round(simpy_s, 3),
         floor_ratio=round(wall / (replay_s + simpy_s), 3),
         cli_import_s=round(import_s, 3),
+        memory_per_message_kib=round(max(peak - before, 0.0) * 1024 / messages, 2),
     )
+
+
+def current_rss_mib() -> float:
+    """The memory this process holds now (resident set, MiB); its peak where the platform tells no more."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
+    except (OSError, ValueError, IndexError):
+        return peak_rss_mib()
+
+
+# `sim bench` without a scenario: the reference day served by the built-in bot, and by the same bot written
+# as a team writes it (examples/seed-bot/bot.py): what running a team's own asyncio + redis-py code costs.
+PAIR = ("reference-day", "seed-bot/reference-day.toml")  # a bundled name, and a file of the checkout's examples
+_ONE_BENCH = "import sys; from sim.bench import bench_in_this_process; print(bench_in_this_process(*sys.argv[1:]))"
+
+
+def bench_in_this_process(path: str, redis_path: str) -> str:
+    """One bench of the scenario at `path` as JSON: the body of `bench_pair`'s fresh interpreters."""
+    from sim.scenario.load import load_scenario
+
+    return json.dumps(bench(load_scenario(path), None, redis_path).as_dict())
+
+
+def bench_pair(paths: tuple[str, str], redis_path: str, on_phase: Callable[[], None]) -> tuple[BenchResult, ...]:
+    """Each scenario benched in a fresh interpreter (one run's peak memory must not hide the other's)."""
+    source = str(Path(sim.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (source, os.environ.get("PYTHONPATH")))),
+           "PYTHONHASHSEED": "0"}  # fmt: skip
+    results = []
+    for path in paths:
+        done = subprocess.run(
+            [sys.executable, "-c", _ONE_BENCH, path, redis_path], capture_output=True, text=True, env=env, check=False
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"bench of {path} failed: {done.stderr.strip()[-500:]}")
+        results.append(BenchResult(**json.loads(done.stdout)))
+        on_phase()
+    return tuple(results)
+
+
+def pair_table(builtin: BenchResult, handler: BenchResult) -> str:
+    """The two benches side by side, and what the team's handler path costs against the built-in's."""
+    width = max(len(k) for k in builtin.as_dict())
+    lines = [f"{'':<{width}}  {'built-in bot':>14}  {'team handler':>14}"]
+    for key, value in builtin.as_dict().items():
+        lines.append(f"{key:<{width}}  {value!s:>14}  {handler.as_dict()[key]!s:>14}")
+    share = handler.messages_per_wall_s / builtin.messages_per_wall_s if builtin.messages_per_wall_s else 0.0
+    lines.append(
+        f"the team handler's path runs at {share:.0%} of the built-in bot's rate "
+        f"({handler.messages_per_wall_s:,.0f} against {builtin.messages_per_wall_s:,.0f} messages per wall-second)"
+    )
+    return "\n".join(lines)
 
 
 def peak_rss_mib() -> float:

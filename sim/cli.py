@@ -185,7 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
     live.set_defaults(handler=_live)
 
     bench = commands.add_parser("bench", help=COMMANDS["bench"])
-    bench.add_argument("scenario", nargs="?", default=DEFAULT_BENCH, help=f"{SCENARIO_HELP}; default: {DEFAULT_BENCH}")
+    bench.add_argument(
+        "scenario", nargs="?",
+        help=f"{SCENARIO_HELP}; default: {DEFAULT_BENCH}, by the built-in bot and by the same bot as a team's handler",
+    )  # fmt: skip
     bench.add_argument("--variant", help="the variant to time (default: the first)")
     bench.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     bench.add_argument("--redis-path", choices=("direct", "redis-py"), default="direct", help="default: direct")
@@ -420,7 +423,9 @@ def _bench(args: argparse.Namespace) -> int:
     from sim.progress import Progress
     from sim.report_commands import load_and_warn
 
-    scenario = load_and_warn(args.scenario)
+    if args.scenario is None and args.memory is None and args.days is None and args.variant is None:
+        return _bench_pair(args)
+    scenario = load_and_warn(args.scenario or DEFAULT_BENCH)
     if args.memory is not None:
         return _bench_memory(args, scenario)
     if args.days is not None:
@@ -431,6 +436,23 @@ def _bench(args: argparse.Namespace) -> int:
         print(json.dumps(figures, indent=2))
     else:
         print("\n".join(f"{key:<28}{value}" for key, value in figures.items()))
+    return ExitCode.OK
+
+
+def _bench_pair(args: argparse.Namespace) -> int:
+    from sim.bench import PAIR, bench_pair, pair_table
+    from sim.progress import Progress
+    from sim.scenario.bundled import EXAMPLES, resolve
+
+    paths = (resolve(PAIR[0]), str(EXAMPLES / PAIR[1]))
+    with Progress(
+        len(paths), "reference day, built-in bot and team handler", unit="benches", enabled=not args.quiet
+    ) as p:
+        builtin, handler = bench_pair(paths, args.redis_path, on_phase=p.step)
+    if args.json:
+        print(json.dumps({"builtin": builtin.as_dict(), "handler": handler.as_dict()}, indent=2))
+    else:
+        print(pair_table(builtin, handler))
     return ExitCode.OK
 
 

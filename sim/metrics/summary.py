@@ -125,7 +125,9 @@ def summarize(records: Sequence[MessageRecord]) -> dict[str, float]:
     a50, a95, a99 = percentiles(latency[answered], (50, 95, 99))
     f50, f95 = percentiles(first_replies(cols), (50, 95))
     # A lock metric needs a lock: the built-in bot marks every message's; a team's handler, the ones it marks.
-    marked = n == 0 or bool(cols.column("lock_attempts").any()) or not bool(np.isnan(cols.column("lock_asked_at")).all())
+    marked = (
+        n == 0 or bool(cols.column("lock_attempts").any()) or not bool(np.isnan(cols.column("lock_asked_at")).all())
+    )
     return {
         "messages": n,
         "answered": int(answered.sum()),

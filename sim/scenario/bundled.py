@@ -17,6 +17,7 @@ from sim.errors import ScenarioError
 
 NAME = re.compile(r"[A-Za-z0-9_-]+")  # a bare name; anything else (a dot, a slash) is a path
 FOLDER = Path(sim.__file__).resolve().parents[1] / "scenarios"
+EXAMPLES = FOLDER.parent / "examples"  # the checkout's examples (the seed's bot as a team's handler, logs)
 
 
 def names(folder: Path = FOLDER) -> list[str]:

@@ -77,6 +77,7 @@ class CodeEngine:
         heard: Callable[[int, Outcome, float], None] | None = None,
         trace: list[tuple[float, int, str]] | None = None,
         shortcut: bool = True,
+        command_log: list[tuple[float, tuple[bytes, ...]]] | None = None,
     ) -> None:
         assert variant.code is not None, "a [code] variant"
         self.env = env
@@ -103,6 +104,7 @@ class CodeEngine:
         self.handler: Handler | None = None
         self.redis: Any = None
         self._shortcut = shortcut  # redis-py's client with the single-command shortcut (`redis_wire._Client`)
+        self.command_log = command_log  # every command executed, with its time (`sim bench`'s floor); None: none
 
     # --- the run's beginning and end ---------------------------------------------------------------
 
@@ -209,9 +211,11 @@ class CodeEngine:
     def _now(self) -> float:
         return float(self.env.now)
 
-    def _executed(self) -> None:
+    def _executed(self, fields: list[bytes]) -> None:
         """The server executed one command: counted for its message, and by second for the run."""
         self.commands_per_second.add(int(self.env.now))
+        if self.command_log is not None:
+            self.command_log.append((self.env.now, tuple(fields)))
         ctx = CURRENT.get()
         if ctx is None:
             self.orphan_commands += 1

@@ -39,9 +39,11 @@ def simulate(
     trace: bool = False,
     redis_path: str = "direct",
     executor: Callable[[FakeServer], Executor] | None = None,
+    command_log: list[tuple[float, tuple[bytes, ...]]] | None = None,
 ) -> RunResult:
     """One run. `redis_path` is "direct" (fast) or "redis-py" (the client's own path): same results.
-    `executor` overrides it (the benchmark records the command stream that way)."""
+    `executor` overrides it (the benchmark records the built-in bot's command stream that way);
+    `command_log` is where a team's handler's commands are recorded (their time, their fields)."""
     env = simpy.Environment()
     server = fakeredis_clock.clocked_server(lambda: env.now)
     log: list[TraceLine] | None = [] if trace else None
@@ -54,6 +56,8 @@ def simulate(
     plan = planned_messages(scenario, variant.services, rng)
     driver = SimDriver(env, (executor or EXECUTORS[redis_path])(server), noise.rtt, log, server, timers=noise.timers)
     code = _code_engine(scenario, variant, env, server, rng, noise, faults, served, conversing, log, redis_path)
+    if code is not None:
+        code.command_log = command_log
     world = _World(
         env=env,
         driver=driver,

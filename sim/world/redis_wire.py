@@ -44,7 +44,7 @@ Prepared = tuple[Any, Any, list[bytes], "bytes | None"]  # (func, signature, arg
 class Wire:
     """The network between one run's code and its Redis server (see the module docstring).
 
-    `executed` is called once per command the server executes, where it executes it.
+    `executed` is told of every command the server executes (its fields), where it executes it.
     `round_trip` draws one round trip's seconds."""
 
     def __init__(
@@ -52,7 +52,7 @@ class Wire:
         loop: SimulatedLoop,
         server: fakeredis.FakeServer,
         round_trip: Callable[[], float],
-        executed: Callable[[], None],
+        executed: Callable[[list[bytes]], None],
     ) -> None:
         self.loop = loop
         self.server = server
@@ -123,7 +123,7 @@ class _Socket(AsyncFakeSocket):
     def _process_command(self, fields: list[bytes]) -> None:
         if not fields:
             return
-        self.wire.executed()
+        self.wire.executed(fields)
         if not self._run_prepared(fields):
             super()._process_command(fields)
 
