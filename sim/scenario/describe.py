@@ -212,7 +212,9 @@ def _diff(old: Any, new: Any, path: str) -> list[str]:
     """The settings that differ, as `lock.timeout 30 s → 60 s`; a backoff or a distribution is one setting."""
     if old == new:
         return []
-    atomic = isinstance(old, (*_DISTRIBUTIONS, *_COUNTS)) or hasattr(old, "first_delay")
+    atomic = isinstance(old, (*_DISTRIBUTIONS, *_COUNTS, HandlerSpec)) or hasattr(old, "first_delay")
+    if isinstance(old, dict) and isinstance(new, dict):  # a team's settings: key by key
+        return [line for k in {**old, **new} for line in _diff(old.get(k), new.get(k), f"{path}{k}.")]
     if dataclasses.is_dataclass(old) and type(old) is type(new) and not atomic:
         return [
             line
@@ -235,6 +237,8 @@ def _value(key: str, value: Any) -> str:
         return words(value)
     if isinstance(value, _COUNTS):
         return count_words(value)
+    if isinstance(value, HandlerSpec):
+        return value.text
     if hasattr(value, "describe"):
         return str(value.describe())
     return f"{value:g}" if isinstance(value, float) else str(value)
