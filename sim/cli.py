@@ -472,16 +472,21 @@ def _bench_memory(args: argparse.Namespace, scenario: Scenario) -> int:
 def _live(args: argparse.Namespace) -> int:
     from sim.experiment import select
     from sim.live import LiveRun, check_live, connect, fail_if_redis_failed, run_live
+    from sim.live_code import check_live_code, run_live_code
     from sim.metrics.summary import summarize
     from sim.report.terminal import run_json, run_table
     from sim.report_commands import load_and_warn
 
     scenario = select(load_and_warn(args.scenario), args.variant, args.seed)
     check_live(scenario)
+    check_live_code(scenario, args.time_scale)
     client = connect(args.redis)  # before any thread starts: a bad URL or server is exit 2
     runs: list[LiveRun] = []
     for variant in scenario.variants:
-        runs.append(run_live(scenario, variant, client, args.time_scale, progress=not args.quiet))
+        if variant.code is not None:
+            runs.append(run_live_code(scenario, variant, client, args.redis, progress=not args.quiet))
+        else:
+            runs.append(run_live(scenario, variant, client, args.time_scale, progress=not args.quiet))
         if runs[-1].failure():
             break  # the server failed: the other variants would only count more errors
     metrics = {run.result.variant: summarize(run.result.records) for run in runs}

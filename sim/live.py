@@ -124,7 +124,7 @@ def check_live(scenario: Scenario) -> None:
             "run it with sim run"
         )
     for variant in scenario.variants:
-        if variant.worker_model is WorkerModel.ASYNC:
+        if variant.worker_model is WorkerModel.ASYNC and variant.code is None:  # a team's asyncio bot runs either way
             raise ScenarioError(
                 f"{scenario.name}: variant {variant.name!r}: the async worker model is simulated only "
                 "(sim live serves messages with a pool of [workers]count threads); run it with sim run"
@@ -207,7 +207,7 @@ def run_live(
     try:
         records, expected = _serve_all(scenario, variant, client, time_scale, replication, namespace, errors, progress)
     finally:
-        _remove_keys(client, namespace, errors)
+        remove_keys(client, namespace, errors)
     ordered = resolve_batches(sorted(records, key=lambda r: r.message))
     # The TTL Redis kept, in scenario seconds: the handler sent whole milliseconds of the scaled TTL.
     lock_ttl = milliseconds(variant.lock.ttl * time_scale) / 1000 / time_scale
@@ -274,7 +274,7 @@ def _serve_all(
     return records, len(served)
 
 
-def _remove_keys(client: redis.Redis, namespace: str, errors: ErrorTally) -> None:
+def remove_keys(client: redis.Redis, namespace: str, errors: ErrorTally) -> None:
     """UNLINK every key of the run's namespace (SCAN, so a big server is never blocked)."""
     try:
         batch: list[bytes] = []

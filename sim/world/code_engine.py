@@ -36,10 +36,11 @@ from sim.code.contract import Reply
 from sim.code.loader import Handler, HandlerError, HandlerSpec, load, user_frame_of
 from sim.errors import ExitCode, SimError
 from sim.metrics.columns import CountsBySecond
-from sim.metrics.records import MessageRecord, Outcome, Source
+from sim.metrics.records import MessageRecord, Outcome
 from sim.run.code_services import PlannedDesk
 from sim.run.faults import FaultSchedule
 from sim.run.services import Served
+from sim.run.team_handler import REPLY_OUTCOME, run_handler, team_record, wait_exactly
 from sim.run.workload import PlannedMessage
 from sim.scenario.model import CodeSettings, Variant
 from sim.scenario.reader import MIN_DURATION
@@ -52,7 +53,6 @@ SIMULATED_EPOCH = datetime(2025, 10, 27, tzinfo=UTC).timestamp()
 HUNG_AFTER = 10.0  # wall seconds one callback of the code may run before the run calls it hung
 CANCEL_GRACE = 60.0  # simulated seconds a cancelled leftover task may take to stop
 REAP_EVERY = 60.0  # simulated seconds between looks for a handler past its limit, or stuck
-_REPLY_OUTCOME = {Reply.ANSWERED: Outcome.ANSWERED, Reply.BUSY: Outcome.BUSY, Reply.FAILED: Outcome.FAILED}
 
 
 class HandlerRunaway(SimError):
@@ -172,7 +172,7 @@ class CodeEngine:
         ctx = HandlerContext(
             redis=self.redis,
             settings=copy.deepcopy(self.code.settings),
-            desk=PlannedDesk(planned, self.services, self.faults, self.served, wait=_wait_exactly, now=self._now),
+            desk=PlannedDesk(planned, self.services, self.faults, self.served, wait=wait_exactly, now=self._now),
             clock=self._now,
             on_reply=self._replied(planned.id),
             lines=[] if self.trace is not None else None,
@@ -188,7 +188,7 @@ class CodeEngine:
         context.run(CURRENT.set, ctx)
         done = env.event()
         assert self.handler is not None, "start() first"
-        task = self.loop.create_task(_handle(self.handler, message, ctx), context=context)
+        task = self.loop.create_task(run_handler(self.handler, message, ctx), context=context)
         task.add_done_callback(lambda _: done.succeed())
         self.outstanding[planned.id] = (started, ctx, task)
         self._keep_reaping()
@@ -197,14 +197,14 @@ class CodeEngine:
         del self.outstanding[planned.id]
         error = task.result()
         self._write_trace(planned, ctx)
-        record = _record(planned, arrival, started, env.now, ctx, error)
+        record = team_record(planned, arrival, started, env.now, ctx, error)
         self._maybe_idle()
         return record
 
     def _replied(self, message: int) -> Callable[[Reply, float], None]:
         def replied(reply: Reply, at: float) -> None:
             if self.heard is not None:
-                self.heard(message, _REPLY_OUTCOME[reply], at)
+                self.heard(message, REPLY_OUTCOME[reply], at)
 
         return replied
 
@@ -271,76 +271,6 @@ class CodeEngine:
     def idle(self) -> bool:
         """Nothing but the code's own timers can still happen: no handler runs, no other event is due."""
         return not self.outstanding and self.arrivals_done and scheduled_events(self.env) == self.loop.alarms_pending()
-
-
-async def _handle(handler: Handler, message: InboundMessage, ctx: HandlerContext) -> BaseException | None:
-    """Run the handler; an exception it raises is the message's (its record says `failed` and the type)."""
-    try:
-        await handler(message, ctx)
-    except Exception as error:  # the team's bug or its unhandled failure: the message's outcome, not the run's end
-        return error
-    finally:
-        ctx.closed = True  # what its tasks send from now on is counted apart (`late_commands`)
-    return None
-
-
-async def _wait_exactly(seconds: float) -> None:
-    """A wait of the world (a service's latency): on the simulated loop never jittered."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[None] = loop.create_future()
-    when = loop.time() + seconds
-    if isinstance(loop, SimulatedLoop):
-        loop.call_exactly_at(when, _resolve, future)
-    else:
-        loop.call_at(when, _resolve, future)
-    await future
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
-def _record(
-    p: PlannedMessage, arrival: float, started: float, done_at: float, ctx: HandlerContext, error: BaseException | None
-) -> MessageRecord:
-    """The flat record of one message served by a team's handler; what it did not mark stays "never"."""
-    reply = ctx.reply_kind
-    outcome = _REPLY_OUTCOME[reply] if reply is not None else Outcome.FAILED if error else Outcome.NO_REPLY
-    calls, seconds = ctx.services.calls, ctx.services.seconds
-    return MessageRecord(
-        message=p.id,
-        customer=p.customer,
-        index=p.index,
-        arrival=arrival,
-        queue_wait=started - arrival,
-        lock_wait=ctx.lock_waited,
-        lock_attempts=ctx.lock_attempts,
-        outcome=outcome,
-        source=None if ctx.cache_source is None else Source(ctx.cache_source),
-        crm_s=seconds.get("crm", 0.0),
-        llm_s=seconds.get("llm", 0.0),
-        reply_at=ctx.replied_at if ctx.replied_at is not None else done_at,
-        lock_lost=ctx.lock_lost,
-        done_at=done_at,
-        redis_commands=ctx.commands,
-        cache_errors=ctx.cache_errors,
-        lock_errors=ctx.lock_errors,
-        llm_called=calls.get("llm", 0) > 0,
-        acquired_at=ctx.acquired_at,
-        started_at=started,
-        lock_asked_at=ctx.lock_asked_at,
-        lock_refreshed_at=ctx.lock_refreshed_at,
-        released_at=ctx.released_at,
-        tax_id=p.tax_id,
-        cache_checked_at=ctx.cache_checked_at,
-        crm_calls=calls.get("crm", 0),
-        llm_calls=calls.get("llm", 0),
-        burst=p.burst,
-        in_outage=p.in_outage,
-        scripted=p.scripted,
-        error=type(error).__name__ if error is not None else "",
-    )
 
 
 class _HangWatch:
