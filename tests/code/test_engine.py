@@ -90,7 +90,11 @@ def test_marks_fill_the_lock_and_cache_fields_at_the_instants_they_were_made(tmp
     )
     assert (r.lock_asked_at, r.acquired_at, r.lock_attempts, r.lock_wait) == (0.0, 0.3, 4, 0.3)
     assert (r.source, r.cache_checked_at, r.lock_refreshed_at, r.released_at, r.lock_lost) == (
-        Source.HIT, 1.3, 1.3, 1.3, True
+        Source.HIT,
+        1.3,
+        1.3,
+        1.3,
+        True,
     )
 
 
@@ -129,7 +133,7 @@ def test_a_service_past_its_timeout_raises_at_the_timeout_and_an_unknown_one_is_
                 await ctx.reply("failed")
         """,
         messages='["0s", "30s"]',
-        extra='[services.llm_timeout]\n'.replace("[services.llm_timeout]\n", ""),
+        extra="[services.llm_timeout]\n".replace("[services.llm_timeout]\n", ""),
     )
     assert got[1].error == "ValueError"
     path = handler_scenario(

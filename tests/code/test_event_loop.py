@@ -165,7 +165,8 @@ def test_the_same_seed_gives_the_same_randomness_and_another_seed_another():
 
     async def draws():
         await asyncio.sleep(1.0)
-        return (random.random(), uuid.uuid4(), secrets.token_hex(8), os.urandom(4), uuid.uuid1(), random.Random().random())
+        unseeded = random.Random().random()
+        return (random.random(), uuid.uuid4(), secrets.token_hex(8), os.urandom(4), uuid.uuid1(), unseeded)
 
     first, again, other = BareLoop(seed=5).run(draws), BareLoop(seed=5).run(draws), BareLoop(seed=6).run(draws)
     assert first == again

@@ -9,7 +9,11 @@ from sim.world import code_engine
 from tests.code.kit import handler_scenario
 
 CASES = {
-    "blocking sleep": ("import time\nasync def handle(message, ctx):\n    time.sleep(0.1)\n", "bot.py:3", "time.sleep(0.1)"),
+    "blocking sleep": (
+        "import time\nasync def handle(message, ctx):\n    time.sleep(0.1)\n",
+        "bot.py:3",
+        "time.sleep(0.1)",
+    ),
     "real socket": (
         "import socket\nasync def handle(message, ctx):\n    socket.create_connection(('crm.example', 443))\n",
         "bot.py:3",
@@ -50,14 +54,15 @@ def test_code_that_cannot_be_simulated_stops_the_run_with_one_line_and_exit_3(tm
 
 def test_a_step_that_never_yields_to_the_loop_is_stopped_after_the_hang_limit(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(code_engine, "HUNG_AFTER", 0.5)
-    path = handler_scenario(tmp_path, "async def handle(message, ctx):\n    while True:\n        pass\n", messages='["0s"]')
+    endless = "async def handle(message, ctx):\n    while True:\n        pass\n"
+    path = handler_scenario(tmp_path, endless, messages='["0s"]')
     assert main(["run", str(path)]) == 3
     err = capsys.readouterr().err
     assert "handler bot.py:handle, message 0" in err and "without yielding to the loop" in err
 
 
 def test_max_handling_is_the_scenarios_to_set(tmp_path, capsys):
-    code = "import asyncio\nasync def handle(message, ctx):\n    await asyncio.sleep(100)\n    await ctx.reply('answered')\n"
+    code = "import asyncio\nasync def handle(message, ctx):\n    await asyncio.sleep(100)\n"
     path = handler_scenario(tmp_path, code, messages='["0s"]', extra='max_handling = "50s"\n')  # in [code]
     assert main(["run", str(path)]) == 3
     assert "still running 50 s after it started" in capsys.readouterr().err

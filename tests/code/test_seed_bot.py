@@ -18,7 +18,10 @@ def assert_same_messages(builtin, handler):
         assert (a.message, a.outcome, a.lock_attempts, a.source) == (b.message, b.outcome, b.lock_attempts, b.source)
         assert abs(a.reply_at - b.reply_at) < 1e-6 and abs(a.done_at - b.done_at) < 1e-6
         assert (a.redis_commands, a.crm_calls, a.llm_calls, a.lock_lost) == (
-            b.redis_commands, b.crm_calls, b.llm_calls, b.lock_lost
+            b.redis_commands,
+            b.crm_calls,
+            b.llm_calls,
+            b.lock_lost,
         )
     assert builtin.violations == handler.violations == ()
 

@@ -74,7 +74,9 @@ def test_the_namespaced_client_prefixes_keys_and_channels_and_refuses_the_whole_
     namespace = Namespace("sim-live:t:", sync.command())
 
     async def exercise() -> list[object]:
-        pool = redis.asyncio.ConnectionPool.from_url(redis_url, connection_class=NamespacedConnection, namespace=namespace)
+        pool = redis.asyncio.ConnectionPool.from_url(
+            redis_url, connection_class=NamespacedConnection, namespace=namespace
+        )
         r = redis.asyncio.Redis(connection_pool=pool)
         seen: list[object] = []
         await r.mset({"a": 1, "b": 2})
