@@ -225,17 +225,17 @@ def _map_on_dask(
     except ImportError:
         raise DaskUnavailable("the dask executor needs the optional extra: pip install -e '.[dask]'") from None
     with Client(scheduler) as client:  # type: ignore[no-untyped-call]  # dask.distributed leaves it untyped
-        futures = client.map(_on_a_worker, [(job, j) for j in jobs], pure=False)
+        futures = client.map(_on_a_worker, [(job, j, hash_seed.probe()) for j in jobs], pure=False)
         position = {future.key: i for i, future in enumerate(futures)}
         finished = ((position[f.key], f.result()) for f in as_completed(futures))  # type: ignore[no-untyped-call]
         yield from in_submission_order(finished, on_done)
 
 
-def _on_a_worker(work: tuple[Callable[[Job], RunDigest], Job]) -> RunDigest:
+def _on_a_worker(work: tuple[Callable[[Job], RunDigest], Job, int]) -> RunDigest:
     """A job on a cluster's worker, which must hash strings as this process does when it runs a team's code."""
-    job, (scenario, variant, replication) = work
+    job, (scenario, variant, replication), submitter = work
     if scenario.variant(variant).code is not None:
-        hash_seed.check_worker()
+        hash_seed.check_worker(submitter)
     return job((scenario, variant, replication))
 
 

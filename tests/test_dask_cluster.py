@@ -9,7 +9,7 @@ import pytest
 from sim.experiment import Records, in_submission_order, run_replications, run_until_precise
 from sim.metrics.precision import parse_targets
 from sim.scenario import load_scenario
-from tests.helpers import MAGNA
+from tests.helpers import MAGNA, ROOT
 
 KEEP = Records(keep=True)
 
@@ -49,3 +49,25 @@ def test_a_local_cluster_of_several_workers_gives_the_local_results_and_the_same
     assert repr(digests_only.per_replication) == repr(local.per_replication)
     assert precise_on_dask.stopping == run_until_precise(precise, processes=1).stopping
     assert precise_on_dask.replications == 10
+
+
+@pytest.mark.slow
+def test_a_teams_handler_on_a_local_cluster_gives_the_local_records():
+    distributed = pytest.importorskip("dask.distributed")
+    scenario = dataclasses.replace(load_scenario(ROOT / "examples" / "seed-bot" / "magna.toml"), replications=3)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
+    ) as cluster:
+        on_dask = run_replications(scenario, scheduler=cluster.scheduler_address, records=KEEP)
+    local = run_replications(scenario, processes=1, records=KEEP)
+    for variant in local.runs:
+        assert [list(r.records) for r in on_dask.runs[variant]] == [list(r.records) for r in local.runs[variant]]
+
+
+def test_a_worker_under_another_hash_seed_refuses_a_teams_handler():
+    from sim.code import hash_seed
+    from sim.errors import EnvironmentProblem
+
+    hash_seed.check_worker(hash_seed.probe())  # the same seed: fine
+    with pytest.raises(EnvironmentProblem, match="PYTHONHASHSEED=0"):
+        hash_seed.check_worker(hash_seed.probe() + 1)

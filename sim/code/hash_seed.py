@@ -8,6 +8,8 @@ therefore needs `PYTHONHASHSEED=0`:
 - the `sim` command restarts itself with it, once, when a scenario with `[code]` is loaded
   (`restart_with_fixed_seed`; only the whole command may, never a caller inside a process);
 - its worker processes inherit it; a Dask worker must be started with it (`check_worker`).
+
+Library callers and tests keep their own seed: every process they start inherits it.
 """
 
 from __future__ import annotations
@@ -31,10 +33,19 @@ def restart_with_fixed_seed() -> None:
     os.execve(sys.executable, [sys.executable, "-m", "sim", *sys.argv[1:]], {**os.environ, "PYTHONHASHSEED": FIXED})
 
 
-def check_worker() -> None:
-    """A worker of a cluster about to run a team's handler: its strings must hash as everywhere else."""
-    if sys.flags.hash_randomization:
+PROBE = "sim: the order of a set of strings"
+
+
+def probe() -> int:
+    """What this process's hash seed makes of a fixed string: equal in two processes when their seeds are."""
+    return hash(PROBE)
+
+
+def check_worker(submitter: int) -> None:
+    """A worker of a cluster about to run a team's handler: its strings must hash as the submitter's
+    (`probe()` there), or sets would iterate in another order than on the submitter's machine."""
+    if probe() != submitter:
         raise EnvironmentProblem(
-            "a Dask worker runs a [code] handler without PYTHONHASHSEED=0: start the workers with "
-            "PYTHONHASHSEED=0 in their environment (sets would iterate in a different order on each)"
+            "a Dask worker runs a [code] handler under another hash seed than sim's: start the workers with "
+            "PYTHONHASHSEED=0 in their environment (sets of strings would iterate in another order)"
         )

@@ -323,3 +323,36 @@ def test_only_the_checks_any_handler_keeps_apply_to_a_teams_code(tmp_path):
     )
     assert result.violations == ()
     assert invariants.check(result.records, expected=2, workers=10, lock_ttl=120.0) != []  # the built-in's rule
+
+
+def test_customers_who_wait_hear_a_teams_replies_and_async_workers_start_every_message_at_once(tmp_path):
+    extra = """
+    [workers]
+    model = "async"
+
+    [workload.conversations]
+    sessions_per_hour = 120
+    messages = 2
+    think = "5s"
+    impatience = "1h"
+    """
+    path = handler_scenario(
+        tmp_path,
+        """
+        import asyncio
+        async def handle(message, ctx):
+            ctx.log(f"handling {message.id}")
+            await asyncio.sleep(2.0)
+            await ctx.reply("answered")
+        """,
+        messages='["0s"]',
+        extra=extra,
+    )
+    text = path.read_text().replace("[workload]\n", "[workload]\ncustomers_per_hour = 0\n")
+    path.write_text(text.replace("replications = 2", 'replications = 2\nduration = "10m"'))
+    [result] = run(path, trace=True)
+    assert result.violations == ()
+    talks = result.conversations
+    assert talks and all(t.answered == t.intents == 2 for t in talks if t.started < 500)  # each heard its replies
+    assert all(r.queue_wait == 0.0 for r in result.records)  # async: no message waits for a worker
+    assert any("handling 0" in line for line in result.trace)
