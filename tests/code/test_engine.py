@@ -384,3 +384,16 @@ def test_sim_tune_searches_a_teams_own_setting(tmp_path, capsys):
 
     tuned = load_scenario(path).variant("tuned")
     assert 1 <= tuned.code.settings["think_s"] <= 9
+
+
+def test_results_json_names_the_handler_and_its_digest_never_the_folder_it_lay_in(tmp_path):
+    import hashlib
+
+    from sim.scenario.describe import setup
+    from sim.scenario.load import load_scenario
+
+    path = handler_scenario(tmp_path, "async def handle(message, ctx):\n    await ctx.reply('answered')\n")
+    [variant] = setup(load_scenario(path))["variants"]
+    digest = hashlib.sha256((tmp_path / "bot.py").read_bytes()).hexdigest()
+    assert variant["code"]["handler"] == {"handler": "bot.py:handle", "sha256": digest}
+    assert str(tmp_path) not in str(variant)
