@@ -455,8 +455,8 @@ SURGE = Section(
     name="workload.surge",
     about="A massive outage: more customers, all inside the outage (the CRM says so).",
     keys=(
-        Key(name="start", type=Duration(), about="", required=True),
-        Key(name="duration", type=Duration(positive=True), about="", required=True),
+        Key(name="start", type=Duration(), about="from the run's start", required=True),
+        Key(name="duration", type=Duration(positive=True), about="how long it lasts", required=True),
         Key(
             name="multiplier",
             type=Number(minimum=1, maximum=MAX_MULTIPLIER),
@@ -859,19 +859,26 @@ FAULT = Tagged(
                 "stall": "an LLM call starting in the window takes extra seconds longer",
             }[kind],
             keys=(
-                Key(name="start", type=Duration(), about="", required=True),
+                Key(name="start", type=Duration(), about="from the run's start", required=True),
                 *(
                     ()
                     if kind == "redis_restart"
-                    else (Key(name="duration", type=Duration(positive=True), about="", required=True),)
+                    else (Key(name="duration", type=Duration(positive=True), about="how long it lasts", required=True),)
                 ),
                 *(
-                    (Key(name="rate", type=Number(maximum=1.0), about="", required=True),)
+                    (
+                        Key(
+                            name="rate",
+                            type=Number(maximum=1.0),
+                            about="the share of CRM calls that fail",
+                            required=True,
+                        ),
+                    )
                     if kind == "crm_errors"
                     else ()
                 ),
                 *(
-                    (Key(name="extra", type=Duration(positive=True), about="", required=True),)
+                    (Key(name="extra", type=Duration(positive=True), about="added to each LLM call", required=True),)
                     if kind == "stall"
                     else ()
                 ),

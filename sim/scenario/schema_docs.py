@@ -18,6 +18,7 @@ from sim.scenario.schema import (
     HEAD,
     LOCK,
     MAX_COUNT,
+    MAX_SEED,
     SCRIPT,
     SURGE,
     TRACE,
@@ -129,7 +130,7 @@ def markdown() -> str:
             f"(at most {MAX_COUNT:,}).",
         ),
         _section_page(HEAD, "[scenario]"),
-        _section_page(WORKLOAD, "[workload]", "The same for every variant. " + WORKLOAD.about),
+        _section_page(WORKLOAD, "[workload]"),
         _section_page(SCRIPT, "[[workload.script]]"),
         _section_page(SURGE, "[[workload.surge]]"),
         _section_page(CONVERSATIONS, "[workload.conversations]"),
@@ -241,11 +242,10 @@ def _number(value: Number) -> str:
         return f"{kind} > {low}" + (f", ≤ {value.maximum:,g}" if value.maximum != float("inf") else "")
     if value.maximum == float("inf"):
         return f"{kind} ≥ {low}"
-    high = (
-        f"{value.maximum:,.0f}"
-        if value.maximum == int(value.maximum) and value.maximum < 1e12
-        else f"{value.maximum:g}"
-    )
+    if value.maximum == MAX_SEED:
+        return f"{kind} {low} to 2⁶³ − 1"
+    plain = value.maximum == int(value.maximum) and value.maximum < 1e12
+    high = f"{value.maximum:,.0f}" if plain else f"{value.maximum:g}"
     return f"{kind} {low}–{high}"
 
 
@@ -268,7 +268,7 @@ def _toml(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_toml(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f" {k} = {_toml(v)}" for k, v in value.items()) + (" }" if value else "}")
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }" if value else "{}"
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
