@@ -33,7 +33,7 @@ import simpy
 from sim.code import containment as contained
 from sim.code.context import CURRENT, HandlerContext, InboundMessage, count_command
 from sim.code.contract import Reply
-from sim.code.loader import Handler, HandlerError, HandlerSpec, load, user_frame_of
+from sim.code.loader import Handler, HandlerSpec, load, user_frame_of
 from sim.errors import ExitCode, SimError
 from sim.metrics.columns import CountsBySecond
 from sim.metrics.records import MessageRecord, Outcome
@@ -116,11 +116,11 @@ class CodeEngine:
         try:
             self.handler = load(self.code.handler)
             self.redis = self.wire.client(shortcut=self._shortcut)
-        except HandlerError:
-            self.containment.leave()
+        except BaseException:
             self.stop()
             raise
-        self.containment.leave()
+        finally:
+            self.containment.leave()
 
     def stop(self) -> None:
         """Release what `start` took; safe to call twice."""
