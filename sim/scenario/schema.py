@@ -30,7 +30,7 @@ from sim.metrics.precision import DEFAULT_MAXIMUM
 from sim.metrics.summary import ALL_METRICS
 from sim.scenario import trace as trace_limits
 from sim.scenario import tune as tune_limits
-from sim.scenario.model import BACKOFF_KINDS, FAULT_KINDS, MAX_HANDLING, MAX_RETRIES, MIN_BACKOFF, WorkerModel
+from sim.scenario.model import BACKOFF_KINDS, MAX_HANDLING, MAX_RETRIES, MIN_BACKOFF, WorkerModel
 from sim.scenario.reader import DURATION_PATTERN, MAX_DURATION, MAX_FLOAT, MISSING, Reader
 
 # Limits of single keys (the loader imports them from here; run-size limits are in sim.scenario.work).
@@ -845,46 +845,42 @@ VARIANT = Section(
     ),
 )
 
+_START = Key(name="start", type=Duration(), about="from the run's start", required=True)
+_LASTS = Key(name="duration", type=Duration(positive=True), about="how long it lasts", required=True)
+
 FAULT = Tagged(
     name="faults",
     tag="kind",
     about="Something that goes wrong in the world, the same for every variant. Simulation only.",
-    kinds=tuple(
+    kinds=(
         Section(
-            name=kind,
-            about={
-                "redis_down": "every Redis command is refused; the cache falls back to the CRM, the lock retries",
-                "redis_restart": "every key (cached answers and locks) and loaded script is gone",
-                "crm_errors": "that share of CRM calls fails: the message gets the failure reply",
-                "stall": "an LLM call starting in the window takes extra seconds longer",
-            }[kind],
+            name="redis_down",
+            about="every Redis command is refused; the cache falls back to the CRM, the lock retries",
+            keys=(_START, _LASTS),
+        ),
+        Section(
+            name="redis_restart",
+            about="every key (cached answers and locks) and loaded script is gone",
+            keys=(_START,),
+        ),
+        Section(
+            name="crm_errors",
+            about="that share of CRM calls fails: the message gets the failure reply",
             keys=(
-                Key(name="start", type=Duration(), about="from the run's start", required=True),
-                *(
-                    ()
-                    if kind == "redis_restart"
-                    else (Key(name="duration", type=Duration(positive=True), about="how long it lasts", required=True),)
-                ),
-                *(
-                    (
-                        Key(
-                            name="rate",
-                            type=Number(maximum=1.0),
-                            about="the share of CRM calls that fail",
-                            required=True,
-                        ),
-                    )
-                    if kind == "crm_errors"
-                    else ()
-                ),
-                *(
-                    (Key(name="extra", type=Duration(positive=True), about="added to each LLM call", required=True),)
-                    if kind == "stall"
-                    else ()
-                ),
+                _START,
+                _LASTS,
+                Key(name="rate", type=Number(maximum=1.0), about="the share of CRM calls that fail", required=True),
             ),
-        )
-        for kind in FAULT_KINDS
+        ),
+        Section(
+            name="stall",
+            about="an LLM call starting in the window takes extra seconds longer",
+            keys=(
+                _START,
+                _LASTS,
+                Key(name="extra", type=Duration(positive=True), about="added to each LLM call", required=True),
+            ),
+        ),
     ),
 )
 
