@@ -7,6 +7,9 @@ file's top-level settings, not from the variant the search started from).
 
 from __future__ import annotations
 
+import json
+import re
+from datetime import date, time
 from typing import Any
 
 from sim.distributions import Distribution
@@ -15,9 +18,12 @@ from sim.scenario.reader import parse_duration
 from sim.sweep import backoff_table
 
 DURATION_KEYS = {"delay", "base", "cap"}
+BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def variant_table(variant: Variant, name: str, base: str) -> str:
+    if variant.code is not None:
+        return _code_table(variant, name, base)
     lock, cache, handler = variant.lock, variant.cache, variant.handler
     lines = [
         f"[variants.{name}]",
@@ -31,6 +37,23 @@ def variant_table(variant: Variant, name: str, base: str) -> str:
         f"handler = {{ outage_notice_skips_llm = {_bool(handler.outage_notice_skips_llm)}, "
         f"debounce = {_duration(handler.debounce)} }}",
         f"# [services] as in variant {base!r}: latencies are the world, not a setting",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _code_table(variant: Variant, name: str, base: str) -> str:
+    """A team's handler: its code and every one of its settings (the built-in bot's sections are not read)."""
+    assert variant.code is not None
+    lines = [
+        f"[variants.{name}]",
+        f'workers = {{ count = {variant.workers}, model = "{variant.worker_model}" }}',
+        _redis(variant.redis_rtt, base),
+        f"# [services] as in variant {base!r}: latencies are the world, not a setting",
+        "",
+        f"[variants.{name}.code]",
+        f"handler = {_toml(variant.code.handler.text)}",
+        f"max_handling = {_duration(variant.code.max_handling)}",
+        f"settings = {_toml(variant.code.settings)}",
     ]
     return "\n".join(lines) + "\n"
 
@@ -55,10 +78,19 @@ def _redis(rtt: float | Distribution, base: str) -> str:
 
 def _toml(value: Any) -> str:
     if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+        return "{ " + ", ".join(f"{_key(str(k))} = {_toml(v)}" for k, v in value.items()) + " }"
     if isinstance(value, list):
         return "[" + ", ".join(_toml(v) for v in value) + "]"
-    return f'"{value}"' if isinstance(value, str) else repr(value)
+    if isinstance(value, bool):
+        return _bool(value)
+    if isinstance(value, date | time):  # a TOML date or time in a team's settings
+        return value.isoformat()
+    return json.dumps(value) if isinstance(value, str) else repr(value)  # JSON's escapes are TOML's
+
+
+def _key(name: str) -> str:
+    """A TOML key: bare when it may be, else quoted."""
+    return name if BARE_KEY.fullmatch(name) else json.dumps(name)
 
 
 def _duration(seconds: float) -> str:

@@ -356,3 +356,31 @@ def test_customers_who_wait_hear_a_teams_replies_and_async_workers_start_every_m
     assert talks and all(t.answered == t.intents == 2 for t in talks if t.started < 500)  # each heard its replies
     assert all(r.queue_wait == 0.0 for r in result.records)  # async: no message waits for a worker
     assert any("handling 0" in line for line in result.trace)
+
+
+def test_sim_tune_searches_a_teams_own_setting(tmp_path, capsys):
+    from sim.cli import main
+
+    path = handler_scenario(
+        tmp_path,
+        """
+        import asyncio
+        async def handle(message, ctx):
+            await asyncio.sleep(ctx.settings["think_s"])
+            await ctx.reply("answered")
+        """,
+        messages='["0s", "1s", "2s"]',
+        extra="[code.settings]\nthink_s = 5\n",
+    )
+    code = main(["tune", str(path), "--space", "code.settings.think_s=1..9", "--objective", "latency_p50_s",
+                 "--trials", "3", "--replications", "2", "--out", str(tmp_path / "out"), "--quiet"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    report = (tmp_path / "out" / "code-test-tune" / "report.md").read_text()
+    block = report[report.index("[variants.tuned]") :].split("```")[0]
+    assert '[variants.tuned.code]\nhandler = "bot.py:handle"' in block and "settings = { think_s = " in block
+    pasted = path.read_text() + "\n" + block  # the block pastes into the scenario as it is
+    path.write_text(pasted)
+    from sim.scenario.load import load_scenario
+
+    tuned = load_scenario(path).variant("tuned")
+    assert 1 <= tuned.code.settings["think_s"] <= 9
