@@ -61,6 +61,7 @@ COMMANDS = {  # name → one line of help, in the order `sim` lists them
     "fit": "fit a scenario's traffic and latencies from production logs",
     "validate": "compare a scenario's simulation with production logs",
     "trace": "write a message log with hashed customer ids, to replay or commit",
+    "schema": "print the JSON Schema of scenario files (for editors and CI)",
 }
 
 
@@ -252,6 +253,13 @@ def _fit_commands(commands: Any) -> None:
     _log_options(trace)
     trace.set_defaults(handler=_trace)
 
+    schema = commands.add_parser("schema", help=COMMANDS["schema"])
+    schema.add_argument(
+        "--markdown", action="store_true",
+        help="print the scenario-file reference page instead (docs/reference/scenario-file.md)",
+    )  # fmt: skip
+    schema.set_defaults(handler=_schema)
+
 
 def _log_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -276,6 +284,19 @@ def _trace(args: argparse.Namespace) -> int:
     from sim.fit.anonymise import run_trace
 
     return run_trace(args)
+
+
+def _schema(args: argparse.Namespace) -> int:
+    """The scenario file's keys as a JSON Schema, or as the docs' reference page: from the table the loader checks."""
+    if args.markdown:
+        from sim.scenario.schema_docs import markdown
+
+        sys.stdout.write(markdown())
+    else:
+        from sim.scenario.schema import json_text
+
+        sys.stdout.write(json_text())
+    return ExitCode.OK
 
 
 def _duration(text: str) -> float:

@@ -52,6 +52,34 @@ from sim.scenario.model import (
     Workload,
 )
 from sim.scenario.reader import MAX_DURATION, MAX_FLOAT, MIN_DURATION, MISSING, Reader, one_line, parse_duration, shown
+from sim.scenario.schema import (
+    BACKOFF,
+    COUNT_KINDS,
+    DEFAULT_REPLICATIONS,
+    DEFAULT_WORKERS,
+    DISTRIBUTION_KINDS,
+    MAX_BURSTS,
+    MAX_COUNT,
+    MAX_ID,
+    MAX_MULTIPLIER,
+    MAX_POPULATION,
+    MAX_RATE,
+    MAX_REPLICATIONS,
+    MAX_SEED,
+    MAX_SETTINGS_DEPTH,
+    MAX_SHAPE,
+    MAX_WORKERS,
+    MIN_SHAPE,
+    REPORT_NAME,
+    VARIANT,
+    VARIANT_NAME,
+    VARIANT_SECTIONS,
+    Key,
+    Latency,
+    Section,
+    SectionReader,
+    reader_for,
+)
 from sim.scenario.trace import traced_workload
 from sim.scenario.tune import parse_tune_section
 from sim.scenario.work import check_work, expected_bursts, expected_sessions
@@ -61,33 +89,17 @@ DEFAULT_CACHE = CacheSettings(enabled=False, ttl=300.0)
 DEFAULT_SERVICES = Services(
     crm=d.Uniform(8.0, 10.0), llm=d.Uniform(15.0, 20.0), installation_points=d.UniformCount(1, 3)
 )
-DEFAULT_WORKERS = 10
 DEFAULT_RTT = 0.001
-DEFAULT_REPLICATIONS = 10
-VARIANT_SECTIONS = ("lock", "cache", "workers", "redis", "services", "handler", "timers", "code")
-MAX_BURSTS = 5_000_000  # per run: past this, memory and patience run out; split the run instead
-MAX_COUNT = 1000  # messages in one burst, installation points of one customer
-MAX_REPLICATIONS = 10_000
-MAX_WORKERS = 100_000  # workers of one variant; each is a SimPy resource slot (and a thread in sim live)
-MAX_SEED = 2**63 - 1  # a signed 64-bit integer, the most TOML promises; numpy refuses negatives
-MAX_RATE = 10 * MAX_BURSTS  # bursts per hour of any one hour: more is a typo, and rate × hours stays finite
-MAX_MULTIPLIER = 10_000.0  # a surge × this is already far past anything a run can hold
-MAX_POPULATION = 1_000_000_000  # distinct customers; numpy draws their ids as 64-bit integers
 MAX_SCENARIO_BYTES = 1024 * 1024  # the largest bundled scenario is a few kB
 MAX_CSV_BYTES = 10 * 1024 * 1024  # an empirical latency file
 MAX_CSV_ROWS = 1_000_000
-# The name becomes a folder under --out: a plain file name, never a path ("..", "/x", "a/b").
-REPORT_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
 REPORT_NAME_HELP = "letters, digits, '-', '_' and '.' (not first), at most 100 characters"
-# A variant's name is shown in reports, plot labels (matplotlib reads `$` as maths), Markdown tables
-# (`|`), HTML, CSV and the CI summary: plain characters only, no newline, `$`, `|`, `\` or markup.
-VARIANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._+-]{0,63}")
 VARIANT_NAME_HELP = "letters, digits, space, '.', '_', '+' and '-', a letter or digit first, at most 64 characters"
 # The keys each backoff kind reads; decorrelated_jitter reads `factor` too (files that set it still load)
 # but has no use for it.
-BACKOFF_KEYS = {
-    kind: ("kind", "delay") if kind == "fixed" else ("kind", "base", "factor", "cap") for kind in BACKOFF_KINDS
-}
+BACKOFF_KEYS = {kind: tuple(BACKOFF.keys_of(kind)) for kind in BACKOFF_KINDS}
+# A mixture's component is read as the distribution `component` of a table of its own.
+_COMPONENT = Section(name="component", keys=(Key(name="component", type=Latency(), about=""),))
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -140,7 +152,7 @@ def read_regular_file(path: Path, limit: int) -> bytes:
 
 
 def parse_scenario(data: dict[str, Any], file: str) -> Scenario:
-    top = Reader(file, "", data)
+    top = reader_for(file, data)
     head = _section(top, "scenario")
     name = head.string("name", Path(file).stem)
     seed = head.number("seed", 1, integer=True)
@@ -160,7 +172,9 @@ def parse_scenario(data: dict[str, Any], file: str) -> Scenario:
     base = parse_variant("default", top, None)
     variants = tuple(
         parse_variant(
-            _variant_name(top, vname), Reader(file, f"variants.{vname}", _table(top, "variants", vname)), base
+            _variant_name(top, vname),
+            SectionReader(file, f"variants.{vname}", _table(top, "variants", vname), VARIANT),
+            base,
         )
         for vname in _table(top, "variants", None)
     ) or (base,)
@@ -362,6 +376,10 @@ def _target_value(head: Reader, value: Any) -> str | float:
 
 
 def _section(parent: Reader, key: str) -> Reader:
+    """The table `key`, or an empty one; declared in sim.scenario.schema when `parent` is (a file's always is;
+    `sim sweep`'s grid points and tests may hand in a plain Reader)."""
+    if isinstance(parent, SectionReader):
+        return parent.subsection(key)
     return parent.table(key) or Reader(parent.file, key, {})
 
 
@@ -411,9 +429,6 @@ def parse_variant(name: str, section: Reader, base: Variant | None) -> Variant:
     if base is not None:
         section.done()
     return Variant(name, lock, cache, workers, rtt, services, handler, worker_model=model, timers=timers, code=code)
-
-
-MAX_SETTINGS_DEPTH = 8  # tables inside [code.settings]: enough for any config, bounded for reports
 
 
 def parse_code(section: Reader, base: CodeSettings | None) -> CodeSettings | None:
@@ -600,19 +615,11 @@ def _scripted_customer(r: Reader) -> ScriptedCustomer:
     return ScriptedCustomer(name, tax_id, tuple(sorted(at)))
 
 
-MAX_ID = 100  # characters of a customer id or tax id
-
-
 def _printable(r: Reader, key: str, value: str) -> str:
     """An id that reaches log lines, Redis keys, reports and error messages: printable, one line, bounded."""
     if not value or len(value) > MAX_ID or not value.isprintable():
         r.fail(key, f"must be 1 to {MAX_ID} printable characters (no control characters), got {len(value)} characters")
     return value
-
-
-DISTRIBUTION_KINDS = ("fixed", "uniform", "exponential", "lognormal", "gamma", "weibull", "empirical", "mixture")
-MIN_SHAPE, MAX_SHAPE = 0.01, 10_000.0  # gamma and Weibull shapes: past these numpy's draws degenerate
-COUNT_KINDS = ("fixed", "uniform", "geometric", "choice")
 
 
 def parse_distribution(parent: Reader, key: str, default: d.Distribution) -> d.Distribution:
@@ -716,9 +723,8 @@ def _mixture(r: Reader) -> d.Mixture:
     for i, item in enumerate(r.list_of("components")):
         if not isinstance(item, dict) or "weight" not in item:
             r.fail("components", f"entry {i + 1} must be a table with a weight and a dist, got {item!r}")
-        part = Reader(
-            r.file, f"{r.section}.components#{i + 1}", {"component": {k: v for k, v in item.items() if k != "weight"}}
-        )
+        component = {"component": {k: v for k, v in item.items() if k != "weight"}}
+        part = SectionReader(r.file, f"{r.section}.components#{i + 1}", component, _COMPONENT)
         weights.append(float(Reader(r.file, part.section, item).number("weight")))
         if item.get("dist") == "mixture":
             part.fail("dist", "a mixture cannot contain a mixture")
@@ -780,4 +786,22 @@ def _check_weight_sum(r: Reader, key: str, weights: tuple[float, ...]) -> None:
         r.fail(key, f"the weights must add up to a finite number > 0, got a sum of {total:g}")
 
 
-__all__ = ["ScenarioError", "load_scenario", "parse_scenario", "scenario_warnings"]
+__all__ = [
+    # Limits and names other modules read here (their home is sim.scenario.schema).
+    "MAX_BURSTS",
+    "MAX_COUNT",
+    "MAX_POPULATION",
+    "MAX_RATE",
+    "MAX_REPLICATIONS",
+    "MAX_SEED",
+    "MAX_SHAPE",
+    "MAX_WORKERS",
+    "MIN_SHAPE",
+    "REPORT_NAME",
+    "VARIANT_NAME",
+    "VARIANT_SECTIONS",
+    "ScenarioError",
+    "load_scenario",
+    "parse_scenario",
+    "scenario_warnings",
+]

@@ -16,6 +16,7 @@ from sim.scenario.model import ScenarioError
 
 MISSING: Any = object()
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)\s*$")
+DURATION_PATTERN = _DURATION.pattern  # the JSON Schema of scenario files (sim.scenario.schema) checks strings with it
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 MAX_DURATION = 1000 * 86400.0  # beyond this a value is a typo, and floats lose the millisecond
 # The shortest duration other than zero: at t = 1000 days a float still tells t + 1 µs from t,

@@ -27,3 +27,15 @@ def test_the_own_bot_tutorials_headline_is_what_sim_compare_prints(tmp_path):
     printed = done.stdout.splitlines()[:-1]  # the last line names the report's folder: this run's temporary one
     quoted = (DOCS / "tutorials" / "your-own-bot.headline.txt").read_text().splitlines()
     assert printed == quoted
+
+
+@pytest.mark.slow
+def test_the_first_comparisons_headline_is_what_sim_compare_prints(tmp_path):
+    """The README and docs/tutorials/first-comparison.md quote it. To update the quote: run
+    `sim compare magna --threshold 'change(after.busy_rate) <= -50%'` and paste all but its last line."""
+    done = sim_process("compare", "magna", "--threshold", "change(after.busy_rate) <= -50%", "--out", tmp_path)
+    assert done.returncode == 0, done.stderr
+    printed = done.stdout.splitlines()[:-1]  # the last line names the report's folder: this run's temporary one
+    quoted = (DOCS / "tutorials" / "first-comparison.headline.txt").read_text().splitlines()
+    assert printed == quoted
+    assert done.stdout.splitlines()[-1].startswith("magna: 2 variants × 10 replications, all 5 threshold checks passed")

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import re
 
 import pytest
 
@@ -9,7 +10,7 @@ from sim.cli import main
 from sim.distributions import Exponential, Fixed, LogNormal, Mixture, Uniform
 from sim.scenario import ScenarioError, load_scenario
 from sim.sweep import grid_scenario, parse_grid
-from tests.helpers import MAGNA, PEAK_HOUR
+from tests.helpers import MAGNA, PEAK_HOUR, ROOT
 
 
 def test_grid_points_override_only_their_settings():
@@ -109,8 +110,12 @@ def test_grid_points_times_replications_are_limited():
         grid_scenario(scenario, parse_grid(["workers.count=" + ",".join(str(n) for n in range(1, 12))]))
 
 
-def test_the_readmes_sweep_example_builds_its_nine_points_from_the_after_variant():
-    axes = parse_grid(["lock.timeout=30s,45s,60s", "lock.backoff.cap=500ms,1s,2s"])
+def test_the_commands_references_sweep_example_builds_its_nine_points_from_the_after_variant():
+    page = (ROOT / "docs" / "reference" / "commands.md").read_text()
+    example = re.search(r"`sim sweep peak-hour --variant after ((?:--grid \S+ ?)+)`", page)
+    assert example is not None, "the sweep example left docs/reference/commands.md"
+    grids = example.group(1).split("--grid")[1:]
+    axes = parse_grid([g.strip() for g in grids])
     points = grid_scenario(load_scenario(PEAK_HOUR), axes, "after").variants
     assert len(points) == 9
     assert {(p.lock.timeout, p.lock.backoff.cap) for p in points} == {
