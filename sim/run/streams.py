@@ -17,6 +17,7 @@ import numpy as np
 STREAMS = (
     *("arrivals", "bursts", "customers", "crm", "llm", "points", "jitter", "surges", "faults", "conversations"),
     *("rtt", "timers", "hits"),  # timing noise: drawn only when a variant turns it on
+    "replication",  # replication lags: drawn only when a variant has replicas
 )
 
 
@@ -35,6 +36,7 @@ class Streams:
     rtt: np.random.Generator  # Redis round trips, when `[redis]rtt` is a distribution
     timers: np.random.Generator  # how late or early each of the handler's sleeps ends (`[timers]jitter`)
     hits: np.random.Generator  # what each cache hit costs (`[cache]hit_cost`)
+    replication: np.random.Generator  # how long each replica takes to apply each write (`[redis]replication_lag`)
 
     @classmethod
     def of(cls, seed: int, replication: int) -> Streams:

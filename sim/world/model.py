@@ -19,15 +19,18 @@ from sim.run.faults import FaultSchedule
 from sim.run.noise import Draws, TimerJitter
 from sim.run.serve import Serving, resolve_batches_in_place, serve_message, trace_label
 from sim.run.services import Served
+from sim.run.store import FencedStore
 from sim.run.streams import Streams
 from sim.run.workload import Plan, PlannedMessage, planned_messages
 from sim.scenario.model import Scenario, Variant, WorkerModel
+from sim.sut.handler import MessageHandler
 from sim.sut.units import milliseconds
 from sim.world import fakeredis_clock, internals
 from sim.world import faults as world_faults
 from sim.world.conversations import Conversing
 from sim.world.driver import SimDriver, Tally, TraceLine, sorted_trace
 from sim.world.executors import EXECUTORS, Executor
+from sim.world.replication import Replicated, Replication
 
 
 def simulate(
@@ -51,22 +54,35 @@ def simulate(
     conversing = Conversing(env, talk, variant.services, seed=scenario.seed, replication=replication) if talk else None
     noise = Noise.of(variant, rng)
     plan = planned_messages(scenario, variant.services, rng)
+    replicas = _replicas(variant, server, rng, env)
+    redis_ = (executor or EXECUTORS[redis_path])(server)
+    if replicas is not None:
+        redis_ = Replicated(redis_, replicas)  # every write the primary executes reaches the replicas
+    handler = build_handler(variant, rng.jitter.random, hit_cost=noise.hit_cost)
     world = _World(
         env=env,
-        driver=SimDriver(env, (executor or EXECUTORS[redis_path])(server), noise.rtt, log, server, timers=noise.timers),
+        driver=SimDriver(env, redis_, noise.rtt, log, server, timers=noise.timers, replication=replicas),
         serving=Serving(
-            handler=build_handler(variant, rng.jitter.random, hit_cost=noise.hit_cost),
+            handler=handler,
             services=variant.services,
             faults=faults,
             served=served,
             replied=conversing.replied if conversing else None,
+            store=FencedStore(fencing=variant.lock.fencing) if scenario.measures_lock_safety() else None,
         ),
         workers=simpy.Resource(env, capacity=variant.workers) if variant.worker_model is WorkerModel.POOL else None,
         served=served,
         conversations=conversing,
         records=RecordColumns(expected=plan.count),  # conversations' messages, unplanned, may add more
     )
-    world_faults.install(faults, env, server, world.driver.drop_blocked_clients)
+    world_faults.install(
+        faults,
+        env,
+        server,
+        world.driver.drop_blocked_clients,
+        replication=replicas,
+        promoted=_epoch_publisher(redis_, handler) if variant.lock.fencing else lambda epoch: None,
+    )
     env.process(_arrive(world, plan))
     if conversing is not None:
         _converse(world, conversing, plan, session_starts(scenario.workload, scenario.duration, rng.conversations))
@@ -75,7 +91,7 @@ def simulate(
     records.sort_by_message()
     resolve_batches_in_place(records)
     events = internals.events_scheduled(env)
-    counted = _world_counts(world, server)
+    counted = _world_counts(world, server, failed_over=bool(faults.failovers()))
     rtt, rtt_spread = world.driver.round_trips()
     conversations = conversing.records() if conversing else ()
     broken = invariants.check(
@@ -90,6 +106,8 @@ def simulate(
         hit_cost=noise.hit_cost.high if noise.hit_cost is not None else 0.0,
         cache_ttl=redis_ttl(variant.cache.ttl) if variant.cache.enabled else None,
         restarts=faults.restarts(),
+        failovers=faults.failovers(),
+        fencing=variant.lock.fencing,
         world=counted,
         dropped=conversing.dropped if conversing else 0,
         conversations=conversations,
@@ -114,21 +132,58 @@ def redis_ttl(seconds: float) -> float:
     return milliseconds(seconds) / 1000
 
 
-def _world_counts(world: _World, server: FakeServer) -> WorldCounts:
+def _replicas(variant: Variant, server: FakeServer, rng: Streams, env: simpy.Environment) -> Replication | None:
+    """The variant's replicas of `server`, each write's lag drawn from the replication stream; None without."""
+    if variant.replicas is None:
+        return None
+    lags = Draws(variant.replicas.lag, rng.replication)
+    return Replication(server, variant.replicas.count, lags, lambda: env.now)
+
+
+def _epoch_publisher(redis_: Executor, handler: MessageHandler) -> Callable[[int], None]:
+    """What a failover's orchestration does for a fencing lock (Sentinel's configuration epoch, published on the
+    new primary before clients reach it): every grant after the promotion gets a larger fence than any before."""
+    key = handler.lock.epoch_key()
+
+    def publish(epoch: int) -> None:
+        redis_.command(("SET", key, epoch))
+
+    return publish
+
+
+def _world_counts(world: _World, server: FakeServer, failed_over: bool) -> WorldCounts:
+    store = world.serving.store
+    lock = world.serving.handler.lock
     return WorldCounts(
         redis_commands=world.driver.commands_per_second.total(),
         crm_calls=world.served.crm,
         llm_calls=world.served.llm,
         succeeded_while_down=world.driver.succeeded_while_down,
-        leftover_keys=leftover_keys(server, world.serving.handler.cache.prefix),
+        leftover_keys=leftover_keys(
+            server,
+            world.serving.handler.cache.prefix,
+            meant_to_stay=(lock.fence_key(), lock.epoch_key()),
+            expiring_allowed=failed_over,
+        ),
+        store_writes=store.writes if isinstance(store, FencedStore) else 0,
+        store_refused=store.refused if isinstance(store, FencedStore) else 0,
     )
 
 
-def leftover_keys(server: FakeServer, cache_prefix: str) -> tuple[str, ...]:
-    """Keys still live once every message is done, cache entries aside: locks, queues, grants, batches."""
+def leftover_keys(
+    server: FakeServer, cache_prefix: str, meant_to_stay: tuple[str, ...] = (), *, expiring_allowed: bool = False
+) -> tuple[str, ...]:
+    """Keys still live once every message is done, cache entries aside: locks, queues, grants, batches.
+
+    `meant_to_stay`: keys that never expire by design (the fencing counter and epoch). `expiring_allowed`:
+    after a failover, a key whose deletion the promoted replica never received is back, with its TTL; only a
+    key without one is left behind for good."""
     allowed = cache_prefix.encode()
-    live = internals.live_keys(server)
-    return tuple(sorted(key.decode(errors="replace") for key in live if not key.startswith(allowed)))
+    stay = {key.encode() for key in meant_to_stay}
+    live = internals.persistent_keys(server) if expiring_allowed else internals.live_keys(server)
+    return tuple(
+        sorted(key.decode(errors="replace") for key in live if not key.startswith(allowed) and key not in stay)
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
