@@ -15,6 +15,7 @@ from typing import TypeVar
 from sim.metrics.comparison import Comparison, compare
 from sim.metrics.conversations import conversation_metrics
 from sim.metrics.digest import RunDigest, digest
+from sim.metrics.lock_safety import lock_safety_metrics
 from sim.metrics.precision import assess, next_count
 from sim.metrics.records import RunResult
 from sim.metrics.summary import summarize
@@ -72,6 +73,8 @@ def run_once(scenario: Scenario, replication: int = 0, *, trace: bool = False) -
         metrics = summarize(run.records)
         if scenario.workload.conversations is not None:
             metrics |= conversation_metrics(run.conversations)
+        if scenario.measures_lock_safety():
+            metrics |= lock_safety_metrics(run.records)
         results[variant.name] = VariantRun(run, metrics)
     return results
 

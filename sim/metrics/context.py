@@ -32,3 +32,5 @@ class RunContext:
     # The workload has customers who wait for answers: every run reports their metrics (`CONVERSATION_METRICS`),
     # a run that happened to open none included (0 conversations).
     conversations: bool = False
+    # Lock safety is measured (a failover, replicas, fencing or WAIT): every run reports `LOCK_SAFETY_METRICS`.
+    lock_safety: bool = False

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from enum import StrEnum
 
-from sim.sut.outcomes import Outcome, Source
+from sim.sut.outcomes import Outcome, Source, Stored
 
 __all__ = [
     "FIELDS",
@@ -21,6 +21,7 @@ __all__ = [
     "Outcome",
     "RunResult",
     "Source",
+    "Stored",
     "WorldCounts",
 ]
 
@@ -64,6 +65,9 @@ class MessageRecord:
     burst: int | None = None  # its burst's number in the run; None: not known (a record built by hand)
     in_outage: bool = False  # its customer writes from a region with an active massive outage
     scripted: bool = False  # one of the scenario's scripted customers, not a generated one
+    # What the conversation store did with this message's answer, written at `reply_at` as it was sent (runs that
+    # measure lock safety); None: nothing was written (no answer, or no store).
+    stored: Stored | None = None
 
     @property
     def latency(self) -> float:
@@ -85,6 +89,8 @@ class WorldCounts:
     llm_calls: int = 0  # calls the LLM received
     succeeded_while_down: int = 0  # commands that got a reply while the server refused connections
     leftover_keys: tuple[str, ...] = ()  # lock, queue, grant and debounce keys still live after the drain
+    store_writes: int = 0  # answers the conversation store received (none without a store)
+    store_refused: int = 0  # of those, the ones it refused (fencing)
 
 
 class MessageKind(StrEnum):
