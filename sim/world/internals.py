@@ -10,8 +10,9 @@ Where SimPy's and fakeredis's public APIs have no door, `sim` reaches inside:
   to skip redis-py's client and the wire format; the keyspace (`FakeServer.dbs`,
   whose `in` drops an expired key, an item's `expireat`, and `FakeServer.script_cache`),
   read to find keys left behind, cleared by a simulated restart, and moved from a
-  promoted replica into the primary (`Database.swap`); and `Database.time`, which
-  the simulated clock overrides.
+  promoted replica into the primary (`Database.swap`); a database's change callbacks
+  (`Database.add_change_callback`), which tell the replication a write from a command
+  that changed nothing; and `Database.time`, which the simulated clock overrides.
 
 Nothing else in `sim` names them. `self_check()` proves that each still exists
 and behaves as used here; it runs once per process, before the first
@@ -109,6 +110,12 @@ def live_keys(server: fakeredis.FakeServer) -> list[bytes]:
     """The keys of database 0 whose TTL has not run out on the server's clock."""
     database = server.dbs[0]
     return [key for key in list(database) if key in database]  # `in` drops a key whose TTL ran out
+
+
+def on_change(server: fakeredis.FakeServer, callback: Callable[[], None]) -> None:
+    """`callback()` after every change to a key of database 0 — written, deleted, its TTL set, flushed — and
+    never for a command that changed nothing (fakeredis calls it where it wakes blocked clients)."""
+    server.dbs[0].add_change_callback(callback)
 
 
 def persistent_keys(server: fakeredis.FakeServer) -> list[bytes]:
@@ -253,6 +260,22 @@ def _fakeredis_replica_moves() -> bool:
     )
 
 
+def _fakeredis_changes() -> bool:
+    server = clocked_server(lambda: 0.0)
+    client = fakeredis.FakeRedis(server=server, retry=None)
+    changes: list[int] = []
+    on_change(server, lambda: changes.append(1))
+    client.set("k", "1", nx=True, px=1000)  # a change
+    client.set("k", "2", nx=True, px=1000)  # refused: none
+    client.get("k")
+    client.delete("missing")
+    client.lpop("missing")
+    after_reads = len(changes)
+    client.pexpire("k", 5000)
+    client.delete("k")
+    return after_reads == 1 and len(changes) == 3
+
+
 def _fakeredis_command_table() -> bool:
     now = [0.0]
     server = clocked_server(lambda: now[0])
@@ -294,6 +317,7 @@ _PROBES: tuple[tuple[str, str, str, Callable[[], bool]], ...] = (
     ("fakeredis", fakeredis.__version__, "Database.time (keys ignore the simulated clock)", _fakeredis_clock),
     ("fakeredis", fakeredis.__version__, "FakeServer.dbs, .script_cache (the keyspace)", _fakeredis_keyspace),
     ("fakeredis", fakeredis.__version__, "Database.swap, Item.expireat (a replica promoted)", _fakeredis_replica_moves),
+    ("fakeredis", fakeredis.__version__, "Database.add_change_callback (a write told apart)", _fakeredis_changes),
     ("fakeredis", fakeredis.__version__, "FakeSocket's command table (_name_to_func, _run_command, _decode_error)",
      _fakeredis_command_table),
 )  # fmt: skip

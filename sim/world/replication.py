@@ -24,13 +24,14 @@ when each replica will have applied the primary's writes so far is known when th
 
 The hook, for every engine that executes commands on `primary` (the executors of
 `sim.world.executors`, or an engine that drives fakeredis's own sockets):
-- after a command succeeded (or a script failed part-way, keeping what it wrote), call
-  `executed(args, reply)` with the command as it was sent (`("SET", key, value, "NX", …)` or the
-  wire's fields; a script as `("EVAL", source, numkeys, *keys, *args)` or `("EVALSHA", sha, …)`),
-  and its reply when known: a command that cannot write (per the command table's flags, `COMMAND
-  INFO`) is ignored, and so is a `SET`/`LPOP`/`RPOP` whose nil reply says it changed nothing (an
-  engine that does not know the reply leaves it out: replaying such a no-op changes nothing). A
-  transaction is told as its commands, when EXEC runs them;
+- right after each command the primary executed (whatever its reply, an error included), call
+  `executed(args)` with the command as it was sent: `("SET", key, value, "NX", …)` or the wire's
+  fields; a script as `("EVAL", source, numkeys, *keys, *args)` or `("EVALSHA", sha, …)`. A command
+  is shipped to the replicas only if it changed a key of database 0 (as Redis propagates only a
+  command that made its dataset dirty): the primary tells the replication of every change
+  (`internals.on_change`), so a read, a refused `SET NX` or an empty pop ships nothing. Every
+  command must be told, each before the next runs, or its change is taken for the next one's; a
+  transaction's commands are told as EXEC runs them;
 - answer `WAIT count timeout` from `wait(count, timeout)` — fakeredis has no WAIT: the engine
   intercepts it — which says when it returns and what it replies;
 - `primary` is the server clients talk to, always the same object: a promotion moves the promoted
@@ -40,7 +41,6 @@ The failover itself (`fail`, `promote`) and a restart (`flush`) are driven by `s
 
 from __future__ import annotations
 
-import enum
 import math
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -53,55 +53,7 @@ import redis
 from sim.world import internals
 from sim.world.executors import DirectExecutor, Executor
 
-SCRIPTS = frozenset({"eval", "evalsha", "fcall"})  # may write whatever their flags say (EVAL_RO and FCALL_RO do not)
-NIL_CHANGED_NOTHING = frozenset({"set", "lpop", "rpop"})  # a nil reply: nothing set, nothing popped
-UNKNOWN: Any = object()  # `executed`'s reply when the engine does not know it
 LOG_LIMIT = 4096  # logged writes before the replicas catch up with the present and the log is trimmed
-
-
-class Kind(enum.Enum):
-    """What a command is to the replication, by its name."""
-
-    READS = "reads"  # never changes data: not replicated
-    WRITES = "writes"  # may change data (the command table's `write` flag, or a script)
-    NIL_IS_NOOP = "nil is a no-op"  # writes, unless its nil reply says it changed nothing (SET, LPOP, RPOP)
-    EVALSHA = "evalsha"  # a script named by its digest: replicated as EVAL of its source
-    CONTAINER = "container"  # SCRIPT, FUNCTION, CONFIG…: the subcommand decides
-
-
-class CommandKinds:
-    """Each command's `Kind`, from the command table's own flags (`COMMAND INFO`), learnt once per name."""
-
-    def __init__(self) -> None:
-        self._client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), retry=None)
-        self._known: dict[Any, Kind] = {}  # the first word, as sent
-
-    def __call__(self, first: Any) -> Kind:
-        kind = self._known.get(first)
-        if kind is None:
-            kind = self._known[first] = self._learn(_word(first))
-        return kind
-
-    def subcommand_writes(self, args: Sequence[Any]) -> bool:
-        return len(args) > 1 and self._learn(f"{_word(args[0])} {_word(args[1])}") is Kind.WRITES
-
-    def _learn(self, name: str) -> Kind:
-        if name == "evalsha":
-            return Kind.EVALSHA
-        if name in SCRIPTS:
-            return Kind.WRITES
-        if name in NIL_CHANGED_NOTHING:
-            return Kind.NIL_IS_NOOP
-        try:
-            info = self._client.execute_command("COMMAND", "INFO", name)  # type: ignore[no-untyped-call]
-        except (redis.RedisError, TypeError):  # an unknown name: it fails on the primary, writing nothing
-            return Kind.READS
-        found = info.get(name) if isinstance(info, dict) else None
-        if not found:
-            return Kind.READS
-        if found.get("subcommands") and " " not in name:
-            return Kind.CONTAINER
-        return Kind.WRITES if "write" in found.get("flags", ()) else Kind.READS
 
 
 def _word(value: Any) -> str:
@@ -159,24 +111,22 @@ class Replication:
         self.epoch = 0  # promotions so far: the failover's configuration epoch
         self._lag = lag
         self._clock = clock
-        self._kinds = CommandKinds()
+        self._changes = self._seen = 0  # changes to the primary's keys, and how many of them were shipped
+        internals.on_change(primary, self._changed)
         self._log: list[tuple[float, tuple[Any, ...]]] = []  # (when the primary executed it, the command)
         self._base = 0  # the offset of `_log[0]`
         self.offset = 0  # writes the primary has executed (since the last promotion kept what it kept)
 
     # -- the hook ------------------------------------------------------------------------------
 
-    def executed(self, args: Sequence[Any], reply: Any = UNKNOWN) -> None:
-        """The primary has executed `args` (see the module docstring); each replica will apply it after its lag."""
-        kind = self._kinds(args[0])
-        if kind is Kind.READS:
-            return
-        if kind is Kind.NIL_IS_NOOP and reply is None and not _has_get(args):
-            return  # a refused SET NX (most lock polls), a pop of an empty list
-        if kind is Kind.CONTAINER and not self._kinds.subcommand_writes(args):
-            return
+    def executed(self, args: Sequence[Any]) -> None:
+        """The primary has executed `args` (see the module docstring); if it changed a key, each replica will
+        apply it after its lag."""
+        if self._changes == self._seen:
+            return  # it changed nothing: a read, a refused SET NX (most lock polls), a pop of an empty list
+        self._seen = self._changes
         command = tuple(args)
-        if kind is Kind.EVALSHA:
+        if _word(command[0]) == "evalsha":
             command = ("EVAL", internals.cached_script(self.primary, _bytes(command[1])), *command[2:])
         now = self._clock()
         self._log.append((now, command))
@@ -186,6 +136,9 @@ class Replication:
             replica.due.append(replica.last)
         if len(self._log) > LOG_LIMIT:
             self._catch_up(now)
+
+    def _changed(self) -> None:
+        self._changes += 1
 
     def wait(self, count: int, timeout: float) -> WaitPlan:
         """`WAIT count timeout` sent now: it returns once `count` replicas have applied every write executed so
@@ -239,6 +192,7 @@ class Replication:
             replica.applied = self.offset
         self._log.clear()
         self._base = self.offset
+        self._seen = self._changes  # the flush's own deletions are no write to ship
 
     # -- replaying -----------------------------------------------------------------------------
 
@@ -277,31 +231,16 @@ class Replicated:
         self.replication = replication
 
     def command(self, args: tuple[Any, ...]) -> Any:
-        reply = self.inner.command(args)  # an error raised here changed nothing (or nothing was reached)
-        self.replication.executed(args, reply)
-        return reply
+        try:
+            return self.inner.command(args)
+        finally:
+            self.replication.executed(args)  # an error changed nothing, or what a script wrote before it
 
     def script(self, source: str, keys: tuple[Any, ...], args: tuple[Any, ...]) -> Any:
-        sent = ("EVAL", source, len(keys), *keys, *args)
         try:
-            reply = self.inner.script(source, keys, args)
-        except redis.ResponseError:
-            self.replication.executed(sent)  # it failed part-way: what it wrote stays, and is replicated
-            raise
-        self.replication.executed(sent, reply)
-        return reply
-
-
-def _has_get(args: Sequence[Any]) -> bool:
-    """`SET … GET` replies with the old value, nil for a new key, and still writes. (A lock poll asks this of
-    every refused attempt: plain loops, no lower-casing of every option.)"""
-    for option in args[3:]:
-        if type(option) is str:
-            if len(option) == 3 and option.upper() == "GET":
-                return True
-        elif type(option) is bytes and len(option) == 3 and option.upper() == b"GET":
-            return True
-    return False
+            return self.inner.script(source, keys, args)
+        finally:
+            self.replication.executed(("EVAL", source, len(keys), *keys, *args))
 
 
 def _bytes(value: Any) -> bytes:
