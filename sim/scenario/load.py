@@ -63,6 +63,7 @@ DEFAULT_SERVICES = Services(
 DEFAULT_WORKERS = 10
 DEFAULT_RTT = 0.001
 DEFAULT_REPLICATION_LAG = d.Exponential(0.01)  # a replica in the same zone under moderate load: ~10 ms behind
+MAX_REPLICATION_LAG = 60.0  # seconds, the mean: Redis's default repl-timeout; a replica further behind is dropped
 DEFAULT_REPLICATIONS = 10
 VARIANT_SECTIONS = ("lock", "cache", "workers", "redis", "services", "handler", "timers")
 MAX_BURSTS = 5_000_000  # per run: past this, memory and patience run out; split the run instead
@@ -481,6 +482,12 @@ def _replicas(r: Reader, base: Replicas | None) -> Replicas | None:
     """`[redis]replicas` (0: a lone primary) and `replication_lag`, a distribution of seconds."""
     count = r.number("replicas", base.count if base else 0, maximum=MAX_REPLICAS, integer=True)
     lag = parse_distribution(r, "replication_lag", base.lag if base else DEFAULT_REPLICATION_LAG)
+    if lag.mean() > MAX_REPLICATION_LAG:
+        r.fail(
+            "replication_lag",
+            f"its mean must be at most {MAX_REPLICATION_LAG:g} s (Redis drops a replica silent for its "
+            f"repl-timeout, 60 s by default), got {lag.mean():.3g} s",
+        )
     return Replicas(count=count, lag=lag) if count > 0 else None
 
 

@@ -70,6 +70,7 @@ def test_replicas_default_to_none_and_their_lag_to_ten_milliseconds():
          "[variants.x.lock]wait_replicas: must be at most [redis]replicas (1)"),
         ('[redis]\nreplication_lag = { dist = "uniform", low = "2s", high = "1s" }',
          "[redis.replication_lag]high: must be at least low"),
+        ('[redis]\nreplicas = 1\nreplication_lag = "2m"', "[redis]replication_lag: its mean must be at most 60 s"),
         # Any fault's section is named as the file writes it (it read `[.faults#1]` before).
         ('[[faults]]\nkind = "redis_down"\nstart = "5s"\nduration = "0s"', "[faults#1]duration: must be greater"),
     ],
