@@ -23,6 +23,7 @@ from sim.scenario.model import (
     Fault,
     RedisDown,
     RedisRestart,
+    Replicas,
     Scenario,
     Services,
     Stall,
@@ -250,6 +251,8 @@ def _value(key: str, value: Any) -> str:
         return words(value)
     if isinstance(value, _COUNTS):
         return count_words(value)
+    if isinstance(value, Replicas):
+        return f"{value.count} (lag {words(value.lag)})"
     if hasattr(value, "describe"):
         return str(value.describe())
     return f"{value:g}" if isinstance(value, float) else str(value)

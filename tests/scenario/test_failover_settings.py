@@ -93,6 +93,11 @@ def test_a_failover_window_is_shaded_and_said_in_words():
     assert s.variants[0].describe().endswith("; 2 Redis replicas; fencing tokens; WAIT 1 replica (250 ms)")
 
 
+def test_a_variant_that_adds_replicas_says_so_in_words():
+    s = scenario(MAGNA, "[variants.a]\n[variants.b]\nredis = { replicas = 2 }\n")
+    assert context(s).workload[-1] == "**b:** as a, except replicas none → 2 (lag exponential, mean 10 ms)."
+
+
 def test_results_json_records_the_new_settings_only_where_they_are_set():
     plain = setup(scenario(MAGNA))["variants"][0]
     assert "replicas" not in plain and not {"fencing", "wait_replicas", "wait_timeout"} & set(plain["lock"])
