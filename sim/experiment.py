@@ -16,6 +16,7 @@ from sim.code import hash_seed
 from sim.metrics.comparison import Comparison, compare
 from sim.metrics.conversations import conversation_metrics
 from sim.metrics.digest import RunDigest, digest
+from sim.metrics.lock_safety import lock_safety_metrics
 from sim.metrics.precision import assess, next_count
 from sim.metrics.records import RunResult
 from sim.metrics.summary import code_metrics, summarize
@@ -75,6 +76,8 @@ def run_once(scenario: Scenario, replication: int = 0, *, trace: bool = False) -
             metrics |= conversation_metrics(run.conversations)
         if any(v.code is not None for v in scenario.variants):
             metrics |= code_metrics(run.records, run.world.late_commands if run.world else 0)
+        if scenario.measures_lock_safety():
+            metrics |= lock_safety_metrics(run.records)
         results[variant.name] = VariantRun(run, metrics)
     return results
 

@@ -124,11 +124,26 @@ def check_live(scenario: Scenario) -> None:
             "run it with sim run"
         )
     for variant in scenario.variants:
+        safety = [name for name, on in _simulated_only(variant).items() if on]
+        if safety:
+            raise ScenarioError(
+                f"{scenario.name}: variant {variant.name!r}: {', '.join(safety)}: simulated only (sim live drives "
+                "no replica and no conversation store); run it with sim run"
+            )
         if variant.worker_model is WorkerModel.ASYNC and variant.code is None:  # a team's asyncio bot runs either way
             raise ScenarioError(
                 f"{scenario.name}: variant {variant.name!r}: the async worker model is simulated only "
                 "(sim live serves messages with a pool of [workers]count threads); run it with sim run"
             )
+
+
+def _simulated_only(variant: Variant) -> dict[str, bool]:
+    """The lock safety settings a live run cannot honour, by the key that sets them."""
+    return {
+        "[redis]replicas": variant.replicas is not None,
+        "[lock]fencing": variant.lock.fencing,
+        "[lock]wait_replicas": variant.lock.wait_replicas > 0,
+    }
 
 
 def check_time_scale(text: str) -> float:

@@ -160,8 +160,10 @@ def _cli_thresholds(expressions: list[str], scenarios: list[Scenario]) -> dict[s
             names = [v.name for v in s.variants]
             if {threshold.variant, threshold.reference} - {None} <= set(names):
                 try:
-                    talk = s.workload.conversations is not None
-                    per_scenario[s.name].append(parse_threshold(expression, names, s.baseline, conversations=talk))
+                    talk, safety = s.workload.conversations is not None, s.measures_lock_safety()
+                    per_scenario[s.name].append(
+                        parse_threshold(expression, names, s.baseline, conversations=talk, lock_safety=safety)
+                    )
                 except ThresholdError as error:
                     raise ScenarioError(f"--threshold: {s.name}: {error}") from None
     return per_scenario

@@ -9,7 +9,7 @@ How each field is stored:
 - times as float64 (exact: a Python float is one), a time that never happened as NaN;
 - counts and the message id as integers, widened to int64 if a value ever outgrows its type;
 - `customer` and `tax_id` as codes into one table each (`customers()`, `tax_ids()`);
-- `outcome` and `source` as codes: positions in `OUTCOMES` and `SOURCES` (`None` is code 0);
+- `outcome`, `source` and `stored` as codes: positions in `OUTCOMES`, `SOURCES` and `STORED` (`None` is code 0);
 - the rare debounce fields (`merged_into`, `batch`) in a side table by row (`debounced()`).
 
 Rows are written into fixed-size chunks, so growing never copies what is already stored;
@@ -32,14 +32,16 @@ from typing import Any, overload
 
 import numpy as np
 
-from sim.metrics.records import FIELDS, MessageRecord, Outcome, Source
+from sim.metrics.records import FIELDS, MessageRecord, Outcome, Source, Stored
 
-__all__ = ["OUTCOMES", "SOURCES", "CountsBySecond", "RecordColumns"]
+__all__ = ["OUTCOMES", "SOURCES", "STORED", "CountsBySecond", "RecordColumns"]
 
 OUTCOMES: tuple[Outcome, ...] = tuple(Outcome)
 SOURCES: tuple[Source | None, ...] = (None, *Source)
 _OUTCOME_CODE = {o: i for i, o in enumerate(OUTCOMES)}
 _SOURCE_CODE = {s: i for i, s in enumerate(SOURCES)}
+STORED: tuple[Stored | None, ...] = (None, *Stored)
+_STORED_CODE = {s: i for i, s in enumerate(STORED)}
 
 _TIMES = ("arrival", "queue_wait", "lock_wait", "crm_s", "llm_s", "reply_at", "done_at", "started_at")
 _MAYBE_TIMES = ("acquired_at", "lock_asked_at", "lock_refreshed_at", "released_at", "cache_checked_at")
@@ -53,6 +55,7 @@ _INTEGERS: dict[str, type[np.integer[Any]]] = {
     "tax_id": np.int32,  # a code into tax_ids()
     "outcome": np.int8,  # a code into OUTCOMES
     "source": np.int8,  # a code into SOURCES
+    "stored": np.int8,  # a code into STORED
     "lock_attempts": np.int32,
     "redis_commands": np.int32,
     "cache_errors": np.int16,
@@ -61,7 +64,7 @@ _INTEGERS: dict[str, type[np.integer[Any]]] = {
     "llm_calls": np.int16,
     "error": np.int16,  # a code into errors(); 0 is no error
 }
-_CODED = ("customer", "tax_id", "outcome", "source", "error")
+_CODED = ("customer", "tax_id", "outcome", "source", "error", "stored")
 # Stored as they are in the record: read with one attrgetter call.
 _PLAIN = (*(name for name in _INTEGERS if name not in _CODED), *_TIMES, *_FLAGS)
 _plain_values = operator.attrgetter(*_PLAIN)
@@ -135,6 +138,7 @@ class RecordColumns(Sequence[MessageRecord]):
             _OUTCOME_CODE[r.outcome],  # a plain string finds its StrEnum's code too
             _SOURCE_CODE[r.source],
             _intern(r.error, self._errors, self._error_code),
+            _STORED_CODE[r.stored],
             nan if r.acquired_at is None else r.acquired_at,
             nan if r.lock_asked_at is None else r.lock_asked_at,
             nan if r.lock_refreshed_at is None else r.lock_refreshed_at,
@@ -233,8 +237,8 @@ class RecordColumns(Sequence[MessageRecord]):
     def _record(self, i: int, row: Sequence[Any]) -> MessageRecord:
         (message, index, lock_attempts, redis_commands, cache_errors, lock_errors, crm_calls, llm_calls, arrival,
          queue_wait, lock_wait, crm_s, llm_s, reply_at, done_at, started_at, lock_lost, llm_called, in_outage,
-         scripted, customer, tax_id, outcome, source, error, acquired_at, lock_asked_at, lock_refreshed_at, released_at,
-         cache_checked_at, burst) = row  # fmt: skip
+         scripted, customer, tax_id, outcome, source, error, stored, acquired_at, lock_asked_at, lock_refreshed_at,
+         released_at, cache_checked_at, burst) = row  # fmt: skip
         merged_into, batch = self._debounced.get(i, (None, ()))
         return MessageRecord(
             message=message,
@@ -270,6 +274,7 @@ class RecordColumns(Sequence[MessageRecord]):
             in_outage=in_outage,
             scripted=scripted,
             error=self._errors[error],
+            stored=STORED[stored],
         )
 
     def column(self, name: str) -> np.ndarray[Any, Any]:

@@ -20,11 +20,12 @@ from sim.metrics import timeseries as window_pieces
 from sim.metrics.context import RunContext
 from sim.metrics.conversations import conversation_metrics
 from sim.metrics.digest import RunDigest, basis, digest
+from sim.metrics.lock_safety import lock_safety_metrics
 from sim.metrics.precision import Stopping
 from sim.metrics.records import RunResult
 from sim.metrics.segments import Segment
 from sim.metrics.stats import Estimate, holm, mean_ci, paired_difference, paired_p_value
-from sim.metrics.summary import ALL_METRICS, CONVERSATION_METRICS, METRICS
+from sim.metrics.summary import ALL_METRICS, CONVERSATION_METRICS, LOCK_SAFETY_METRICS, METRICS
 from sim.metrics.thresholds import Threshold, ThresholdOutcome, judge
 from sim.metrics.timeseries import TimeSeries
 
@@ -71,13 +72,19 @@ class Comparison:
     timeseries: TimeSeries | None = None  # per time window; None for a comparison built without runs' times
     segments: tuple[Segment, ...] = field(default=())  # per group of messages (outage customers, faults, …)
     stopping: Stopping | None = None  # --precision: how many replications the stopping rule chose, and why
-    # The metrics compared, in ALL_METRICS order: METRICS, and CONVERSATION_METRICS when the runs had conversations.
+    # The metrics compared, in ALL_METRICS order: METRICS, CONVERSATION_METRICS when the runs had conversations,
+    # LOCK_SAFETY_METRICS when they measured lock safety.
     metrics: tuple[str, ...] = tuple(METRICS)
 
     @property
     def conversations(self) -> bool:
         """The runs had customers who wait for answers: their metrics are compared."""
         return any(m in CONVERSATION_METRICS for m in self.metrics)
+
+    @property
+    def lock_safety(self) -> bool:
+        """The runs measured lock safety (a failover, replicas, fencing or WAIT): its metrics are compared."""
+        return any(m in LOCK_SAFETY_METRICS for m in self.metrics)
 
     @property
     def breached(self) -> list[ThresholdOutcome]:
@@ -146,7 +153,8 @@ def compare(
 
 
 def compared_metrics(runs: Iterable[Mapping[str, float]]) -> tuple[str, ...]:
-    """METRICS, and CONVERSATION_METRICS or CODE_METRICS if any run has them (then every run is compared on them)."""
+    """METRICS, and CONVERSATION_METRICS, CODE_METRICS or LOCK_SAFETY_METRICS if any run has them (then every run
+    is compared on them)."""
     seen = {name for run in runs for name in run}
     return tuple(m for m in ALL_METRICS if m in METRICS or m in seen)
 
@@ -157,7 +165,7 @@ def _complete(metrics: Mapping[str, float], names: Sequence[str]) -> dict[str, f
     missing = [m for m in names if m not in metrics]
     if not missing:
         return dict(metrics)
-    none = conversation_metrics(())
+    none = conversation_metrics(()) | lock_safety_metrics(())
     return {m: metrics[m] if m in metrics else none[m] for m in names}
 
 

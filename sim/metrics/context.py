@@ -35,3 +35,5 @@ class RunContext:
     # Variants served by a team's own handler (`[code]`): the invariants that hold by the built-in bot's
     # design are not checked on them (`sim.metrics.invariants.ANY_HANDLER`).
     team_handlers: tuple[str, ...] = ()
+    # Lock safety is measured (a failover, replicas, fencing or WAIT): every run reports `LOCK_SAFETY_METRICS`.
+    lock_safety: bool = False

@@ -33,6 +33,7 @@ from sim.metrics.arrays import Columns, columns
 from sim.metrics.columns import SOURCES, RecordColumns
 from sim.metrics.context import RunContext, Shaded
 from sim.metrics.conversations import conversation_metrics
+from sim.metrics.lock_safety import lock_safety_metrics
 from sim.metrics.records import MessageRecord, Outcome, RunResult, Source, WorldCounts
 from sim.metrics.segments import RunSegments, run_segments
 from sim.metrics.summary import EXTRA_METRICS, as_columns, code_metrics, summarize
@@ -71,7 +72,8 @@ class RunDigest:
     variant: str
     replication: int
     messages: int
-    metrics: dict[str, float]  # `summarize`: METRICS, exact for this run; then CONVERSATION_METRICS if it has them
+    # `summarize`: METRICS, exact for this run; then CONVERSATION_METRICS and LOCK_SAFETY_METRICS if it has them
+    metrics: dict[str, float]
     extra_metrics: dict[str, float]  # EXTRA_METRICS
     windows: RunWindows
     segments: RunSegments
@@ -110,13 +112,16 @@ def digest(
 
 def run_metrics(store: RecordColumns, run: RunResult, context: RunContext) -> dict[str, float]:
     """METRICS of the run's records (`store`, in columns), CONVERSATION_METRICS when its workload has
-    conversations (or, for a run compared without a context, when it opened some), and CODE_METRICS when
-    a variant of its scenario runs a team's handler."""
+    conversations (or, for a run compared without a context, when it opened some), CODE_METRICS when a
+    variant of its scenario runs a team's handler, and LOCK_SAFETY_METRICS when its scenario measures lock
+    safety (or, without a context, when its answers reached a store)."""
     found = summarize(store)
     if context.conversations or run.conversations:
         found |= conversation_metrics(run.conversations)
     if context.team_handlers:
         found |= code_metrics(store, run.world.late_commands if run.world else 0)
+    if context.lock_safety or (run.world is not None and run.world.store_writes > 0):
+        found |= lock_safety_metrics(store)
     return found
 
 

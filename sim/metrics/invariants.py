@@ -14,7 +14,6 @@ grouping records in dicts of lists.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +21,17 @@ from typing import Any
 import numpy as np
 
 from sim.metrics.columns import NO_BURST, OUTCOMES, SOURCES, RecordColumns
-from sim.metrics.records import RESOLVED, ConversationRecord, MessageKind, MessageRecord, Outcome, Source, WorldCounts
+from sim.metrics.lock_safety import stale_writes, stored
+from sim.metrics.records import (
+    RESOLVED,
+    ConversationRecord,
+    MessageKind,
+    MessageRecord,
+    Outcome,
+    Source,
+    Stored,
+    WorldCounts,
+)
 from sim.metrics.summary import crm_calls, llm_calls, redis_commands
 
 EPSILON = 1e-9
@@ -44,6 +53,8 @@ class Facts:
     rtt_spread: float = 0.0  # longest minus shortest round trip: how far apart two commands' lateness can be
     hit_cost: float = 0.0  # the longest extra time a cache hit took after its reply (`[cache]hit_cost`)
     restarts: tuple[float, ...] = ()  # when Redis restarted and lost every key
+    failovers: tuple[float, ...] = ()  # when the Redis primary died in a failover (writes not yet replicated: lost)
+    fencing: bool = False  # the lock hands out fencing tokens, which the conversation store checks
     world: WorldCounts | None = None
     dropped: int = 0  # messages dropped unserved: their conversation's customer had left (no record)
     conversations: tuple[ConversationRecord, ...] = ()  # what the customers who wait for answers sent
@@ -272,8 +283,9 @@ def _sweep(group: Array, time: Array, value: Array, message: Array) -> tuple[Arr
 
 
 def _restarted(facts: Facts, start: Array, stop: Array) -> Array:
-    """Where Redis restarted between `start` and `stop` (both included)."""
-    restarts = np.asarray(facts.restarts, dtype=float)
+    """Where Redis lost keys between `start` and `stop` (both included): it restarted, or its primary died in a
+    failover (the promoted replica may lack any write made just before, and have one whose deletion it lacks)."""
+    restarts = np.asarray(sorted((*facts.restarts, *facts.failovers)), dtype=float)
     if not len(restarts):
         return np.zeros(len(start), dtype=bool)
     i = np.searchsorted(restarts, start, side="left")
@@ -281,9 +293,20 @@ def _restarted(facts: Facts, start: Array, stop: Array) -> Array:
 
 
 def _one_batch_each(records: RecordColumns, facts: Facts) -> list[str]:
-    seen = Counter(m for _, batch in records.debounced().values() for m in batch)
-    twice = sorted(m for m, n in seen.items() if n > 1)
+    """A message is taken into one batch. After a failover the promoted replica may lack a batch's deletion
+    and hand the same messages to a second leader: that is Redis losing a write, excused when a failover came
+    between the two leaders' takes (each right after its leader's lock)."""
+    taken: dict[int, list[float]] = {}
+    acquired = records.column("acquired_at")
+    for row, (_, batch) in records.debounced().items():
+        for m in batch:
+            taken.setdefault(m, []).append(float(acquired[row]))
+    twice = sorted(m for m, at in taken.items() if len(at) > 1 and not _failover_between(facts, min(at), max(at)))
     return [f"messages answered in more than one debounce batch: {twice[:5]}"] if twice else []
+
+
+def _failover_between(facts: Facts, start: float, stop: float) -> bool:
+    return any(start - facts.rtt - EPSILON <= t <= stop for t in facts.failovers)
 
 
 def _fair_lock_in_queue_order(records: RecordColumns, facts: Facts) -> list[str]:
@@ -397,6 +420,29 @@ def _no_keys_left_behind(records: RecordColumns, facts: Facts) -> list[str]:
     return [f"{len(keys)} lock, queue, grant or batch keys left after the drain: {list(keys[:5])}"]
 
 
+def _store_writes_conserved(records: RecordColumns, facts: Facts) -> list[str]:
+    """The answers the records say reached the conversation store, and those it refused, are what it counted."""
+    if facts.world is None:
+        return []
+    refused = int(np.count_nonzero(stored(records, Stored.REFUSED)))
+    written = refused + int(np.count_nonzero(stored(records, Stored.ACCEPTED)))
+    world = facts.world
+    if (written, refused) == (world.store_writes, world.store_refused):
+        return []
+    return [
+        f"the records show {written} writes to the conversation store ({refused} refused) but the store counted "
+        f"{world.store_writes} ({world.store_refused} refused)"
+    ]
+
+
+def _no_stale_write_under_fencing(records: RecordColumns, facts: Facts) -> list[str]:
+    """Fencing's promise: the store never accepts an answer from an older lock holder after a newer one's."""
+    if not facts.fencing:
+        return []
+    stale = stale_writes(records)
+    return [f"{stale} stale writes reached the conversation store although the lock fences them"] if stale else []
+
+
 def _conversations_add_up(records: RecordColumns, facts: Facts) -> list[str]:
     """What each conversation says it sent — intents, nudges and re-sends — is its messages' records plus
     the ones dropped unserved, each record under its conversation's burst at its place in `sent`; it sent
@@ -468,6 +514,8 @@ CHECKS: tuple[tuple[str, Rule], ...] = (
     ("no command succeeds while Redis is down", _nothing_answered_while_down),
     ("no lock, queue, grant or batch key left after the drain", _no_keys_left_behind),
     ("each conversation's messages sent are its records plus its dropped ones", _conversations_add_up),
+    ("the conversation store's writes and refusals add up to the records'", _store_writes_conserved),
+    ("no stale write reaches the conversation store when the lock fences", _no_stale_write_under_fencing),
 )
 # What holds for any handler, the team's own included: conservation and the engine's own rules. The rest
 # hold by the built-in bot's design (its lock, its cache, its debounce): for a team's handler, breaking
@@ -486,3 +534,10 @@ assert ANY_HANDLER <= {name for name, _ in CHECKS}, "ANY_HANDLER names checks th
 NAMES = tuple(name for name, _ in CHECKS)
 # Checks that say something only about a workload with customers who wait for answers (reports name them then).
 CONVERSATION_CHECKS = frozenset({"each conversation's messages sent are its records plus its dropped ones"})
+# Checks that say something only when lock safety is measured (a failover, replicas, fencing or WAIT).
+LOCK_SAFETY_CHECKS = frozenset(
+    {
+        "the conversation store's writes and refusals add up to the records'",
+        "no stale write reaches the conversation store when the lock fences",
+    }
+)

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from enum import StrEnum
 
-from sim.sut.outcomes import Outcome, Source
+from sim.sut.outcomes import Outcome, Source, Stored
 
 __all__ = [
     "FIELDS",
@@ -21,6 +21,7 @@ __all__ = [
     "Outcome",
     "RunResult",
     "Source",
+    "Stored",
     "WorldCounts",
 ]
 
@@ -65,6 +66,9 @@ class MessageRecord:
     in_outage: bool = False  # its customer writes from a region with an active massive outage
     scripted: bool = False  # one of the scenario's scripted customers, not a generated one
     error: str = ""  # a team's handler (`[code]`) raised: the exception's type ("" when it did not)
+    # What the conversation store did with this message's answer, written at `reply_at` as it was sent (runs that
+    # measure lock safety); None: nothing was written (no answer, or no store).
+    stored: Stored | None = None
 
     @property
     def latency(self) -> float:
@@ -88,6 +92,8 @@ class WorldCounts:
     leftover_keys: tuple[str, ...] = ()  # lock, queue, grant and debounce keys still live after the drain
     late_commands: int = 0  # a team's handler: commands its tasks sent after it had returned (in no record)
     orphan_commands: int = 0  # a team's handler: commands sent outside any message (in no record)
+    store_writes: int = 0  # answers the conversation store received (none without a store)
+    store_refused: int = 0  # of those, the ones it refused (fencing)
 
 
 class MessageKind(StrEnum):

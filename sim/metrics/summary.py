@@ -96,8 +96,28 @@ CODE_METRICS: dict[str, Metric] = {
         Metric("late_commands", None, Unit.COUNT, "Redis commands of handlers' tasks after their message ended"),
     )
 }
+# Lock safety, measured outside Redis (`sim.metrics.lock_safety`): only a scenario that studies it (a failover,
+# replicas, fencing or WAIT) has these, so every other report stays as it was.
+LOCK_SAFETY_METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric(
+            "overlapping_holders",
+            False,
+            Unit.COUNT,
+            "messages whose lock hold overlapped another holder's on the same conversation",
+        ),
+        Metric(
+            "stale_writes",
+            False,
+            Unit.COUNT,
+            "answers the conversation store accepted after a newer lock holder's (the older one lands last)",
+        ),
+        Metric("fenced_writes", None, Unit.COUNT, "answers the conversation store refused for an older fencing token"),
+    )
+}
 # Every metric a name may refer to (thresholds, --precision, reports' labels and units).
-ALL_METRICS: dict[str, Metric] = METRICS | CONVERSATION_METRICS | CODE_METRICS
+ALL_METRICS: dict[str, Metric] = METRICS | CONVERSATION_METRICS | CODE_METRICS | LOCK_SAFETY_METRICS
 
 
 def mean_queue_wait(records: Sequence[MessageRecord]) -> float:

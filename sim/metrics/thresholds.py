@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sim.metrics.stats import Estimate, mean_ci
-from sim.metrics.summary import ALL_METRICS, CONVERSATION_METRICS, Unit
+from sim.metrics.summary import ALL_METRICS, CONVERSATION_METRICS, LOCK_SAFETY_METRICS, Unit
 
 SINGLE_RUN = "judged on a single run"  # what an outcome without a confidence interval says
 
@@ -136,10 +136,16 @@ _FORMS = (
 
 
 def parse_threshold(
-    expression: str, variants: Sequence[str], baseline: str | None = None, *, conversations: bool = True
+    expression: str,
+    variants: Sequence[str],
+    baseline: str | None = None,
+    *,
+    conversations: bool = True,
+    lock_safety: bool = True,
 ) -> Threshold:
     """The threshold `expression` states over `variants`; `baseline` (when known) is checked too.
-    `conversations`: whether the scenario has customers who wait for answers (their metrics need them).
+    `conversations`: whether the scenario has customers who wait for answers (their metrics need them);
+    `lock_safety`: whether it measures lock safety (a failover, replicas, fencing or WAIT).
 
     Every error is one line naming the expression.
     """
@@ -162,6 +168,8 @@ def parse_threshold(
         _check_reference(threshold, variants, baseline)
     if not conversations and metric in CONVERSATION_METRICS:
         raise _error(text, f"{metric} needs customers who wait for answers ([workload.conversations])")
+    if not lock_safety and metric in LOCK_SAFETY_METRICS:
+        raise _error(text, f"{metric} is measured only with a failover fault, [redis]replicas or [lock]fencing")
     return threshold
 
 

@@ -9,7 +9,7 @@ from typing import assert_never
 
 from sim.metrics.baseline import BaselineDiff
 from sim.metrics.comparison import Comparison
-from sim.metrics.invariants import ANY_HANDLER, CONVERSATION_CHECKS, NAMES
+from sim.metrics.invariants import ANY_HANDLER, CONVERSATION_CHECKS, LOCK_SAFETY_CHECKS, NAMES
 from sim.metrics.precision import Watched
 from sim.metrics.segments import SEGMENT_METRICS, Grouping
 from sim.metrics.stats import Estimate
@@ -150,7 +150,11 @@ def invariants_status(c: Comparison) -> Paragraph:
     runs = sum(len(r) for r in c.runs.values())
     if c.violations:
         return Paragraph(f"**INVARIANTS BROKEN (a simulator bug):** {'; '.join(c.violations[:10])}")
-    checked = [name for name in NAMES if c.conversations or name not in CONVERSATION_CHECKS]
+    checked = [
+        name
+        for name in NAMES
+        if (c.conversations or name not in CONVERSATION_CHECKS) and (c.lock_safety or name not in LOCK_SAFETY_CHECKS)
+    ]
     teams = c.context.team_handlers
     if not teams:
         return Paragraph(f"Invariants held in all {runs} runs; checked: {'; '.join(checked)}.")

@@ -29,6 +29,10 @@ class Rank:
 # What matters most comes first: customers who got an apology or nothing, then how long
 # answers took, then answers in the wrong order, then what the change costs (CRM, LLM, Redis).
 RANKS: dict[str, Rank] = {
+    # A stale answer overwrites a newer one in the conversation's history: worse than any apology.
+    "stale_writes": Rank(5, "stale writes", "stale_writes"),
+    "overlapping_holders": Rank(6, "overlapping lock holders", "overlapping_holders"),
+    "fenced_writes": Rank(7, "fenced writes", "fenced_writes"),
     "busy": Rank(10, "busy apologies", "apologies"),
     "busy_rate": Rank(11, "busy rate", "apologies", alias=True),
     "failed": Rank(12, "failures", "failures"),

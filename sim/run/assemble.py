@@ -29,7 +29,17 @@ def build_handler(
     `hit_cost` (the simulated world's) draws what each cache hit costs beyond its round trip."""
     lock, cache = variant.lock, variant.cache
     policy = retry_policy(lock.backoff, rand)
-    config = LockConfig(lock.ttl, lock.timeout, policy, lock.log_every, lock.fair, lock.watchdog)
+    config = LockConfig(
+        lock.ttl,
+        lock.timeout,
+        policy,
+        lock.log_every,
+        lock.fair,
+        lock.watchdog,
+        fencing=lock.fencing,
+        wait_replicas=lock.wait_replicas,
+        wait_timeout=lock.wait_timeout,
+    )
     outage_cache = OutageCache(
         cache.ttl if cache.enabled else None,
         single_flight=cache.single_flight,

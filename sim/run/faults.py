@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sim.scenario.model import CrmErrors, Fault, RedisRestart, Stall
+from sim.scenario.model import CrmErrors, Failover, Fault, RedisRestart, Stall
 
 
 class FaultSchedule:
@@ -27,6 +27,10 @@ class FaultSchedule:
     def restarts(self) -> tuple[float, ...]:
         """When Redis restarted (and lost every key)."""
         return tuple(f.start for f in self.faults if isinstance(f, RedisRestart))
+
+    def failovers(self) -> tuple[float, ...]:
+        """When the Redis primary died in a failover (the writes its replicas lacked were lost then)."""
+        return tuple(sorted(f.start for f in self.faults if isinstance(f, Failover)))
 
 
 NO_FAULTS = FaultSchedule(())

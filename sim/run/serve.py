@@ -22,7 +22,7 @@ from sim.run.services import PlannedCrm, PlannedLlm, Served
 from sim.run.workload import PlannedMessage
 from sim.scenario.model import Services
 from sim.sut.effects import NOW, Step
-from sim.sut.handler import Handled, Message, MessageHandler
+from sim.sut.handler import ConversationStore, Handled, Message, MessageHandler
 
 TOKEN_PREFIX = "msg-"
 RUN_MARK = "@"  # a live token ends with `@<run id>`: unique to its run on a shared server
@@ -111,6 +111,7 @@ class Serving:
     # Told of every reply as soon as the handler has made it (message id, what it handled; `replied_at` on the
     # engine's clock, not yet passed by it): how an engine lets a customer who waits for answers hear its reply.
     replied: Callable[[int, Handled], None] | None = None
+    store: ConversationStore | None = None  # where answers are written (runs that measure lock safety); None: nowhere
 
 
 def serve_message(
@@ -135,7 +136,7 @@ def serve_message(
         served=serving.served,
     )
     llm = PlannedLlm(planned.llm_latency * clock.factor, services.llm_timeout, serving.faults, serving.served)
-    handled = yield from serving.handler.handle(message, crm, llm)
+    handled = yield from serving.handler.handle(message, crm, llm, serving.store)
     if serving.replied is not None:
         serving.replied(planned.id, handled)
     done = yield NOW
@@ -190,6 +191,7 @@ def to_record(
         burst=p.burst,
         in_outage=p.in_outage,
         scripted=p.scripted,
+        stored=h.stored,
     )
 
 

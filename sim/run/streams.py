@@ -18,6 +18,7 @@ STREAMS = (
     *("arrivals", "bursts", "customers", "crm", "llm", "points", "jitter", "surges", "faults", "conversations"),
     *("rtt", "timers", "hits"),  # timing noise: drawn only when a variant turns it on
     "code",  # a team's handler (`[code]`): its randomness, `random`, `uuid4`, `os.urandom`…
+    "replication",  # replication lags: drawn only when a variant has replicas
 )
 
 
@@ -37,6 +38,7 @@ class Streams:
     timers: np.random.Generator  # how late or early each of the handler's sleeps ends (`[timers]jitter`)
     hits: np.random.Generator  # what each cache hit costs (`[cache]hit_cost`)
     code: np.random.Generator  # seeds a team's handler's entropy (`sim.code.containment`)
+    replication: np.random.Generator  # how long each replica takes to apply each write (`[redis]replication_lag`)
 
     @classmethod
     def of(cls, seed: int, replication: int) -> Streams:

@@ -20,9 +20,11 @@ from sim.code.loader import HandlerSpec
 from sim.metrics.context import RunContext, Shaded, ShadeKind
 from sim.scenario.model import (
     CrmErrors,
+    Failover,
     Fault,
     RedisDown,
     RedisRestart,
+    Replicas,
     Scenario,
     Services,
     Stall,
@@ -38,6 +40,7 @@ MAX_LISTED = 10  # scripted customers, message times: the first ten, then "and N
 # Variant settings in seconds (the rest are counts, factors and switches), for the differences in words.
 SECONDS_FIELDS = frozenset(
     {"ttl", "timeout", "delay", "base", "cap", "redis_rtt", "debounce", "crm_timeout", "llm_timeout", "jitter"}
+    | {"wait_timeout"}
 )
 COUNT_NAMES = {d.FixedCount: "fixed", d.UniformCount: "uniform", d.GeometricCount: "geometric", d.ChoiceCount: "choice"}
 
@@ -50,6 +53,7 @@ def context(scenario: Scenario) -> RunContext:
         setup=setup(scenario),
         conversations=scenario.workload.conversations is not None,
         team_handlers=tuple(v.name for v in scenario.variants if v.code is not None),
+        lock_safety=scenario.measures_lock_safety(),
     )
 
 
@@ -84,7 +88,7 @@ def workload(scenario: Scenario) -> tuple[str, ...]:
         *_conversations(w),
         *_scripted(w),
         f"**Services** (as in {base.name}): {_services(base.services)}; Redis round trip {round_trip(base.redis_rtt)}"
-        f"{''.join(f'; {n}' for n in noise_words(base))}.",
+        f"{''.join(f'; {n}' for n in noise_words(base))}{_replica_words(base)}.",
         f"**Faults:** {'; '.join(fault_words(f) for f in scenario.faults) or 'none'}.",
         f"**{base.name} (baseline):** {base.describe()}.",
     ]
@@ -94,6 +98,15 @@ def workload(scenario: Scenario) -> tuple[str, ...]:
 
 def round_trip(rtt: float | d.Distribution) -> str:
     return seconds(rtt) if isinstance(rtt, float) else f"{words(rtt)}, drawn per command"
+
+
+def _replica_words(v: Variant) -> str:
+    """`; 2 replicas, each applying the primary's writes in order after …` (nothing for a lone primary)."""
+    r = v.replicas
+    if r is None:
+        return ""
+    replicas = f"{r.count} replica{'s' if r.count != 1 else ''}"
+    return f"; {replicas}, each applying the primary's writes in order after {words(r.lag)}"
 
 
 def noise_words(v: Variant) -> list[str]:
@@ -202,6 +215,11 @@ def fault_words(f: Fault) -> str:
             return f"{f.rate:.0%} of CRM calls fail from {seconds(f.start)} for {seconds(f.duration)}"
         case Stall():
             return f"LLM calls take {seconds(f.extra)} longer from {seconds(f.start)} for {seconds(f.duration)}"
+        case Failover():
+            return (
+                f"the Redis primary dies at {seconds(f.start)}; after {seconds(f.detection)} the most up-to-date "
+                "replica is promoted (writes it had not received are lost)"
+            )
 
 
 def _differences(base: Variant, variant: Variant) -> str:
@@ -239,6 +257,8 @@ def _value(key: str, value: Any) -> str:
         return count_words(value)
     if isinstance(value, HandlerSpec):
         return value.text
+    if isinstance(value, Replicas):
+        return f"{value.count} (lag {words(value.lag)})"
     if hasattr(value, "describe"):
         return str(value.describe())
     return f"{value:g}" if isinstance(value, float) else str(value)
@@ -336,15 +356,20 @@ def plain(value: Any) -> Any:
         return {str(k): plain(v) for k, v in value.items()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         kind = getattr(type(value), "kind", None)
-        fields = {
-            f.name: plain(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if not (f.metadata.get("omit_if_none") and getattr(value, f.name) is None)
-        }
+        fields = {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value) if not _omitted(value, f)}
         return {"kind": kind, **fields} if isinstance(kind, str) else fields
     if isinstance(value, (tuple, list)):
         return [plain(v) for v in value]
     return value
+
+
+def _omitted(value: Any, f: dataclasses.Field[Any]) -> bool:
+    """A field results.json leaves out: None where marked `omit_if_none`, its default where marked
+    `omit_if_default` (a setting added later, so a scenario that does not use it records what it always did)."""
+    current = getattr(value, f.name)
+    if f.metadata.get("omit_if_none") and current is None:
+        return True
+    return bool(f.metadata.get("omit_if_default")) and current == f.default
 
 
 def _empirical(e: d.Empirical) -> dict[str, Any]:

@@ -19,12 +19,13 @@ from sim import distributions as d
 from sim.code.loader import HandlerError, parse_spec
 from sim.code.loader import load as load_handler
 from sim.metrics.precision import DEFAULT_MAXIMUM, PrecisionError, Target, parse_targets, targets_from
-from sim.metrics.summary import CONVERSATION_METRICS
+from sim.metrics.summary import CONVERSATION_METRICS, LOCK_SAFETY_METRICS
 from sim.metrics.thresholds import Threshold, ThresholdError, parse_threshold
 from sim.scenario.model import (
     BACKOFF_KINDS,
     FAULT_KINDS,
     MAX_HANDLING,
+    MAX_REPLICAS,
     MAX_RETRIES,
     MIN_BACKOFF,
     Backoff,
@@ -33,6 +34,7 @@ from sim.scenario.model import (
     Conversations,
     CrmErrors,
     DecorrelatedJitterBackoff,
+    Failover,
     Fault,
     FixedBackoff,
     GrowingBackoff,
@@ -40,6 +42,7 @@ from sim.scenario.model import (
     LockSettings,
     RedisDown,
     RedisRestart,
+    Replicas,
     Scenario,
     ScenarioError,
     ScriptedCustomer,
@@ -90,6 +93,8 @@ DEFAULT_SERVICES = Services(
     crm=d.Uniform(8.0, 10.0), llm=d.Uniform(15.0, 20.0), installation_points=d.UniformCount(1, 3)
 )
 DEFAULT_RTT = 0.001
+DEFAULT_REPLICATION_LAG = d.Exponential(0.01)  # a replica in the same zone under moderate load: ~10 ms behind
+MAX_REPLICATION_LAG = 60.0  # seconds, the mean: Redis's default repl-timeout; a replica further behind is dropped
 MAX_SCENARIO_BYTES = 1024 * 1024  # the largest bundled scenario is a few kB
 MAX_CSV_BYTES = 10 * 1024 * 1024  # an empirical latency file
 MAX_CSV_ROWS = 1_000_000
@@ -181,12 +186,15 @@ def parse_scenario(data: dict[str, Any], file: str) -> Scenario:
     names = tuple(v.name for v in variants)
     _check_names_differ_beyond_case(top, names)
     baseline = head.string("baseline", names[0], choices=names)
+    fault_tables = top.tables("faults")
+    faults = tuple(parse_fault(f) for f in fault_tables)
+    _check_failovers(fault_tables, faults, variants)
     talk = workload.conversations is not None
+    safety = Scenario.studies_lock_safety(faults, variants)
     thresholds = tuple(
-        _threshold(head, expression, names, baseline, talk) for expression in head.list_of("thresholds", [])
+        _threshold(head, expression, names, baseline, talk, safety) for expression in head.list_of("thresholds", [])
     )
-    _check_precision(head, precision, talk)
-    faults = tuple(parse_fault(f) for f in top.tables("faults"))
+    _check_precision(head, precision, talk, safety)
     tune = parse_tune_section(top)
     if tune is not None and tune.variant is not None and tune.variant not in names:
         Reader(file, "tune", {}).fail("variant", f"no variant {tune.variant[:64]!r} (variants: {', '.join(names)})")
@@ -230,6 +238,13 @@ def scenario_warnings(scenario: Scenario) -> tuple[str, ...]:
         for c in workload.scripted
         if _random_id_could_be(workload, c.name)
     ]
+    fenced = [v.name for v in scenario.variants if v.lock.fencing]
+    if fenced and any(isinstance(f, RedisRestart) for f in scenario.faults):
+        found.append(
+            f"{_variants_label(fenced)}: [lock]fencing with a redis_restart fault: the restart loses the fence "
+            "counter and its epoch, so tokens start over and the store refuses each conversation's writes until "
+            "the counter passes where it was (keep the counter where a restart cannot lose it)"
+        )
     if workload.trace is not None and workload.trace.bad_rows:
         t = workload.trace
         found.append(f"[workload]trace: {t.bad_rows:,} bad rows of {t.file} not used (first: {t.first_bad})")
@@ -330,26 +345,64 @@ def parse_fault(r: Reader) -> Fault:
         fault = CrmErrors(start, r.duration("duration", positive=True), rate=float(r.number("rate", maximum=1.0)))
     elif kind is Stall:
         fault = Stall(start, r.duration("duration", positive=True), extra=r.duration("extra", positive=True))
+    elif kind is Failover:
+        fault = Failover(start, r.duration("detection", positive=True))
     else:
         fault = RedisDown(start, r.duration("duration", positive=True))
     r.done()
     return fault
 
 
-def _threshold(head: Reader, expression: Any, variants: tuple[str, ...], baseline: str, talk: bool) -> Threshold:
+def _check_failovers(tables: list[Reader], faults: tuple[Fault, ...], variants: tuple[Variant, ...]) -> None:
+    """Each failover promotes a replica, so every variant needs one per failover; the primary is dead from a
+    failover's start to its promotion, so no other Redis fault may fall inside that window."""
+    failovers = [f for f in faults if isinstance(f, Failover)]
+    for number, f in enumerate(failovers, start=1):
+        reader = tables[faults.index(f)]
+        short = next((v for v in variants if v.replica_count < number), None)
+        if short is not None:
+            reader.fail(
+                "kind",
+                f"failover number {number} needs {number} replica(s) to promote, but variant {short.name!r} has "
+                f"[redis]replicas = {short.replica_count}",
+            )
+        for other_reader, other in zip(tables, faults, strict=True):
+            if other is not f and _overlaps_failover(other, f):
+                other_reader.fail(
+                    "start",
+                    f"this {other.kind} overlaps the failover from {f.start:g} s to {f.start + f.detection:g} s "
+                    "(the primary is dead then): move one of them",
+                )
+
+
+def _overlaps_failover(other: Fault, f: Failover) -> bool:
+    end = f.start + f.detection
+    if isinstance(other, RedisRestart):
+        return f.start <= other.start < end
+    if isinstance(other, (RedisDown, Failover)):
+        return other.start < end and f.start < other.start + other.duration
+    return False  # CRM errors and stalls are not Redis's
+
+
+def _threshold(
+    head: Reader, expression: Any, variants: tuple[str, ...], baseline: str, talk: bool, safety: bool
+) -> Threshold:
     if not isinstance(expression, str):
         head.fail("thresholds", f"expected strings like 'busy_rate<1%', got {expression!r}")
     try:
-        return parse_threshold(expression, variants, baseline, conversations=talk)
+        return parse_threshold(expression, variants, baseline, conversations=talk, lock_safety=safety)
     except ThresholdError as error:
         head.fail("thresholds", str(error))
 
 
-def _check_precision(head: Reader, targets: tuple[Target, ...], talk: bool) -> None:
-    """A conversation metric's target needs conversations: without them no run would have it."""
+def _check_precision(head: Reader, targets: tuple[Target, ...], talk: bool, safety: bool) -> None:
+    """A conversation metric's target needs conversations, a lock safety metric's a scenario that measures it:
+    without them no run would have it."""
     for target in targets:
         if not talk and target.metric in CONVERSATION_METRICS:
             head.fail("precision", f"{target.metric} needs customers who wait for answers ([workload.conversations])")
+        if not safety and target.metric in LOCK_SAFETY_METRICS:
+            head.fail("precision", f"{target.metric} is measured only with a failover, [redis]replicas or fencing")
 
 
 def _precision(head: Reader) -> tuple[Target, ...]:
@@ -415,6 +468,12 @@ def parse_variant(name: str, section: Reader, base: Variant | None) -> Variant:
     workers_table.done()
     redis_table = _section(section, "redis")
     rtt = _round_trip(redis_table, base.redis_rtt if base else DEFAULT_RTT)
+    replicas = _replicas(redis_table, base.replicas if base else None)
+    if lock.wait_replicas > (replicas.count if replicas else 0):
+        _section(section, "lock").fail(
+            "wait_replicas",
+            f"must be at most [redis]replicas ({replicas.count if replicas else 0}): WAIT could never be answered",
+        )
     redis_table.done()
     services = parse_services(_section(section, "services"), base.services if base else DEFAULT_SERVICES)
     handler = parse_handler(_section(section, "handler"), base.handler if base else HandlerSettings())
@@ -422,13 +481,29 @@ def parse_variant(name: str, section: Reader, base: Variant | None) -> Variant:
     timers = TimerSettings(timers_table.duration("jitter", base.timers.jitter if base else 0.0))
     timers_table.done()
     code = parse_code(section, base.code if base else None)
+    if code is not None and replicas is not None:
+        _section(section, "redis").fail(
+            "replicas", "a [code] handler runs against one Redis primary (replicas and failovers: the built-in bot's)"
+        )
     if code is not None and cache.hit_cost is not None:
         _section(section, "cache").fail(
             "hit_cost", "is the built-in bot's: a [code] handler's cache hits cost their round trips"
         )
     if base is not None:
         section.done()
-    return Variant(name, lock, cache, workers, rtt, services, handler, worker_model=model, timers=timers, code=code)
+    return Variant(
+        name,
+        lock,
+        cache,
+        workers,
+        rtt,
+        services,
+        handler,
+        worker_model=model,
+        timers=timers,
+        code=code,
+        replicas=replicas,
+    )
 
 
 def parse_code(section: Reader, base: CodeSettings | None) -> CodeSettings | None:
@@ -488,6 +563,19 @@ def _round_trip(r: Reader, default: float | d.Distribution) -> float | d.Distrib
     return default
 
 
+def _replicas(r: Reader, base: Replicas | None) -> Replicas | None:
+    """`[redis]replicas` (0: a lone primary) and `replication_lag`, a distribution of seconds."""
+    count = r.number("replicas", base.count if base else 0, maximum=MAX_REPLICAS, integer=True)
+    lag = parse_distribution(r, "replication_lag", base.lag if base else DEFAULT_REPLICATION_LAG)
+    if lag.mean() > MAX_REPLICATION_LAG:
+        r.fail(
+            "replication_lag",
+            f"its mean must be at most {MAX_REPLICATION_LAG:g} s (Redis drops a replica silent for its "
+            f"repl-timeout, 60 s by default), got {lag.mean():.3g} s",
+        )
+    return Replicas(count=count, lag=lag) if count > 0 else None
+
+
 def parse_handler(r: Reader, base: HandlerSettings) -> HandlerSettings:
     skip = r.boolean("outage_notice_skips_llm", base.outage_notice_skips_llm)
     debounce = r.duration("debounce", base.debounce)
@@ -503,8 +591,13 @@ def parse_lock(r: Reader, base: LockSettings) -> LockSettings:
     log_every = r.number("log_every", base.log_every, minimum=1, integer=True)
     fair = r.boolean("fair", base.fair)
     watchdog = r.boolean("watchdog", base.watchdog)
+    fencing = r.boolean("fencing", base.fencing)
+    wait_replicas = r.number("wait_replicas", base.wait_replicas, maximum=MAX_REPLICAS, integer=True)
+    wait_timeout = r.duration("wait_timeout", base.wait_timeout, positive=True, whole_ms=True)
+    if fair and (fencing or wait_replicas):
+        r.fail("fencing" if fencing else "wait_replicas", "works with the polling lock only: set fair = false")
     r.done()
-    return LockSettings(ttl, timeout, backoff, log_every, fair, watchdog)
+    return LockSettings(ttl, timeout, backoff, log_every, fair, watchdog, fencing, wait_replicas, wait_timeout)
 
 
 def parse_backoff(r: Reader) -> Backoff:

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from sim.scenario.tune import TuneSettings
 
 MIN_BACKOFF = 0.001  # a retry sooner than a millisecond is a busy loop, not a policy
+MAX_REPLICAS = 8  # replicas of one Redis primary: Sentinel setups run one or two, managed services up to five
+# A setting that results.json leaves out at its default: a scenario that does not use it records what it always did.
+OMIT_IF_DEFAULT = {"omit_if_default": True}
 
 
 def _check(ok: bool, message: str) -> None:
@@ -144,6 +147,22 @@ class LockSettings:
     log_every: int
     fair: bool = False  # FIFO lock: waiters queue in Redis and are handed the lock in order
     watchdog: bool = False  # extend the TTL every ttl/3 while the holder works
+    # Each grant carries a token that only grows (an epoch and a counter); the conversation store refuses older ones.
+    fencing: bool = field(default=False, metadata=OMIT_IF_DEFAULT)
+    # After acquiring: Redis `WAIT wait_replicas wait_timeout`; fewer acknowledgements and the lock is let go again.
+    wait_replicas: int = field(default=0, metadata=OMIT_IF_DEFAULT)
+    wait_timeout: float = field(default=1.0, metadata=OMIT_IF_DEFAULT)
+
+    def __post_init__(self) -> None:
+        _check(
+            0 <= self.wait_replicas <= MAX_REPLICAS,
+            f"[lock]wait_replicas must be from 0 to {MAX_REPLICAS}, got {self.wait_replicas!r}",
+        )
+        _check(_is_positive(self.wait_timeout), f"[lock]wait_timeout must be above zero, got {self.wait_timeout!r}")
+        _check(
+            not (self.fair and (self.fencing or self.wait_replicas)),
+            "[lock]fencing and wait_replicas work with the polling lock only (fair = false)",
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +228,20 @@ class CodeSettings:
         return f"handler {self.handler.text}" + (f" with {shown}" if shown else "")
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Replicas:
+    """`[redis]replicas`: asynchronous replicas of the variant's Redis (`sim.world.replication`)."""
+
+    count: int
+    lag: Distribution  # how long after the primary executed a write a replica applies it (in the primary's order)
+
+    def __post_init__(self) -> None:
+        _check(
+            1 <= self.count <= MAX_REPLICAS,
+            f"[redis]replicas must be from 0 to {MAX_REPLICAS}, got {self.count!r}",
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Variant:
     """One configuration to compare; everything a variant may override."""
@@ -223,12 +256,28 @@ class Variant:
     worker_model: WorkerModel = WorkerModel.POOL
     timers: TimerSettings = TimerSettings()
     code: CodeSettings | None = field(default=None, metadata={"omit_if_none": True})  # None: the built-in bot
+    replicas: Replicas | None = field(default=None, metadata={"omit_if_none": True})  # None: a lone primary
+
+    def __post_init__(self) -> None:
+        _check(
+            self.lock.wait_replicas <= self.replica_count,
+            f"variant {self.name!r}: [lock]wait_replicas = {self.lock.wait_replicas} but [redis]replicas = "
+            f"{self.replica_count}: WAIT could never be answered",
+        )
+
+    @property
+    def replica_count(self) -> int:
+        return self.replicas.count if self.replicas is not None else 0
 
     def describe(self) -> str:
         if self.code is not None:
             return f"{self.code.describe()}; {self.workers_words()}"
         cache = f"cache {self.cache.ttl:g} s" if self.cache.enabled else "no cache"
+        n, k = self.replica_count, self.lock.wait_replicas
         options = {
+            f"{n} Redis replica{'s' if n != 1 else ''}": n > 0,
+            "fencing tokens": self.lock.fencing,
+            f"WAIT {k} replica{'s' if k != 1 else ''} ({self.lock.wait_timeout * 1000:g} ms)": k > 0,
             "FIFO lock": self.lock.fair,
             "TTL watchdog": self.lock.watchdog,
             "single-flight fill": self.cache.enabled and self.cache.single_flight,
@@ -434,8 +483,32 @@ class Stall(_Window):
         )
 
 
-Fault = RedisDown | RedisRestart | CrmErrors | Stall
-FAULT_KINDS: dict[str, type[Fault]] = {kind.kind: kind for kind in (RedisDown, RedisRestart, CrmErrors, Stall)}
+@dataclass(frozen=True, slots=True)
+class Failover:
+    """The Redis primary dies at `start` (every command fails, as for `redis_down`); `detection` seconds later the
+    most up-to-date replica is promoted, and the writes it had not received are gone (`sim.world.replication`)."""
+
+    kind: ClassVar[str] = "failover"
+    start: float
+    detection: float
+
+    def __post_init__(self) -> None:
+        _check(_is_duration(self.start), f"{self.kind} fault: start must be zero or more, got {self.start!r}")
+        _check(_is_positive(self.detection), f"{self.kind} fault: detection must be above zero, got {self.detection!r}")
+
+    @property
+    def duration(self) -> float:
+        """From the primary's death to the promotion: Redis is unreachable meanwhile."""
+        return self.detection
+
+    def active(self, t: float) -> bool:
+        return self.start <= t < self.start + self.detection
+
+
+Fault = RedisDown | RedisRestart | CrmErrors | Stall | Failover
+FAULT_KINDS: dict[str, type[Fault]] = {
+    kind.kind: kind for kind in (RedisDown, RedisRestart, CrmErrors, Stall, Failover)
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -454,6 +527,16 @@ class Scenario:
     tune: TuneSettings | None = None  # [tune]: what `sim tune` searches; None without the section
     precision: tuple[Target, ...] = ()  # `sim compare` replicates until these are met (sim.metrics.precision)
     max_replications: int = DEFAULT_MAXIMUM  # that stopping rule's maximum
+
+    def measures_lock_safety(self) -> bool:
+        """Whether its runs measure lock safety (`LOCK_SAFETY_METRICS`): a failover, replicas, fencing or WAIT."""
+        return Scenario.studies_lock_safety(self.faults, self.variants)
+
+    @staticmethod
+    def studies_lock_safety(faults: tuple[Fault, ...], variants: tuple[Variant, ...]) -> bool:
+        return any(isinstance(f, Failover) for f in faults) or any(
+            v.replicas is not None or v.lock.fencing or v.lock.wait_replicas for v in variants
+        )
 
     def variant(self, name: str) -> Variant:
         for variant in self.variants:

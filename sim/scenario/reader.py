@@ -163,7 +163,8 @@ class Reader:
         for i, item in enumerate(items):
             if not isinstance(item, dict):
                 self.fail(key, f"entry {i + 1} must be a table, got {item!r}")
-            readers.append(Reader(self.file, f"{self.section}.{key}#{i + 1}", item))
+            section = f"{self.section}.{key}" if self.section else key  # `[faults#2]`, not `[.faults#2]`
+            readers.append(Reader(self.file, f"{section}#{i + 1}", item))
         return readers
 
     def done(self) -> None:

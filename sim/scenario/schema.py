@@ -30,7 +30,7 @@ from sim.metrics.precision import DEFAULT_MAXIMUM
 from sim.metrics.summary import ALL_METRICS
 from sim.scenario import trace as trace_limits
 from sim.scenario import tune as tune_limits
-from sim.scenario.model import BACKOFF_KINDS, MAX_HANDLING, MAX_RETRIES, MIN_BACKOFF, WorkerModel
+from sim.scenario.model import BACKOFF_KINDS, MAX_HANDLING, MAX_REPLICAS, MAX_RETRIES, MIN_BACKOFF, WorkerModel
 from sim.scenario.reader import DURATION_PATTERN, MAX_DURATION, MAX_FLOAT, MISSING, Reader
 
 # Limits of single keys (the loader imports them from here; run-size limits are in sim.scenario.work).
@@ -681,6 +681,26 @@ LOCK = Section(
             about="extend the TTL every third of it while the holder works",
             default=False,
         ),
+        Key(
+            name="fencing",
+            type=Boolean(),
+            about="each grant carries a fencing token that only grows (the failover's epoch and a counter); the "
+            "conversation store refuses an older one (fenced_writes). The polling lock only",
+            default=False,
+        ),
+        Key(
+            name="wait_replicas",
+            type=Number(maximum=MAX_REPLICAS, integer=True),
+            about="> 0: WAIT for that many replicas after taking the lock; fewer acknowledgements and the lock is let "
+            "go (a failed attempt). At most [redis]replicas; the polling lock only",
+            default=0,
+        ),
+        Key(
+            name="wait_timeout",
+            type=Duration(positive=True, whole_ms=True),
+            about="how long that WAIT blocks at most",
+            default="1s",
+        ),
     ),
 )
 
@@ -740,6 +760,20 @@ REDIS = Section(
             type=Latency(),
             about="every command's round trip (a distribution: drawn per command). Simulation only",
             default="1ms",
+        ),
+        Key(
+            name="replicas",
+            type=Number(maximum=MAX_REPLICAS, integer=True),
+            about="asynchronous replicas: every write of the primary reaches each after its lag, in order. "
+            "Simulation only",
+            default=0,
+        ),
+        Key(
+            name="replication_lag",
+            type=Latency(),
+            about="how long after the primary a replica applies a write (a draw per write and replica; mean at most "
+            "60 s)",
+            default={"dist": "exponential", "mean": "10ms"},
         ),
     ),
 )
@@ -870,6 +904,20 @@ FAULT = Tagged(
                 _START,
                 _LASTS,
                 Key(name="rate", type=Number(maximum=1.0), about="the share of CRM calls that fail", required=True),
+            ),
+        ),
+        Section(
+            name="failover",
+            about="the primary dies at start (commands refused, blocked clients cut off); after detection the most "
+            "up-to-date replica is promoted and what it had not applied is gone. Needs [redis]replicas",
+            keys=(
+                _START,
+                Key(
+                    name="detection",
+                    type=Duration(positive=True),
+                    about="from the death to the promotion",
+                    required=True,
+                ),
             ),
         ),
         Section(

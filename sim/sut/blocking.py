@@ -27,7 +27,9 @@ from sim.sut.effects import (
     Step,
     Stop,
     Stopped,
+    Sync,
     T,
+    WaitReplicas,
     not_an_effect,
 )
 
@@ -104,11 +106,16 @@ class BlockingDriver:
                 self.commands += 1
                 popped = self.client.blpop([key], timeout=max(MIN_BLOCK, timeout))
                 return None if popped is None else popped[1]
+            case WaitReplicas(count, timeout):
+                self.commands += 1
+                return self.client.wait(count, max(1, round(timeout * 1000)) if timeout > 0 else 0)  # 0: no limit
             case Stop(signal):
                 signal.stopped = True
                 return None
             case Stopped(signal):
                 return signal.stopped
+            case Sync():
+                return None  # the wall clock is never behind
             case Spawn(spawned):
                 helper = BlockingDriver(self.client, self.clock, self.sleep, self.log, self.errors)
                 return threading.Thread(target=helper.run, args=(spawned,), daemon=True).start()

@@ -68,10 +68,31 @@ NOW = Now()
 
 @final
 @dataclass(frozen=True, slots=True)
+class Sync:
+    """Let the world's clock catch up with the step's own before going on: what follows reads or changes
+    state that other steps share outside Redis (a store written at the end of an answer). A driver that runs
+    a step ahead of its clock (waits taken lazily) waits here; on the wall clock it is nothing."""
+
+
+SYNC = Sync()
+
+
+@final
+@dataclass(frozen=True, slots=True)
 class BlockingPop:
     """BLPOP one list: the popped value, or None after `timeout` seconds with nothing pushed."""
 
     key: str
+    timeout: float
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class WaitReplicas:
+    """Redis `WAIT count timeout`: block until `count` replicas have acknowledged every write sent before it,
+    or `timeout` seconds (0: no limit); the reply is how many replicas did."""
+
+    count: int
     timeout: float
 
 
@@ -110,7 +131,7 @@ class Stopped:
     signal: StopSignal
 
 
-Effect: TypeAlias = Command | Script | Sleep | Now | Log | BlockingPop | Spawn | Stop | Stopped
+Effect: TypeAlias = Command | Script | Sleep | Now | Log | BlockingPop | WaitReplicas | Spawn | Stop | Stopped | Sync
 
 T = TypeVar("T")
 

@@ -15,7 +15,7 @@ from redis.exceptions import RedisError
 from sim.sut.cache import Crm, OutageCache
 from sim.sut.effects import NOW, Log, Script, Sleep, Spawn, Step, Stop, StopSignal
 from sim.sut.lock import EXTEND_SCRIPT, Acquisition, Release, ThreadLock
-from sim.sut.outcomes import Outcome, Source
+from sim.sut.outcomes import Outcome, Source, Stored
 from sim.sut.units import milliseconds
 
 BUSY_REPLY = "Sorry, I am still processing your previous message"
@@ -45,6 +45,14 @@ class ServiceError(Exception):
 class Llm(Protocol):
     def answer(self, text: str, outage_points: int) -> Step[str]:
         """Yields effects; returns the answer text. Raises `ServiceError` on failure."""
+        ...
+
+
+class ConversationStore(Protocol):
+    """Where an answer made under the lock is saved (the conversation's history), outside Redis."""
+
+    def write(self, thread_id: str, token: str, fence: int | None) -> Step[bool]:
+        """Save the answer of the holder `token`; False when refused (its `fence` is older than one seen)."""
         ...
 
 
@@ -97,6 +105,7 @@ class Handled:
     lock_asked_at: float | None = None  # the first lock attempt (the fair lock: joining the queue)
     lock_refreshed_at: float | None = None  # the last time our lock's TTL was set: acquired, or extended
     released_at: float | None = None  # when we sent the release
+    stored: Stored | None = None  # what the conversation store did with the answer, written as it was sent
 
     @property
     def outcome(self) -> Outcome:
@@ -121,8 +130,8 @@ class MessageHandler:
         self.options = options
         self.namespace = namespace  # before the debounce keys (`sim live`: the run's own)
 
-    def handle(self, msg: Message, crm: Crm, llm: Llm) -> Step[Handled]:
-        """Returns a `Handled`."""
+    def handle(self, msg: Message, crm: Crm, llm: Llm, store: ConversationStore | None = None) -> Step[Handled]:
+        """Returns a `Handled`. An answer is written to `store`, when given, before it is sent."""
         if self.options.debounce > 0:
             leads = yield from self._join_batch(msg)
             if not leads:
@@ -139,8 +148,14 @@ class MessageHandler:
             return Handled(
                 answer=NO_ANSWER, acquisition=got, lock_lost=False, replied_at=now, batch=batch, lock_asked_at=asked_at
             )
-        hold = _Hold(acquired_at)
+        hold = _Hold(got.locked_at if got.locked_at is not None else acquired_at)
         answer = yield from self._answer_under_watchdog(msg, crm, llm, len(batch), hold)
+        stored = None
+        if store is not None and answer.outcome is Outcome.ANSWERED:  # written as it is sent: no time between
+            accepted = yield from store.write(msg.thread_id, msg.token, got.fence)
+            stored = Stored.ACCEPTED if accepted else Stored.REFUSED
+            if not accepted:
+                yield Log(f"Conversation store refused the answer to {msg.thread_id}: fence {got.fence} is too old")
         replied_at = yield NOW
         yield Log(f"Replied {answer.outcome} to {msg.thread_id}")
         released_at = yield NOW
@@ -157,6 +172,7 @@ class MessageHandler:
             lock_asked_at=asked_at,
             lock_refreshed_at=hold.refreshed_at,
             released_at=released_at,
+            stored=stored,
         )
 
     def _answer_under_watchdog(self, msg: Message, crm: Crm, llm: Llm, merged: int, hold: _Hold) -> Step[Answer]:

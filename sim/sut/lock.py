@@ -17,6 +17,21 @@ from a value could be any key on the server):
     <namespace>lock:thread:<thread>   the lock; its value is the holder's token
     <namespace>lock:queue:<thread>    the fair lock's waiters, tokens in arrival order
     <namespace>lock:grant:<token>     the fair lock's hand-off list *of the holder <token>*
+    <namespace>lock:fence             fencing: the grants' counter (never expires)
+    <namespace>lock:epoch             fencing: the failover epoch, set on each new primary by the failover
+
+Fencing (Kleppmann, "How to do distributed locking"). With `fencing`, a grant carries a
+token that only grows, and the store the holder writes to refuses a token older than one it
+has seen: a holder whose lock ran out (a stall) or vanished (a failover) cannot overwrite the
+work of the holder after it. The token is taken in the same script as the lock: `(epoch,
+counter)`, the counter INCR'd per grant. A failover may lose the counter's last increments
+(replication is asynchronous), so the counter alone could hand out a number twice; the epoch,
+which the failover's orchestration (Sentinel's configuration epoch) publishes on every new
+primary before clients reach it, puts every later grant above every earlier one.
+
+WAIT. With `wait_replicas = K`, a lock just taken is kept only once `WAIT K timeout` says K
+replicas have it (then a failover promotes a replica that holds it); fewer, or an error, and
+the lock is let go again and the attempt counts as failed.
 
 The fair lock is a CLH queue lock (Craig; Landin and Hagersten): a waiter does
 not wait on a key of its own, which its predecessor's release would have to
@@ -40,7 +55,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from sim.sut.effects import NOW, BlockingPop, Command, Log, Script, Sleep, Step, Stopped, StopSignal
+from sim.sut.effects import NOW, BlockingPop, Command, Log, Script, Sleep, Step, Stopped, StopSignal, WaitReplicas
 from sim.sut.retry import DecorrelatedJitter, RetryPolicy
 from sim.sut.units import milliseconds
 
@@ -63,6 +78,18 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+
+
+# Fencing: takes the lock and its fence in one step. KEYS: the lock, the counter, the epoch; ARGV: token, TTL ms.
+# Nil when another holder has the lock; else {epoch, counter}. (A missing epoch is 0: no failover yet.)
+FENCED_ACQUIRE_SCRIPT = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return false
+end
+local epoch = tonumber(redis.call('GET', KEYS[3]) or '0')
+return {epoch, redis.call('INCR', KEYS[2])}
+"""
+FENCE_EPOCH = 2**40  # a fence is epoch × this + counter: a counter stays far below it (a run grants < 10⁹ locks)
 
 
 # Sums of float sleeps land a hair short of the deadline (10 × 0.1 s = 0.9999…);
@@ -172,6 +199,13 @@ class LockConfig:
     log_every: int = 10  # "waiting for lock … (attempt N)" every N attempts
     fair: bool = False  # FIFO hand-off instead of polling (the policy is then unused)
     watchdog: bool = False  # the handler spawns `watchdog` to extend the TTL while it works
+    fencing: bool = False  # each grant carries a fence (the polling lock only)
+    wait_replicas: int = 0  # > 0: WAIT for this many replicas after acquiring (the polling lock only)
+    wait_timeout: float = 1.0  # seconds WAIT blocks at most
+
+    def __post_init__(self) -> None:
+        if self.fair and (self.fencing or self.wait_replicas):
+            raise ValueError("fencing and wait_replicas work with the polling lock only (fair = False)")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -180,6 +214,8 @@ class Acquisition:
     attempts: int
     waited: float  # seconds from the first attempt to success or give-up
     errors: int  # attempts that failed because Redis answered with an error
+    fence: int | None = None  # fencing: the grant's token (epoch × FENCE_EPOCH + counter); None without
+    locked_at: float | None = None  # WAIT: when the lock was set, before the wait; None: when acquired
 
 
 class ThreadLock:
@@ -204,32 +240,71 @@ class ThreadLock:
         """The fair lock's hand-off list of the holder `token`: its successor waits here."""
         return f"{self.namespace}lock:grant:{token}"
 
+    def fence_key(self) -> str:
+        """Fencing: the counter of grants; it never expires."""
+        return f"{self.namespace}lock:fence"
+
+    def epoch_key(self) -> str:
+        """Fencing: the failover epoch, which the failover sets on each new primary; it never expires."""
+        return f"{self.namespace}lock:epoch"
+
+    def _attempt(self, thread_id: str, token: str) -> Command | Script:
+        """One try for the lock: `SET NX PX`, or the fenced script. Built once: a waiter repeats it."""
+        key = self.key(thread_id)
+        if self.config.fencing:
+            return Script(FENCED_ACQUIRE_SCRIPT, (key, self.fence_key(), self.epoch_key()), (token, self._ttl_ms))
+        return Command(("SET", key, token, "NX", "PX", self._ttl_ms))
+
     def acquire(self, thread_id: str, token: str) -> Step[Acquisition]:
         """Try until acquired or the deadline; returns an `Acquisition`."""
         if self.config.fair:
             return (yield from self._acquire_fair(thread_id, token))
-        key, cfg = self.key(thread_id), self.config
+        cfg = self.config
         policy = cfg.policy.fresh() if isinstance(cfg.policy, DecorrelatedJitter) else cfg.policy
+        request = self._attempt(thread_id, token)
         start = yield NOW
         deadline = start + cfg.timeout
         attempt = errors = 0
         while True:
             attempt += 1
             try:
-                acquired = yield Command(("SET", key, token, "NX", "PX", self._ttl_ms))
+                acquired = yield request
             except RedisError:
                 # Redis unreachable: treated like a busy lock, retried until the deadline.
                 acquired, errors = None, errors + 1
+            locked_at = None
+            if acquired and cfg.wait_replicas:
+                locked_at = yield NOW
+                acquired, failed = yield from self._replicated(thread_id, token, acquired)
+                errors += failed
             now = yield NOW
             if acquired:
                 yield Log(f"Lock acquired for {thread_id} (attempt {attempt})")
-                return Acquisition(acquired=True, attempts=attempt, waited=now - start, errors=errors)
+                fence = _fence(acquired) if cfg.fencing else None
+                return Acquisition(
+                    acquired=True, attempts=attempt, waited=now - start, errors=errors, fence=fence, locked_at=locked_at
+                )
             if now >= deadline - CLOCK_EPSILON:
                 yield Log(f"Could not acquire lock for {thread_id} after {attempt} attempts")
                 return Acquisition(acquired=False, attempts=attempt, waited=now - start, errors=errors)
             if attempt % cfg.log_every == 0:
                 yield Log(f"Waiting for lock for {thread_id} (attempt {attempt})")
             yield Sleep(min(policy.delay(attempt), deadline - now))
+
+    def _replicated(self, thread_id: str, token: str, reply: Any) -> Step[tuple[Any, int]]:
+        """WAIT until `wait_replicas` replicas have the lock just taken: (`reply`, 0) when they do; else the lock
+        is let go again (a failover could lose it) and (None, 1 if WAIT failed with an error else 0)."""
+        cfg = self.config
+        try:
+            acknowledged: int = yield WaitReplicas(cfg.wait_replicas, cfg.wait_timeout)
+            failed = 0
+        except RedisError:
+            acknowledged, failed = 0, 1
+        if acknowledged >= cfg.wait_replicas:
+            return reply, 0
+        yield Log(f"Lock for {thread_id} reached {acknowledged} of {cfg.wait_replicas} replicas: letting it go")
+        yield from self.release(thread_id, token)
+        return None, failed
 
     def _acquire_fair(self, thread_id: str, token: str) -> Step[Acquisition]:
         """Queue once, then block on the predecessor's grant list until handed the lock or the deadline."""
@@ -305,6 +380,12 @@ class ThreadLock:
         except RedisError:
             return False
         return bool(reply)
+
+
+def _fence(reply: Any) -> int:
+    """The fence of a grant from FENCED_ACQUIRE_SCRIPT's reply, [epoch, counter]."""
+    epoch, counter = (int(v) for v in reply)
+    return epoch * FENCE_EPOCH + counter
 
 
 def _text(value: Any) -> str:

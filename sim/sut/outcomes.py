@@ -27,3 +27,10 @@ class Source(StrEnum):
     MISS = "miss"  # the CRM, then stored in the cache
     FALLBACK = "fallback"  # the CRM, because the cache could not be read
     OFF = "off"  # the CRM, with caching off
+
+
+class Stored(StrEnum):
+    """What the conversation store did with an answer, written as it was sent (runs that measure lock safety)."""
+
+    ACCEPTED = "accepted"
+    REFUSED = "refused"  # fencing: the holder's token was older than one the store had accepted

@@ -22,10 +22,26 @@ from sim.errors import ScenarioError
 from sim.metrics.columns import CountsBySecond
 from sim.run.noise import Draws, TimerJitter
 from sim.scenario.reader import MIN_DURATION
-from sim.sut.effects import BlockingPop, Command, Log, Now, Script, Sleep, Spawn, Step, Stop, Stopped, T, not_an_effect
+from sim.sut.effects import (
+    BlockingPop,
+    Command,
+    Log,
+    Now,
+    Script,
+    Sleep,
+    Spawn,
+    Step,
+    Stop,
+    Stopped,
+    Sync,
+    T,
+    WaitReplicas,
+    not_an_effect,
+)
 from sim.world import internals
 from sim.world.executors import Executor
 from sim.world.internals import simulated_now
+from sim.world.replication import Replication
 
 TraceLine = tuple[float, int, str]  # (simulated time, order of emission, the line)
 
@@ -48,6 +64,7 @@ class SimDriver:
         trace: list[TraceLine] | None = None,
         server: FakeServer | None = None,
         timers: TimerJitter | None = None,
+        replication: Replication | None = None,
     ) -> None:
         internals.self_check()  # `_wait` reads SimPy's clock through it
         self.env = env
@@ -61,6 +78,8 @@ class SimDriver:
         self.commands_per_second = CountsBySecond()
         self.succeeded_while_down = 0  # commands answered while `server` refused connections: must stay 0
         self._blocked: defaultdict[str, list[simpy.Event]] = defaultdict(list)  # BLPOP waiters by list key
+        self.replication = replication  # answers WAIT; None: a lone primary, which no replica acknowledges
+        self._waiting: list[simpy.Event] = []  # WAITs in progress: a broken connection ends them
 
     def run(
         self, step: Step[T], label: str = "", tally: Tally | None = None
@@ -72,7 +91,7 @@ class SimDriver:
 
         Time is advanced lazily: a sleep or a round trip only adds to `owed`,
         which is waited out in one SimPy timeout just before the step next
-        touches shared state (Redis, spawning, a StopSignal) or finishes. The step sees the
+        touches shared state (Redis, spawning, a StopSignal, a `Sync`) or finishes. The step sees the
         same clock (`Now` includes what is owed) with half the events when it
         polls: a reply's round trip and the following backoff become one wait.
 
@@ -142,12 +161,24 @@ class SimDriver:
                     except redis.RedisError as exc:
                         error = exc
                     owed = rtt if draw_rtt is None else draw_rtt()
+                elif type(effect) is WaitReplicas:
+                    tally.commands += 1
+                    count_command(int(env.now))
+                    try:
+                        reply = yield from self._wait_replicas(effect)
+                        if server is not None and not server.connected:
+                            self.succeeded_while_down += 1
+                    except redis.RedisError as exc:
+                        error = exc
+                    owed = rtt if draw_rtt is None else draw_rtt()
                 elif type(effect) is Spawn:
                     env.process(self.run(effect.step, label, tally))
                 elif type(effect) is Stop:
                     effect.signal.stopped = True
                 elif type(effect) is Stopped:
                     reply = effect.signal.stopped
+                elif type(effect) is Sync:
+                    pass  # caught up above: that was all it asked
                 else:
                     raise not_an_effect(step, effect)
 
@@ -177,12 +208,35 @@ class SimDriver:
         )
 
     def drop_blocked_clients(self) -> None:
-        """Redis went down or restarted: every blocked BLPOP's connection breaks, as a real client's would."""
+        """Redis went down or restarted: every blocked client's connection (BLPOP, WAIT) breaks, as a real one would."""
         blocked, self._blocked = self._blocked, defaultdict(list)
-        for waiters in blocked.values():
-            for woken in waiters:
-                woken.defused = True  # its waiter may have timed out at this same instant: nobody to raise to
-                woken.fail(redis.ConnectionError("Connection closed by server."))
+        waiting, self._waiting = self._waiting, []
+        for woken in [*(w for waiters in blocked.values() for w in waiters), *waiting]:
+            woken.defused = True  # its waiter may have timed out at this same instant: nobody to raise to
+            woken.fail(redis.ConnectionError("Connection closed by server."))
+
+    def _wait_replicas(self, effect: WaitReplicas) -> Any:
+        """WAIT on simulated time: the replication says when it returns and what it replies
+        (`Replication.wait`); a lone primary has no replica to acknowledge anything. A broken connection
+        (`drop_blocked_clients`) ends it with `redis.ConnectionError`, as Redis down refuses it at once."""
+        if self.server is not None and not self.server.connected:
+            raise redis.ConnectionError("FakeRedis is emulating a connection error.")
+        now = self.env.now
+        if self.replication is not None:
+            plan = self.replication.wait(effect.count, effect.timeout)
+            until, acknowledged = plan.until, plan.acknowledged
+        else:
+            until = now if effect.count <= 0 else now + effect.timeout if effect.timeout > 0 else float("inf")
+            acknowledged = 0
+        if until <= now:
+            return acknowledged
+        woken = self.env.event()
+        self._waiting.append(woken)
+        yield woken | self._wait(until - now) if until < float("inf") else woken
+        if woken.triggered:
+            raise woken.value  # type: ignore[misc]  # broken: a failed event holds its exception
+        self._waiting.remove(woken)
+        return acknowledged
 
     def _blocking_pop(self, effect: BlockingPop) -> Any:
         """BLPOP on simulated time: pop now, or wait for a push (see `_serve_blocked`), the timeout,

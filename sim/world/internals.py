@@ -10,9 +10,11 @@ Where SimPy's and fakeredis's public APIs have no door, `sim` reaches inside:
   `_run_command`, `_decode_error`, the reply types of `fakeredis._helpers`,
   `extract_command` of `fakeredis._socket._resp`), which the direct executor uses
   to skip redis-py's client and the wire format; the keyspace (`FakeServer.dbs`,
-  whose `in` drops an expired key, and `FakeServer.script_cache`), read to find
-  keys left behind and cleared by a simulated restart; and `Database.time`,
-  which the simulated clock overrides.
+  whose `in` drops an expired key, an item's `expireat`, and `FakeServer.script_cache`),
+  read to find keys left behind, cleared by a simulated restart, and moved from a
+  promoted replica into the primary (`Database.swap`); a database's change callbacks
+  (`Database.add_change_callback`), which tell the replication a write from a command
+  that changed nothing; and `Database.time`, which the simulated clock overrides.
 
 Nothing else in `sim` names them. `self_check()` proves that each still exists
 and behaves as used here; it runs once per process, before the first
@@ -127,6 +129,33 @@ def live_keys(server: fakeredis.FakeServer) -> list[bytes]:
     """The keys of database 0 whose TTL has not run out on the server's clock."""
     database = server.dbs[0]
     return [key for key in list(database) if key in database]  # `in` drops a key whose TTL ran out
+
+
+def on_change(server: fakeredis.FakeServer, callback: Callable[[], None]) -> None:
+    """`callback()` after every change to a key of database 0 — written, deleted, its TTL set, flushed — and
+    never for a command that changed nothing (fakeredis calls it where it wakes blocked clients)."""
+    server.dbs[0].add_change_callback(callback)
+
+
+def persistent_keys(server: fakeredis.FakeServer) -> list[bytes]:
+    """The live keys of database 0 that have no TTL: they stay until something deletes them."""
+    database = server.dbs[0]
+    return [key for key in list(database) if key in database and database[key].expireat is None]
+
+
+def cached_script(server: fakeredis.FakeServer, sha: bytes) -> bytes:
+    """The source of the script `sha` loaded on `server` (KeyError: none is)."""
+    source: bytes = server.script_cache[sha]
+    return source
+
+
+def move_keyspace(source: fakeredis.FakeServer, target: fakeredis.FakeServer) -> None:
+    """A replica promoted: `target` (the server clients talk to) now holds `source`'s databases, keys and
+    expiries as they are, and no loaded script (a promoted replica's script cache is empty)."""
+    with target.lock:
+        for number in set(source.dbs) | set(target.dbs):
+            target.dbs[number].swap(source.dbs[number])
+        target.script_cache.clear()
 
 
 def flush(server: fakeredis.FakeServer) -> None:
@@ -252,6 +281,43 @@ def _fakeredis_keyspace() -> bool:
     return alive and live_keys(server) == [] and client.script_exists("return 1") == [False]
 
 
+def _fakeredis_replica_moves() -> bool:
+    now = [0.0]
+    primary, replica = clocked_server(lambda: now[0]), clocked_server(lambda: now[0])
+    old, new = (fakeredis.FakeRedis(server=s, retry=None) for s in (primary, replica))
+    old.set("gone", "1")
+    loaded = old.script_load("return 1")
+    new.set("kept", "1", px=1000)
+    new.set("forever", "1")
+    sha = new.script_load("return 2")
+    source = cached_script(replica, sha.encode())
+    move_keyspace(replica, primary)
+    moved = sorted(live_keys(primary)) == [b"forever", b"kept"] and persistent_keys(primary) == [b"forever"]
+    now[0] = 1.001
+    return (
+        moved
+        and source == b"return 2"
+        and live_keys(primary) == [b"forever"]
+        and old.script_exists(loaded, sha) == [False, False]
+    )
+
+
+def _fakeredis_changes() -> bool:
+    server = clocked_server(lambda: 0.0)
+    client = fakeredis.FakeRedis(server=server, retry=None)
+    changes: list[int] = []
+    on_change(server, lambda: changes.append(1))
+    client.set("k", "1", nx=True, px=1000)  # a change
+    client.set("k", "2", nx=True, px=1000)  # refused: none
+    client.get("k")
+    client.delete("missing")
+    client.lpop("missing")
+    after_reads = len(changes)
+    client.pexpire("k", 5000)
+    client.delete("k")
+    return after_reads == 1 and len(changes) == 3
+
+
 def _fakeredis_command_table() -> bool:
     now = [0.0]
     server = clocked_server(lambda: now[0])
@@ -321,6 +387,8 @@ _PROBES: tuple[tuple[str, str, str, Callable[[], bool]], ...] = (
      _simpy_queue),
     ("fakeredis", fakeredis.__version__, "Database.time (keys ignore the simulated clock)", _fakeredis_clock),
     ("fakeredis", fakeredis.__version__, "FakeServer.dbs, .script_cache (the keyspace)", _fakeredis_keyspace),
+    ("fakeredis", fakeredis.__version__, "Database.swap, Item.expireat (a replica promoted)", _fakeredis_replica_moves),
+    ("fakeredis", fakeredis.__version__, "Database.add_change_callback (a write told apart)", _fakeredis_changes),
     ("fakeredis", fakeredis.__version__, "FakeSocket's command table (_name_to_func, _run_command, _decode_error)",
      _fakeredis_command_table),
     ("fakeredis", fakeredis.__version__, "AsyncFakeSocket (_process_command, _run_command, _name_to_func, "

@@ -19,9 +19,11 @@ from sim.run.faults import FaultSchedule
 from sim.run.noise import Draws, TimerJitter
 from sim.run.serve import Serving, resolve_batches_in_place, serve_message, trace_label
 from sim.run.services import Served
+from sim.run.store import FencedStore
 from sim.run.streams import Streams
 from sim.run.workload import Plan, PlannedMessage, planned_messages
 from sim.scenario.model import Scenario, Variant, WorkerModel
+from sim.sut.handler import MessageHandler
 from sim.sut.units import milliseconds
 from sim.world import fakeredis_clock, internals
 from sim.world import faults as world_faults
@@ -29,6 +31,7 @@ from sim.world.code_engine import SIMULATED_EPOCH, CodeEngine
 from sim.world.conversations import Conversing
 from sim.world.driver import SimDriver, Tally, TraceLine, sorted_trace
 from sim.world.executors import EXECUTORS, Executor
+from sim.world.replication import Replicated, Replication
 
 
 def simulate(
@@ -54,22 +57,33 @@ def simulate(
     conversing = Conversing(env, talk, variant.services, seed=scenario.seed, replication=replication) if talk else None
     noise = Noise.of(variant, rng)
     plan = planned_messages(scenario, variant.services, rng)
-    driver = SimDriver(env, (executor or EXECUTORS[redis_path])(server), noise.rtt, log, server, timers=noise.timers)
+    replicas = _replicas(variant, server, rng, env)
+    redis_ = (executor or EXECUTORS[redis_path])(server)
+    if replicas is not None:
+        redis_ = Replicated(redis_, replicas)  # every write the primary executes reaches the replicas
+    driver = SimDriver(env, redis_, noise.rtt, log, server, timers=noise.timers, replication=replicas)
     code = _code_engine(scenario, variant, env, server, rng, noise, faults, served, conversing, log, redis_path)
     if code is not None:
         code.command_log = command_log
+    serving = None if code else _serving(scenario, variant, rng, noise, faults, served, conversing)
     world = _World(
         env=env,
         driver=driver,
-        serving=None if code else _serving(variant, rng, noise, faults, served, conversing),
+        serving=serving,
         code=code,
         workers=simpy.Resource(env, capacity=variant.workers) if variant.worker_model is WorkerModel.POOL else None,
         served=served,
         conversations=conversing,
         records=RecordColumns(expected=plan.count),  # conversations' messages, unplanned, may add more
     )
-    disconnect = code.wire.break_connections if code else world.driver.drop_blocked_clients
-    world_faults.install(faults, env, server, disconnect)
+    world_faults.install(
+        faults,
+        env,
+        server,
+        code.wire.break_connections if code else world.driver.drop_blocked_clients,
+        replication=replicas,
+        promoted=_epoch_publisher(redis_, serving.handler) if serving and variant.lock.fencing else lambda epoch: None,
+    )
     env.process(_arrive(world, plan))
     if conversing is not None:
         _converse(world, conversing, plan, session_starts(scenario.workload, scenario.duration, rng.conversations))
@@ -78,7 +92,7 @@ def simulate(
     records.sort_by_message()
     resolve_batches_in_place(records)
     events = internals.events_scheduled(env)
-    counted = _world_counts(world, server)
+    counted = _world_counts(world, server, failed_over=bool(faults.failovers()))
     rtt, rtt_spread = world.driver.round_trips()
     conversations = conversing.records() if conversing else ()
     broken = invariants.check(
@@ -93,6 +107,8 @@ def simulate(
         hit_cost=noise.hit_cost.high if noise.hit_cost is not None else 0.0,
         cache_ttl=redis_ttl(variant.cache.ttl) if variant.cache.enabled else None,
         restarts=faults.restarts(),
+        failovers=faults.failovers(),
+        fencing=variant.lock.fencing,
         world=counted,
         dropped=conversing.dropped if conversing else 0,
         conversations=conversations,
@@ -112,7 +128,13 @@ def simulate(
 
 
 def _serving(
-    variant: Variant, rng: Streams, noise: Noise, faults: FaultSchedule, served: Served, conversing: Conversing | None
+    scenario: Scenario,
+    variant: Variant,
+    rng: Streams,
+    noise: Noise,
+    faults: FaultSchedule,
+    served: Served,
+    conversing: Conversing | None,
 ) -> Serving:
     """What the built-in bot serves every message with."""
     return Serving(
@@ -121,6 +143,7 @@ def _serving(
         faults=faults,
         served=served,
         replied=conversing.replied if conversing else None,
+        store=FencedStore(fencing=variant.lock.fencing) if scenario.measures_lock_safety() else None,
     )
 
 
@@ -182,7 +205,26 @@ def redis_ttl(seconds: float) -> float:
     return milliseconds(seconds) / 1000
 
 
-def _world_counts(world: _World, server: FakeServer) -> WorldCounts:
+def _replicas(variant: Variant, server: FakeServer, rng: Streams, env: simpy.Environment) -> Replication | None:
+    """The variant's replicas of `server`, each write's lag drawn from the replication stream; None without."""
+    if variant.replicas is None:
+        return None
+    lags = Draws(variant.replicas.lag, rng.replication)
+    return Replication(server, variant.replicas.count, lags, lambda: env.now)
+
+
+def _epoch_publisher(redis_: Executor, handler: MessageHandler) -> Callable[[int], None]:
+    """What a failover's orchestration does for a fencing lock (Sentinel's configuration epoch, published on the
+    new primary before clients reach it): every grant after the promotion gets a larger fence than any before."""
+    key = handler.lock.epoch_key()
+
+    def publish(epoch: int) -> None:
+        redis_.command(("SET", key, epoch))
+
+    return publish
+
+
+def _world_counts(world: _World, server: FakeServer, failed_over: bool) -> WorldCounts:
     code = world.code
     if code is not None:  # a team's handler: its keys are its own business, not a check of the simulator's
         return WorldCounts(
@@ -193,20 +235,38 @@ def _world_counts(world: _World, server: FakeServer) -> WorldCounts:
             orphan_commands=code.orphan_commands,
         )
     assert world.serving is not None
+    store = world.serving.store
+    lock = world.serving.handler.lock
     return WorldCounts(
         redis_commands=world.driver.commands_per_second.total(),
         crm_calls=world.served.crm,
         llm_calls=world.served.llm,
         succeeded_while_down=world.driver.succeeded_while_down,
-        leftover_keys=leftover_keys(server, world.serving.handler.cache.prefix),
+        leftover_keys=leftover_keys(
+            server,
+            world.serving.handler.cache.prefix,
+            meant_to_stay=(lock.fence_key(), lock.epoch_key()),
+            expiring_allowed=failed_over,
+        ),
+        store_writes=store.writes if isinstance(store, FencedStore) else 0,
+        store_refused=store.refused if isinstance(store, FencedStore) else 0,
     )
 
 
-def leftover_keys(server: FakeServer, cache_prefix: str) -> tuple[str, ...]:
-    """Keys still live once every message is done, cache entries aside: locks, queues, grants, batches."""
+def leftover_keys(
+    server: FakeServer, cache_prefix: str, meant_to_stay: tuple[str, ...] = (), *, expiring_allowed: bool = False
+) -> tuple[str, ...]:
+    """Keys still live once every message is done, cache entries aside: locks, queues, grants, batches.
+
+    `meant_to_stay`: keys that never expire by design (the fencing counter and epoch). `expiring_allowed`:
+    after a failover, a key whose deletion the promoted replica never received is back, with its TTL; only a
+    key without one is left behind for good."""
     allowed = cache_prefix.encode()
-    live = internals.live_keys(server)
-    return tuple(sorted(key.decode(errors="replace") for key in live if not key.startswith(allowed)))
+    stay = {key.encode() for key in meant_to_stay}
+    live = internals.persistent_keys(server) if expiring_allowed else internals.live_keys(server)
+    return tuple(
+        sorted(key.decode(errors="replace") for key in live if not key.startswith(allowed) and key not in stay)
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -72,7 +72,8 @@ def test_lognormal_is_given_by_median_and_p95(tmp_path):
     [
         (
             "[lock]\ntimout = '30s'",
-            "[lock]timout: unknown key (allowed here: ttl, timeout, backoff, log_every, fair, watchdog)",
+            "[lock]timout: unknown key (allowed here: ttl, timeout, backoff, log_every, fair, watchdog, fencing, "
+            "wait_replicas, wait_timeout)",
         ),
         ("[lock]\ntimeout = '5 minutos'", "[lock]timeout: expected a duration such as '100ms'"),
         ("[lock]\ntimeout = '-5s'", "[lock]timeout: expected a duration"),

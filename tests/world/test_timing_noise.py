@@ -88,7 +88,7 @@ def test_the_noise_streams_are_appended_so_every_older_stream_draws_what_it_alwa
         assert (
             getattr(streams, name).random(4).tolist() == np.random.Generator(np.random.PCG64(child)).random(4).tolist()
         )
-    assert STREAMS[9:] == ("conversations", "rtt", "timers", "hits", "code")
+    assert STREAMS[9:] == ("conversations", "rtt", "timers", "hits", "code", "replication")  # appended only
 
 
 NOISY = """
