@@ -62,7 +62,7 @@ _INTEGERS: dict[str, type[np.integer[Any]]] = {
     "lock_errors": np.int16,
     "crm_calls": np.int16,
     "llm_calls": np.int16,
-    "error": np.int16,  # a code into errors(); 0 is no error
+    "error": np.int8,  # a code into errors(); 0 is no error (widened if a run raises over 127 kinds)
 }
 _CODED = ("customer", "tax_id", "outcome", "source", "error", "stored")
 # Stored as they are in the record: read with one attrgetter call.

@@ -33,6 +33,8 @@ RANKS: dict[str, Rank] = {
     "stale_writes": Rank(5, "stale writes", "stale_writes"),
     "overlapping_holders": Rank(6, "overlapping lock holders", "overlapping_holders"),
     "fenced_writes": Rank(7, "fenced writes", "fenced_writes"),
+    "no_reply": Rank(8, "messages left without a reply", "no_reply"),  # a team's handler (`[code]`)
+    "handler_errors": Rank(9, "handler errors", "handler_errors"),
     "busy": Rank(10, "busy apologies", "apologies"),
     "busy_rate": Rank(11, "busy rate", "apologies", alias=True),
     "failed": Rank(12, "failures", "failures"),

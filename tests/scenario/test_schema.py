@@ -187,7 +187,8 @@ def test_sim_refuses_a_misspelled_key_in_one_line_with_exit_2(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         f"sim: error: {tmp_path / 's.toml'}: [lock]timout: unknown key "
-        "(allowed here: ttl, timeout, backoff, log_every, fair, watchdog); did you mean 'timeout'?"
+        "(allowed here: ttl, timeout, backoff, log_every, fair, watchdog, fencing, wait_replicas, wait_timeout); "
+        "did you mean 'timeout'?"
     ]
 
 
@@ -255,8 +256,8 @@ def test_every_key_the_schema_declares_is_read_by_the_loader_and_no_other(tmp_pa
 
 def test_the_loader_stops_on_a_key_it_reads_that_the_schema_does_not_declare():
     reader = s.SectionReader("s.toml", "lock", {}, s.LOCK)
-    with pytest.raises(s.UndeclaredKey, match=r"\[lock\]fencing is read by the loader but not declared"):
-        reader.raw("fencing", False)
+    with pytest.raises(s.UndeclaredKey, match=r"\[lock\]priority is read by the loader but not declared"):
+        reader.raw("priority", False)
 
 
 def test_count_keys_are_read_for_every_kind(tmp_path):
@@ -281,6 +282,7 @@ DEFAULTS = [
 ]
 WITH_SECTION = {
     "workload.conversations": "[workload.conversations]\nsessions_per_hour = 6\n",
+    "lock": "[redis]\nreplicas = 8\n",  # wait_replicas may ask at most that many
     "tune": '[tune]\nspace = ["lock.timeout=10s..60s"]\nobjectives = ["redis_commands"]\n',
 }
 
