@@ -135,7 +135,7 @@ def test_a_bundled_scenario_runs_by_name_from_any_folder(tmp_path):
 
 def test_an_unknown_bare_name_exits_2_listing_the_bundled_scenarios():
     one_line_exit_2(
-        sim("run", "magma"), "magma: no such scenario file, nor a bundled scenario (bundled: fixes, full-day,"
+        sim("run", "magma"), "magma: no such scenario file, nor a bundled scenario (bundled: failover, fixes, full-day,"
     )
 
 
