@@ -47,24 +47,34 @@ def run_tune(args: argparse.Namespace) -> int:
     check_corners(scenario, plan.base, plan.tune.space)
     out, name = Path(args.out), f"{scenario.name}-tune"
     prepare(out, name)
-    study = journal.open_study(
-        journal.path(out, scenario.name),
-        journal.study_name(scenario, plan.base, plan.replications),
-        len(plan.tune.objectives),
-    )
-    runner = Runner(processes=args.processes or default_processes(), scheduler=_scheduler(args))
-    with Progress(plan.trials, f"{scenario.name} tune", unit="trials", enabled=not args.quiet) as progress:
-        resumed = len([t for t in study.trials if t.state.is_finished()])
-        done, stopped = search(plan, study, runner, progress.step)
-        progress.stage("confirming on fresh replications")
-        result = _confirmed(plan, done, stopped, resumed, runner)
-        progress.stage("writing report")
-        folder = write_atomically(out, name, functools.partial(tune_report.write, result))
+    with journal.sole_writer(out, scenario.name):
+        folder, result, done = _study(plan, args, out, name)
     print(f"{scenario.name}: {len(done)} trials → {folder}/report.md\n  {tune_report.headline(result)}")
     broken = result.comparison.violations if result.comparison else []
     for text in broken:
         print(f"  INVARIANT BROKEN: {text}")
     return ExitCode.BROKEN if broken else ExitCode.OK if result.chosen else ExitCode.BREACHED
+
+
+def _study(plan: Plan, args: argparse.Namespace, out: Path, name: str) -> tuple[Path, TuneResult, list[Evaluated]]:
+    """The search, its confirmation and the report folder, by the study's sole writer."""
+    scenario = plan.scenario
+    file = journal.path(out, scenario.name)
+    study = journal.open_study(
+        file, journal.study_name(scenario, plan.base, plan.replications), len(plan.tune.objectives)
+    )
+    runner = Runner(processes=args.processes or default_processes(), scheduler=_scheduler(args))
+    with Progress(plan.trials, f"{scenario.name} tune", unit="trials", enabled=not args.quiet) as progress:
+        resumed = len([t for t in study.trials if t.state.is_finished()])
+        try:
+            done, stopped = search(plan, study, runner, progress.step)
+        except journal.Unreadable as error:
+            raise journal.unreadable(file, str(error)) from None
+        progress.stage("confirming on fresh replications")
+        result = _confirmed(plan, done, stopped, resumed, runner)
+        progress.stage("writing report")
+        folder = write_atomically(out, name, functools.partial(tune_report.write, result))
+    return folder, result, done
 
 
 def settings(scenario: Scenario, args: argparse.Namespace) -> TuneSettings:
