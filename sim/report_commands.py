@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from sim.capacity import local_processes
 from sim.errors import ArgumentError, BaselineError, EnvironmentProblem, ExitCode
 from sim.experiment import (
     DROP,
@@ -36,6 +37,7 @@ from sim.report import sweep as sweep_report
 from sim.report.folder import prepare, records_staging, write_atomically, write_report
 from sim.scenario import Scenario, ScenarioError, load_scenario
 from sim.scenario.bundled import resolve
+from sim.scenario.work import largest_run
 from sim.sensitivity import command as sensitivity
 from sim.sweep import grid_scenario, parse_grid
 
@@ -54,6 +56,7 @@ def run_compare(args: argparse.Namespace) -> int:
     _check_summary()
     for scenario in scenarios:
         prepare(Path(args.out), scenario.name)
+    args.processes = local_processes(args, largest_run(scenarios))
     breached = broken = False
     for scenario in scenarios:
         study = plans.get(scenario.name)
@@ -83,6 +86,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     scenario = dataclasses.replace(scenario, precision=())  # [scenario]precision is `sim compare`'s
     _check_summary()
     prepare(Path(args.out), f"{scenario.name}-sweep")
+    args.processes = local_processes(args, largest_run([scenario]))
     with _progress(scenario, args) as progress:
         comparison = _replicate(scenario, {scenario.name: []}, args, progress)
         progress.stage("writing report")

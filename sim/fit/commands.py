@@ -46,8 +46,10 @@ def run_fit(args: argparse.Namespace) -> int:
 
 
 def run_validate(args: argparse.Namespace) -> int:
+    from sim.capacity import local_processes
     from sim.experiment import Records, run_replications, select
     from sim.report_commands import load_and_warn
+    from sim.scenario.work import largest_run
 
     scenario = load_and_warn(args.scenario)
     variant = args.variant or scenario.baseline
@@ -67,7 +69,10 @@ def run_validate(args: argparse.Namespace) -> int:
         if not REPORT_NAME.fullmatch(folder):
             raise ArgumentError(one_line(f"scenario name {scenario.name!r} cannot name a report folder"))
         prepare(Path(args.out), folder)
-    comparison = run_replications(scenario, processes=args.processes or 1, records=Records(keep=True))
+    args.processes = args.processes or 1
+    comparison = run_replications(
+        scenario, processes=local_processes(args, largest_run([scenario])) or 1, records=Records(keep=True)
+    )
     result = validate.validate(logs, comparison.runs[variant], scenario.name, variant, required)
     text = validate.markdown(result)
     print(text, end="")

@@ -9,8 +9,9 @@ import functools
 import math
 from pathlib import Path
 
+from sim.capacity import local_processes
 from sim.errors import ArgumentError, ExitCode, ScenarioError
-from sim.experiment import default_processes, select
+from sim.experiment import select
 from sim.metrics.tuning import TuneResult
 from sim.progress import Progress
 from sim.report import tune as tune_report
@@ -27,6 +28,7 @@ from sim.scenario.tune import (
     parse_cost,
     parse_dimension,
 )
+from sim.scenario.work import largest_run
 from sim.tune import journal, sensitivity
 from sim.tune.confirm import TUNED, Confirmation, confirm, finalists
 from sim.tune.evaluate import Runner
@@ -63,7 +65,7 @@ def _study(plan: Plan, args: argparse.Namespace, out: Path, name: str) -> tuple[
     study = journal.open_study(
         file, journal.study_name(scenario, plan.base, plan.replications), len(plan.tune.objectives)
     )
-    runner = Runner(processes=args.processes or default_processes(), scheduler=_scheduler(args))
+    runner = Runner(processes=local_processes(args, largest_run([scenario])) or 1, scheduler=_scheduler(args))
     with Progress(plan.trials, f"{scenario.name} tune", unit="trials", enabled=not args.quiet) as progress:
         resumed = len([t for t in study.trials if t.state.is_finished()])
         try:
