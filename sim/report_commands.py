@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sim.capacity import local_processes
+from sim.cluster import check_executor
 from sim.errors import ArgumentError, BaselineError, EnvironmentProblem, ExitCode
 from sim.experiment import (
     DROP,
@@ -43,7 +44,7 @@ from sim.sweep import grid_scenario, parse_grid
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    _check_executor(args)
+    check_executor(args)
     _check_precision_options(args)
     scenarios = [_precise(_configured(load_and_warn(path), args), args) for path in args.scenarios]
     _refuse_shared_folders(scenarios, Path(args.out))
@@ -80,7 +81,7 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def run_sweep(args: argparse.Namespace) -> int:
-    _check_executor(args)
+    check_executor(args)
     axes = parse_grid(args.grid)
     scenario = grid_scenario(_configured(load_and_warn(args.scenario), args), axes, args.variant)
     scenario = dataclasses.replace(scenario, precision=())  # [scenario]precision is `sim compare`'s
@@ -280,13 +281,6 @@ def _replicate(
         if scheduler is None:
             raise
         raise ScenarioError(f"--scheduler {scheduler}: {error}") from None  # dask: "timed out trying to connect"
-
-
-def _check_executor(args: argparse.Namespace) -> None:
-    if args.executor == "dask" and not args.scheduler:
-        raise ArgumentError("--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
-    if args.scheduler is not None and args.executor != "dask":  # silently running locally would mislead
-        raise ArgumentError("--scheduler needs --executor dask (without it, replications run on this machine)")
 
 
 def _check_summary() -> None:

@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 
 from sim.capacity import local_processes
+from sim.cluster import check_executor
 from sim.errors import ArgumentError, ExitCode, ScenarioError
 from sim.experiment import select
 from sim.metrics.tuning import TuneResult
@@ -42,7 +43,7 @@ DELTA_SHARE = 0.01  # without [tune]delta: 1 % of the leader's cost
 def run_tune(args: argparse.Namespace) -> int:
     from sim.report_commands import load_and_warn  # the shared loader (warnings on stderr)
 
-    _check_executor(args)
+    check_executor(args)
     scenario = select(load_and_warn(args.scenario), seed=args.seed)
     scenario = dataclasses.replace(scenario, tune=settings(scenario, args))
     plan = _plan(scenario, args)
@@ -185,10 +186,3 @@ def delta(text: str) -> float:
 
 def _scheduler(args: argparse.Namespace) -> str | None:
     return str(args.scheduler) if args.executor == "dask" else None
-
-
-def _check_executor(args: argparse.Namespace) -> None:
-    if args.executor == "dask" and not args.scheduler:
-        raise ArgumentError("--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
-    if args.scheduler is not None and args.executor != "dask":
-        raise ArgumentError("--scheduler needs --executor dask (without it, replications run on this machine)")
