@@ -7,7 +7,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Iterator, Sequence
-from typing import IO, TYPE_CHECKING, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn, cast
 
 from sim import console
 from sim.errors import ArgumentError, EnvironmentProblem, ExitCode, SimError
@@ -317,8 +317,9 @@ def usage() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs one command; every way it can end is one exit code (see EXIT_CODES)."""
     console.replace_what_the_console_cannot_show()
-    with console.sigterm_as_ctrl_c(), console.closed_pipes_dropped():
-        return _command(argv)
+    with console.sigterm_as_ctrl_c(), console.guarded_output() as output:
+        code = _command(argv)
+    return output.settled(code)
 
 
 def _command(argv: Sequence[str] | None) -> int:
@@ -371,11 +372,38 @@ def _trace_output(target: str | None) -> Iterator[IO[str] | None]:
     if target.endswith(".toml"):  # `sim run --trace magna.toml` meant the scenario: never overwrite it
         raise ArgumentError(f"--trace {target[:200]}: a trace file ending in .toml (put the scenario first?)")
     try:
-        out = open(target, "w", encoding="utf-8")  # noqa: SIM115 - closed by the with below
+        out = open(target, "w", encoding="utf-8")  # noqa: SIM115 - closed below
     except OSError as error:
         raise EnvironmentProblem(f"--trace {target[:200]}: cannot write: {error.strerror or error}") from None
-    with out:
-        yield out
+    written = _FailingWrites(out, target)
+    try:
+        yield cast(IO[str], written)
+    finally:
+        written.close()
+
+
+class _FailingWrites:
+    """The trace file: a write or the closing flush that fails (a full disk, /dev/full) is exit 2 naming --trace."""
+
+    def __init__(self, out: IO[str], target: str) -> None:
+        self._out, self._target = out, target
+
+    def write(self, text: str) -> int:
+        with self._named():
+            return self._out.write(text)
+
+    def close(self) -> None:
+        with self._named():
+            self._out.close()
+
+    @contextlib.contextmanager
+    def _named(self) -> Iterator[None]:
+        try:
+            yield
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                self._out.close()  # its buffer is lost with the disk; a second failure must not hide the first
+            raise EnvironmentProblem(f"--trace {self._target[:200]}: cannot write: {error.strerror or error}") from None
 
 
 def _determinism_problems(scenario: Scenario, first: dict[str, VariantRun]) -> list[str]:

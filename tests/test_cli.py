@@ -276,6 +276,48 @@ def test_a_closed_stdout_is_a_quiet_end_with_the_commands_own_exit_code():
     assert (result.returncode, result.stderr) == (0, "")
 
 
+FULL = "/dev/full"  # every write: ENOSPC
+
+
+@pytest.mark.skipif(not os.path.exists(FULL), reason="no /dev/full")
+@pytest.mark.parametrize("command", ["run", "run --json", "fit"])
+def test_results_that_cannot_be_written_to_stdout_are_one_line_and_exit_2(tmp_path, command):
+    """`sim run > /dev/full` and `sim fit > /dev/full` were internal errors (exit 4)."""
+    args = {
+        "run": ["run", MAGNA],
+        "run --json": ["run", MAGNA, "--json"],
+        "fit": ["fit", str(ROOT / "examples" / "logs" / "messages.csv"), "--out", str(tmp_path / "f.toml")],
+    }[command]
+    with open(FULL, "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "sim", *args], stdout=full, stderr=subprocess.PIPE, text=True, cwd=ROOT
+        )
+    assert result.returncode == 2
+    assert result.stderr == "sim: error: stdout: cannot write the output: No space left on device\n"
+
+
+@pytest.mark.skipif(not os.path.exists(FULL), reason="no /dev/full")
+def test_a_trace_file_on_a_full_device_is_one_line_naming_it_and_exit_2():
+    result = subprocess.run(
+        [sys.executable, "-m", "sim", "run", MAGNA, "--trace", FULL], capture_output=True, text=True, cwd=ROOT
+    )
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"sim: error: --trace {FULL}: cannot write: No space left on device\n"
+
+
+@pytest.mark.skipif(not os.path.exists(FULL), reason="no /dev/full")
+def test_a_stderr_that_cannot_be_written_never_changes_the_exit_code(tmp_path):
+    """`sim compare magna 2>/dev/full` exited 1, the threshold code, though every threshold passed."""
+    with open(FULL, "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "sim", "compare", MAGNA, "--replications", "2", "--processes", "1",
+             "--out", str(tmp_path), "--threshold", "after.busy_rate<=before.busy_rate"],
+            stdout=subprocess.PIPE, stderr=full, text=True, cwd=ROOT,
+        )  # fmt: skip
+    assert result.returncode == 0 and "✓" in result.stdout
+    assert (tmp_path / "magna" / "report.md").is_file()
+
+
 class _ReaderGone(io.StringIO):
     def write(self, text):
         raise BrokenPipeError(errno.EPIPE, "Broken pipe")
