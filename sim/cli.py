@@ -13,6 +13,7 @@ from sim import console
 from sim.errors import ArgumentError, EnvironmentProblem, ExitCode, SimError
 from sim.metrics.summary import ALL_METRICS
 from sim.scenario.load import MAX_REPLICATIONS, MAX_SEED
+from sim.scenario.reader import one_line
 
 if TYPE_CHECKING:
     from sim.experiment import VariantRun
@@ -34,7 +35,7 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        self.exit(ExitCode.BAD_INPUT, f"{self.prog}: error: {message}\n")
+        self.exit(ExitCode.BAD_INPUT, f"{self.prog}: error: {one_line(message)}\n")
 
 
 EXIT_CODES = """exit codes:
@@ -332,13 +333,13 @@ def _command(argv: Sequence[str] | None) -> int:
     except SystemExit as done:  # argparse: --help (0) or a bad argument (2, its one line already printed)
         return int(done.code or 0)
     except SimError as error:
-        console.say(f"sim: error: {error}")
+        console.say(f"sim: error: {one_line(str(error))}")  # whatever a path or URL in it holds: one line
         return error.exit_code
     except KeyboardInterrupt:
         console.say("sim: interrupted")
         return ExitCode.INTERRUPTED
     except Exception as error:  # noqa: BLE001 - anything else is a bug in sim: say so, keep the traceback
-        console.say(f"sim: internal error (a bug in sim): {type(error).__name__}; {console.crash_report()}")
+        console.say(one_line(f"sim: internal error (a bug in sim): {type(error).__name__}; {console.crash_report()}"))
         return ExitCode.INTERNAL
 
 

@@ -38,6 +38,7 @@ from sim.report import sweep as sweep_report
 from sim.report.folder import prepare, records_staging, write_atomically, write_report
 from sim.scenario import Scenario, ScenarioError, load_scenario
 from sim.scenario.bundled import resolve
+from sim.scenario.reader import one_line
 from sim.scenario.work import largest_run
 from sim.sensitivity import command as sensitivity
 from sim.sweep import grid_scenario, parse_grid
@@ -106,7 +107,7 @@ def load_and_warn(argument: str) -> Scenario:
     accepted but senseless setting."""
     scenario = load_scenario(resolve(argument))
     for text in scenario.warnings:
-        print(f"sim: warning: {scenario.path}: {text}", file=sys.stderr)
+        print(one_line(f"sim: warning: {scenario.path}: {text}"), file=sys.stderr)
     return scenario
 
 

@@ -399,3 +399,30 @@ def test_help_says_sigterm_is_an_interruption_and_a_closed_stdout_is_no_error(ca
     out = capsys.readouterr().out
     assert "130  interrupted (Ctrl-C or SIGTERM)" in out
     assert "A closed stdout (`sim run … | head -1`) is not an error" in out
+
+
+HOSTILE = "x\nsim: fake line\x1b[2J\u202e"  # a newline, an escape sequence, a right-to-left override
+
+
+@pytest.mark.parametrize(
+    "where", ["--out", "--baseline", "--redis", "GITHUB_STEP_SUMMARY", "scenario path", "argparse"]
+)
+def test_an_error_naming_a_hostile_path_or_url_stays_one_escaped_line(tmp_path, monkeypatch, capsys, where):
+    """Errors for --out, --baseline, --redis and GITHUB_STEP_SUMMARY printed control characters raw."""
+    hostile = str(tmp_path / HOSTILE)
+    args = {
+        "--out": ["compare", MAGNA, "--out", hostile],
+        "--baseline": ["compare", MAGNA, "--baseline", hostile, "--out", str(tmp_path / "out")],
+        "--redis": ["live", MAGNA, "--redis", f"redis://h{HOSTILE}:1/0"],
+        "GITHUB_STEP_SUMMARY": ["compare", MAGNA, "--out", str(tmp_path / "out")],
+        "scenario path": ["compare", hostile + ".toml"],
+        "argparse": ["run", MAGNA, HOSTILE],  # "unrecognized arguments: …"
+    }[where]
+    if where == "--out":
+        (tmp_path / HOSTILE).write_text("a file, not a folder")
+    if where == "GITHUB_STEP_SUMMARY":
+        monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "none" / HOSTILE))
+    assert main([*args, "--quiet"] if where != "argparse" else args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "\x1b" not in err and "\u202e" not in err, err
+    assert "\\x1b[2J" in err and "\\u202e" in err and "\\n" in err
