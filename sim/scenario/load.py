@@ -64,6 +64,7 @@ VARIANT_SECTIONS = ("lock", "cache", "workers", "redis", "services", "handler", 
 MAX_BURSTS = 5_000_000  # per run: past this, memory and patience run out; split the run instead
 MAX_COUNT = 1000  # messages in one burst, installation points of one customer
 MAX_REPLICATIONS = 10_000
+MAX_LOG_EVERY = 10**9  # a log line every N lock attempts; more than any wait makes is "never"
 MAX_WORKERS = 100_000  # workers of one variant; each is a SimPy resource slot (and a thread in sim live)
 MAX_SEED = 2**63 - 1  # a signed 64-bit integer, the most TOML promises; numpy refuses negatives
 MAX_RATE = 10 * MAX_BURSTS  # bursts per hour of any one hour: more is a typo, and rate × hours stays finite
@@ -139,9 +140,9 @@ def parse_scenario(data: dict[str, Any], file: str) -> Scenario:
     top = Reader(file, "", data)
     head = _section(top, "scenario")
     name = head.string("name", Path(file).stem)
+    if type(head.data.get("seed")) is int and head.data["seed"] > MAX_SEED:  # its own limit, not float range
+        head.fail("seed", f"must be below 2**63, got {shown(head.data['seed'])}")
     seed = head.number("seed", 1, integer=True)
-    if seed > MAX_SEED:
-        head.fail("seed", f"must be below 2**63, got {seed}")
     replications = head.number("replications", DEFAULT_REPLICATIONS, minimum=1, maximum=MAX_REPLICATIONS, integer=True)
     precision = _precision(head)
     max_replications = head.number(
@@ -429,7 +430,7 @@ def parse_lock(r: Reader, base: LockSettings) -> LockSettings:
     timeout = r.duration("timeout", base.timeout)
     backoff_table = r.table("backoff")
     backoff = parse_backoff(backoff_table) if backoff_table else base.backoff
-    log_every = r.number("log_every", base.log_every, minimum=1, integer=True)
+    log_every = r.number("log_every", base.log_every, minimum=1, maximum=MAX_LOG_EVERY, integer=True)
     fair = r.boolean("fair", base.fair)
     watchdog = r.boolean("watchdog", base.watchdog)
     r.done()
