@@ -88,6 +88,14 @@ def test_the_advice_for_a_cost_that_is_better_larger_is_one_the_command_line_tak
     assert parse_cost(args.objective[0]).terms[0].weight == -1.0
 
 
+def test_a_choice_spelling_one_setting_twice_is_refused_before_any_run():
+    from sim.tune.space import check_corners
+
+    scenario = load_scenario(MAGNA)
+    with pytest.raises(ScenarioError, match=r"\[tune\]space: lock.timeout=30s and lock.timeout=30.0s are the same"):
+        check_corners(scenario, "after", (parse_dimension("lock.timeout=30s,30.0s"),))
+
+
 def tune_file(tmp_path, section):
     return write_scenario(
         tmp_path,
