@@ -489,7 +489,13 @@ def parse_workload(r: Reader) -> Workload:
     conversations_section = r.table("conversations")
     conversations = parse_conversations(conversations_section) if conversations_section is not None else None
     r.done()
-    if rate == 0 and not scripted and conversations is None:
+    if rate == 0 and not scripted and (conversations is None or conversations.sessions_per_hour == 0):
+        if conversations is not None and conversations_section is not None:  # the section opens no conversation
+            conversations_section.fail(
+                "sessions_per_hour",
+                "the workload is empty: no conversation opens and customers_per_hour is 0; set either above 0 "
+                "or add [[workload.script]]",
+            )
         r.fail(
             "customers_per_hour",
             "the workload is empty: set customers_per_hour > 0, add [[workload.script]] or [workload.conversations]",
