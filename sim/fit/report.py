@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.fit import plots
-from sim.fit.latency import AIC_EVEN, ALPHA, Fit
+from sim.fit.latency import AIC_EVEN, ALPHA, Fit, why_not_fitted
 from sim.fit.world import FittedWorld
 from sim.report.folder import write_atomically
 
@@ -144,10 +144,11 @@ def _described(fitted: Fit) -> str:
 def _fit_section(key: str, fitted: Fit, images: list[str]) -> list[str]:
     lines = [f"## {fitted.quantity} (`{key}`)", f"{len(fitted.samples):,} observations"]
     if fitted.raised:
-        lines[-1] += f"; {fitted.raised:,} below 1 ms (the log's resolution) counted as 1 ms"
+        floor = fitted.samples[0]
+        lines[-1] += f"; {fitted.raised:,} below {floor:.3g} s (the log's resolution) counted as {floor:.3g} s"
     lines.append("")
     if not fitted.candidates:
-        return [*lines, "Too few observations to fit: the scenario resamples them.", ""]
+        return [*lines, f"Not fitted ({why_not_fitted(fitted)}): the scenario resamples the observations.", ""]
     best = fitted.candidates[0].aic
     lines += ["| candidate | parameters | AIC | ΔAIC | KS D | KS p | passes |", "|---|---|---|---|---|---|---|"]
     for c in fitted.candidates:

@@ -15,7 +15,7 @@ import numpy as np
 
 from sim import distributions as d
 from sim.errors import ArgumentError, EnvironmentProblem
-from sim.fit.latency import Candidate, Fit
+from sim.fit.latency import Candidate, Fit, why_not_fitted
 from sim.fit.world import FittedWorld
 from sim.scenario.load import MAX_CSV_ROWS, REPORT_NAME
 from sim.scenario.reader import one_line
@@ -170,7 +170,7 @@ def _distribution_lines(key: str, fitted: Fit, empirical: _EmpiricalWriter) -> l
     if len(fitted.samples) == 0:
         return [f"# {key}: nothing observed; the default applies"]
     if fitted.chosen is None:
-        why = "no candidate passed the KS test" if fitted.candidates else "too few observations to fit"
+        why = why_not_fitted(fitted)
         return [
             f"# {key}: {why}: the observations resampled",
             f"{key} = {_table(d.Empirical((), empirical(key, fitted)))}",
