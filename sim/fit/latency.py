@@ -60,6 +60,7 @@ class Candidate:
     distribution: d.Distribution
     cdf: Callable[[np.ndarray], np.ndarray]
     ppf: Callable[[np.ndarray], np.ndarray]
+    logpdf: Callable[[np.ndarray], np.ndarray]
 
     @property
     def passes(self) -> bool:
@@ -187,6 +188,7 @@ def _scored(
         distribution=distribution,
         cdf=cdf,
         ppf=ppf,
+        logpdf=logpdf,
     )
 
 
@@ -350,4 +352,5 @@ def censored_candidate(
         distribution=dist,
         cdf=frozen.cdf,
         ppf=frozen.ppf,
+        logpdf=frozen.logpdf,
     )

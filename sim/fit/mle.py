@@ -72,7 +72,8 @@ def gamma(x: np.ndarray, w: np.ndarray | None = None) -> tuple[float, float] | N
 
 def weibull(x: np.ndarray, w: np.ndarray | None = None) -> tuple[float, float] | None:
     """(shape, scale): the profile likelihood's root in the shape, on log x centred at its mean (no overflow)."""
-    y, w = _binned(np.log(x), _weights(x, w))  # the root is looked for on bins of a large sample
+    w = _weights(x, w)
+    y, w = _binned(np.log(x[w > 0]), w[w > 0])  # the root is looked for on bins of a large sample
     total = float(w.sum())
     if total <= 0:
         return None

@@ -85,10 +85,12 @@ def _sessions(world: FittedWorld, images: list[str]) -> list[str]:
         "## Sessions",
         f"A session is a customer's messages with no silence over {world.session_gap:g} s between two of them.",
         "",
-        f"- {b.sessions:,} sessions, {b.messages:,} messages, {b.customers:,} distinct customers; "
-        f"messages per session: mean {world.burst_size.mean():.4g}",
-        f"- population (customers that make this many repeats most likely with uniform draws): **{b.population:,}**"
-        + (" (0: every session a new customer)" if b.population == 0 else ""),
+        f"- {b.sessions:,} sessions, {b.messages:,} messages, {b.customers:,} distinct customers",
+        f"- gaps that join two bursts of one customer (a mixture with the gaps within bursts, fitted by EM): "
+        f"{world.gaps.share:.2%} of the gaps, about {world.bursts.count - b.sessions:,.1f}; so "
+        f"{world.bursts.count:,.1f} bursts, messages per burst: mean {world.burst_size.mean():.4g}",
+        f"- population (customers that make this many repeats most likely with uniform draws): **{world.population:,}**"
+        + (" (0: every burst a new customer)" if world.population == 0 else ""),
         f"- returning within the cache TTL ({world.cache_ttl:g} s): {_share(b.returning, b.sessions)} of sessions; "
         f"{_share(b.reused, b.messages)} of messages follow one of the same tax id by less than the TTL "
         "(this decides the cache hit ratio)",
@@ -194,7 +196,10 @@ def as_json(world: FittedWorld) -> dict[str, Any]:
             "gap_s": world.session_gap,
             "sessions": b.sessions,
             "customers": b.customers,
-            "population": b.population,
+            "bursts": world.bursts.count,
+            "joining_gaps_share": world.gaps.share,
+            "joining_rate_per_s": world.gaps.rate,
+            "population": world.population,
             "returning_within_ttl": b.returning,
             "messages_within_ttl": b.reused,
             "sent_before_reply": b.before_reply,

@@ -88,9 +88,10 @@ def render(world: FittedWorld, name: str, empirical: _EmpiricalWriter) -> str:
         *(_rates(world) if world.conversations is None else _bursts_off()),
         f"# {b.customers:,} customers in {b.sessions:,} sessions; {_share(b.returning, b.sessions)} of sessions "
         f"start within the cache TTL ({world.cache_ttl:g} s) of the same tax id's previous message",
-        f"population = {b.population}" + ("  # every session a new customer" if b.population == 0 else ""),
-        f"# messages per session: mean {world.burst_size.mean():.3g}"
-        + (f"; {world.capped_sessions} sessions over 1000 messages counted as 1000" if world.capped_sessions else ""),
+        *_joined(world),
+        f"population = {world.population}" + ("  # every burst a new customer" if world.population == 0 else ""),
+        f"# messages per burst: mean {world.burst_size.mean():.3g}"
+        + (f"; {world.capped_sessions} bursts over 1000 messages counted as 1000" if world.capped_sessions else ""),
         f"burst_size = {_count(world.burst_size)}",
         f"# {_share(b.before_reply, b.before_reply + b.after_reply)} of later messages were sent before the "
         f"previous message's reply ({b.reply_unknown:,} without a logged reply)",
@@ -110,15 +111,26 @@ def render(world: FittedWorld, name: str, empirical: _EmpiricalWriter) -> str:
     return "\n".join(lines)
 
 
+def _joined(world: FittedWorld) -> list[str]:
+    """What the sessions' gaps say of customers who came back within the session gap."""
+    g, b = world.gaps, world.behaviour
+    if g.share <= 0:
+        return []
+    return [
+        f"# {world.bursts.count - b.sessions:,.0f} of the gaps inside sessions ({g.share:.1%}) join two bursts of one "
+        f"customer (fitted as a mixture): {world.bursts.count:,.0f} bursts"
+    ]
+
+
 def _rates(world: FittedWorld) -> list[str]:
     a = world.arrivals
     if not a.hourly:
         return [
-            f"# sessions per hour; the log covers {a.hours:g} h, not every hour of the day",
+            f"# bursts per hour; the log covers {a.hours:g} h, not every hour of the day",
             f"customers_per_hour = {_number(a.rate)}",
         ]
     kind = "weekdays" if a.weekend else f"{min(a.exposure):g} or more days"
-    lines = [f"# sessions per hour by hour of day ({kind}; mean {a.rate:.4g}/h)"]
+    lines = [f"# bursts per hour by hour of day ({kind}; mean {a.rate:.4g}/h)"]
     if a.weekend:
         lines.append(f"# weekends (a scenario has one daily curve): [{', '.join(_number(r) for r in a.weekend)}]")
     return [*lines, f"customers_per_hour = [{', '.join(_number(r) for r in a.hourly)}]"]

@@ -68,14 +68,16 @@ class Arrivals:
     exposure: tuple[float, ...] = ()  # hours observed of each hour of day
 
 
-def arrivals(sessions: Sequence[Session], zone: tzinfo) -> Arrivals:
-    """Sessions per hour of day in `zone`; the log is taken to cover whole hours, from the first
-    session's hour to the hour of the last session start."""
-    starts = np.array([s.start for s in sessions])
+def arrivals(starts: np.ndarray, zone: tzinfo, weights: np.ndarray | None = None) -> Arrivals:
+    """Starts (of sessions, or of bursts, each with its weight: an expected burst counts its probability)
+    per hour of day in `zone`; the log is taken to cover whole hours, from the first start's hour to the
+    hour of the last."""
+    starts = np.asarray(starts, dtype=float)
+    weights = np.ones(len(starts)) if weights is None else np.asarray(weights, dtype=float)
     first = datetime.fromtimestamp(float(starts.min()), zone).replace(minute=0, second=0, microsecond=0)
     begin = first.timestamp()
     slots = int((starts.max() - begin) // HOUR) + 1
-    counts = np.bincount(((starts - begin) // HOUR).astype(np.int64), minlength=slots)
+    counts = np.bincount(((starts - begin) // HOUR).astype(np.int64), weights=weights, minlength=slots)
     labels = [_local(begin + k * HOUR, zone) for k in range(slots)]
     rate = float(counts.sum() / slots)
     hour_of = np.array([h for h, _ in labels])
@@ -108,7 +110,7 @@ class Behaviour:
     """How customers write: what the workload's burst_size, burst_gap and population are fitted from."""
 
     sizes: np.ndarray  # messages per session
-    gaps: np.ndarray  # seconds between consecutive messages of a session
+    gaps: np.ndarray  # seconds between consecutive messages of a session, session by session
     before_reply: int  # later messages of a session sent before the previous message's reply
     after_reply: int  # … sent after it
     reply_unknown: int  # … whose previous message has no logged reply
@@ -117,36 +119,75 @@ class Behaviour:
     returning: int  # sessions starting less than the cache TTL after the same tax id's last message
     reused: int  # messages following a message of the same tax id by less than the cache TTL
     messages: int
-    population: int  # 0: every session looks like a new customer
 
 
 def behaviour(sessions: Sequence[Session], cache_ttl: float) -> Behaviour:
     sizes = np.array([len(s.messages) for s in sessions], dtype=np.int64)
-    gaps = np.concatenate([np.diff([m.at for m in s.messages]) for s in sessions]) if sessions else np.empty(0)
-    before = after = unknown = 0
-    for s in sessions:
-        for previous, m in zip(s.messages, s.messages[1:], strict=False):
-            if previous.reply_s is None:
-                unknown += 1
-            elif m.at < previous.at + previous.reply_s:
-                before += 1
-            else:
-                after += 1
-    customers = len({s.customer for s in sessions})
+    times = np.array([m.at for s in sessions for m in s.messages], dtype=float)
+    replies = np.array([np.nan if m.reply_s is None else m.reply_s for s in sessions for m in s.messages])
+    later = np.ones(len(times), dtype=bool)
+    later[np.cumsum(sizes) - sizes] = False  # a session's first message follows nothing of its own
+    gaps = np.diff(times)[later[1:]] if len(times) else np.empty(0)
+    previous_reply_at = (times + replies)[np.flatnonzero(later) - 1]
+    known = ~np.isnan(previous_reply_at)
+    before = int(np.sum(times[later][known] < previous_reply_at[known]))
     returning, reused = _returns(sessions, cache_ttl)
     return Behaviour(
         sizes=sizes,
         gaps=gaps,
         before_reply=before,
-        after_reply=after,
-        reply_unknown=unknown,
+        after_reply=int(known.sum()) - before,
+        reply_unknown=int((~known).sum()),
         sessions=len(sessions),
-        customers=customers,
+        customers=len({s.customer for s in sessions}),
         returning=returning,
         reused=reused,
         messages=int(sizes.sum()),
-        population=population(len(sessions), customers),
     )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Bursts:
+    """Sessions split into bursts where a gap joins two bursts of one customer, in expectation (each gap
+    with its probability of being a join, `sim.fit.gaps`)."""
+
+    sizes: np.ndarray  # expected bursts of 1, 2, … messages (index 0: size 1)
+    count: float  # expected bursts: the sessions plus the expected joins
+    starts: np.ndarray  # every message that may start a burst (each session's first, any after a gap)
+    weights: np.ndarray  # … and its probability of starting one
+
+    def weights_by_size(self) -> tuple[tuple[int, ...], tuple[float, ...]]:
+        kept = np.flatnonzero(self.sizes > 1e-9)
+        return tuple(int(v) + 1 for v in kept), tuple(float(self.sizes[v]) for v in kept)
+
+
+def bursts(sessions: Sequence[Session], joins: np.ndarray) -> Bursts:
+    """`joins`: per gap (as `behaviour` orders them) the probability that it joins two bursts.
+
+    A burst spans messages i..j of a session when a join (or the session's start) comes before i, none
+    between i and j, and a join (or the session's end) after j: its probability is the product, summed
+    by length over every i..j (each message's running product stops where it vanishes)."""
+    sizes = np.array([len(s.messages) for s in sessions], dtype=np.int64)
+    times = np.array([m.at for s in sessions for m in s.messages], dtype=float)
+    last = np.cumsum(sizes) - 1
+    after = np.ones(len(times))  # the probability that a burst ends after each message
+    inner = np.ones(len(times), dtype=bool)
+    inner[last] = False
+    after[inner] = joins
+    before = np.concatenate([[1.0], after[:-1]])  # … that one starts at each message
+    counts = np.zeros(int(sizes.max(initial=1)))
+    alive = np.flatnonzero(before > 0)
+    running = before[alive]
+    for length in range(1, len(counts) + 1):
+        end = alive + length - 1
+        counts[length - 1] += float(np.dot(running, after[end]))
+        running = running * (1 - after[end])
+        keep = (running > 1e-12) & (end + 1 < len(times))
+        alive, running = alive[keep], running[keep]
+        if not len(alive):
+            break
+    starting = before > 0
+    return Bursts(sizes=counts, count=float(before.sum()), starts=times[starting], weights=before[starting])
 
 
 def _returns(sessions: Sequence[Session], ttl: float) -> tuple[int, int]:
@@ -163,15 +204,15 @@ def _returns(sessions: Sequence[Session], ttl: float) -> tuple[int, int]:
     return returning, reused
 
 
-def population(sessions: int, customers: int) -> int:
-    """The N for which `sessions` uniform draws from N customers give `customers` distinct ones on
-    average: N·(1 − (1 − 1/N)^n) = D. 0 (every session a new customer) when no customer came back
+def population(bursts: float, customers: int) -> int:
+    """The N for which `bursts` uniform draws from N customers give `customers` distinct ones on
+    average: N·(1 − (1 − 1/N)^n) = D. 0 (every burst a new customer) when no customer came back
     or N would pass the scenario's limit."""
-    if customers >= sessions or customers == 0:
+    if customers >= bursts or customers == 0:
         return 0
 
     def excess(n_customers: float) -> float:
-        expected = -n_customers * math.expm1(sessions * math.log1p(-1.0 / n_customers))
+        expected = -n_customers * math.expm1(bursts * math.log1p(-1.0 / n_customers))
         return expected - customers
 
     if excess(float(MAX_POPULATION)) <= 0:
