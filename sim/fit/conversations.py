@@ -31,30 +31,29 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from scipy import optimize
 
 from sim import distributions as d
-from sim.fit.latency import (
-    GAP_FAMILIES,
-    MIN_SECONDS,
-    Candidate,
-    Family,
-    Fit,
-    censored_candidate,
-    choose,
-    fit,
-    fit_censored,
-    frozen_of,
-)
+from sim.fit.latency import GAP_FAMILIES, MIN_SECONDS, Candidate, Family, Fit, choose, fit
+from sim.fit.logs import Message
 from sim.fit.sessions import Session
+from sim.fit.survival import (
+    Binned,
+    Censored,
+    binned,
+    cdf,
+    censored_candidate,
+    fit_censored_data,
+    log_cdf,
+    log_pdf,
+    log_sf,
+)
 from sim.metrics.records import Outcome
 from sim.scenario.load import MAX_COUNT
 from sim.scenario.model import MAX_RETRIES
 
-LIMIT_QUANTILE = 0.99  # max_nudges and max_resends: this quantile of the counts per intent
 EM_ROUNDS = 300
 EM_TOLERANCE = 1e-6  # change in give_up, an intent-count probability or a log-parameter
 
@@ -100,25 +99,25 @@ class ConversationFit:
         return self.resent / self.busy if self.busy else 0.0
 
 
-def has_replies(sessions: Sequence[Session]) -> bool:
+def has_replies(messages: Sequence[Message]) -> bool:
     """Enough to fit conversations: some logged reply."""
-    return any(m.reply_s is not None for s in sessions for m in s.messages)
+    return any(m.reply_s is not None for m in messages)
 
 
 def fit_conversations(sessions: Sequence[Session], sessions_per_hour: float) -> ConversationFit:
     lived = [_replay(s) for s in sessions]
-    impatience = fit_censored(
-        "impatience (no reply within it)",
+    data = Censored.of(
         np.array([w for s in lived for w in s.expired]),
         np.array(
             [w for s in lived for w, _ in s.outlasted] + [s.last_wait for s in lived if math.isfinite(s.last_wait)]
         ),
     )
+    impatience = fit_censored_data("impatience (no reply within it)", data)
     nudges = sum(len(s.expired) for s in lived)
-    max_nudges = _limit([n for s in lived for n in s.nudges])
+    max_nudges = _cap([n for s in lived for n in s.nudges])
     # No nudge: no patience ever seen to run out, so none to tell a give-up from a completed session by.
     impatience, estimate = (
-        _fit_patience(_waits(lived, max_nudges), impatience, nudges) if nudges else (impatience, None)
+        _fit_patience(_waits(lived, max_nudges), impatience, nudges, data) if nudges else (impatience, None)
     )
     return ConversationFit(
         sessions=len(lived),
@@ -138,7 +137,7 @@ def fit_conversations(sessions: Sequence[Session], sessions_per_hour: float) -> 
             np.array([t for s in lived for t in s.resend_delays]),
             GAP_FAMILIES,
         ),
-        max_resends=_limit([n for s in lived for n in s.resends]),
+        max_resends=_cap([n for s in lived for n in s.resends]),
         sessions_per_hour=sessions_per_hour,
     )
 
@@ -150,11 +149,11 @@ def _as_sent(lived: list[_Replayed]) -> d.ChoiceCount:
     return d.ChoiceCount(tuple(int(v) for v in kept), tuple(float(counts[v]) for v in kept))
 
 
-def _limit(counts: list[int]) -> int:
-    """The LIMIT_QUANTILE quantile of the counts per intent (an observed count), within the model's 0–MAX_RETRIES."""
-    if not counts:
-        return 0
-    return min(int(np.quantile(counts, LIMIT_QUANTILE, method="higher")), MAX_RETRIES)
+def _cap(counts: list[int]) -> int:
+    """A cap's estimate from the counts per intent it bounds: their maximum (the maximum-likelihood estimate
+    of an upper bound; no count can pass it), within the model's 0–MAX_RETRIES. The 99th percentile it
+    replaces wrote a cap of 3 as 2 whenever fewer than 1 % of the intents reached it."""
+    return min(max(counts, default=0), MAX_RETRIES)
 
 
 _REPLY, _SEND, _OWN_REPLY = 0, 1, 2  # the order of a reply, a message and its own 0 s reply at one instant
@@ -220,7 +219,8 @@ def _replay(session: Session) -> _Replayed:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Waits:
     """The waits the EM weighs: nudge gaps (patience expired), earlier waits a reply ended (at the
-    nudge limit or not), and each session's last wait with its intents sent."""
+    nudge limit or not), and each session's last wait with its intents sent. Each kind also binned
+    (`survival.binned`): the M-step's optimiser evaluates the patience on bins, not on every wait."""
 
     expired: np.ndarray
     earlier: np.ndarray
@@ -228,17 +228,29 @@ class _Waits:
     last: np.ndarray  # inf: never answered
     last_at_limit: np.ndarray
     intents: np.ndarray
+    expired_bins: Binned
+    earlier_bins: Binned
+    last_bins: Binned  # of the finite last waits (`answered`)
+    answered: np.ndarray  # bool per session: its last wait is finite
 
 
 def _waits(lived: list[_Replayed], max_nudges: int) -> _Waits:
     earlier = [w for s in lived for w in s.outlasted]
+    expired = np.maximum(np.array([w for s in lived for w in s.expired], dtype=float), MIN_SECONDS)
+    earlier_waits = np.maximum(np.array([w for w, _ in earlier], dtype=float), MIN_SECONDS)
+    last = np.maximum(np.array([s.last_wait for s in lived], dtype=float), MIN_SECONDS)
+    answered = np.isfinite(last)
     return _Waits(
-        expired=np.maximum(np.array([w for s in lived for w in s.expired], dtype=float), MIN_SECONDS),
-        earlier=np.maximum(np.array([w for w, _ in earlier], dtype=float), MIN_SECONDS),
+        expired=expired,
+        earlier=earlier_waits,
         earlier_at_limit=np.array([k >= max_nudges for _, k in earlier], dtype=bool),
-        last=np.maximum(np.array([s.last_wait for s in lived], dtype=float), MIN_SECONDS),
+        last=last,
         last_at_limit=np.array([s.last_nudges >= max_nudges for s in lived], dtype=bool),
         intents=np.minimum(np.array([s.intents for s in lived], dtype=np.int64), MAX_COUNT),
+        expired_bins=binned(expired),
+        earlier_bins=binned(earlier_waits),
+        last_bins=binned(last[answered]),
+        answered=answered,
     )
 
 
@@ -250,10 +262,10 @@ class _Estimate:
     messages: d.ChoiceCount
 
 
-def _fit_patience(w8: _Waits, first: Fit, nudges: int) -> tuple[Fit, _Estimate | None]:
+def _fit_patience(w8: _Waits, first: Fit, nudges: int, data: Censored) -> tuple[Fit, _Estimate | None]:
     """Each family the first pass could fit, refitted by EM with give_up and the intents; the choice by
     the whole model's AIC (give_up and the intents are common to all, so only the family's parameters count)."""
-    estimates = [e for c in first.candidates if (e := _em(w8, c, nudges)) is not None]
+    estimates = [e for c in first.candidates if (e := _em(w8, c, nudges, data)) is not None]
     estimates.sort(key=lambda e: e.patience.aic)
     chosen = choose([e.patience for e in estimates])
     if chosen is None:
@@ -262,18 +274,20 @@ def _fit_patience(w8: _Waits, first: Fit, nudges: int) -> tuple[Fit, _Estimate |
     return refitted, next(e for e in estimates if e.patience is chosen)
 
 
-def _em(w8: _Waits, start: Candidate, nudges: int) -> _Estimate | None:
+def _em(w8: _Waits, start: Candidate, nudges: int, data: Censored) -> _Estimate | None:
     """The EM of the module's docstring for one family, from the first pass's parameters."""
     if len(w8.intents) == 0:
         return None
     family = start.family
     theta = np.log(_shape_scale(start))
-    values = np.arange(1, int(w8.intents.max()) + 1)
-    beyond = np.array([np.sum(w8.intents > v) for v in values], dtype=float)  # sessions with more than v intents
-    pmf = np.bincount(w8.intents - 1, minlength=len(values)) / len(w8.intents)
+    counts = np.bincount(w8.intents - 1)
+    values = np.arange(1, len(counts) + 1)
+    beyond = (len(w8.intents) - np.cumsum(counts)).astype(float)  # sessions with more than v intents
+    pmf = counts / len(w8.intents)
     give_up = 0.5
     for _ in range(EM_ROUNDS):
-        e = _expect(w8, frozen_of(family, *np.exp(theta)), give_up, pmf)
+        shape, scale = (float(v) for v in np.exp(theta))
+        e = _expect(w8, family, shape, scale, give_up, pmf)
         stays = nudges + float(e.u_earlier.sum() + e.stayed.sum())
         new_give_up = e.given.sum() / (stays + e.given.sum()) if stays + e.given.sum() > 0 else 0.0
         ended = np.bincount(w8.intents - 1, weights=1 - e.given, minlength=len(values))
@@ -291,11 +305,10 @@ def _em(w8: _Waits, start: Candidate, nudges: int) -> _Estimate | None:
         if done:
             break
     shape, scale = (float(v) for v in np.exp(theta))
-    censored = np.concatenate([w8.earlier, w8.last[np.isfinite(w8.last)]])
-    refit = censored_candidate(family, shape, scale, w8.expired, censored)
+    refit = censored_candidate(family, shape, scale, data)
     if refit is None:
         return None
-    e = _expect(w8, frozen_of(family, shape, scale), give_up, pmf)
+    e = _expect(w8, family, shape, scale, give_up, pmf)
     log_likelihood = e.log_likelihood + nudges * math.log(max(1 - give_up, 1e-300))
     if not math.isfinite(log_likelihood):
         return None
@@ -321,9 +334,11 @@ class _Expected:
     log_likelihood: float  # of the waits and intents, without the nudges' (1 − give_up) factors
 
 
-def _expect(w8: _Waits, frozen: Any, give_up: float, pmf: np.ndarray) -> _Expected:
-    """The E-step."""
-    f_last, f_earlier = frozen.cdf(w8.last), frozen.cdf(w8.earlier)
+def _expect(w8: _Waits, family: Family, shape: float, scale: float, give_up: float, pmf: np.ndarray) -> _Expected:
+    """The E-step. The patience's CDF is evaluated on the bins of the waits and read back per wait."""
+    f_last = np.ones(len(w8.last))  # a last wait never answered outlived any patience
+    f_last[w8.answered] = cdf(family, shape, scale, w8.last_bins.values)[w8.last_bins.index]
+    f_earlier = cdf(family, shape, scale, w8.earlier_bins.values)[w8.earlier_bins.index]
     survival = np.cumsum(pmf[::-1])[::-1]  # P(intents ≥ v)
     complete = pmf[w8.intents - 1]
     outlasted = (1 - f_last) * complete
@@ -331,13 +346,15 @@ def _expect(w8: _Waits, frozen: Any, give_up: float, pmf: np.ndarray) -> _Expect
     left = f_last * give_up * survival[w8.intents - 1]
     total = np.maximum(outlasted + stayed + left, 1e-300)
     at_limit = np.maximum(1 - give_up * f_earlier, 1e-300)  # outlived, or ran out and stayed silently
-    earlier = np.where(w8.earlier_at_limit, np.log(at_limit), frozen.logsf(w8.earlier))
+    log_sf_earlier = log_sf(family, shape, scale, w8.earlier_bins.values)[w8.earlier_bins.index]
+    earlier = np.where(w8.earlier_at_limit, np.log(at_limit), log_sf_earlier)
+    expired = float(np.dot(w8.expired_bins.sums(), log_pdf(family, shape, scale, w8.expired_bins.values)))
     return _Expected(
         given=left / total,
         stayed=stayed / total,
         u_last=(stayed + left) / total,
         u_earlier=np.where(w8.earlier_at_limit, f_earlier * (1 - give_up) / at_limit, 0.0),
-        log_likelihood=float(np.sum(frozen.logpdf(w8.expired)) + np.sum(earlier) + np.sum(np.log(total))),
+        log_likelihood=expired + float(np.sum(earlier)) + float(np.sum(np.log(total))),
     )
 
 
@@ -353,18 +370,21 @@ def _shape_scale(c: Candidate) -> tuple[float, float]:
 def _patience_step(
     family: Family, theta: np.ndarray, w8: _Waits, u_earlier: np.ndarray, u_last: np.ndarray
 ) -> np.ndarray:
-    """The patience's log-parameters maximising the expected complete-data log-likelihood (warm-started)."""
-    finite = np.isfinite(w8.last)
-    waits = np.concatenate([w8.earlier, w8.last[finite]])
-    under = np.concatenate([u_earlier, u_last[finite]])
+    """The patience's log-parameters maximising the expected complete-data log-likelihood (warm-started),
+    each kind of wait summed per bin: Σ log f(nudge gap) + Σ [u·log F(w) + (1 − u)·log S(w)]."""
+    expired = w8.expired_bins.sums()
+    ran_out = (w8.earlier_bins.sums(u_earlier), w8.last_bins.sums(u_last[w8.answered]))
+    outlived = (w8.earlier_bins.sums() - ran_out[0], w8.last_bins.sums() - ran_out[1])
+    waits = (w8.earlier_bins.values, w8.last_bins.values)
 
     def negative(log_params: np.ndarray) -> float:
         shape, scale = np.exp(np.clip(log_params, -20, 20))
-        frozen = frozen_of(family, shape, scale)
-        value = np.sum(frozen.logpdf(w8.expired)) + np.sum(
-            under * frozen.logcdf(waits) + (1 - under) * frozen.logsf(waits)
-        )
-        return float(-value) if math.isfinite(value) else 1e300
+        value = float(np.dot(expired, log_pdf(family, shape, scale, w8.expired_bins.values)))
+        for w, under, over in zip(waits, ran_out, outlived, strict=True):
+            value += float(
+                np.dot(under, log_cdf(family, shape, scale, w)) + np.dot(over, log_sf(family, shape, scale, w))
+            )
+        return -value if math.isfinite(value) else 1e300
 
     if family is Family.EXPONENTIAL:  # the shape is not a parameter: optimise the scale alone
         result = optimize.minimize_scalar(

@@ -26,8 +26,8 @@ import numpy as np
 from scipy import optimize, special
 
 MIN_SHAPE_ROOT, MAX_SHAPE_ROOT = 1e-3, 1e4  # where the gamma and Weibull shape roots are looked for
-BINS = 1 << 16  # log-seconds bins of a large sample (Weibull root, mixture EM), each at its members' mean
-EXACT_UP_TO = 50_000  # observations fitted one by one, without bins
+BINS = 1 << 14  # log-seconds bins of a large sample (Weibull root, mixture EM), each at its members' mean
+EXACT_UP_TO = BINS  # observations fitted one by one, without bins, up to as many as there are bins
 MIXTURE_ROUNDS = 500
 MIXTURE_TOLERANCE = 1e-9  # change of the mean log-likelihood per observation that ends the EM
 MIN_LOG_SIGMA = 0.01  # a mixture component narrower than 1 % would chase single values of a discrete log

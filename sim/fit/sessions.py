@@ -10,10 +10,10 @@ observed share of repeat customers most likely.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
+from typing import overload
 
 import numpy as np
 from scipy.optimize import brentq
@@ -38,23 +38,65 @@ class Session:
         return self.messages[0].at
 
 
-def split_sessions(messages: Sequence[Message], gap: float) -> list[Session]:
-    """Each customer's messages cut where the silence exceeds `gap`, ordered by start."""
-    by_customer: dict[str, list[Message]] = defaultdict(list)
-    for m in messages:
-        by_customer[m.customer].append(m)
-    sessions = []
-    for customer, own in by_customer.items():
-        own.sort(key=lambda m: m.at)
-        current = [own[0]]
-        for m in own[1:]:
-            if m.at - current[-1].at > gap:
-                sessions.append(Session(customer=customer, tax_id=current[0].tax_id, messages=tuple(current)))
-                current = []
-            current.append(m)
-        sessions.append(Session(customer=customer, tax_id=current[0].tax_id, messages=tuple(current)))
-    sessions.sort(key=lambda s: (s.start, s.customer))
-    return sessions
+class Sessions(Sequence[Session]):
+    """A log's sessions, ordered by start (then customer), kept as arrays over its messages; a `Session`
+    is made only when asked for (two million messages would make hundreds of thousands of them).
+
+    `order` lists the messages' indices session by session (inside one, by time); session i holds
+    order[bounds[i]:bounds[i + 1]]."""
+
+    __slots__ = ("messages", "order", "bounds", "customers", "times")
+
+    def __init__(self, messages: Sequence[Message], order: np.ndarray, bounds: np.ndarray, customers: int) -> None:
+        self.messages = messages
+        self.order = order
+        self.bounds = bounds
+        self.customers = customers  # distinct customers
+        self.times = np.fromiter((messages[i].at for i in order), dtype=float, count=len(order))
+
+    def __len__(self) -> int:
+        return len(self.bounds) - 1
+
+    @overload
+    def __getitem__(self, i: int) -> Session: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[Session]: ...
+    def __getitem__(self, i: int | slice) -> Session | Sequence[Session]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        i %= len(self)
+        own = tuple(self.messages[k] for k in self.order[self.bounds[i] : self.bounds[i + 1]])
+        return Session(customer=own[0].customer, tax_id=own[0].tax_id, messages=own)
+
+    @property
+    def sizes(self) -> np.ndarray:
+        return np.diff(self.bounds)
+
+    @property
+    def starts(self) -> np.ndarray:
+        return np.asarray(self.times[self.bounds[:-1]])
+
+
+def split_sessions(messages: Sequence[Message], gap: float) -> Sessions:
+    """Each customer's messages cut where the silence exceeds `gap`, ordered by start (then customer)."""
+    n = len(messages)
+    at = np.fromiter((m.at for m in messages), dtype=float, count=n)
+    names = [m.customer for m in messages]
+    rank = {name: k for k, name in enumerate(sorted(set(names)))}  # codes in the customers' sort order
+    code = np.fromiter((rank[name] for name in names), dtype=np.int64, count=n)
+    by_customer = np.lexsort((at, code))  # customer by customer, each by time (stable: ties keep the log's order)
+    a, c = at[by_customer], code[by_customer]
+    new = np.ones(n, dtype=bool)
+    new[1:] = (c[1:] != c[:-1]) | (np.diff(a) > gap)
+    firsts = np.flatnonzero(new)
+    sizes = np.diff(np.append(firsts, n))
+    by_start = np.lexsort((c[firsts], a[firsts]))
+    firsts, sizes = firsts[by_start], sizes[by_start]
+    offsets = np.cumsum(sizes) - sizes  # where each session begins in the new order
+    positions = np.arange(n) - np.repeat(offsets, sizes) + np.repeat(firsts, sizes)
+    return Sessions(messages, by_customer[positions], np.append(offsets, n), len(rank))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,17 +163,20 @@ class Behaviour:
     messages: int
 
 
-def behaviour(sessions: Sequence[Session], cache_ttl: float) -> Behaviour:
-    sizes = np.array([len(s.messages) for s in sessions], dtype=np.int64)
-    times = np.array([m.at for s in sessions for m in s.messages], dtype=float)
-    replies = np.array([np.nan if m.reply_s is None else m.reply_s for s in sessions for m in s.messages])
+def behaviour(sessions: Sessions, cache_ttl: float) -> Behaviour:
+    sizes = sessions.sizes
+    times = sessions.times
+    messages = sessions.messages
+    replies = np.fromiter(
+        (np.nan if (r := messages[i].reply_s) is None else r for i in sessions.order), dtype=float, count=len(times)
+    )
     later = np.ones(len(times), dtype=bool)
-    later[np.cumsum(sizes) - sizes] = False  # a session's first message follows nothing of its own
+    later[sessions.bounds[:-1]] = False  # a session's first message follows nothing of its own
     gaps = np.diff(times)[later[1:]] if len(times) else np.empty(0)
     previous_reply_at = (times + replies)[np.flatnonzero(later) - 1]
     known = ~np.isnan(previous_reply_at)
     before = int(np.sum(times[later][known] < previous_reply_at[known]))
-    returning, reused = _returns(sessions, cache_ttl)
+    returning, reused = _returns(sessions, ~later, cache_ttl)
     return Behaviour(
         sizes=sizes,
         gaps=gaps,
@@ -139,7 +184,7 @@ def behaviour(sessions: Sequence[Session], cache_ttl: float) -> Behaviour:
         after_reply=int(known.sum()) - before,
         reply_unknown=int((~known).sum()),
         sessions=len(sessions),
-        customers=len({s.customer for s in sessions}),
+        customers=sessions.customers,
         returning=returning,
         reused=reused,
         messages=int(sizes.sum()),
@@ -161,14 +206,13 @@ class Bursts:
         return tuple(int(v) + 1 for v in kept), tuple(float(self.sizes[v]) for v in kept)
 
 
-def bursts(sessions: Sequence[Session], joins: np.ndarray) -> Bursts:
+def bursts(sessions: Sessions, joins: np.ndarray) -> Bursts:
     """`joins`: per gap (as `behaviour` orders them) the probability that it joins two bursts.
 
     A burst spans messages i..j of a session when a join (or the session's start) comes before i, none
     between i and j, and a join (or the session's end) after j: its probability is the product, summed
     by length over every i..j (each message's running product stops where it vanishes)."""
-    sizes = np.array([len(s.messages) for s in sessions], dtype=np.int64)
-    times = np.array([m.at for s in sessions for m in s.messages], dtype=float)
+    sizes, times = sessions.sizes, sessions.times
     last = np.cumsum(sizes) - 1
     after = np.ones(len(times))  # the probability that a burst ends after each message
     inner = np.ones(len(times), dtype=bool)
@@ -190,18 +234,18 @@ def bursts(sessions: Sequence[Session], joins: np.ndarray) -> Bursts:
     return Bursts(sizes=counts, count=float(before.sum()), starts=times[starting], weights=before[starting])
 
 
-def _returns(sessions: Sequence[Session], ttl: float) -> tuple[int, int]:
-    """(sessions, messages) that come less than `ttl` after the same tax id's previous message."""
-    events = sorted((m.at, s.tax_id, k == 0) for s in sessions for k, m in enumerate(s.messages))
-    last_seen: dict[str, float] = {}
-    returning = reused = 0
-    for at, tax_id, starts_session in events:
-        seen = last_seen.get(tax_id)
-        if seen is not None and at - seen < ttl:
-            reused += 1
-            returning += starts_session
-        last_seen[tax_id] = at
-    return returning, reused
+def _returns(sessions: Sessions, first: np.ndarray, ttl: float) -> tuple[int, int]:
+    """(sessions, messages) that come less than `ttl` after the same tax id's previous message;
+    `first`: whether each message (in session order) starts its session."""
+    messages = sessions.messages
+    taxes = [messages[i].tax_id for i in sessions.order]
+    rank = {tax: k for k, tax in enumerate(sorted(set(taxes)))}
+    code = np.fromiter((rank[t] for t in taxes), dtype=np.int64, count=len(taxes))
+    by_tax = np.lexsort((first, sessions.times, code))  # each tax id's messages by time (a session's start last)
+    t, c = sessions.times[by_tax], code[by_tax]
+    close = np.zeros(len(t), dtype=bool)
+    close[1:] = (c[1:] == c[:-1]) & (np.diff(t) < ttl)
+    return int(np.sum(close & first[by_tax])), int(close.sum())
 
 
 def population(bursts: float, customers: int) -> int:

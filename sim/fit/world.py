@@ -46,9 +46,9 @@ def fit_world(logs: Logs, session_gap: float, cache_ttl: float, *, conversations
     split = bursts(sessions, gaps.joins)
     sizes, weights = _capped(split)
     redis = _durations(logs, Service.REDIS)
-    talk = conversations and has_replies(sessions)
+    talk = conversations and has_replies(logs.messages)
     # Conversations open per session (a customer who waits comes back as a new conversation); bursts per burst.
-    rate = arrivals(np.array([s.start for s in sessions]), logs.zone) if talk else _burst_arrivals(split, logs)
+    rate = arrivals(sessions.starts, logs.zone) if talk else _burst_arrivals(split, logs)
     return FittedWorld(
         logs=logs,
         session_gap=session_gap,
