@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 MAX_BENCH_DAYS = 365  # `sim bench --days` (sim.bench.MAX_DAYS; the CLI does not import sim.bench to parse)
 MAX_MEMORY_SIZES = 10  # run lengths of `sim bench --memory`
+MAX_FIT_ROWS = 2_000_000  # `sim bench --fit`: the most rows `sim fit` reads (sim.fit.logs.MAX_ROWS)
+MIN_FIT_ROWS = 1_000
 DEFAULT_BENCH = "reference-day"  # a bundled scenario's name: `sim bench` works from any folder
 
 
@@ -197,6 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="peak memory of one run of each length (default 1,7,30 days), each in a fresh process, "
         "and the MiB per million messages",
     )  # fmt: skip
+    bench.add_argument(
+        "--fit", nargs="?", const=MAX_FIT_ROWS, type=_fit_rows, metavar="ROWS",
+        help=f"time sim fit on a made-up log of ROWS rows (default {MAX_FIT_ROWS:,}, the limit), each customer model "
+        "in a fresh process on one core",
+    )  # fmt: skip
     bench.set_defaults(handler=_bench)
     _fit_commands(commands)
     return parser
@@ -222,6 +229,10 @@ def _fit_commands(commands: Any) -> None:
         "needs reply_s in the message log)",
     )  # fmt: skip
     _log_options(fit)
+    fit.add_argument(
+        "--force", action="store_true",
+        help="replace existing files sim did not write (a hand-written scenario at --out); never an input",
+    )  # fmt: skip
     fit.set_defaults(handler=_fit)
 
     validate = commands.add_parser("validate", help=COMMANDS["validate"])
@@ -248,6 +259,9 @@ def _fit_commands(commands: Any) -> None:
         help="the secret the ids are hashed with (default: a random one, not kept)",
     )  # fmt: skip
     _log_options(trace)
+    trace.add_argument(
+        "--force", action="store_true", help="replace an existing file sim did not write; never an input"
+    )
     trace.set_defaults(handler=_trace)
 
 
@@ -445,6 +459,8 @@ def _bench(args: argparse.Namespace) -> int:
     from sim.progress import Progress
     from sim.report_commands import load_and_warn
 
+    if args.fit is not None:
+        return _bench_fit(args)
     scenario = load_and_warn(args.scenario)
     if args.memory is not None:
         return _bench_memory(args, scenario)
@@ -456,6 +472,18 @@ def _bench(args: argparse.Namespace) -> int:
         print(json.dumps(figures, indent=2))
     else:
         print("\n".join(f"{key:<28}{value}" for key, value in figures.items()))
+    return ExitCode.OK
+
+
+def _bench_fit(args: argparse.Namespace) -> int:
+    from sim.bench_fit import MODES, as_json, fit_speed
+    from sim.progress import Progress
+
+    if args.days is not None or args.memory is not None:
+        raise ArgumentError("--fit times sim fit on a log of its own: give it without --days or --memory")
+    with Progress(len(MODES), f"sim fit on {args.fit:,} rows", unit="modes", enabled=not args.quiet) as progress:
+        speed = fit_speed(args.fit, on_mode=progress.step)
+    print(as_json(speed) if args.json else speed.table())
     return ExitCode.OK
 
 
@@ -558,6 +586,10 @@ def _day_list(text: str) -> tuple[int, ...]:
     if len(parts) > MAX_MEMORY_SIZES:
         raise argparse.ArgumentTypeError(f"at most {MAX_MEMORY_SIZES} run lengths, got {len(parts)}")
     return tuple(_days(part.strip()) for part in parts)
+
+
+def _fit_rows(text: str) -> int:
+    return _whole_number(text, MIN_FIT_ROWS, MAX_FIT_ROWS)
 
 
 def _replications(text: str) -> int:

@@ -12,13 +12,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sim.errors import ArgumentError, ExitCode
-from sim.fit import report, validate
+from sim.fit import validate
 from sim.fit.logs import Logs, parse_columns, read_logs
 from sim.fit.observed import Observable, observed
-from sim.fit.scenario_file import Customers, check_target, scenario_name, write_scenario
+from sim.fit.output import check_fit_targets
+from sim.fit.scenario_file import Customers, scenario_name, write_scenario
 from sim.fit.world import fit_world
 from sim.report.folder import prepare, write_atomically
-from sim.scenario.load import REPORT_NAME, load_scenario
+from sim.scenario.load import REPORT_NAME
 from sim.scenario.reader import one_line
 
 _ZONE = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}")  # Area/City, never a path
@@ -27,7 +28,7 @@ LISTED_ON_STDERR = 5  # bad rows named on stderr; the report lists more
 
 def run_fit(args: argparse.Namespace) -> int:
     out = Path(args.out)
-    check_target(out, args.logs)
+    check_fit_targets(out, args.logs, force=args.force)
     name = scenario_name(out)
     if args.report is not None:
         prepare(Path(args.report), f"{name}-fit")
@@ -37,9 +38,10 @@ def run_fit(args: argparse.Namespace) -> int:
         raise ArgumentError("--customers conversations: the message log has no reply times (reply_s) to fit them from")
     world = fit_world(logs, args.session_gap, args.cache_ttl, conversations=conversations)
     written = write_scenario(world, out)
-    load_scenario(out)  # what sim fit writes, sim reads: a failure here is a bug in sim (exit 2 would blame the user)
     print(f"{len(logs.messages):,} messages, {len(logs.calls):,} service calls → {', '.join(map(str, written))}")
     if args.report is not None:
+        from sim.fit import report  # matplotlib: only when a report is asked for
+
         folder = report.write(world, Path(args.report), f"{name}-fit", str(out))
         print(f"fit report → {folder}")
     return ExitCode.OK

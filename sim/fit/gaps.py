@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize
 
+from sim import distributions as d
 from sim.fit import mle
 from sim.fit.latency import (
     MIN_SAMPLES,
@@ -42,11 +43,13 @@ from sim.fit.latency import (
     choose,
     floored,
     ks_test,
+    mixture_candidate,
 )
 
 EM_ROUNDS = 200
 EM_TOLERANCE = 1e-9  # change of the mean log-likelihood per gap that ends the EM
 START_SHARE = 0.05  # π's starting value
+MIXTURE_STEP = 5  # rounds of the lognormal mixture's EM per round of the joins' EM
 MIN_SHARE = 1e-9  # π below this is no join at all
 # The joins are kept only when they raise the log-likelihood by this much over the plain fit (twice the
 # gain above χ²'s 99th percentile for their two parameters): noise in the gaps' tail is not a customer
@@ -129,19 +132,23 @@ def _em(family: Family, x: np.ndarray, counts: np.ndarray, cut: float) -> tuple[
     within = candidate(family, x, counts)
     if within is None:
         return None
+    mixture = _components(within)
     joins = _Joins(START_SHARE, 0.0)
     previous = -math.inf
     total = float(counts.sum())
-    w = np.zeros(len(x))
     for _ in range(EM_ROUNDS):
         inside = (1 - joins.share) * _pdf(within, x)
         joined = joins.share * joins.density(x, cut)
-        mixture = np.maximum(inside + joined, 1e-300)
-        likelihood = float(np.dot(counts, np.log(mixture))) / total
-        w = joined / mixture
+        density = np.maximum(inside + joined, 1e-300)
+        likelihood = float(np.dot(counts, np.log(density))) / total
+        w = joined / density
         share = float(np.dot(counts, w)) / total
         joins = _Joins(share if share > MIN_SHARE else 0.0, _rate(x, counts * w, cut))
-        refit = candidate(family, x, counts * (1 - w))
+        if mixture is None:
+            refit = candidate(family, x, counts * (1 - w))
+        else:  # a few warm-started rounds of the mixture's own EM: each outer round still gains
+            mixture = mle.lognormal_mixture(x, mixture, counts * (1 - w), rounds=MIXTURE_STEP)
+            refit = mixture_candidate(x, mixture, counts * (1 - w))
         if refit is None:
             return None
         within = refit
@@ -155,6 +162,15 @@ def _em(family: Family, x: np.ndarray, counts: np.ndarray, cut: float) -> tuple[
     if plain is not None and 2 * (with_joins - plain.log_likelihood) < JOINS_EVIDENCE:
         return _Joins(0.0, 0.0), np.zeros(len(x))  # no evidence that anybody came back: the plain fit
     return joins, joined / np.maximum(inside + joined, 1e-300)
+
+
+def _components(c: Candidate) -> mle.Mixture | None:
+    """A lognormal mixture candidate's components (to warm-start its EM); None for another family."""
+    if c.family is not Family.LOGNORMAL_MIXTURE:
+        return None
+    p = dict(c.parameters)
+    sigma = [math.log(p[f"p95 {k}"] / p[f"median {k}"]) / d.Z95 for k in (1, 2)]
+    return mle.Mixture(p["weight 1"], math.log(p["median 1"]), sigma[0], math.log(p["median 2"]), sigma[1])
 
 
 def _pdf(c: Candidate, x: np.ndarray) -> np.ndarray:

@@ -204,7 +204,11 @@ def _lognormal_mixture(samples: np.ndarray, weights: np.ndarray | None) -> Candi
     from the lower and upper parts of the data (a median and a 90 % split); the better start wins."""
     logs = np.log(samples)
     fits = [mle.lognormal_mixture(samples, _start(logs, split), weights) for split in (0.5, 0.9)]
-    best = max(fits, key=lambda m: _mixture_log_likelihood(m, logs, weights))
+    return mixture_candidate(samples, max(fits, key=lambda m: _mixture_log_likelihood(m, logs, weights)), weights)
+
+
+def mixture_candidate(samples: np.ndarray, best: mle.Mixture, weights: np.ndarray | None = None) -> Candidate | None:
+    """The lognormal-mixture candidate of these components, scored on `samples`."""
     w, mu1, s1, mu2, s2 = best.weight, best.mu1, best.sigma1, best.mu2, best.sigma2
     if max(s1, s2) > math.log(1000) / d.Z95:
         return None

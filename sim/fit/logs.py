@@ -219,7 +219,7 @@ class _RowReader:
             raise ArgumentError(f"{shown}: not UTF-8 text (byte {error.start})") from None
         lines = text.splitlines()
         del text
-        if self.rows + len(lines) > MAX_ROWS:
+        if self.rows + len(lines) - (kind == "csv") > MAX_ROWS:  # a CSV's header is no row
             raise ArgumentError(f"{shown}: more than {MAX_ROWS:,} rows in all log files")
         before = self.rows
         if kind == "csv":

@@ -118,13 +118,14 @@ class Mixture:
     sigma2: float
 
 
-def lognormal_mixture(x: np.ndarray, start: Mixture, w: np.ndarray | None = None) -> Mixture:
-    """EM from `start` on log x (weighted); a large sample in BINS bins of log x."""
+def lognormal_mixture(x: np.ndarray, start: Mixture, w: np.ndarray | None = None, rounds: int = 0) -> Mixture:
+    """EM from `start` on log x (weighted); a large sample in BINS bins of log x. `rounds`: at most so many
+    (an outer EM's warm-started step), else until it converges."""
     y, counts = _binned(np.log(x), _weights(x, w))
     m = start
     previous = -math.inf
     total = float(counts.sum())
-    for _ in range(MIXTURE_ROUNDS):
+    for _ in range(rounds or MIXTURE_ROUNDS):
         first = m.weight * _normal(y, m.mu1, m.sigma1)
         second = (1 - m.weight) * _normal(y, m.mu2, m.sigma2)
         density = np.maximum(first + second, 1e-300)

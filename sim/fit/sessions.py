@@ -108,6 +108,7 @@ class Arrivals:
     hourly: tuple[float, ...] = ()  # 24 rates by hour of day (weekdays, when weekend is set)
     weekend: tuple[float, ...] = ()  # 24 rates for Saturdays and Sundays (logs of 2 weeks or more)
     exposure: tuple[float, ...] = ()  # hours observed of each hour of day
+    days: str = ""  # which days `hourly` is of, when not all or weekdays: "weekends" (no weekday traffic)
 
 
 def arrivals(starts: np.ndarray, zone: tzinfo, weights: np.ndarray | None = None) -> Arrivals:
@@ -129,13 +130,11 @@ def arrivals(starts: np.ndarray, zone: tzinfo, weights: np.ndarray | None = None
         return Arrivals(rate=rate, hours=float(slots), exposure=exposure)
     if slots < WEEKLY_AFTER_DAYS * 24:
         return Arrivals(rate=rate, hours=float(slots), hourly=_curve(counts, hour_of), exposure=exposure)
-    return Arrivals(
-        rate=rate,
-        hours=float(slots),
-        hourly=_curve(counts[~weekend_of], hour_of[~weekend_of]),
-        weekend=_curve(counts[weekend_of], hour_of[weekend_of]),
-        exposure=exposure,
-    )
+    weekdays = _curve(counts[~weekend_of], hour_of[~weekend_of])
+    weekends = _curve(counts[weekend_of], hour_of[weekend_of])
+    if not any(weekdays):  # traffic only on weekends: a curve of zeros would run nothing (and not load)
+        return Arrivals(rate=rate, hours=float(slots), hourly=weekends, exposure=exposure, days="weekends")
+    return Arrivals(rate=rate, hours=float(slots), hourly=weekdays, weekend=weekends, exposure=exposure)
 
 
 def _local(t: float, zone: tzinfo) -> tuple[int, bool]:

@@ -29,7 +29,7 @@ from sim.scenario.reader import MAX_DURATION
 
 LOG_2PI = math.log(2 * math.pi)
 TINY = 1e-300  # a probability that underflowed: log(TINY) ≈ −690 stands for −∞ without NaNs
-BINS = 1 << 12  # bins of log seconds for the censored fits: each at its members' mean (width ~range/4,096)
+BINS = 1 << 10  # bins of log seconds for the censored fits, each at its members' mean (width ~range/1,024)
 
 
 @dataclass(frozen=True, slots=True)
