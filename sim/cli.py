@@ -270,6 +270,7 @@ def _log_options(parser: argparse.ArgumentParser) -> None:
         "--columns", metavar="FIELD=COLUMN,…", help="your column names, e.g. timestamp=ts,customer=conv"
     )
     parser.add_argument("--timezone", metavar="ZONE", help="for timestamps without one, and hours of day (default UTC)")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
 def _fit(args: argparse.Namespace) -> int:

@@ -62,6 +62,15 @@ class Progress:
                 self._bar.total = self.total
                 self._bar.refresh()
 
+    def settle(self) -> None:
+        """The total is what was done: an estimate made before the count (lines of a log, blank and bad
+        ones included) is corrected once the count is known."""
+        with self._lock:
+            self.total = self.done
+            if self._bar is not None:
+                self._bar.total = self.total
+                self._bar.refresh()
+
     def stage(self, text: str) -> None:
         """A step without a count, said once (e.g. "writing report" after the last run)."""
         with self._lock:

@@ -18,6 +18,7 @@ from sim.fit.observed import Observable, observed
 from sim.fit.output import check_fit_targets
 from sim.fit.scenario_file import Customers, scenario_name, write_scenario
 from sim.fit.world import fit_world
+from sim.progress import Progress
 from sim.report.folder import prepare, write_atomically
 from sim.scenario.load import REPORT_NAME
 from sim.scenario.reader import one_line
@@ -32,12 +33,16 @@ def run_fit(args: argparse.Namespace) -> int:
     name = scenario_name(out)
     if args.report is not None:
         prepare(Path(args.report), f"{name}-fit")
-    logs = read_checked(args)
-    conversations = args.customers == Customers.CONVERSATIONS
-    if conversations and not any(m.reply_s is not None for m in logs.messages):
-        raise ArgumentError("--customers conversations: the message log has no reply times (reply_s) to fit them from")
-    world = fit_world(logs, args.session_gap, args.cache_ttl, conversations=conversations)
-    written = write_scenario(world, out)
+    with Progress(0, f"{name} fit", unit="rows read", enabled=not args.quiet) as progress:
+        logs = read_checked(args, progress)
+        conversations = args.customers == Customers.CONVERSATIONS
+        if conversations and not any(m.reply_s is not None for m in logs.messages):
+            raise ArgumentError(
+                "--customers conversations: the message log has no reply times (reply_s) to fit them from"
+            )
+        world = fit_world(logs, args.session_gap, args.cache_ttl, conversations=conversations, on_stage=progress.stage)
+        progress.stage("writing the scenario")
+        written = write_scenario(world, out)
     print(f"{len(logs.messages):,} messages, {len(logs.calls):,} service calls → {', '.join(map(str, written))}")
     if args.report is not None:
         from sim.fit import report  # matplotlib: only when a report is asked for
@@ -93,8 +98,13 @@ def _write_validation(folder: Path, result: validate.Validation, text: str) -> N
     (folder / "validation.json").write_text(json.dumps(validate.as_json(result), indent=2) + "\n", encoding="utf-8")
 
 
-def read_checked(args: argparse.Namespace) -> Logs:
-    logs = read_logs(args.logs, parse_columns(args.columns), timezone(args.timezone))
+def read_checked(args: argparse.Namespace, progress: Progress | None = None) -> Logs:
+    columns, zone = parse_columns(args.columns), timezone(args.timezone)
+    if progress is None:
+        with Progress(0, "reading logs", unit="rows", enabled=not args.quiet) as own:
+            return read_checked(args, own)
+    logs = read_logs(args.logs, columns, zone, on_rows=progress.step, on_lines=progress.grow)
+    progress.settle()
     if logs.bad_count:
         first = "; ".join(str(b) for b in logs.bad[:LISTED_ON_STDERR])
         print(f"sim: warning: {logs.bad_count:,} bad rows not used (first: {first})", file=sys.stderr)

@@ -32,6 +32,7 @@ MAX_LINE = 8192  # characters of one row; a longer line is a bad row
 MAX_ID = 100  # characters of a customer or tax id (as in scenario files)
 MAX_COLUMN_NAME = 64
 MAX_LISTED = 100  # bad rows listed with their place; the rest are counted
+PROGRESS_EVERY = 50_000  # rows between two progress reports
 # Timestamps from 2000 to 2100: anything else is a typo or a clock that was never set.
 EARLIEST, LATEST = 946_684_800.0, 4_102_444_800.0
 EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -132,16 +133,20 @@ def _fields() -> str:
 
 
 def read_logs(
-    paths: list[str], columns: dict[Field, str], zone: tzinfo | None, on_rows: Callable[[int], None] = lambda n: None
+    paths: list[str],
+    columns: dict[Field, str],
+    zone: tzinfo | None,
+    on_rows: Callable[[int], None] = lambda n: None,
+    on_lines: Callable[[int], None] = lambda n: None,
 ) -> Logs:
     """Every usable row of `paths`; `zone` reads naive timestamps (else they are bad rows) and counts hours.
-    `on_rows(n)` is told as each file's rows are read (progress)."""
+    Progress: `on_lines(total)` when a file's lines are known (the total so far), `on_rows(n)` as rows are read."""
     if not paths:
         raise ArgumentError("no log files given")
     if len(paths) > MAX_FILES:
         raise ArgumentError(f"{len(paths)} log files; the limit is {MAX_FILES}")
     _refuse_repeated(paths)
-    reader = _RowReader(columns, zone, on_rows)
+    reader = _RowReader(columns, zone, on_rows, on_lines)
     for path in paths:
         reader.read_file(path)
     messages = sorted(reader.messages, key=lambda m: m.at)
@@ -191,6 +196,7 @@ class _RowReader:
     columns: dict[Field, str]
     zone: tzinfo | None
     on_rows: Callable[[int], None] = lambda n: None
+    on_lines: Callable[[int], None] = lambda n: None
     messages: list[Message] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     bad: list[BadRow] = field(default_factory=list)
@@ -198,6 +204,7 @@ class _RowReader:
     rows: int = 0
     duplicates: int = 0
     repeated_calls: int = 0
+    _told: int = 0  # rows already told to on_rows
     _ids: dict[str, str] = field(default_factory=dict)  # identifiers already checked (each kept once)
     _seen_messages: set[Message] = field(default_factory=set)
     _seen_calls: set[Call] = field(default_factory=set)
@@ -221,12 +228,13 @@ class _RowReader:
         del text
         if self.rows + len(lines) - (kind == "csv") > MAX_ROWS:  # a CSV's header is no row
             raise ArgumentError(f"{shown}: more than {MAX_ROWS:,} rows in all log files")
-        before = self.rows
+        self._told = self.rows
+        self.on_lines(self.rows + len(lines) - (kind == "csv"))
         if kind == "csv":
             self._csv(shown, lines)
         else:
             self._json(shown, lines)
-        self.on_rows(self.rows - before)
+        self.on_rows(self.rows - self._told)
 
     def _csv(self, file: str, lines: list[str]) -> None:
         """Row by row: a line without a quote is split at its commas (what the csv module does with it,
@@ -288,6 +296,9 @@ class _RowReader:
 
     def _row(self, file: str, number: int, texts: list[str]) -> None:
         self.rows += 1
+        if self.rows - self._told >= PROGRESS_EVERY:
+            self.on_rows(self.rows - self._told)
+            self._told = self.rows
         try:
             if texts[_SERVICE]:
                 call = self._call(texts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,10 +39,20 @@ class FittedWorld:
         return self.gaps.fit
 
 
-def fit_world(logs: Logs, session_gap: float, cache_ttl: float, *, conversations: bool = False) -> FittedWorld:
-    """`conversations`: also fit customers who wait for answers (the logs must carry reply times)."""
+def fit_world(
+    logs: Logs,
+    session_gap: float,
+    cache_ttl: float,
+    *,
+    conversations: bool = False,
+    on_stage: Callable[[str], None] = lambda text: None,
+) -> FittedWorld:
+    """`conversations`: also fit customers who wait for answers (the logs must carry reply times).
+    `on_stage` is told what is being fitted (progress)."""
+    on_stage(f"sessions of {len(logs.messages):,} messages")
     sessions = split_sessions(logs.messages, session_gap)
     how = behaviour(sessions, cache_ttl)
+    on_stage(f"gaps inside {len(sessions):,} sessions")
     gaps = fit_gaps("gap between a burst's messages", how.gaps, session_gap, GAP_FAMILIES)
     split = bursts(sessions, gaps.joins)
     sizes, weights = _capped(split)
@@ -49,6 +60,10 @@ def fit_world(logs: Logs, session_gap: float, cache_ttl: float, *, conversations
     talk = conversations and has_replies(logs.messages)
     # Conversations open per session (a customer who waits comes back as a new conversation); bursts per burst.
     rate = arrivals(sessions.starts, logs.zone) if talk else _burst_arrivals(split, logs)
+    on_stage("CRM and LLM latencies")
+    crm, llm = _service_fit(logs, Service.CRM, "CRM latency"), _service_fit(logs, Service.LLM, "LLM latency")
+    if talk:
+        on_stage(f"conversations: {len(sessions):,} sessions replayed, patience and give-ups by EM")
     return FittedWorld(
         logs=logs,
         session_gap=session_gap,
@@ -60,8 +75,8 @@ def fit_world(logs: Logs, session_gap: float, cache_ttl: float, *, conversations
         burst_size=d.ChoiceCount(sizes, weights),
         capped_sessions=int(round(float(split.sizes[MAX_COUNT:].sum()))),
         gaps=gaps,
-        crm=_service_fit(logs, Service.CRM, "CRM latency"),
-        llm=_service_fit(logs, Service.LLM, "LLM latency"),
+        crm=crm,
+        llm=llm,
         redis_rtt=float(np.median(redis)) if len(redis) else None,
         conversations=fit_conversations(sessions, rate.rate) if talk else None,
     )
