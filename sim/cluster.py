@@ -12,7 +12,6 @@ import argparse
 import re
 
 from sim.errors import ArgumentError
-from sim.scenario.reader import one_line
 
 SCHEMES = ("tcp", "tls", "ws", "wss")  # what Dask's client connects over (ucx and inproc are not for a cluster)
 ENCRYPTED = ("tls", "wss")
@@ -36,7 +35,7 @@ def check_executor(args: argparse.Namespace) -> None:
 
 def check_address(address: str) -> None:
     """SCHEME://HOST:PORT (SCHEME tcp by default), with Dask's TLS settings for an encrypted scheme."""
-    shown = one_line(f"--scheduler {address[:MAX_ADDRESS]!r}")
+    shown = f"--scheduler {address[:MAX_ADDRESS]!r}"  # repr: control characters escaped, one line
     found = _ADDRESS.fullmatch(address) if len(address) <= MAX_ADDRESS else None
     if found is None:
         raise ArgumentError(f"{shown}: expected SCHEME://HOST:PORT such as {EXAMPLE}")

@@ -24,6 +24,7 @@ from pathlib import Path
 from sim.errors import ArgumentError, ExitCode
 from sim.fit.logs import Field, Message
 from sim.fit.output import TRACE_MARK
+from sim.progress import Progress
 from sim.scenario.load import FileRefused, read_regular_file
 from sim.scenario.reader import one_line
 
@@ -81,8 +82,10 @@ def run_trace(args: argparse.Namespace) -> int:
     out = Path(args.out)
     check_trace_target(out, [*args.logs, *([args.salt_file] if args.salt_file else [])], force=args.force)
     salt = read_salt(args.salt_file)
-    logs = read_checked(args)
-    replace_file(out, anonymised_csv(logs.messages, salt))
+    with Progress(0, one_line(f"{out.name[:60]} trace"), unit="rows read", enabled=not args.quiet) as progress:
+        logs = read_checked(args, progress)
+        progress.stage("writing the trace")
+        replace_file(out, anonymised_csv(logs.messages, salt))
     kept = "a random salt, not kept" if args.salt_file is None else "the salt file's salt"
     print(f"{len(logs.messages):,} messages, ids hashed with {kept} → {out}")
     return ExitCode.OK

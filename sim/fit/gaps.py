@@ -45,6 +45,7 @@ from sim.fit.latency import (
     ks_test,
     mixture_candidate,
 )
+from sim.fit.mle import dot
 
 EM_ROUNDS = 200
 EM_TOLERANCE = 1e-9  # change of the mean log-likelihood per gap that ends the EM
@@ -140,9 +141,9 @@ def _em(family: Family, x: np.ndarray, counts: np.ndarray, cut: float) -> tuple[
         inside = (1 - joins.share) * _pdf(within, x)
         joined = joins.share * joins.density(x, cut)
         density = np.maximum(inside + joined, 1e-300)
-        likelihood = float(np.dot(counts, np.log(density))) / total
+        likelihood = float(dot(counts, np.log(density))) / total
         w = joined / density
-        share = float(np.dot(counts, w)) / total
+        share = float(dot(counts, w)) / total
         joins = _Joins(share if share > MIN_SHARE else 0.0, _rate(x, counts * w, cut))
         if mixture is None:
             refit = candidate(family, x, counts * (1 - w))
@@ -157,7 +158,7 @@ def _em(family: Family, x: np.ndarray, counts: np.ndarray, cut: float) -> tuple[
         previous = likelihood
     inside = (1 - joins.share) * _pdf(within, x)
     joined = joins.share * joins.density(x, cut)
-    with_joins = float(np.dot(counts, np.log(np.maximum(inside + joined, 1e-300))))
+    with_joins = float(dot(counts, np.log(np.maximum(inside + joined, 1e-300))))
     plain = candidate(family, x, counts)
     if plain is not None and 2 * (with_joins - plain.log_likelihood) < JOINS_EVIDENCE:
         return _Joins(0.0, 0.0), np.zeros(len(x))  # no evidence that anybody came back: the plain fit
@@ -183,7 +184,7 @@ def _rate(x: np.ndarray, weights: np.ndarray, cut: float) -> float:
     total = float(weights.sum())
     if total <= 1e-9:
         return 0.0
-    mean = float(np.dot(weights, x)) / total
+    mean = float(dot(weights, x)) / total
     if mean >= cut / 2:
         return 0.0
 

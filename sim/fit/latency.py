@@ -23,6 +23,7 @@ from scipy import special, stats
 
 from sim import distributions as d
 from sim.fit import mle
+from sim.fit.mle import dot
 from sim.scenario.load import MAX_SHAPE, MIN_SHAPE
 from sim.scenario.reader import MAX_DURATION, MIN_DURATION
 
@@ -174,7 +175,7 @@ def _scored(
     weights: np.ndarray | None = None,
 ) -> Candidate | None:
     terms = logpdf(samples)
-    log_likelihood = float(np.sum(terms) if weights is None else np.dot(weights, terms))
+    log_likelihood = float(np.sum(terms) if weights is None else dot(weights, terms))
     if not math.isfinite(log_likelihood):
         return None
     statistic, p = ks_test(samples, cdf) if weights is None else (math.nan, math.nan)
@@ -268,4 +269,4 @@ def _mixture_log_density(m: mle.Mixture, y: np.ndarray) -> np.ndarray:
 
 def _mixture_log_likelihood(m: mle.Mixture, y: np.ndarray, weights: np.ndarray | None) -> float:
     terms = _mixture_log_density(m, y)
-    return float(np.sum(terms) if weights is None else np.dot(weights, terms))
+    return float(np.sum(terms) if weights is None else dot(weights, terms))

@@ -11,9 +11,10 @@ from __future__ import annotations
 import csv
 import json
 import math
+import operator
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
@@ -247,8 +248,11 @@ class _RowReader:
             raise ArgumentError(f"{file}:{header_at}: a header line over {MAX_LINE:,} characters")
         header = [cell.strip() for cell in next(csv.reader([header_line]))]
         self._check_header(file, header)
-        where = [header.index(self.columns[f]) if self.columns[f] in header else None for f in _ORDER]
         width = len(header)
+        # Each field's cell, or the empty cell appended after the row's last for a field the file lacks.
+        pick = operator.itemgetter(
+            *(header.index(self.columns[f]) if self.columns[f] in header else width for f in _ORDER)
+        )
         for number, line in numbered:
             if len(line) > MAX_LINE:
                 self._bad(file, number, f"a line over {MAX_LINE:,} characters")
@@ -257,7 +261,9 @@ class _RowReader:
             if len(cells) != width:
                 self._bad(file, number, f"{len(cells)} cells, the header has {width}")
                 continue
-            self._row(file, number, [cells[i].strip() if i is not None else "" for i in where])
+            cells.append("")
+            texts = pick(cells)
+            self._row(file, number, [t.strip() for t in texts] if " " in line or "\t" in line else texts)
 
     def _check_header(self, file: str, header: list[str]) -> None:
         c = self.columns
@@ -294,7 +300,7 @@ class _RowReader:
                 continue
             self._row(file, number, texts)
 
-    def _row(self, file: str, number: int, texts: list[str]) -> None:
+    def _row(self, file: str, number: int, texts: Sequence[str]) -> None:
         self.rows += 1
         if self.rows - self._told >= PROGRESS_EVERY:
             self.on_rows(self.rows - self._told)
@@ -326,7 +332,7 @@ class _RowReader:
         if len(self.bad) < MAX_LISTED:
             self.bad.append(BadRow(file=file, line=line, reason=reason))
 
-    def _message(self, texts: list[str]) -> Message:
+    def _message(self, texts: Sequence[str]) -> Message:
         """The hot path: two million rows pass here, so the common case (known ids, lowercase choices) is
         a few dictionary lookups; anything else goes to the checks that say what is wrong."""
         c = self.columns
@@ -344,11 +350,11 @@ class _RowReader:
             outcome=(LOGGED_OUTCOMES.get(outcome) or _choice(outcome, c[Field.OUTCOME], LOGGED_OUTCOMES))
             if outcome
             else None,
-            reply_s=_seconds(reply, c[Field.REPLY_S], required=False) if reply else None,
+            reply_s=(_quick_seconds(reply) or _seconds(reply, c[Field.REPLY_S], required=False)) if reply else None,
             cache=(LOGGED_SOURCES.get(cache) or _choice(cache, c[Field.CACHE], LOGGED_SOURCES)) if cache else None,
         )
 
-    def _call(self, texts: list[str]) -> Call:
+    def _call(self, texts: Sequence[str]) -> Call:
         c = self.columns
         service = _choice(texts[_SERVICE], c[Field.SERVICE], SERVICES)
         duration = _seconds(texts[_DURATION], c[Field.DURATION_S], required=True)
@@ -413,6 +419,15 @@ def _choice(text: str, column: str, allowed: dict[str, _T]) -> _T | None:
     if found is None:
         raise RowProblem(f"{column} must be one of {', '.join(allowed)}")
     return found
+
+
+def _quick_seconds(value: str) -> float | None:
+    """A plain decimal of seconds above 0 and in range (`12.345`), the common case, read without the
+    expression; None for anything else (then `_seconds` reads it, or says what is wrong)."""
+    if not (value.isascii() and value.replace(".", "", 1).isdigit()):
+        return None
+    seconds = float(value)
+    return seconds if 0 < seconds <= MAX_DURATION else None
 
 
 def _seconds(value: str, column: str, *, required: bool) -> float | None:

@@ -70,6 +70,10 @@ def _checked(
             raise ArgumentError(f"--out {shown}: {name or ''}is one of the input files (a log, or the salt file)")
         if path.exists() and not force and not ours(path):
             raise ArgumentError(f"--out {shown}: {name or ''}exists and is not {what}; {FORCE_HINT}")
+        if out is None:  # the folder takes a new file (a read-only or virtual folder fails now, not after the work)
+            handle, probe = tempfile.mkstemp(prefix=".sim-probe-", dir=path.parent)
+            os.close(handle)
+            os.unlink(probe)
     except (OSError, ValueError) as error:  # a name too long, a NUL byte: the path cannot be a file of ours
         reason = error.strerror if isinstance(error, OSError) and error.strerror else "not a usable path"
         raise ArgumentError(f"--out {shown}: {reason}") from None

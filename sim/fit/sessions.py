@@ -9,8 +9,9 @@ observed share of repeat customers most likely.
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import overload
@@ -19,6 +20,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from sim.fit.logs import Message
+from sim.fit.mle import dot
 from sim.scenario.load import MAX_POPULATION
 
 DEFAULT_SESSION_GAP = 600.0  # seconds of silence that end a session
@@ -69,6 +71,16 @@ class Sessions(Sequence[Session]):
         i %= len(self)
         own = tuple(self.messages[k] for k in self.order[self.bounds[i] : self.bounds[i + 1]])
         return Session(customer=own[0].customer, tax_id=own[0].tax_id, messages=own)
+
+    def groups(self) -> Iterator[tuple[Message, ...]]:
+        """Each session's messages, in order, without making Session objects."""
+        messages, order, bounds = self.messages, self.order.tolist(), self.bounds.tolist()
+        for begin, end in itertools.pairwise(bounds):
+            yield tuple(map(messages.__getitem__, order[begin:end]))
+
+    def __iter__(self) -> Iterator[Session]:
+        for own in self.groups():
+            yield Session(customer=own[0].customer, tax_id=own[0].tax_id, messages=own)
 
     @property
     def sizes(self) -> np.ndarray:
@@ -223,7 +235,7 @@ def bursts(sessions: Sessions, joins: np.ndarray) -> Bursts:
     running = before[alive]
     for length in range(1, len(counts) + 1):
         end = alive + length - 1
-        counts[length - 1] += float(np.dot(running, after[end]))
+        counts[length - 1] += float(dot(running, after[end]))
         running = running * (1 - after[end])
         keep = (running > 1e-12) & (end + 1 < len(times))
         alive, running = alive[keep], running[keep]

@@ -24,6 +24,7 @@ from scipy import optimize, special, stats
 from sim import distributions as d
 from sim.fit import mle
 from sim.fit.latency import MIN_LOG_SIGMA, MIN_SAMPLES, MIN_SECONDS, Candidate, Family, Fit, choose
+from sim.fit.mle import dot
 from sim.scenario.load import MAX_SHAPE, MIN_SHAPE
 from sim.scenario.reader import MAX_DURATION
 
@@ -118,13 +119,13 @@ def censored_mle(
     def negative(log_params: np.ndarray) -> float:
         shape, scale = np.exp(np.clip(log_params, -30, 30))
         value = float(
-            np.dot(event_counts, log_pdf(family, shape, scale, events.values))
-            + np.dot(censored_counts, log_sf(family, shape, scale, censored.values))
+            dot(event_counts, log_pdf(family, shape, scale, events.values))
+            + dot(censored_counts, log_sf(family, shape, scale, censored.values))
         )
         return -value if math.isfinite(value) else 1e300
 
     if family is Family.EXPONENTIAL:  # closed form: events over exposure
-        exposure = float(np.dot(event_counts, events.values) + np.dot(censored_counts, censored.values))
+        exposure = float(dot(event_counts, events.values) + dot(censored_counts, censored.values))
         return (1.0, exposure / max(float(event_counts.sum()), 1.0)) if exposure > 0 else None
     result = optimize.minimize(negative, np.log(start), method="Nelder-Mead", options={"xatol": 1e-8, "fatol": 1e-10})
     if not (result.fun < 1e300 and np.all(np.isfinite(result.x))):
