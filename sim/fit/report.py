@@ -117,11 +117,11 @@ def _conversations(world: FittedWorld) -> list[str]:
         ("impatience", _described(c.impatience), f"{c.nudges:,} nudge gaps, the waits a reply ended right-censored "
          "(scipy.stats.CensoredData, AIC), refitted with give_up by EM"),
         ("give_up", f"{c.give_up:.3f}", f"~{c.give_ups:.0f} give-ups / (their sum + nudges + silent expiries): EM"),
-        ("max_nudges", str(c.max_nudges), "99th percentile of nudges per intent"),
+        ("max_nudges", str(c.max_nudges), "the most nudges an intent got (the cap's maximum-likelihood estimate)"),
         ("resend", f"{c.resend:.3f}", f"{c.resent:,} of {c.busy:,} busy apologies followed by a message before "
          "the answer (an answer that comes first hides a re-send: biased low)"),
         ("resend_delay", _described(c.resend_delay), "busy apology to the re-send"),
-        ("max_resends", str(c.max_resends), "99th percentile of re-sends per intent"),
+        ("max_resends", str(c.max_resends), "the most re-sends an intent got (the cap's estimate)"),
     ]  # fmt: skip
     return [
         "## Customers who wait for answers (`[workload.conversations]`)",

@@ -169,11 +169,11 @@ def _conversation_lines(world: FittedWorld, empirical: _EmpiricalWriter) -> list
         *_distribution_lines("impatience", c.impatience, empirical),
         f"# {c.nudges:,} nudges and ~{c.give_ups:.0f} give-ups estimated (maximum likelihood, EM)",
         f"give_up = {_number(c.give_up)}",
-        f"max_nudges = {c.max_nudges}  # the 99th percentile of nudges per intent",
+        f"max_nudges = {c.max_nudges}  # the most nudges an intent got: the cap's estimate",
         f"# {c.resent:,} of {c.busy:,} busy apologies followed by another message before the answer",
         f"resend = {_number(c.resend)}",
         *_distribution_lines("resend_delay", c.resend_delay, empirical),
-        f"max_resends = {c.max_resends}  # the 99th percentile of re-sends per intent",
+        f"max_resends = {c.max_resends}  # the most re-sends an intent got: the cap's estimate",
     ]
 
 
