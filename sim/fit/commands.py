@@ -107,7 +107,14 @@ def read_checked(args: argparse.Namespace, progress: Progress | None = None) -> 
     progress.settle()
     if logs.bad_count:
         first = "; ".join(str(b) for b in logs.bad[:LISTED_ON_STDERR])
-        print(f"sim: warning: {logs.bad_count:,} bad rows not used (first: {first})", file=sys.stderr)
+        repeats = f", {logs.duplicates:,} of them repeated messages" if logs.duplicates else ""
+        print(f"sim: warning: {logs.bad_count:,} bad rows not used{repeats} (first: {first})", file=sys.stderr)
+    if logs.repeated_calls:
+        print(
+            f"sim: warning: {logs.repeated_calls:,} call rows repeat an earlier call in every field; kept (two "
+            "calls may start and last alike at the log's resolution; a file exported twice counts them twice)",
+            file=sys.stderr,
+        )
     return logs
 
 

@@ -46,6 +46,7 @@ from sim.fit.latency import (
     mixture_candidate,
 )
 from sim.fit.mle import dot
+from sim.fit.survival import binned
 
 EM_ROUNDS = 200
 EM_TOLERANCE = 1e-9  # change of the mean log-likelihood per gap that ends the EM
@@ -91,7 +92,8 @@ def fit_gaps(quantity: str, gaps: np.ndarray, session_gap: float, families: tupl
     if len(samples) < MIN_SAMPLES or samples[0] == samples[-1]:
         return GapFit(fit=Fit(quantity=quantity, samples=samples, raised=raised, candidates=(), chosen=None),
                       joins=none, share=0.0, rate=0.0)  # fmt: skip
-    x, counts, bin_of = _bins(samples)
+    bins = binned(samples, mle.BINS)  # the EM runs on bins of a large sample, each at its members' mean
+    x, counts, bin_of = bins.values, bins.sums(), bins.index
     fitted: list[tuple[Candidate, _Joins, np.ndarray]] = []
     for family in families:
         found = _em(family, x, counts, session_gap)
@@ -111,21 +113,6 @@ def fit_gaps(quantity: str, gaps: np.ndarray, session_gap: float, families: tupl
     in_order = np.empty(len(w))
     in_order[order] = w  # back from sorted to the order given
     return GapFit(fit=fit, joins=in_order, share=joins.share, rate=joins.rate)
-
-
-def _bins(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sorted samples as (bin values, bin counts, each sample's bin): one bin per sample when few,
-    else mle.BINS bins of log seconds, each at its members' mean."""
-    if len(samples) <= mle.EXACT_UP_TO:
-        return samples, np.ones(len(samples)), np.arange(len(samples))
-    y = np.log(samples)
-    index = np.minimum(((y - y[0]) / (y[-1] - y[0]) * mle.BINS).astype(np.int64), mle.BINS - 1)
-    counts = np.bincount(index, minlength=mle.BINS).astype(float)
-    sums = np.bincount(index, weights=samples, minlength=mle.BINS)
-    kept = np.flatnonzero(counts)
-    renumber = np.full(mle.BINS, -1)
-    renumber[kept] = np.arange(len(kept))
-    return sums[kept] / counts[kept], counts[kept], renumber[index]
 
 
 def _em(family: Family, x: np.ndarray, counts: np.ndarray, cut: float) -> tuple[_Joins, np.ndarray] | None:

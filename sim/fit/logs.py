@@ -263,7 +263,8 @@ class _RowReader:
                 continue
             cells.append("")
             texts = pick(cells)
-            self._row(file, number, [t.strip() for t in texts] if " " in line or "\t" in line else texts)
+            spaced = " " in line or "\t" in line or not line.isascii()  # what str.strip() could remove
+            self._row(file, number, [t.strip() for t in texts] if spaced else texts)
 
     def _check_header(self, file: str, header: list[str]) -> None:
         c = self.columns

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -23,6 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from sim.errors import ArgumentError, EnvironmentProblem
+from sim.scenario.load import MAX_SCENARIO_BYTES, FileRefused, read_regular_file
 from sim.scenario.reader import one_line
 
 FIT_MARK = "# Fitted by `sim fit`"  # a fitted scenario's first line starts so
@@ -39,11 +41,15 @@ def empirical_path(out: Path, key: str) -> Path:
 
 
 def check_fit_targets(out: Path, inputs: Sequence[str], *, force: bool) -> None:
-    """Before any work: the scenario and every empirical file `sim fit` may write beside it."""
+    """Before any work: the scenario and every empirical file `sim fit` may write beside it. An empirical
+    file is sim's by its header, or (written by a sim before the header) as one that sim's scenario there names."""
     _check_suffix(out, ".toml", "scenario")
     _checked(out, inputs, force, _fitted_scenario, "a scenario sim fit wrote")
+    named = _named_by(out) if _fitted_scenario(out) else set()
     for key in EMPIRICAL_KEYS:
-        _checked(empirical_path(out, key), inputs, force, _empirical_file, "an empirical file sim fit wrote", out)
+        path = empirical_path(out, key)
+        ours = (lambda p: True) if path.name in named else _empirical_file
+        _checked(path, inputs, force, ours, "an empirical file sim fit wrote", out)
 
 
 def check_trace_target(out: Path, inputs: Sequence[str], *, force: bool) -> None:
@@ -92,6 +98,15 @@ def _head(path: Path) -> str:
             return handle.read(MARK_BYTES).decode("utf-8-sig", errors="replace")
     except OSError:
         return ""
+
+
+def _named_by(scenario: Path) -> set[str]:
+    """The empirical files a fitted scenario names (`file = "x-crm.csv"`)."""
+    try:
+        text = read_regular_file(scenario, MAX_SCENARIO_BYTES).decode("utf-8", errors="replace")
+    except (OSError, FileRefused):
+        return set()
+    return set(re.findall(r'file = "([^"/\\]+\.csv)"', text))
 
 
 def _fitted_scenario(path: Path) -> bool:

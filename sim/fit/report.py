@@ -54,7 +54,9 @@ def _input(world: FittedWorld) -> list[str]:
         "## Input",
         f"- files: {', '.join(f'`{f}`' for f in logs.files)}",
         f"- rows: {logs.rows:,}: {len(logs.messages):,} messages, {len(logs.calls):,} service calls, "
-        f"**{logs.bad_count:,} bad rows**",
+        f"**{logs.bad_count:,} bad rows**"
+        + (f" ({logs.duplicates:,} of them messages repeated in every field)" if logs.duplicates else "")
+        + (f"; {logs.repeated_calls:,} call rows equal to an earlier one, kept" if logs.repeated_calls else ""),
     ]
     if logs.bad:
         lines += ["", "| where | why |", "|---|---|", *(f"| {b.file}:{b.line} | {b.reason} |" for b in logs.bad)]
@@ -190,6 +192,8 @@ def as_json(world: FittedWorld) -> dict[str, Any]:
         "messages": len(world.logs.messages),
         "calls": len(world.logs.calls),
         "bad_rows": world.logs.bad_count,
+        "repeated_messages": world.logs.duplicates,
+        "repeated_calls": world.logs.repeated_calls,
         "bad": [str(r) for r in world.logs.bad],
         "arrivals": {"rate_per_hour": a.rate, "hours": a.hours, "hourly": list(a.hourly), "weekend": list(a.weekend)},
         "sessions": {

@@ -71,13 +71,24 @@ def test_a_hand_written_scenario_is_replaced_only_with_force_and_sims_own_files_
     assert fit(log, calls, "--out", out, "--force") == 0
     assert (tmp_path / "x-crm.csv").read_text().startswith(EMPIRICAL_HEADER + "\n")
     assert fit(log, calls, "--out", out) == 0  # its own scenario and empirical file: replaced without --force
-    (tmp_path / "x-crm.csv").write_text("seconds\n1\n2\n")  # somebody's own file now
+    (tmp_path / "x-llm.csv").write_text("seconds\n1\n2\n")  # somebody's own, where sim fit may write
     assert fit(log, calls, "--out", out) == 2
     assert (
-        "x-crm.csv (which sim fit writes beside the scenario) exists and is not an empirical file sim fit wrote"
+        "x-llm.csv (which sim fit writes beside the scenario) exists and is not an empirical file sim fit wrote"
         in capsys.readouterr().err
     )
-    assert (tmp_path / "x-crm.csv").read_text() == "seconds\n1\n2\n"
+    assert (tmp_path / "x-llm.csv").read_text() == "seconds\n1\n2\n"
+
+
+def test_an_empirical_file_an_older_sims_scenario_names_is_its_own(tmp_path):
+    """Before the header mark, sim fit wrote `seconds` as an empirical file's header: the scenario beside
+    it, sim's by its first line, names the file, so it is sim's to replace."""
+    log, calls = messages(tmp_path / "m.csv"), three_point_calls(tmp_path / "c.csv")
+    out = tmp_path / "x.toml"
+    assert fit(log, calls, "--out", out) == 0
+    (tmp_path / "x-crm.csv").write_text("seconds\n5\n9\n14\n")  # as an older sim wrote it
+    assert fit(log, calls, "--out", out) == 0
+    assert (tmp_path / "x-crm.csv").read_text().startswith(EMPIRICAL_HEADER)
 
 
 def test_a_link_at_the_output_is_refused(tmp_path, capsys):
@@ -108,7 +119,7 @@ def test_repeated_rows_are_counted_as_duplicates_and_not_used(tmp_path, capsys):
     capsys.readouterr()
     assert fit(tmp_path / "twice.csv", "--out", tmp_path / "twice.toml") == 0
     err = capsys.readouterr().err
-    assert "300 bad rows not used" in err and "the same message as an earlier row" in err
+    assert "300 bad rows not used, 300 of them repeated messages" in err and "the same message as an earlier row" in err
     once, twice = load_scenario(tmp_path / "once.toml"), load_scenario(tmp_path / "twice.toml")
     assert once.workload.burst_size == twice.workload.burst_size
     assert once.workload.customers_per_hour == twice.workload.customers_per_hour
