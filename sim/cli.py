@@ -7,12 +7,13 @@ import contextlib
 import json
 import sys
 from collections.abc import Iterator, Sequence
-from typing import IO, TYPE_CHECKING, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn, cast
 
 from sim import console
 from sim.errors import ArgumentError, EnvironmentProblem, ExitCode, SimError
 from sim.metrics.summary import ALL_METRICS
 from sim.scenario.load import MAX_REPLICATIONS, MAX_SEED
+from sim.scenario.reader import one_line
 
 if TYPE_CHECKING:
     from sim.experiment import VariantRun
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 
 MAX_BENCH_DAYS = 365  # `sim bench --days` (sim.bench.MAX_DAYS; the CLI does not import sim.bench to parse)
 MAX_MEMORY_SIZES = 10  # run lengths of `sim bench --memory`
+MAX_FIT_ROWS = 2_000_000  # `sim bench --fit`: the most rows `sim fit` reads (sim.fit.logs.MAX_ROWS)
+MIN_FIT_ROWS = 1_000
 DEFAULT_BENCH = "reference-day"  # a bundled scenario's name: `sim bench` works from any folder
 
 
@@ -34,7 +37,7 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        self.exit(ExitCode.BAD_INPUT, f"{self.prog}: error: {message}\n")
+        self.exit(ExitCode.BAD_INPUT, f"{self.prog}: error: {one_line(message)}\n")
 
 
 EXIT_CODES = """exit codes:
@@ -200,6 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="peak memory of one run of each length (default 1,7,30 days), each in a fresh process, "
         "and the MiB per million messages",
     )  # fmt: skip
+    bench.add_argument(
+        "--fit", nargs="?", const=MAX_FIT_ROWS, type=_fit_rows, metavar="ROWS",
+        help=f"time sim fit on a made-up log of ROWS rows (default {MAX_FIT_ROWS:,}, the limit), each customer model "
+        "in a fresh process on one core",
+    )  # fmt: skip
     bench.set_defaults(handler=_bench)
     _fit_commands(commands)
     return parser
@@ -225,6 +233,10 @@ def _fit_commands(commands: Any) -> None:
         "needs reply_s in the message log)",
     )  # fmt: skip
     _log_options(fit)
+    fit.add_argument(
+        "--force", action="store_true",
+        help="replace existing files sim did not write (a hand-written scenario at --out); never an input",
+    )  # fmt: skip
     fit.set_defaults(handler=_fit)
 
     validate = commands.add_parser("validate", help=COMMANDS["validate"])
@@ -251,6 +263,9 @@ def _fit_commands(commands: Any) -> None:
         help="the secret the ids are hashed with (default: a random one, not kept)",
     )  # fmt: skip
     _log_options(trace)
+    trace.add_argument(
+        "--force", action="store_true", help="replace an existing file sim did not write; never an input"
+    )
     trace.set_defaults(handler=_trace)
 
     schema = commands.add_parser("schema", help=COMMANDS["schema"])
@@ -266,6 +281,7 @@ def _log_options(parser: argparse.ArgumentParser) -> None:
         "--columns", metavar="FIELD=COLUMN,…", help="your column names, e.g. timestamp=ts,customer=conv"
     )
     parser.add_argument("--timezone", metavar="ZONE", help="for timestamps without one, and hours of day (default UTC)")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
 def _fit(args: argparse.Namespace) -> int:
@@ -345,8 +361,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from sim.code import hash_seed
 
         hash_seed.may_restart = True
-    with console.sigterm_as_ctrl_c(), console.closed_pipes_dropped():
-        return _command(argv)
+    with console.sigterm_as_ctrl_c(), console.guarded_output() as output:
+        code = _command(argv)
+    return output.settled(code)
 
 
 def _command(argv: Sequence[str] | None) -> int:
@@ -359,13 +376,13 @@ def _command(argv: Sequence[str] | None) -> int:
     except SystemExit as done:  # argparse: --help (0) or a bad argument (2, its one line already printed)
         return int(done.code or 0)
     except SimError as error:
-        console.say(f"sim: error: {error}")
+        console.say(f"sim: error: {one_line(str(error))}")  # whatever a path or URL in it holds: one line
         return error.exit_code
     except KeyboardInterrupt:
         console.say("sim: interrupted")
         return ExitCode.INTERRUPTED
     except Exception as error:  # noqa: BLE001 - anything else is a bug in sim: say so, keep the traceback
-        console.say(f"sim: internal error (a bug in sim): {type(error).__name__}; {console.crash_report()}")
+        console.say(one_line(f"sim: internal error (a bug in sim): {type(error).__name__}; {console.crash_report()}"))
         return ExitCode.INTERNAL
 
 
@@ -399,11 +416,38 @@ def _trace_output(target: str | None) -> Iterator[IO[str] | None]:
     if target.endswith(".toml"):  # `sim run --trace magna.toml` meant the scenario: never overwrite it
         raise ArgumentError(f"--trace {target[:200]}: a trace file ending in .toml (put the scenario first?)")
     try:
-        out = open(target, "w", encoding="utf-8")  # noqa: SIM115 - closed by the with below
+        out = open(target, "w", encoding="utf-8")  # noqa: SIM115 - closed below
     except OSError as error:
         raise EnvironmentProblem(f"--trace {target[:200]}: cannot write: {error.strerror or error}") from None
-    with out:
-        yield out
+    written = _FailingWrites(out, target)
+    try:
+        yield cast(IO[str], written)
+    finally:
+        written.close()
+
+
+class _FailingWrites:
+    """The trace file: a write or the closing flush that fails (a full disk, /dev/full) is exit 2 naming --trace."""
+
+    def __init__(self, out: IO[str], target: str) -> None:
+        self._out, self._target = out, target
+
+    def write(self, text: str) -> int:
+        with self._named():
+            return self._out.write(text)
+
+    def close(self) -> None:
+        with self._named():
+            self._out.close()
+
+    @contextlib.contextmanager
+    def _named(self) -> Iterator[None]:
+        try:
+            yield
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                self._out.close()  # its buffer is lost with the disk; a second failure must not hide the first
+            raise EnvironmentProblem(f"--trace {self._target[:200]}: cannot write: {error.strerror or error}") from None
 
 
 def _determinism_problems(scenario: Scenario, first: dict[str, VariantRun]) -> list[str]:
@@ -444,6 +488,8 @@ def _bench(args: argparse.Namespace) -> int:
     from sim.progress import Progress
     from sim.report_commands import load_and_warn
 
+    if args.fit is not None:
+        return _bench_fit(args)
     if args.scenario is None and args.memory is None and args.days is None and args.variant is None:
         return _bench_pair(args)
     scenario = load_and_warn(args.scenario or DEFAULT_BENCH)
@@ -474,6 +520,18 @@ def _bench_pair(args: argparse.Namespace) -> int:
         print(json.dumps({"builtin": builtin.as_dict(), "handler": handler.as_dict()}, indent=2))
     else:
         print(pair_table(builtin, handler))
+    return ExitCode.OK
+
+
+def _bench_fit(args: argparse.Namespace) -> int:
+    from sim.bench_fit import MODES, as_json, fit_speed
+    from sim.progress import Progress
+
+    if args.days is not None or args.memory is not None:
+        raise ArgumentError("--fit times sim fit on a log of its own: give it without --days or --memory")
+    with Progress(len(MODES), f"sim fit on {args.fit:,} rows", unit="modes", enabled=not args.quiet) as progress:
+        speed = fit_speed(args.fit, on_mode=progress.step)
+    print(as_json(speed) if args.json else speed.table())
     return ExitCode.OK
 
 
@@ -581,6 +639,10 @@ def _day_list(text: str) -> tuple[int, ...]:
     if len(parts) > MAX_MEMORY_SIZES:
         raise argparse.ArgumentTypeError(f"at most {MAX_MEMORY_SIZES} run lengths, got {len(parts)}")
     return tuple(_days(part.strip()) for part in parts)
+
+
+def _fit_rows(text: str) -> int:
+    return _whole_number(text, MIN_FIT_ROWS, MAX_FIT_ROWS)
 
 
 def _replications(text: str) -> int:

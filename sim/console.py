@@ -76,28 +76,50 @@ def sigterm_as_ctrl_c() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-@contextlib.contextmanager
-def closed_pipes_dropped() -> Iterator[None]:
-    """While a command runs, output to a closed pipe (`sim run … | head -1`) is dropped instead of raising.
+class Output:
+    """What became of stdout and stderr while a command ran (`guarded_output`)."""
 
-    The command still finishes (its reports are written) and exits with its own code.
+    def __init__(self, stdout: _Guarded, stderr: _Guarded) -> None:
+        self._stdout, self._stderr = stdout, stderr
+
+    def settled(self, code: int) -> int:
+        """The command's exit code, unless its results could not be written to stdout (a full disk, an
+        I/O error): then one line on stderr and exit 2 (bad environment), if the command had ended 0 or 1.
+        A closed pipe is not a failure (`sim run … | head -1`), nor is a stderr that cannot be written."""
+        failed = self._stdout.failure
+        if not failed:
+            return code
+        with contextlib.suppress(OSError, ValueError):  # stderr may be as full as stdout
+            say(f"sim: error: stdout: cannot write the output: {failed}")
+        return 2 if code in (0, 1) else code
+
+
+@contextlib.contextmanager
+def guarded_output() -> Iterator[Output]:
+    """While a command runs, output to a closed pipe (`sim run … | head -1`) is dropped instead of raising,
+    and so is output to a stream that fails (a full disk, a device such as /dev/full): the command still
+    finishes (its reports are written), and `Output.settled` turns a failed stdout into exit 2.
+    A failing stderr never changes the exit code: only diagnostics are lost.
     """
     saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = cast(TextIO, _PipeSafe(sys.stdout)), cast(TextIO, _PipeSafe(sys.stderr))
+    stdout, stderr = _Guarded(sys.stdout), _Guarded(sys.stderr)
+    sys.stdout, sys.stderr = cast(TextIO, stdout), cast(TextIO, stderr)
     try:
-        yield
+        yield Output(stdout, stderr)
     finally:
-        for stream in (sys.stdout, sys.stderr):
-            stream.flush()  # what is still buffered goes now, while a closed pipe is still handled
+        for stream in (stdout, stderr):
+            stream.flush()  # what is still buffered goes now, while a failure is still handled
         sys.stdout, sys.stderr = saved
 
 
-class _PipeSafe:
-    """A text stream that goes quiet once its reader has gone (EPIPE), like `head` expects of a Unix tool."""
+class _Guarded:
+    """A text stream that goes quiet once its reader has gone (EPIPE), like `head` expects of a Unix tool,
+    or once writing to it fails (ENOSPC, EIO, …), remembering why."""
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
         self._gone = False
+        self.failure = ""  # why a write failed ("No space left on device"); empty for a closed pipe
 
     def write(self, text: str) -> int:
         self._guarded(lambda: self._stream.write(text))
@@ -116,6 +138,12 @@ class _PipeSafe:
             action()
         except BrokenPipeError:
             self._gone = True
+            self._discard_rest()
+        except OSError as error:
+            if error.errno is None:
+                raise
+            self._gone = True
+            self.failure = error.strerror or os.strerror(error.errno)
             self._discard_rest()
 
     def _discard_rest(self) -> None:

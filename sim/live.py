@@ -135,6 +135,7 @@ def check_live(scenario: Scenario) -> None:
                 f"{scenario.name}: variant {variant.name!r}: the async worker model is simulated only "
                 "(sim live serves messages with a pool of [workers]count threads); run it with sim run"
             )
+    _check_threads_for(scenario)
 
 
 def _simulated_only(variant: Variant) -> dict[str, bool]:
@@ -287,6 +288,41 @@ def _serve_all(
         pool.shutdown(wait=True, cancel_futures=True)
         progress.close()
     return records, len(served)
+
+
+def _check_threads_for(scenario: Scenario, replication: int = 0) -> None:
+    """The threads the most demanding variant needs at once (its workers, but no more than its messages;
+    twice that with the lock watchdog), started before anything runs."""
+    needed, workers = 0, 0
+    for variant in scenario.variants:
+        messages = planned_messages(scenario, variant.services, Streams.of(scenario.seed, replication))
+        count = min(variant.workers, messages.count) * (2 if variant.lock.watchdog else 1)
+        if count > needed:
+            needed, workers = count, variant.workers
+    check_threads(needed, workers)
+
+
+def check_threads(needed: int, workers: int) -> None:
+    """Before a message is served: `needed` threads can run at once here (a worker per message in flight,
+    and a watchdog per held lock). Each is started and parked, then all are released; a machine that cannot
+    start them all (an address-space limit, a thread limit) is one line and exit 2, not a failure mid-run."""
+    release = threading.Event()
+    started: list[threading.Thread] = []
+    try:
+        for _ in range(needed):
+            thread = threading.Thread(target=release.wait, daemon=True)
+            thread.start()
+            started.append(thread)
+    except RuntimeError as error:  # "can't start new thread"
+        raise EnvironmentProblem(
+            f"[workers]count = {workers:,}: sim live serves with a thread per worker (and per lock watchdog) and "
+            f"needs up to {needed:,} at once; this machine started {len(started):,} ({error}): lower [workers]count, "
+            "or raise the process's limits (ulimit -u, ulimit -v)"
+        ) from None
+    finally:
+        release.set()
+        for thread in started:
+            thread.join()
 
 
 def remove_keys(client: redis.Redis, namespace: str, errors: ErrorTally) -> None:

@@ -62,6 +62,15 @@ class Progress:
                 self._bar.total = self.total
                 self._bar.refresh()
 
+    def settle(self) -> None:
+        """The total is what was done: an estimate made before the count (lines of a log, blank and bad
+        ones included) is corrected once the count is known."""
+        with self._lock:
+            self.total = self.done
+            if self._bar is not None:
+                self._bar.total = self.total
+                self._bar.refresh()
+
     def stage(self, text: str) -> None:
         """A step without a count, said once (e.g. "writing report" after the last run)."""
         with self._lock:
@@ -70,21 +79,22 @@ class Progress:
             elif self.enabled:
                 self._write(f"{self.label}: {text}")
 
-    def close(self) -> None:
+    def close(self, *, summary: bool = True) -> None:
+        """`summary`: the last line ("9/9 runs in 3.2 s"); left out when the work failed (its error is the line)."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
             if self._bar is not None:
                 self._bar.close()
-            elif self.enabled:
+            elif self.enabled and summary:
                 self._write(f"{self.label}: {self.done}/{self.total} {self.unit} in {self._elapsed():.1f} s")
 
     def __enter__(self) -> Progress:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
-        self.close()
+        self.close(summary=kind is None)
 
     def _plain_line(self) -> None:
         elapsed = self._elapsed()

@@ -14,6 +14,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from sim.capacity import local_processes
+from sim.cluster import check_executor
 from sim.code import hash_seed
 from sim.errors import ArgumentError, BaselineError, EnvironmentProblem, ExitCode
 from sim.experiment import (
@@ -37,12 +39,14 @@ from sim.report import sweep as sweep_report
 from sim.report.folder import prepare, records_staging, write_atomically, write_report
 from sim.scenario import Scenario, ScenarioError, load_scenario
 from sim.scenario.bundled import resolve
+from sim.scenario.reader import one_line
+from sim.scenario.work import largest_run
 from sim.sensitivity import command as sensitivity
 from sim.sweep import grid_scenario, parse_grid
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    _check_executor(args)
+    check_executor(args)
     _check_precision_options(args)
     scenarios = [_precise(_configured(load_and_warn(path), args), args) for path in args.scenarios]
     _refuse_shared_folders(scenarios, Path(args.out))
@@ -55,6 +59,7 @@ def run_compare(args: argparse.Namespace) -> int:
     _check_summary()
     for scenario in scenarios:
         prepare(Path(args.out), scenario.name)
+    args.processes = local_processes(args, largest_run(scenarios))
     breached = broken = False
     for scenario in scenarios:
         study = plans.get(scenario.name)
@@ -78,12 +83,13 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def run_sweep(args: argparse.Namespace) -> int:
-    _check_executor(args)
+    check_executor(args)
     axes = parse_grid(args.grid)
     scenario = grid_scenario(_configured(load_and_warn(args.scenario), args), axes, args.variant)
     scenario = dataclasses.replace(scenario, precision=())  # [scenario]precision is `sim compare`'s
     _check_summary()
     prepare(Path(args.out), f"{scenario.name}-sweep")
+    args.processes = local_processes(args, largest_run([scenario]))
     with _progress(scenario, args) as progress:
         comparison = _replicate(scenario, {scenario.name: []}, args, progress)
         progress.stage("writing report")
@@ -104,7 +110,7 @@ def load_and_warn(argument: str) -> Scenario:
     if any(v.code is not None for v in scenario.variants):
         hash_seed.restart_with_fixed_seed()  # before any line is printed: a restart prints them again
     for text in scenario.warnings:
-        print(f"sim: warning: {scenario.path}: {text}", file=sys.stderr)
+        print(one_line(f"sim: warning: {scenario.path}: {text}"), file=sys.stderr)
     return scenario
 
 
@@ -281,13 +287,6 @@ def _replicate(
         if scheduler is None:
             raise
         raise ScenarioError(f"--scheduler {scheduler}: {error}") from None  # dask: "timed out trying to connect"
-
-
-def _check_executor(args: argparse.Namespace) -> None:
-    if args.executor == "dask" and not args.scheduler:
-        raise ArgumentError("--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
-    if args.scheduler is not None and args.executor != "dask":  # silently running locally would mislead
-        raise ArgumentError("--scheduler needs --executor dask (without it, replications run on this machine)")
 
 
 def _check_summary() -> None:

@@ -69,7 +69,21 @@ def grid_scenario(scenario: Scenario, axes: list[Axis], base_name: str | None = 
         )
     points = [dict(zip((k for k, _ in axes), combo, strict=True)) for combo in itertools.product(*(v for _, v in axes))]
     variants = tuple(_point_variant(base, point) for point in points)
+    refuse_same_settings(variants, "--grid")
     return dataclasses.replace(scenario, variants=variants, baseline=variants[0].name, thresholds=())
+
+
+def refuse_same_settings(variants: tuple[Variant, ...], where: str) -> None:
+    """Two points that spell one configuration two ways (`30s` and `30.0s`, `5` and `5.0`) would run the
+    same simulations twice under two names: refused, naming both."""
+    seen: dict[str, str] = {}
+    for variant in variants:
+        settings = repr(dataclasses.replace(variant, name=""))
+        if settings in seen:
+            raise ScenarioError(
+                one_line(f"{where}: {seen[settings]} and {variant.name} are the same settings; give each value once")
+            )
+        seen[settings] = variant.name
 
 
 def point_name(point: dict[str, str]) -> str:

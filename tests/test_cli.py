@@ -276,6 +276,48 @@ def test_a_closed_stdout_is_a_quiet_end_with_the_commands_own_exit_code():
     assert (result.returncode, result.stderr) == (0, "")
 
 
+FULL = "/dev/full"  # every write: ENOSPC
+
+
+@pytest.mark.skipif(not os.path.exists(FULL), reason="no /dev/full")
+@pytest.mark.parametrize("command", ["run", "run --json", "fit"])
+def test_results_that_cannot_be_written_to_stdout_are_one_line_and_exit_2(tmp_path, command):
+    """`sim run > /dev/full` and `sim fit > /dev/full` were internal errors (exit 4)."""
+    args = {
+        "run": ["run", MAGNA],
+        "run --json": ["run", MAGNA, "--json"],
+        "fit": ["fit", str(ROOT / "examples" / "logs" / "messages.csv"), "--out", str(tmp_path / "f.toml")],
+    }[command]
+    with open(FULL, "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "sim", *args], stdout=full, stderr=subprocess.PIPE, text=True, cwd=ROOT
+        )
+    assert result.returncode == 2
+    assert result.stderr == "sim: error: stdout: cannot write the output: No space left on device\n"
+
+
+@pytest.mark.skipif(not os.path.exists(FULL), reason="no /dev/full")
+def test_a_trace_file_on_a_full_device_is_one_line_naming_it_and_exit_2():
+    result = subprocess.run(
+        [sys.executable, "-m", "sim", "run", MAGNA, "--trace", FULL], capture_output=True, text=True, cwd=ROOT
+    )
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"sim: error: --trace {FULL}: cannot write: No space left on device\n"
+
+
+@pytest.mark.skipif(not os.path.exists(FULL), reason="no /dev/full")
+def test_a_stderr_that_cannot_be_written_never_changes_the_exit_code(tmp_path):
+    """`sim compare magna 2>/dev/full` exited 1, the threshold code, though every threshold passed."""
+    with open(FULL, "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "sim", "compare", MAGNA, "--replications", "2", "--processes", "1",
+             "--out", str(tmp_path), "--threshold", "after.busy_rate<=before.busy_rate"],
+            stdout=subprocess.PIPE, stderr=full, text=True, cwd=ROOT,
+        )  # fmt: skip
+    assert result.returncode == 0 and "✓" in result.stdout
+    assert (tmp_path / "magna" / "report.md").is_file()
+
+
 class _ReaderGone(io.StringIO):
     def write(self, text):
         raise BrokenPipeError(errno.EPIPE, "Broken pipe")
@@ -357,3 +399,30 @@ def test_help_says_sigterm_is_an_interruption_and_a_closed_stdout_is_no_error(ca
     out = capsys.readouterr().out
     assert "130  interrupted (Ctrl-C or SIGTERM)" in out
     assert "A closed stdout (`sim run … | head -1`) is not an error" in out
+
+
+HOSTILE = "x\nsim: fake line\x1b[2J\u202e"  # a newline, an escape sequence, a right-to-left override
+
+
+@pytest.mark.parametrize(
+    "where", ["--out", "--baseline", "--redis", "GITHUB_STEP_SUMMARY", "scenario path", "argparse"]
+)
+def test_an_error_naming_a_hostile_path_or_url_stays_one_escaped_line(tmp_path, monkeypatch, capsys, where):
+    """Errors for --out, --baseline, --redis and GITHUB_STEP_SUMMARY printed control characters raw."""
+    hostile = str(tmp_path / HOSTILE)
+    args = {
+        "--out": ["compare", MAGNA, "--out", hostile],
+        "--baseline": ["compare", MAGNA, "--baseline", hostile, "--out", str(tmp_path / "out")],
+        "--redis": ["live", MAGNA, "--redis", f"redis://h{HOSTILE}:1/0"],
+        "GITHUB_STEP_SUMMARY": ["compare", MAGNA, "--out", str(tmp_path / "out")],
+        "scenario path": ["compare", hostile + ".toml"],
+        "argparse": ["run", MAGNA, HOSTILE],  # "unrecognized arguments: …"
+    }[where]
+    if where == "--out":
+        (tmp_path / HOSTILE).write_text("a file, not a folder")
+    if where == "GITHUB_STEP_SUMMARY":
+        monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "none" / HOSTILE))
+    assert main([*args, "--quiet"] if where != "argparse" else args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "\x1b" not in err and "\u202e" not in err, err
+    assert "\\x1b[2J" in err and "\\u202e" in err and "\\n" in err

@@ -5,7 +5,8 @@ always gets the same pseudonym under one salt (sessions, returning customers and
 equal to its customer survive), and without the salt no one can test a guess. With no salt
 file the salt is random and forgotten, so the mapping cannot be recovered by anyone; give a
 salt file to keep pseudonyms stable across several exports. Timestamps (in UTC), outcomes,
-reply times and cache sources are kept; every other column is dropped.
+reply times and cache sources are kept; every other column is dropped. A last, empty column
+(`written_by_sim_trace`) marks the file as sim's: a later `sim trace` may replace it without `--force`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from pathlib import Path
 
 from sim.errors import ArgumentError, ExitCode
 from sim.fit.logs import Field, Message
+from sim.fit.output import TRACE_MARK
+from sim.progress import Progress
 from sim.scenario.load import FileRefused, read_regular_file
 from sim.scenario.reader import one_line
 
@@ -38,7 +41,7 @@ def anonymised_csv(messages: Sequence[Message], salt: bytes) -> str:
     """The messages as a CSV log `sim fit`, `sim validate` and `[workload]trace` read."""
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow([f.value for f in COLUMNS])
+    writer.writerow([*(f.value for f in COLUMNS), TRACE_MARK])  # the mark: a last column, empty in every row
     for m in messages:
         writer.writerow(
             [
@@ -48,6 +51,7 @@ def anonymised_csv(messages: Sequence[Message], salt: bytes) -> str:
                 m.outcome or "",
                 "" if m.reply_s is None else f"{m.reply_s:.6f}",
                 m.cache or "",
+                "",
             ]
         )
     return text.getvalue()
@@ -73,13 +77,15 @@ def read_salt(path: str | None) -> bytes:
 
 def run_trace(args: argparse.Namespace) -> int:
     from sim.fit.commands import read_checked
-    from sim.fit.scenario_file import check_target, replace_file
+    from sim.fit.output import check_trace_target, replace_file
 
     out = Path(args.out)
-    check_target(out, [*args.logs, *([args.salt_file] if args.salt_file else [])], suffix=".csv")
+    check_trace_target(out, [*args.logs, *([args.salt_file] if args.salt_file else [])], force=args.force)
     salt = read_salt(args.salt_file)
-    logs = read_checked(args)
-    replace_file(out, anonymised_csv(logs.messages, salt))
+    with Progress(0, one_line(f"{out.name[:60]} trace"), unit="rows read", enabled=not args.quiet) as progress:
+        logs = read_checked(args, progress)
+        progress.stage("writing the trace")
+        replace_file(out, anonymised_csv(logs.messages, salt))
     kept = "a random salt, not kept" if args.salt_file is None else "the salt file's salt"
     print(f"{len(logs.messages):,} messages, ids hashed with {kept} → {out}")
     return ExitCode.OK

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from enum import StrEnum
 
@@ -17,6 +18,11 @@ class Observable(StrEnum):
     REPLY_P95 = "reply_p95_s"
     CRM_PER_MESSAGE = "crm_calls_per_message"  # logged CRM calls / messages
     CACHE_HIT_RATIO = "cache_hit_ratio"  # hits / messages with a logged cache source
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The values it can take: a share is 0 to 1, seconds and calls per message 0 or more."""
+        return (0.0, 1.0) if self in (Observable.BUSY_SHARE, Observable.CACHE_HIT_RATIO) else (0.0, math.inf)
 
 
 def observed(messages: Sequence[Message], calls: Sequence[Call]) -> dict[Observable, float]:

@@ -15,6 +15,7 @@ from sim.fit.world import FittedWorld  # noqa: E402
 
 DPI = 100
 QQ_POINTS = 400  # quantiles drawn, however many observations
+ECDF_POINTS = 5000  # steps of the observed ECDF drawn, at most
 
 
 def write_all(world: FittedWorld, fits: dict[str, Fit], folder: Path) -> list[str]:
@@ -76,7 +77,11 @@ def _qq(fitted: Fit):  # type: ignore[no-untyped-def]
 def _ecdf(fitted: Fit):  # type: ignore[no-untyped-def]
     fig, ax = _figure(f"ECDF: {fitted.quantity}", "seconds", "share of observations")
     x = fitted.samples
-    ax.step(x, np.arange(1, len(x) + 1) / len(x), where="post", color="black", linewidth=1.5, label="observed")
+    shares = np.arange(1, len(x) + 1) / len(x)
+    if len(x) > ECDF_POINTS:  # two million steps draw as one line: keep every k-th (the curve is unchanged to the eye)
+        keep = np.unique(np.linspace(0, len(x) - 1, ECDF_POINTS).astype(np.int64))
+        x, shares = x[keep], shares[keep]
+    ax.step(x, shares, where="post", color="black", linewidth=1.5, label="observed")
     grid = np.linspace(float(x.min()), float(x.max()), 400)
     for c in fitted.candidates:
         ax.plot(grid, c.cdf(grid), linewidth=1, label=str(c.family))

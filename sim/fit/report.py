@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.fit import plots
-from sim.fit.latency import AIC_EVEN, ALPHA, Fit
+from sim.fit.latency import AIC_EVEN, ALPHA, Fit, why_not_fitted
 from sim.fit.world import FittedWorld
 from sim.report.folder import write_atomically
 
@@ -54,7 +54,9 @@ def _input(world: FittedWorld) -> list[str]:
         "## Input",
         f"- files: {', '.join(f'`{f}`' for f in logs.files)}",
         f"- rows: {logs.rows:,}: {len(logs.messages):,} messages, {len(logs.calls):,} service calls, "
-        f"**{logs.bad_count:,} bad rows**",
+        f"**{logs.bad_count:,} bad rows**"
+        + (f" ({logs.duplicates:,} of them messages repeated in every field)" if logs.duplicates else "")
+        + (f"; {logs.repeated_calls:,} call rows equal to an earlier one, kept" if logs.repeated_calls else ""),
     ]
     if logs.bad:
         lines += ["", "| where | why |", "|---|---|", *(f"| {b.file}:{b.line} | {b.reason} |" for b in logs.bad)]
@@ -85,10 +87,12 @@ def _sessions(world: FittedWorld, images: list[str]) -> list[str]:
         "## Sessions",
         f"A session is a customer's messages with no silence over {world.session_gap:g} s between two of them.",
         "",
-        f"- {b.sessions:,} sessions, {b.messages:,} messages, {b.customers:,} distinct customers; "
-        f"messages per session: mean {world.burst_size.mean():.4g}",
-        f"- population (customers that make this many repeats most likely with uniform draws): **{b.population:,}**"
-        + (" (0: every session a new customer)" if b.population == 0 else ""),
+        f"- {b.sessions:,} sessions, {b.messages:,} messages, {b.customers:,} distinct customers",
+        f"- gaps that join two bursts of one customer (a mixture with the gaps within bursts, fitted by EM): "
+        f"{world.gaps.share:.2%} of the gaps, about {world.bursts.count - b.sessions:,.1f}; so "
+        f"{world.bursts.count:,.1f} bursts, messages per burst: mean {world.burst_size.mean():.4g}",
+        f"- population (customers that make this many repeats most likely with uniform draws): **{world.population:,}**"
+        + (" (0: every burst a new customer)" if world.population == 0 else ""),
         f"- returning within the cache TTL ({world.cache_ttl:g} s): {_share(b.returning, b.sessions)} of sessions; "
         f"{_share(b.reused, b.messages)} of messages follow one of the same tax id by less than the TTL "
         "(this decides the cache hit ratio)",
@@ -115,11 +119,11 @@ def _conversations(world: FittedWorld) -> list[str]:
         ("impatience", _described(c.impatience), f"{c.nudges:,} nudge gaps, the waits a reply ended right-censored "
          "(scipy.stats.CensoredData, AIC), refitted with give_up by EM"),
         ("give_up", f"{c.give_up:.3f}", f"~{c.give_ups:.0f} give-ups / (their sum + nudges + silent expiries): EM"),
-        ("max_nudges", str(c.max_nudges), "99th percentile of nudges per intent"),
+        ("max_nudges", str(c.max_nudges), "the most nudges an intent got (the cap's maximum-likelihood estimate)"),
         ("resend", f"{c.resend:.3f}", f"{c.resent:,} of {c.busy:,} busy apologies followed by a message before "
          "the answer (an answer that comes first hides a re-send: biased low)"),
         ("resend_delay", _described(c.resend_delay), "busy apology to the re-send"),
-        ("max_resends", str(c.max_resends), "99th percentile of re-sends per intent"),
+        ("max_resends", str(c.max_resends), "the most re-sends an intent got (the cap's estimate)"),
     ]  # fmt: skip
     return [
         "## Customers who wait for answers (`[workload.conversations]`)",
@@ -144,10 +148,11 @@ def _described(fitted: Fit) -> str:
 def _fit_section(key: str, fitted: Fit, images: list[str]) -> list[str]:
     lines = [f"## {fitted.quantity} (`{key}`)", f"{len(fitted.samples):,} observations"]
     if fitted.raised:
-        lines[-1] += f"; {fitted.raised:,} below 1 ms (the log's resolution) counted as 1 ms"
+        floor = fitted.samples[0]
+        lines[-1] += f"; {fitted.raised:,} below {floor:.3g} s (the log's resolution) counted as {floor:.3g} s"
     lines.append("")
     if not fitted.candidates:
-        return [*lines, "Too few observations to fit: the scenario resamples them.", ""]
+        return [*lines, f"Not fitted ({why_not_fitted(fitted)}): the scenario resamples the observations.", ""]
     best = fitted.candidates[0].aic
     lines += ["| candidate | parameters | AIC | ΔAIC | KS D | KS p | passes |", "|---|---|---|---|---|---|---|"]
     for c in fitted.candidates:
@@ -187,13 +192,18 @@ def as_json(world: FittedWorld) -> dict[str, Any]:
         "messages": len(world.logs.messages),
         "calls": len(world.logs.calls),
         "bad_rows": world.logs.bad_count,
+        "repeated_messages": world.logs.duplicates,
+        "repeated_calls": world.logs.repeated_calls,
         "bad": [str(r) for r in world.logs.bad],
         "arrivals": {"rate_per_hour": a.rate, "hours": a.hours, "hourly": list(a.hourly), "weekend": list(a.weekend)},
         "sessions": {
             "gap_s": world.session_gap,
             "sessions": b.sessions,
             "customers": b.customers,
-            "population": b.population,
+            "bursts": world.bursts.count,
+            "joining_gaps_share": world.gaps.share,
+            "joining_rate_per_s": world.gaps.rate,
+            "population": world.population,
             "returning_within_ttl": b.returning,
             "messages_within_ttl": b.reused,
             "sent_before_reply": b.before_reply,

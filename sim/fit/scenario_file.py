@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from enum import StrEnum
 from pathlib import Path
@@ -14,11 +12,11 @@ from pathlib import Path
 import numpy as np
 
 from sim import distributions as d
-from sim.errors import ArgumentError, EnvironmentProblem
-from sim.fit.latency import Candidate, Fit
+from sim.errors import ScenarioError
+from sim.fit.latency import Candidate, Fit, why_not_fitted
+from sim.fit.output import EMPIRICAL_HEADER, FIT_MARK, empirical_path, move_in, staged, write_text
 from sim.fit.world import FittedWorld
 from sim.scenario.load import MAX_CSV_ROWS, REPORT_NAME
-from sim.scenario.reader import one_line
 
 MAX_EMPIRICAL = 10_000  # values written for an empirical distribution: its quantiles when there are more
 assert MAX_EMPIRICAL < MAX_CSV_ROWS
@@ -37,42 +35,37 @@ def scenario_name(out: Path) -> str:
     return out.stem if REPORT_NAME.fullmatch(out.stem) else "fitted"
 
 
-def check_target(out: Path, inputs: list[str], suffix: str = ".toml") -> None:
-    """Before any work: `--out` is a `suffix` file path we may write, and not one of `inputs`."""
-    shown = one_line(str(out))[:200]
-    if out.suffix != suffix:
-        raise ArgumentError(
-            f"--out {shown}: the {'scenario' if suffix == '.toml' else 'trace'} file must end in {suffix}"
-        )
-    try:
-        _check_place(out, inputs, shown)
-    except (OSError, ValueError) as error:  # a name too long, a NUL byte: the path cannot be a file of ours
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else "not a usable path"
-        raise ArgumentError(f"--out {shown}: {reason}") from None
-
-
-def _check_place(out: Path, inputs: list[str], shown: str) -> None:
-    if out.exists() and not out.is_file() or out.is_symlink():
-        raise ArgumentError(f"--out {shown}: exists and is not a regular file")
-    if not out.parent.is_dir():
-        raise ArgumentError(f"--out {shown}: no folder {one_line(str(out.parent))[:200]!r}")
-    if any(Path(p).resolve() == out.resolve() for p in inputs):
-        raise ArgumentError(f"--out {shown}: is one of the input files (a log, or the salt file)")
-
-
 def write_scenario(world: FittedWorld, out: Path) -> list[Path]:
-    """Writes `out` (and its empirical CSV files); returns every file written."""
-    written: list[Path] = []
-    text = render(world, scenario_name(out), lambda key, fit: _empirical_file(fit, out, key, written))
-    replace_file(out, text)
-    return [out, *written]
+    """Writes `out` and its empirical CSV files; returns every file written.
+
+    They are written into a staging folder beside `out` under their final names and loaded there as a
+    scenario first: a file `sim` cannot load is never left in place (and says so, as the bug it is).
+    """
+    from sim.scenario.load import load_scenario  # what sim fit writes, sim reads
+
+    with staged(out) as folder:
+        written: list[Path] = []
+        text = render(world, scenario_name(out), lambda key, fit: _empirical_file(fit, folder / out.name, key, written))
+        write_text(folder / out.name, text)
+        try:
+            load_scenario(folder / out.name)
+        except ScenarioError as error:
+            raise UnloadableOutput(f"sim fit wrote a scenario sim cannot load, so wrote nothing: {error}") from None
+        for path in written:
+            move_in(path, out.with_name(path.name))
+        move_in(folder / out.name, out)
+    return [out, *(out.with_name(p.name) for p in written)]
+
+
+class UnloadableOutput(RuntimeError):
+    """A bug in sim fit: the scenario it fitted does not load (an internal error, exit 4, not the user's input)."""
 
 
 def render(world: FittedWorld, name: str, empirical: _EmpiricalWriter) -> str:
     a, b = world.arrivals, world.behaviour
     logs = world.logs
     lines = [
-        f"# Fitted by `sim fit` from {len(logs.files)} log file(s): {len(logs.messages):,} messages, "
+        f"{FIT_MARK} from {len(logs.files)} log file(s): {len(logs.messages):,} messages, "
         f"{len(logs.calls):,} service calls, {logs.bad_count:,} bad rows (listed in the fit report).",
         f"# Sessions end after {world.session_gap:g} s of silence; hours of day in {logs.zone}.",
         "# The configuration (lock, cache, workers) is not in the logs: set production's below,",
@@ -88,9 +81,10 @@ def render(world: FittedWorld, name: str, empirical: _EmpiricalWriter) -> str:
         *(_rates(world) if world.conversations is None else _bursts_off()),
         f"# {b.customers:,} customers in {b.sessions:,} sessions; {_share(b.returning, b.sessions)} of sessions "
         f"start within the cache TTL ({world.cache_ttl:g} s) of the same tax id's previous message",
-        f"population = {b.population}" + ("  # every session a new customer" if b.population == 0 else ""),
-        f"# messages per session: mean {world.burst_size.mean():.3g}"
-        + (f"; {world.capped_sessions} sessions over 1000 messages counted as 1000" if world.capped_sessions else ""),
+        *_joined(world),
+        f"population = {world.population}" + ("  # every burst a new customer" if world.population == 0 else ""),
+        f"# messages per burst: mean {world.burst_size.mean():.3g}"
+        + (f"; {world.capped_sessions} bursts over 1000 messages counted as 1000" if world.capped_sessions else ""),
         f"burst_size = {_count(world.burst_size)}",
         f"# {_share(b.before_reply, b.before_reply + b.after_reply)} of later messages were sent before the "
         f"previous message's reply ({b.reply_unknown:,} without a logged reply)",
@@ -110,15 +104,32 @@ def render(world: FittedWorld, name: str, empirical: _EmpiricalWriter) -> str:
     return "\n".join(lines)
 
 
+def _joined(world: FittedWorld) -> list[str]:
+    """What the sessions' gaps say of customers who came back within the session gap."""
+    g, b = world.gaps, world.behaviour
+    if g.share <= 0:
+        return []
+    return [
+        f"# {world.bursts.count - b.sessions:,.0f} of the gaps inside sessions ({g.share:.1%}) join two bursts of one "
+        f"customer (fitted as a mixture): {world.bursts.count:,.0f} bursts"
+    ]
+
+
 def _rates(world: FittedWorld) -> list[str]:
     a = world.arrivals
     if not a.hourly:
         return [
-            f"# sessions per hour; the log covers {a.hours:g} h, not every hour of the day",
+            f"# bursts per hour; the log covers {a.hours:g} h, not every hour of the day",
             f"customers_per_hour = {_number(a.rate)}",
         ]
-    kind = "weekdays" if a.weekend else f"{min(a.exposure):g} or more days"
-    lines = [f"# sessions per hour by hour of day ({kind}; mean {a.rate:.4g}/h)"]
+    kind = (
+        "weekdays"
+        if a.weekend
+        else f"weekends: no weekday had traffic; {min(a.exposure):g} or more days"
+        if a.days == "weekends"
+        else f"{min(a.exposure):g} or more days"
+    )
+    lines = [f"# bursts per hour by hour of day ({kind}; mean {a.rate:.4g}/h)"]
     if a.weekend:
         lines.append(f"# weekends (a scenario has one daily curve): [{', '.join(_number(r) for r in a.weekend)}]")
     return [*lines, f"customers_per_hour = [{', '.join(_number(r) for r in a.hourly)}]"]
@@ -158,11 +169,11 @@ def _conversation_lines(world: FittedWorld, empirical: _EmpiricalWriter) -> list
         *_distribution_lines("impatience", c.impatience, empirical),
         f"# {c.nudges:,} nudges and ~{c.give_ups:.0f} give-ups estimated (maximum likelihood, EM)",
         f"give_up = {_number(c.give_up)}",
-        f"max_nudges = {c.max_nudges}  # the 99th percentile of nudges per intent",
+        f"max_nudges = {c.max_nudges}  # the most nudges an intent got: the cap's estimate",
         f"# {c.resent:,} of {c.busy:,} busy apologies followed by another message before the answer",
         f"resend = {_number(c.resend)}",
         *_distribution_lines("resend_delay", c.resend_delay, empirical),
-        f"max_resends = {c.max_resends}  # the 99th percentile of re-sends per intent",
+        f"max_resends = {c.max_resends}  # the most re-sends an intent got: the cap's estimate",
     ]
 
 
@@ -170,7 +181,7 @@ def _distribution_lines(key: str, fitted: Fit, empirical: _EmpiricalWriter) -> l
     if len(fitted.samples) == 0:
         return [f"# {key}: nothing observed; the default applies"]
     if fitted.chosen is None:
-        why = "no candidate passed the KS test" if fitted.candidates else "too few observations to fit"
+        why = why_not_fitted(fitted)
         return [
             f"# {key}: {why}: the observations resampled",
             f"{key} = {_table(d.Empirical((), empirical(key, fitted)))}",
@@ -229,30 +240,7 @@ def _empirical_file(fitted: Fit, out: Path, key: str, written: list[Path]) -> st
     values = fitted.samples
     if len(values) > MAX_EMPIRICAL:
         values = np.quantile(values, (np.arange(MAX_EMPIRICAL) + 0.5) / MAX_EMPIRICAL)
-    path = out.with_name(f"{out.stem}-{key}.csv")
-    replace_file(path, "seconds\n" + "".join(f"{v:.6g}\n" for v in values))
+    path = empirical_path(out, key)
+    write_text(path, EMPIRICAL_HEADER + "\n" + "".join(f"{v:.6g}\n" for v in values))
     written.append(path)
     return path.name
-
-
-def replace_file(path: Path, text: str) -> None:
-    """Written beside, then renamed over: a reader never sees half a file. A failed system call
-    (a full disk, a read-only or virtual file system, a name too long) is one line, exit 2."""
-    try:
-        fd, temporary = tempfile.mkstemp(prefix=f".{path.name[:50]}.", dir=path.parent)
-    except OSError as error:
-        raise EnvironmentProblem(_cannot_write(path, error)) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
-    except OSError as error:
-        Path(temporary).unlink(missing_ok=True)
-        raise EnvironmentProblem(_cannot_write(path, error)) from None
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _cannot_write(path: Path, error: OSError) -> str:
-    return f"--out {one_line(str(path))[:200]}: cannot write: {error.strerror or type(error).__name__}"

@@ -9,16 +9,18 @@ observed share of repeat customers most likely.
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
+from typing import overload
 
 import numpy as np
 from scipy.optimize import brentq
 
 from sim.fit.logs import Message
+from sim.fit.mle import dot
 from sim.scenario.load import MAX_POPULATION
 
 DEFAULT_SESSION_GAP = 600.0  # seconds of silence that end a session
@@ -38,23 +40,75 @@ class Session:
         return self.messages[0].at
 
 
-def split_sessions(messages: Sequence[Message], gap: float) -> list[Session]:
-    """Each customer's messages cut where the silence exceeds `gap`, ordered by start."""
-    by_customer: dict[str, list[Message]] = defaultdict(list)
-    for m in messages:
-        by_customer[m.customer].append(m)
-    sessions = []
-    for customer, own in by_customer.items():
-        own.sort(key=lambda m: m.at)
-        current = [own[0]]
-        for m in own[1:]:
-            if m.at - current[-1].at > gap:
-                sessions.append(Session(customer=customer, tax_id=current[0].tax_id, messages=tuple(current)))
-                current = []
-            current.append(m)
-        sessions.append(Session(customer=customer, tax_id=current[0].tax_id, messages=tuple(current)))
-    sessions.sort(key=lambda s: (s.start, s.customer))
-    return sessions
+class Sessions(Sequence[Session]):
+    """A log's sessions, ordered by start (then customer), kept as arrays over its messages; a `Session`
+    is made only when asked for (two million messages would make hundreds of thousands of them).
+
+    `order` lists the messages' indices session by session (inside one, by time); session i holds
+    order[bounds[i]:bounds[i + 1]]."""
+
+    __slots__ = ("messages", "order", "bounds", "customers", "times")
+
+    def __init__(self, messages: Sequence[Message], order: np.ndarray, bounds: np.ndarray, customers: int) -> None:
+        self.messages = messages
+        self.order = order
+        self.bounds = bounds
+        self.customers = customers  # distinct customers
+        self.times = np.fromiter((messages[i].at for i in order), dtype=float, count=len(order))
+
+    def __len__(self) -> int:
+        return len(self.bounds) - 1
+
+    @overload
+    def __getitem__(self, i: int) -> Session: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[Session]: ...
+    def __getitem__(self, i: int | slice) -> Session | Sequence[Session]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        i %= len(self)
+        own = tuple(self.messages[k] for k in self.order[self.bounds[i] : self.bounds[i + 1]])
+        return Session(customer=own[0].customer, tax_id=own[0].tax_id, messages=own)
+
+    def groups(self) -> Iterator[tuple[Message, ...]]:
+        """Each session's messages, in order, without making Session objects."""
+        messages, order, bounds = self.messages, self.order.tolist(), self.bounds.tolist()
+        for begin, end in itertools.pairwise(bounds):
+            yield tuple(map(messages.__getitem__, order[begin:end]))
+
+    def __iter__(self) -> Iterator[Session]:
+        for own in self.groups():
+            yield Session(customer=own[0].customer, tax_id=own[0].tax_id, messages=own)
+
+    @property
+    def sizes(self) -> np.ndarray:
+        return np.diff(self.bounds)
+
+    @property
+    def starts(self) -> np.ndarray:
+        return np.asarray(self.times[self.bounds[:-1]])
+
+
+def split_sessions(messages: Sequence[Message], gap: float) -> Sessions:
+    """Each customer's messages cut where the silence exceeds `gap`, ordered by start (then customer)."""
+    n = len(messages)
+    at = np.fromiter((m.at for m in messages), dtype=float, count=n)
+    names = [m.customer for m in messages]
+    rank = {name: k for k, name in enumerate(sorted(set(names)))}  # codes in the customers' sort order
+    code = np.fromiter((rank[name] for name in names), dtype=np.int64, count=n)
+    by_customer = np.lexsort((at, code))  # customer by customer, each by time (stable: ties keep the log's order)
+    a, c = at[by_customer], code[by_customer]
+    new = np.ones(n, dtype=bool)
+    new[1:] = (c[1:] != c[:-1]) | (np.diff(a) > gap)
+    firsts = np.flatnonzero(new)
+    sizes = np.diff(np.append(firsts, n))
+    by_start = np.lexsort((c[firsts], a[firsts]))
+    firsts, sizes = firsts[by_start], sizes[by_start]
+    offsets = np.cumsum(sizes) - sizes  # where each session begins in the new order
+    positions = np.arange(n) - np.repeat(offsets, sizes) + np.repeat(firsts, sizes)
+    return Sessions(messages, by_customer[positions], np.append(offsets, n), len(rank))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,16 +120,19 @@ class Arrivals:
     hourly: tuple[float, ...] = ()  # 24 rates by hour of day (weekdays, when weekend is set)
     weekend: tuple[float, ...] = ()  # 24 rates for Saturdays and Sundays (logs of 2 weeks or more)
     exposure: tuple[float, ...] = ()  # hours observed of each hour of day
+    days: str = ""  # which days `hourly` is of, when not all or weekdays: "weekends" (no weekday traffic)
 
 
-def arrivals(sessions: Sequence[Session], zone: tzinfo) -> Arrivals:
-    """Sessions per hour of day in `zone`; the log is taken to cover whole hours, from the first
-    session's hour to the hour of the last session start."""
-    starts = np.array([s.start for s in sessions])
+def arrivals(starts: np.ndarray, zone: tzinfo, weights: np.ndarray | None = None) -> Arrivals:
+    """Starts (of sessions, or of bursts, each with its weight: an expected burst counts its probability)
+    per hour of day in `zone`; the log is taken to cover whole hours, from the first start's hour to the
+    hour of the last."""
+    starts = np.asarray(starts, dtype=float)
+    weights = np.ones(len(starts)) if weights is None else np.asarray(weights, dtype=float)
     first = datetime.fromtimestamp(float(starts.min()), zone).replace(minute=0, second=0, microsecond=0)
     begin = first.timestamp()
     slots = int((starts.max() - begin) // HOUR) + 1
-    counts = np.bincount(((starts - begin) // HOUR).astype(np.int64), minlength=slots)
+    counts = np.bincount(((starts - begin) // HOUR).astype(np.int64), weights=weights, minlength=slots)
     labels = [_local(begin + k * HOUR, zone) for k in range(slots)]
     rate = float(counts.sum() / slots)
     hour_of = np.array([h for h, _ in labels])
@@ -85,13 +142,11 @@ def arrivals(sessions: Sequence[Session], zone: tzinfo) -> Arrivals:
         return Arrivals(rate=rate, hours=float(slots), exposure=exposure)
     if slots < WEEKLY_AFTER_DAYS * 24:
         return Arrivals(rate=rate, hours=float(slots), hourly=_curve(counts, hour_of), exposure=exposure)
-    return Arrivals(
-        rate=rate,
-        hours=float(slots),
-        hourly=_curve(counts[~weekend_of], hour_of[~weekend_of]),
-        weekend=_curve(counts[weekend_of], hour_of[weekend_of]),
-        exposure=exposure,
-    )
+    weekdays = _curve(counts[~weekend_of], hour_of[~weekend_of])
+    weekends = _curve(counts[weekend_of], hour_of[weekend_of])
+    if not any(weekdays):  # traffic only on weekends: a curve of zeros would run nothing (and not load)
+        return Arrivals(rate=rate, hours=float(slots), hourly=weekends, exposure=exposure, days="weekends")
+    return Arrivals(rate=rate, hours=float(slots), hourly=weekdays, weekend=weekends, exposure=exposure)
 
 
 def _local(t: float, zone: tzinfo) -> tuple[int, bool]:
@@ -108,7 +163,7 @@ class Behaviour:
     """How customers write: what the workload's burst_size, burst_gap and population are fitted from."""
 
     sizes: np.ndarray  # messages per session
-    gaps: np.ndarray  # seconds between consecutive messages of a session
+    gaps: np.ndarray  # seconds between consecutive messages of a session, session by session
     before_reply: int  # later messages of a session sent before the previous message's reply
     after_reply: int  # … sent after it
     reply_unknown: int  # … whose previous message has no logged reply
@@ -117,61 +172,102 @@ class Behaviour:
     returning: int  # sessions starting less than the cache TTL after the same tax id's last message
     reused: int  # messages following a message of the same tax id by less than the cache TTL
     messages: int
-    population: int  # 0: every session looks like a new customer
 
 
-def behaviour(sessions: Sequence[Session], cache_ttl: float) -> Behaviour:
-    sizes = np.array([len(s.messages) for s in sessions], dtype=np.int64)
-    gaps = np.concatenate([np.diff([m.at for m in s.messages]) for s in sessions]) if sessions else np.empty(0)
-    before = after = unknown = 0
-    for s in sessions:
-        for previous, m in zip(s.messages, s.messages[1:], strict=False):
-            if previous.reply_s is None:
-                unknown += 1
-            elif m.at < previous.at + previous.reply_s:
-                before += 1
-            else:
-                after += 1
-    customers = len({s.customer for s in sessions})
-    returning, reused = _returns(sessions, cache_ttl)
+def behaviour(sessions: Sessions, cache_ttl: float) -> Behaviour:
+    sizes = sessions.sizes
+    times = sessions.times
+    messages = sessions.messages
+    replies = np.fromiter(
+        (np.nan if (r := messages[i].reply_s) is None else r for i in sessions.order), dtype=float, count=len(times)
+    )
+    later = np.ones(len(times), dtype=bool)
+    later[sessions.bounds[:-1]] = False  # a session's first message follows nothing of its own
+    gaps = np.diff(times)[later[1:]] if len(times) else np.empty(0)
+    previous_reply_at = (times + replies)[np.flatnonzero(later) - 1]
+    known = ~np.isnan(previous_reply_at)
+    before = int(np.sum(times[later][known] < previous_reply_at[known]))
+    returning, reused = _returns(sessions, ~later, cache_ttl)
     return Behaviour(
         sizes=sizes,
         gaps=gaps,
         before_reply=before,
-        after_reply=after,
-        reply_unknown=unknown,
+        after_reply=int(known.sum()) - before,
+        reply_unknown=int((~known).sum()),
         sessions=len(sessions),
-        customers=customers,
+        customers=sessions.customers,
         returning=returning,
         reused=reused,
         messages=int(sizes.sum()),
-        population=population(len(sessions), customers),
     )
 
 
-def _returns(sessions: Sequence[Session], ttl: float) -> tuple[int, int]:
-    """(sessions, messages) that come less than `ttl` after the same tax id's previous message."""
-    events = sorted((m.at, s.tax_id, k == 0) for s in sessions for k, m in enumerate(s.messages))
-    last_seen: dict[str, float] = {}
-    returning = reused = 0
-    for at, tax_id, starts_session in events:
-        seen = last_seen.get(tax_id)
-        if seen is not None and at - seen < ttl:
-            reused += 1
-            returning += starts_session
-        last_seen[tax_id] = at
-    return returning, reused
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Bursts:
+    """Sessions split into bursts where a gap joins two bursts of one customer, in expectation (each gap
+    with its probability of being a join, `sim.fit.gaps`)."""
+
+    sizes: np.ndarray  # expected bursts of 1, 2, … messages (index 0: size 1)
+    count: float  # expected bursts: the sessions plus the expected joins
+    starts: np.ndarray  # every message that may start a burst (each session's first, any after a gap)
+    weights: np.ndarray  # … and its probability of starting one
+
+    def weights_by_size(self) -> tuple[tuple[int, ...], tuple[float, ...]]:
+        kept = np.flatnonzero(self.sizes > 1e-9)
+        return tuple(int(v) + 1 for v in kept), tuple(float(self.sizes[v]) for v in kept)
 
 
-def population(sessions: int, customers: int) -> int:
-    """The N for which `sessions` uniform draws from N customers give `customers` distinct ones on
-    average: N·(1 − (1 − 1/N)^n) = D. 0 (every session a new customer) when no customer came back
+def bursts(sessions: Sessions, joins: np.ndarray) -> Bursts:
+    """`joins`: per gap (as `behaviour` orders them) the probability that it joins two bursts.
+
+    A burst spans messages i..j of a session when a join (or the session's start) comes before i, none
+    between i and j, and a join (or the session's end) after j: its probability is the product, summed
+    by length over every i..j (each message's running product stops where it vanishes)."""
+    sizes, times = sessions.sizes, sessions.times
+    last = np.cumsum(sizes) - 1
+    after = np.ones(len(times))  # the probability that a burst ends after each message
+    inner = np.ones(len(times), dtype=bool)
+    inner[last] = False
+    after[inner] = joins
+    before = np.concatenate([[1.0], after[:-1]])  # … that one starts at each message
+    counts = np.zeros(int(sizes.max(initial=1)))
+    alive = np.flatnonzero(before > 0)
+    running = before[alive]
+    for length in range(1, len(counts) + 1):
+        end = alive + length - 1
+        counts[length - 1] += float(dot(running, after[end]))
+        running = running * (1 - after[end])
+        keep = (running > 1e-12) & (end + 1 < len(times))
+        alive, running = alive[keep], running[keep]
+        if not len(alive):
+            break
+    starting = before > 0
+    return Bursts(sizes=counts, count=float(before.sum()), starts=times[starting], weights=before[starting])
+
+
+def _returns(sessions: Sessions, first: np.ndarray, ttl: float) -> tuple[int, int]:
+    """(sessions, messages) that come less than `ttl` after the same tax id's previous message;
+    `first`: whether each message (in session order) starts its session."""
+    messages = sessions.messages
+    taxes = [messages[i].tax_id for i in sessions.order]
+    rank = {tax: k for k, tax in enumerate(sorted(set(taxes)))}
+    code = np.fromiter((rank[t] for t in taxes), dtype=np.int64, count=len(taxes))
+    by_tax = np.lexsort((first, sessions.times, code))  # each tax id's messages by time (a session's start last)
+    t, c = sessions.times[by_tax], code[by_tax]
+    close = np.zeros(len(t), dtype=bool)
+    close[1:] = (c[1:] == c[:-1]) & (np.diff(t) < ttl)
+    return int(np.sum(close & first[by_tax])), int(close.sum())
+
+
+def population(bursts: float, customers: int) -> int:
+    """The N for which `bursts` uniform draws from N customers give `customers` distinct ones on
+    average: N·(1 − (1 − 1/N)^n) = D. 0 (every burst a new customer) when no customer came back
     or N would pass the scenario's limit."""
-    if customers >= sessions or customers == 0:
+    if customers >= bursts or customers == 0:
         return 0
 
     def excess(n_customers: float) -> float:
-        expected = -n_customers * math.expm1(sessions * math.log1p(-1.0 / n_customers))
+        expected = -n_customers * math.expm1(bursts * math.log1p(-1.0 / n_customers))
         return expected - customers
 
     if excess(float(MAX_POPULATION)) <= 0:

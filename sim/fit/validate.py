@@ -3,7 +3,8 @@
 
 The interval is Student's t prediction interval for one more replication,
 mean ± t(0.975, R−1) · s · √(1 + 1/R): where a replication's value would fall 95 % of the
-time if production were one more replication of the scenario. The range of the
+time if production were one more replication of the scenario, cut at the values the metric
+can take (0 for times and counts, 0 and 1 for shares). The range of the
 replications (min–max) is shown beside it.
 """
 
@@ -88,7 +89,17 @@ def _check(metric: Observable, value: float, values: tuple[float, ...]) -> Check
     mean = float(sample.mean())
     n = len(sample)
     half = 0.0 if n < 2 else float(stats.t.ppf(0.5 + LEVEL / 2, n - 1) * sample.std(ddof=1) * math.sqrt(1 + 1 / n))
-    return Check(metric=metric, observed=value, mean=mean, low=mean - half, high=mean + half, replications=values)
+    # Cut at the values the metric can take (no reply takes -2 s): a value that falls inside the t-interval
+    # falls inside its intersection with them, so the interval keeps its 95 %.
+    low, high = metric.bounds
+    return Check(
+        metric=metric,
+        observed=value,
+        mean=mean,
+        low=max(mean - half, low),
+        high=min(mean + half, high),
+        replications=values,
+    )
 
 
 def markdown(v: Validation) -> str:

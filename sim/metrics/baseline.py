@@ -29,7 +29,7 @@ from typing import Any
 from sim.errors import BaselineError
 from sim.metrics.comparison import BETTER, CHANGED, NOT_APPLICABLE, SAME, WORSE, Comparison, Judgement
 from sim.metrics.stats import Estimate, welch_difference
-from sim.metrics.summary import ALL_METRICS
+from sim.metrics.summary import ALL_METRICS, Unit
 
 FORMAT_VERSION = 2  # 2: null for a metric that does not apply; time series, segments, p-values (json_report)
 READABLE_VERSIONS = (1, 2)  # a format-1 file has no nulls: its replications read the same
@@ -206,12 +206,12 @@ def _replications(variant: Any, where: str, path: str) -> list[dict[str, float]]
 def _metrics(rep: Any, where: str, path: str) -> dict[str, float]:
     if not isinstance(rep, dict):
         raise BaselineError(f"{path}: {where} must be an object of metric → number, got {_kind(rep)}")
-    return {name: _metric(value, f"{path}: {where}{_key(name)}") for name, value in rep.items()}
+    return {name: _metric(value, f"{path}: {where}{_key(name)}", name) for name, value in rep.items()}
 
 
-def _metric(value: Any, place: str) -> float:
-    """A metric's value as a float, if it is a number a count, a rate or a time in seconds can be;
-    NaN for null (the metric did not apply to that replication)."""
+def _metric(value: Any, place: str, name: str) -> float:
+    """A metric's value as a float, if it is a number a count, a rate or a time in seconds can be
+    (within its unit's bounds, for a metric sim knows); NaN for null (the metric did not apply)."""
     if value is None:
         return math.nan
     if type(value) not in (int, float) or (type(value) is float and not math.isfinite(value)):
@@ -220,7 +220,15 @@ def _metric(value: Any, place: str) -> float:
         raise BaselineError(f"{place} is beyond ±{MAX_MAGNITUDE:.0e}: no count, rate or time in seconds is")
     if value and abs(value) < MIN_MAGNITUDE:
         raise BaselineError(f"{place} is closer to zero than {MIN_MAGNITUDE:.0e}: no count, rate or time in seconds is")
+    metric = ALL_METRICS.get(name)
+    if metric is not None:
+        low, high = metric.unit.bounds
+        if not low <= value <= high:
+            raise BaselineError(f"{place} is {value:g}: impossible, {name} is {_WHAT[metric.unit]}")
     return float(value)
+
+
+_WHAT = {Unit.COUNT: "a count (0 or more)", Unit.SECONDS: "a time (0 s or more)", Unit.RATIO: "a share (0 to 1)"}
 
 
 def _field(data: Mapping[str, Any], name: str, kind: type, where: str, path: str) -> Any:

@@ -42,6 +42,9 @@ from sim.metrics.stats import Estimate, mean_ci
 from sim.metrics.summary import ALL_METRICS, CONVERSATION_METRICS, LOCK_SAFETY_METRICS, Unit
 
 SINGLE_RUN = "judged on a single run"  # what an outcome without a confidence interval says
+# The largest factor k of `variant <= k * reference` (and 1 + c of a change): k times a metric, its spread
+# squared, stays far inside float range; a claim a billion times over is no claim.
+MAX_FACTOR = 1e9
 
 
 class ThresholdError(ValueError):
@@ -241,8 +244,8 @@ def _relative(text: str, variant: str | None, metric: str, op: Op, right: str, v
     if reference == variant:
         raise _error(text, f"compares {variant} with itself")
     k = 1.0 if factor is None else _finite(text, factor)
-    if k < 0:
-        raise _error(text, f"the factor must be 0 or more, got {_quoted(str(factor))}")
+    if not 0 <= k <= MAX_FACTOR:
+        raise _error(text, f"the factor must be from 0 to {MAX_FACTOR:g}, got {_quoted(str(factor))}")
     return Threshold(
         expression=text, variant=variant, metric=metric, op=op, limit=k, form=Form.RELATIVE, reference=reference
     )
@@ -255,6 +258,8 @@ def _change(text: str, variant: str | None, metric: str, op: Op, right: str) -> 
     change = _finite(text, match.group(1)) / 100
     if change < -1:
         raise _error(text, f"a change below -100 % would need a negative {metric}")
+    if 1 + change > MAX_FACTOR:
+        raise _error(text, f"a change above {(MAX_FACTOR - 1) * 100:g} % claims nothing")
     return Threshold(expression=text, variant=variant, metric=metric, op=op, limit=change, form=Form.CHANGE)
 
 

@@ -10,8 +10,10 @@ report folder) or — a folder of a sim version older than the mark — a
 results.json of that scenario.
 
 Staging folders carry the writer's pid (`.tmp-<name>-<pid>-<random>`,
-`.old-<name>-<pid>-<random>`), so a later run can tell a dead run's leftovers
-from a live concurrent run's work. The swap itself runs under an exclusive lock
+`.old-<name>-<pid>-<random>`), and a `.tmp-` folder holds an owner file its writer keeps
+an exclusive lock on (`.sim-owner`) for as long as it works in it, so a later run can tell a
+dead run's leftovers from a live concurrent run's work, however old that work is: the lock
+dies with its process, even when the pid is reused. The swap itself runs under an exclusive lock
 on `OUT/.<name>.lock`: two runs writing the same report take turns, and each
 finds the other's folder either complete or absent.
 """
@@ -65,7 +67,8 @@ PLOT_FILE = re.compile(r"[A-Za-z0-9_]{1,40}\.png")  # latency_cdf.png, sweep_red
 LEFT_BY_FILE_BROWSERS = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})  # opening a folder writes these
 LONGEST_NAME = len("sweep_redis_commands.png")  # the longest name sim writes (a test holds every written name to it)
 MAX_ENTRIES = 200  # a report folder holds about fifteen files
-STALE_AFTER_S = 3600.0  # a staging folder untouched this long belongs to no live run (pid reused, other host)
+STALE_AFTER_S = 3600.0  # a staging folder of a sim that recorded no pid, untouched this long, is a dead run's
+OWNER = ".sim-owner"  # in a staging folder: its writer holds an exclusive lock on it while it works there
 _STAGED = re.compile(r"(?P<pid>\d+)-[a-z0-9_]{8}")  # what follows ".tmp-<name>-" / ".old-<name>-" (mkdtemp)
 _LEGACY = re.compile(r"[a-z0-9_]{8}")  # ".tmp-<name>-<random>" of sim versions that did not record the pid
 
@@ -101,12 +104,13 @@ def records_staging(out: Path, name: str) -> Iterator[Path]:
     removed on leaving unless `write_report` moved it into the report.
     """
     root = _writable_root(out, name)
-    with _environment_errors(out):
-        folder = Path(tempfile.mkdtemp(prefix=_staging_prefix("tmp", name), dir=root))
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    with contextlib.ExitStack() as owned:
+        with _environment_errors(out):  # only making the folder: the caller's own errors pass through
+            folder = owned.enter_context(_owned_staging(root, name))
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def prepare(out: Path, name: str) -> None:
@@ -129,17 +133,48 @@ def write_atomically(out: Path, name: str, fill: Callable[[Path], None]) -> Path
     with _environment_errors(out):
         with _locked(root, name):  # unlocked, a concurrent swap's instant between renames would look foreign
             _refuse_foreign(target)
-        staging = Path(tempfile.mkdtemp(prefix=_staging_prefix("tmp", name), dir=root))
-        try:
-            fill(staging)
-            (staging / MARK).write_text(MARK_TEXT, encoding="utf-8")
-            with _locked(root, name):
-                _recover(root, name)
-                _swap_in(staging, target)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+        with _owned_staging(root, name) as staging:
+            try:
+                fill(staging)
+                (staging / MARK).write_text(MARK_TEXT, encoding="utf-8")
+                with _locked(root, name):
+                    _recover(root, name)
+                    disown(staging)  # under the name's lock: no other run looks at it before it is swapped in
+                    _swap_in(staging, target)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
     return out / name  # as the user gave it: "reports/magna", not the resolved path
+
+
+@contextlib.contextmanager
+def _owned_staging(root: Path, name: str) -> Iterator[Path]:
+    """A new staging folder with its owner file locked by this process until the block ends."""
+    folder = Path(tempfile.mkdtemp(prefix=_staging_prefix("tmp", name), dir=root))
+    handle = None
+    try:
+        # Locked under another name, then renamed: once OWNER is there, it is locked (no window in which a
+        # concurrent run could find it unlocked and take the folder for a dead run's).
+        claim = folder / f"{OWNER}.new"
+        handle = os.open(claim, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a new file nobody else has opened
+        claim.rename(folder / OWNER)
+    except BaseException:
+        if handle is not None:
+            os.close(handle)
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    try:
+        yield folder
+    finally:
+        os.close(handle)
+
+
+def disown(staging: Path) -> None:
+    """The owner file goes before a staging folder becomes a report (or a report's records folder);
+    its lock stays held until the block that made the folder ends."""
+    (staging / OWNER).unlink(missing_ok=True)
 
 
 def _staging_prefix(kind: str, name: str) -> str:
@@ -155,6 +190,7 @@ def _write_files(c: Comparison, folder: Path, changes: BaselineDiff | None, reco
     if records is None:
         records_csv.write(c, folder / "records.csv")
     else:
+        disown(records)
         records.rename(folder / records_csv.RECORDS_FOLDER)
     junit.write(c, folder / "junit.xml")
     timeseries_csv.write(c, folder / "timeseries.csv")
@@ -385,9 +421,34 @@ def _leftovers(root: Path, kind: str, name: str) -> list[tuple[Path, int | None]
 
 
 def _abandoned(staging: Path, pid: int | None) -> bool:
-    """A staging folder whose writer is dead, or that nobody has written to for an hour."""
-    old = time.time() - _mtime(staging) > STALE_AFTER_S
-    return old or (pid is not None and not _alive(pid))
+    """A staging folder whose writer is gone. Age is not liveness: a compare may stage for hours.
+
+    Its owner file's lock decides; without one (a sim that wrote none, or a writer between creating
+    the folder and locking its file) the pid does; without a pid (an older sim still), an hour untouched.
+    """
+    held = _owner_alive(staging / OWNER)
+    if held is not None:
+        return not held
+    if pid is not None:
+        return not _alive(pid)
+    return time.time() - _mtime(staging) > STALE_AFTER_S
+
+
+def _owner_alive(owner: Path) -> bool | None:
+    """Whether a process holds the lock on a staging folder's owner file; None: no such file, or no flock."""
+    if fcntl is None:
+        return None
+    try:
+        handle = os.open(owner, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True  # held: its writer is alive
+    finally:
+        os.close(handle)  # closing releases the shared lock taken to test it
+    return False
 
 
 def _alive(pid: int) -> bool:

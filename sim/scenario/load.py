@@ -64,6 +64,7 @@ from sim.scenario.schema import (
     MAX_BURSTS,
     MAX_COUNT,
     MAX_ID,
+    MAX_LOG_EVERY,
     MAX_MULTIPLIER,
     MAX_POPULATION,
     MAX_RATE,
@@ -160,9 +161,9 @@ def parse_scenario(data: dict[str, Any], file: str) -> Scenario:
     top = reader_for(file, data)
     head = _section(top, "scenario")
     name = head.string("name", Path(file).stem)
+    if type(head.data.get("seed")) is int and head.data["seed"] > MAX_SEED:  # its own limit, not float range
+        head.fail("seed", f"must be below 2**63, got {shown(head.data['seed'])}")
     seed = head.number("seed", 1, integer=True)
-    if seed > MAX_SEED:
-        head.fail("seed", f"must be below 2**63, got {seed}")
     replications = head.number("replications", DEFAULT_REPLICATIONS, minimum=1, maximum=MAX_REPLICATIONS, integer=True)
     precision = _precision(head)
     max_replications = head.number(
@@ -588,7 +589,7 @@ def parse_lock(r: Reader, base: LockSettings) -> LockSettings:
     timeout = r.duration("timeout", base.timeout)
     backoff_table = r.table("backoff")
     backoff = parse_backoff(backoff_table) if backoff_table else base.backoff
-    log_every = r.number("log_every", base.log_every, minimum=1, integer=True)
+    log_every = r.number("log_every", base.log_every, minimum=1, maximum=MAX_LOG_EVERY, integer=True)
     fair = r.boolean("fair", base.fair)
     watchdog = r.boolean("watchdog", base.watchdog)
     fencing = r.boolean("fencing", base.fencing)
@@ -652,7 +653,13 @@ def parse_workload(r: Reader) -> Workload:
     conversations_section = r.table("conversations")
     conversations = parse_conversations(conversations_section) if conversations_section is not None else None
     r.done()
-    if rate == 0 and not scripted and conversations is None:
+    if rate == 0 and not scripted and (conversations is None or conversations.sessions_per_hour == 0):
+        if conversations is not None and conversations_section is not None:  # the section opens no conversation
+            conversations_section.fail(
+                "sessions_per_hour",
+                "the workload is empty: no conversation opens and customers_per_hour is 0; set either above 0 "
+                "or add [[workload.script]]",
+            )
         r.fail(
             "customers_per_hour",
             "the workload is empty: set customers_per_hour > 0, add [[workload.script]] or [workload.conversations]",

@@ -37,6 +37,7 @@ from sim.scenario.reader import DURATION_PATTERN, MAX_DURATION, MAX_FLOAT, MISSI
 MAX_BURSTS = 5_000_000  # per run: past this, memory and patience run out; split the run instead
 MAX_COUNT = 1000  # messages in one burst, installation points of one customer
 MAX_REPLICATIONS = 10_000
+MAX_LOG_EVERY = 10**9  # a log line every N lock attempts; more than any wait makes is "never"
 MAX_WORKERS = 100_000  # workers of one variant; each is a SimPy resource slot (and a thread in sim live)
 MAX_SEED = 2**63 - 1  # a signed 64-bit integer, the most TOML promises; numpy refuses negatives
 MAX_RATE = 10 * MAX_BURSTS  # bursts per hour of any one hour: more is a typo, and rate × hours stays finite
@@ -473,7 +474,8 @@ CONVERSATIONS = Section(
         Key(
             name="sessions_per_hour",
             type=Rates(),
-            about="Poisson rate of conversations, or 24 rates by hour of day; each a new customer (w0, w1, …)",
+            about="Poisson rate of conversations, or 24 rates by hour of day; each a new customer (w0, w1, …); "
+            "0 (or a curve of zeros) with no bursts and no script is an empty workload, refused",
             required=True,
         ),
         Key(name="messages", type=Count(minimum=1), about="intents per conversation", default=1),
@@ -665,7 +667,7 @@ LOCK = Section(
         ),
         Key(
             name="log_every",
-            type=Number(minimum=1, integer=True),
+            type=Number(minimum=1, maximum=MAX_LOG_EVERY, integer=True),
             about='"waiting for lock … (attempt N)" every N attempts',
             default=10,
         ),

@@ -283,7 +283,8 @@ def parse_cost(text: str) -> Cost:
     metric = METRICS.get(single.name) if single else None
     if single and metric and metric.better and single.weight > 0:
         raise TuneSpecError(
-            f"{shown}: objectives are minimised, and more {single.name} is better: write -{single.name}"
+            f"{shown}: objectives are minimised, and more {single.name} is better: write -{single.name} "
+            f"(on the command line --objective=-{single.name}: a value starting with '-' needs the '=')"
         )
     return Cost(text=" ".join(text.split()), terms=tuple(terms))
 

@@ -9,6 +9,7 @@ mean), so an ordinary configuration is never refused for being unlucky on paper.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from sim.scenario.model import (
     DecorrelatedJitterBackoff,
@@ -61,6 +62,11 @@ def expected_sessions(workload: Workload, duration: float) -> float:
     return (
         sum(workload.session_rate_at(h * 3600.0) * (min((h + 1) * 3600.0, duration) - h * 3600.0) for h in hours) / 3600
     )
+
+
+def largest_run(scenarios: Sequence[Scenario]) -> float:
+    """The expected messages of the largest run among `scenarios` (what one worker process holds at once)."""
+    return max((expected_messages(s.workload, s.duration) for s in scenarios), default=0.0)
 
 
 def expected_messages(workload: Workload, duration: float) -> float:

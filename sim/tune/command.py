@@ -9,8 +9,10 @@ import functools
 import math
 from pathlib import Path
 
+from sim.capacity import local_processes
+from sim.cluster import check_executor
 from sim.errors import ArgumentError, ExitCode, ScenarioError
-from sim.experiment import default_processes, select
+from sim.experiment import select
 from sim.metrics.tuning import TuneResult
 from sim.progress import Progress
 from sim.report import tune as tune_report
@@ -27,6 +29,7 @@ from sim.scenario.tune import (
     parse_cost,
     parse_dimension,
 )
+from sim.scenario.work import largest_run
 from sim.tune import journal, sensitivity
 from sim.tune.confirm import TUNED, Confirmation, confirm, finalists
 from sim.tune.evaluate import Runner
@@ -40,31 +43,41 @@ DELTA_SHARE = 0.01  # without [tune]delta: 1 % of the leader's cost
 def run_tune(args: argparse.Namespace) -> int:
     from sim.report_commands import load_and_warn  # the shared loader (warnings on stderr)
 
-    _check_executor(args)
+    check_executor(args)
     scenario = select(load_and_warn(args.scenario), seed=args.seed)
     scenario = dataclasses.replace(scenario, tune=settings(scenario, args))
     plan = _plan(scenario, args)
     check_corners(scenario, plan.base, plan.tune.space)
     out, name = Path(args.out), f"{scenario.name}-tune"
     prepare(out, name)
-    study = journal.open_study(
-        journal.path(out, scenario.name),
-        journal.study_name(scenario, plan.base, plan.replications),
-        len(plan.tune.objectives),
-    )
-    runner = Runner(processes=args.processes or default_processes(), scheduler=_scheduler(args))
-    with Progress(plan.trials, f"{scenario.name} tune", unit="trials", enabled=not args.quiet) as progress:
-        resumed = len([t for t in study.trials if t.state.is_finished()])
-        done, stopped = search(plan, study, runner, progress.step)
-        progress.stage("confirming on fresh replications")
-        result = _confirmed(plan, done, stopped, resumed, runner)
-        progress.stage("writing report")
-        folder = write_atomically(out, name, functools.partial(tune_report.write, result))
+    with journal.sole_writer(out, scenario.name):
+        folder, result, done = _study(plan, args, out, name)
     print(f"{scenario.name}: {len(done)} trials → {folder}/report.md\n  {tune_report.headline(result)}")
     broken = result.comparison.violations if result.comparison else []
     for text in broken:
         print(f"  INVARIANT BROKEN: {text}")
     return ExitCode.BROKEN if broken else ExitCode.OK if result.chosen else ExitCode.BREACHED
+
+
+def _study(plan: Plan, args: argparse.Namespace, out: Path, name: str) -> tuple[Path, TuneResult, list[Evaluated]]:
+    """The search, its confirmation and the report folder, by the study's sole writer."""
+    scenario = plan.scenario
+    file = journal.path(out, scenario.name)
+    study = journal.open_study(
+        file, journal.study_name(scenario, plan.base, plan.replications), len(plan.tune.objectives)
+    )
+    runner = Runner(processes=local_processes(args, largest_run([scenario])) or 1, scheduler=_scheduler(args))
+    with Progress(plan.trials, f"{scenario.name} tune", unit="trials", enabled=not args.quiet) as progress:
+        resumed = len([t for t in study.trials if t.state.is_finished()])
+        try:
+            done, stopped = search(plan, study, runner, progress.step)
+        except journal.Unreadable as error:
+            raise journal.unreadable(file, str(error)) from None
+        progress.stage("confirming on fresh replications")
+        result = _confirmed(plan, done, stopped, resumed, runner)
+        progress.stage("writing report")
+        folder = write_atomically(out, name, functools.partial(tune_report.write, result))
+    return folder, result, done
 
 
 def settings(scenario: Scenario, args: argparse.Namespace) -> TuneSettings:
@@ -173,10 +186,3 @@ def delta(text: str) -> float:
 
 def _scheduler(args: argparse.Namespace) -> str | None:
     return str(args.scheduler) if args.executor == "dask" else None
-
-
-def _check_executor(args: argparse.Namespace) -> None:
-    if args.executor == "dask" and not args.scheduler:
-        raise ArgumentError("--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
-    if args.scheduler is not None and args.executor != "dask":
-        raise ArgumentError("--scheduler needs --executor dask (without it, replications run on this machine)")

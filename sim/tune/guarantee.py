@@ -53,7 +53,12 @@ def needed_replications(first_stage: Mapping[str, Sequence[float]], delta: float
         for b in first_stage
         if a < b
     )
-    return max(n0, min(cap, math.ceil(t * t * variance / (delta * delta))))
+    # (t·S/δ)² computed as a square of t·S/δ: δ² of a tiny δ (1e-200) underflows to 0, and the ratio may be
+    # infinite; past √cap the cap binds anyway.
+    ratio = t * math.sqrt(variance) / delta
+    if not ratio < math.sqrt(cap):
+        return max(n0, cap)
+    return max(n0, min(cap, math.ceil(ratio * ratio)))
 
 
 def comparisons_with_the_best(costs: Mapping[str, Sequence[float]], chosen: str) -> tuple[tuple[RunnerUp, ...], float]:

@@ -33,6 +33,7 @@ from sim.metrics.tuning import TrialRecord
 from sim.scenario.model import Scenario
 from sim.scenario.tune import TuneSettings
 from sim.tune.evaluate import Runner, Sample, sample_of
+from sim.tune.journal import Unreadable, checked_attributes
 from sim.tune.space import Point, base_params, candidate, distributions, point
 
 _OPERATORS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
@@ -82,7 +83,7 @@ def search(
     plan: Plan, study: optuna.Study, runner: Runner, on_trial: Callable[[], None] = lambda: None
 ) -> tuple[list[Evaluated], str]:
     """Runs trials until `plan.trials` exist (or the budget is spent); returns them all and what stopped it."""
-    done = _restore(study)
+    done = _restore(study, plan)
     for _ in done:
         on_trial()
     if not study.trials:
@@ -178,7 +179,7 @@ def _violations(sample: Sample, constraints: Sequence[Threshold]) -> list[float]
     return out
 
 
-def _restore(study: optuna.Study) -> list[Evaluated]:
+def _restore(study: optuna.Study, plan: Plan) -> list[Evaluated]:
     """The trials a journal already holds, in order (a resumed study).
 
     A trial that was running when the earlier run was interrupted is marked failed (the
@@ -193,7 +194,14 @@ def _restore(study: optuna.Study) -> list[Evaluated]:
             break
         if t.state != optuna.trial.TrialState.COMPLETE:
             continue
-        a = t.user_attrs
+        try:
+            a = checked_attributes(t, len(plan.tune.objectives), plan.replications, len(plan.tune.constraints))
+        except Unreadable as error:
+            raise Unreadable(f"trial {t.number}: {error}") from None
+        if set(a["point"]) != {d.key for d in plan.tune.space}:
+            raise Unreadable(f"trial {t.number}: its point does not name the settings searched")
+        if a.get("repeat_of") is not None and a["repeat_of"] >= len(done):
+            raise Unreadable(f"trial {t.number}: repeats trial {a['repeat_of']}, which is not before it")
         sample = Sample(
             costs=tuple(tuple(float(x) for x in c) for c in a["costs"]),
             metrics={m: tuple(float(x) for x in v) for m, v in a["metrics"].items()},
@@ -204,7 +212,7 @@ def _restore(study: optuna.Study) -> list[Evaluated]:
                 point=dict(a["point"]),
                 sample=sample,
                 dropped=a["dropped"],
-                repeat_of=a["repeat_of"],
+                repeat_of=a.get("repeat_of"),
                 feasible=a["feasible"],
             )
         )

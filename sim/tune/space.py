@@ -18,7 +18,7 @@ from sim.scenario.model import Scenario, Variant
 from sim.scenario.reader import parse_duration
 from sim.scenario.tune import Choice, Dimension
 from sim.scenario.work import check_work
-from sim.sweep import grid_scenario, point_name
+from sim.sweep import grid_scenario, point_name, refuse_same_settings
 
 Point = dict[str, str]
 MAX_CORNERS = 4096  # every range's ends × every choice: each is checked before the first simulation
@@ -82,6 +82,11 @@ def check_corners(scenario: Scenario, base: str, space: tuple[Dimension, ...]) -
             candidate(scenario, base, p)
         except ScenarioError as error:
             raise ScenarioError(f"[tune]space at {point_name(p)}: {error}") from None
+    first = {d.key: e[0] for d, e in zip(space, ends, strict=True)}
+    for d in space:
+        if isinstance(d, Choice):  # `30s,30.0s`: one setting twice, a category the sampler would try twice
+            variants = tuple(candidate(scenario, base, {**first, d.key: v}).variants[0] for v in d.values)
+            refuse_same_settings(variants, "[tune]space")
 
 
 def _ends(d: Dimension) -> tuple[str, ...]:

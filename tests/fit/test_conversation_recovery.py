@@ -117,3 +117,20 @@ def test_odd_logs_give_a_conversation_section_inside_the_scenario_limits(tmp_pat
     got = load_scenario(out).workload.conversations
     assert got is not None and 0 <= got.give_up <= 1 and 0 <= got.resend <= 1
     assert 0 <= got.max_nudges <= MAX_RETRIES and 0 <= got.max_resends <= MAX_RETRIES
+
+
+def test_max_nudges_is_the_cap_the_log_shows_not_a_percentile(tmp_path):
+    """One intent in 200 nudged 3 times (the cap), 49 once: the 99th percentile wrote a cap of 3 as 1."""
+    start = datetime(2024, 3, 4, tzinfo=UTC).timestamp()
+    rows = []
+    for i in range(200):
+        nudges = 3 if i == 0 else 1 if i < 50 else 0
+        opened = start + 600 * i
+        for k in range(nudges + 1):  # the intent at 0 s, its nudges 30 s apart; one answer for all at 100 s
+            rows.append(f"{_iso(opened + 30 * k)},c{i},answered,{100 - 30 * k}\n")
+    log = tmp_path / "m.csv"
+    log.write_text("timestamp,customer,outcome,reply_s\n" + "".join(rows))
+    out = tmp_path / "s.toml"
+    assert main(["fit", str(log), "--out", str(out), "--customers", "conversations", "--quiet"]) == 0
+    assert load_scenario(out).workload.conversations.max_nudges == 3
+    assert "max_nudges = 3  # the most nudges an intent got" in out.read_text()

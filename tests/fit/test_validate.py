@@ -77,3 +77,16 @@ def test_a_required_metric_the_logs_cannot_show_is_exit_2(tmp_path, capsys):
     log.write_text("timestamp,customer\n2024-03-04T10:00:00Z,a\n")
     assert main(["validate", str(path), str(log), "--require", "busy_share"]) == ExitCode.BAD_INPUT
     assert "do not hold the fields" in capsys.readouterr().err
+
+
+def test_prediction_intervals_never_leave_the_values_a_metric_can_take():
+    """Validation prediction intervals reached below 0 for times (and above 1 for shares)."""
+    from sim.fit.observed import Observable
+    from sim.fit.validate import _check
+
+    spread = (0.1, 0.2, 5.0)  # a mean of 1.77 s with a huge spread: mean − t·s·√(1 + 1/R) is far below 0
+    for metric in (Observable.REPLY_P50, Observable.REPLY_P95, Observable.CRM_PER_MESSAGE):
+        check = _check(metric, 0.05, spread)
+        assert check.low == 0.0 and check.high > 5 and check.inside
+    share = _check(Observable.BUSY_SHARE, 0.99, (0.2, 0.9, 1.0))
+    assert (share.low, share.high) == (0.0, 1.0) and share.inside

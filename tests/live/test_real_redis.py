@@ -1,5 +1,9 @@
 """The same lock, cache and handler against a real Redis server, to catch any fakeredis difference."""
 
+import os
+import resource
+import subprocess
+import sys
 import threading
 import time
 
@@ -13,7 +17,7 @@ from sim.scenario import load_scenario
 from sim.sut.blocking import BlockingDriver
 from sim.sut.lock import LockConfig, Release, ThreadLock
 from sim.sut.retry import Fixed
-from tests.helpers import MAGNA
+from tests.helpers import MAGNA, ROOT
 
 
 @pytest.mark.slow
@@ -82,27 +86,69 @@ def test_time_scale_must_be_a_finite_number_in_range(value, capsys):
 
 
 def test_fifo_lock_hands_over_in_arrival_order_on_a_real_server(redis_url):
-    """BLPOP hand-off and the Lua scripts, against the real thing."""
+    """BLPOP hand-off and the Lua scripts, against the real thing.
+
+    The arrival order is made by a handshake, not by sleeps (20 ms apart under CPU load was no order at
+    all: 'fourth' before 'third'): each waiter starts only once the server shows the previous one in the
+    queue, and the holder releases only once all three are queued.
+    """
     key = f"fifo-{time.monotonic_ns()}"
     lock = ThreadLock(LockConfig(ttl=10, timeout=10, policy=Fixed(0.01), fair=True))
+    client = redis.Redis.from_url(redis_url)
     order, guard = [], threading.Lock()
+    holding, all_queued = threading.Event(), threading.Event()
 
-    def worker(name, delay):
-        time.sleep(delay)
+    def worker(name):
         driver = BlockingDriver(redis.Redis.from_url(redis_url))
         assert driver.run(lock.acquire(key, name)).acquired
         with guard:
             order.append(name)
-        time.sleep(0.15)
+        if name == "first":
+            holding.set()
+            assert all_queued.wait(10)
         assert driver.run(lock.release(key, name)) is Release.RELEASED
 
-    threads = [threading.Thread(target=worker, args=(name, delay)) for name, delay in
-               (("first", 0.0), ("third", 0.10), ("second", 0.05), ("fourth", 0.12))]  # fmt: skip
-    for t in threads:
-        t.start()
-    for t in threads:
+    def queued(name):
+        """Until the server's queue of the thread holds `name`'s token (a bounded wait, never a fixed one)."""
+        deadline = time.monotonic() + 10
+        while name.encode() not in client.lrange(lock.queue_key(key), 0, -1):
+            assert time.monotonic() < deadline, f"{name} never queued"
+            time.sleep(0.001)
+
+    threads = {name: threading.Thread(target=worker, args=(name,)) for name in ("first", "second", "third", "fourth")}
+    threads["first"].start()
+    assert holding.wait(10)
+    for name in ("second", "third", "fourth"):
+        threads[name].start()
+        queued(name)
+    all_queued.set()
+    for t in threads.values():
         t.join()
     assert order == ["first", "second", "third", "fourth"]
+
+
+def test_a_worker_count_this_machine_cannot_thread_is_exit_2_before_the_live_run(redis_url, tmp_path):
+    """Under an address-space limit, 3,000 workers could not start their threads: exit 4 after the run began."""
+    scenario = tmp_path / "crowd.toml"
+    scenario.write_text(
+        '[scenario]\nname = "crowd"\nseed = 1\nduration = "20s"\n\n'
+        "[workload]\ncustomers_per_hour = 540000\npopulation = 0\nburst_size = 1\n\n[workers]\ncount = 3000\n"
+    )
+
+    def limited():
+        resource.setrlimit(resource.RLIMIT_AS, (2 * 2**30, 2 * 2**30))  # 2 GiB: about a hundred 8 MiB stacks
+
+    done = subprocess.run(
+        [sys.executable, "-m", "sim", "live", str(scenario), "--redis", redis_url, "--time-scale", "0.01", "--quiet"],
+        preexec_fn=limited, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert (
+        done.stderr.count("\n") == 1
+        and "[workers]count = 3,000: sim live serves with a thread per worker" in done.stderr
+    )
+    assert done.stdout == ""  # nothing was served
 
 
 def test_watchdog_thread_keeps_a_real_lock_alive_past_its_ttl(redis_url):

@@ -15,9 +15,9 @@ from sim.metrics import baseline
 from sim.metrics.baseline import Previous, changes, load_previous, regression_metrics
 from sim.metrics.comparison import CHANGED, NOT_APPLICABLE, SAME, WORSE, Comparison
 from sim.metrics.stats import Estimate, welch_difference
-from sim.metrics.summary import METRICS
+from sim.metrics.summary import METRICS, Unit
 
-REP = {m: 0.1 * i for i, m in enumerate(METRICS)}
+REP = {m: 0.1 * i if METRICS[m].unit is not Unit.RATIO else 0.01 * i for i, m in enumerate(METRICS)}  # shares ≤ 1
 
 
 def results(**variants) -> dict:
@@ -90,6 +90,23 @@ HOSTILE = [
     (json.dumps(results(after={"replications": [{"x": 1.0}, {"x": -1.7e308}]})), "replications[1].x is beyond ±1e+15"),
     (json.dumps(results(after={"replications": [{"x": 1e-160}, {"x": 3e-160}]})), "x is closer to zero than 1e-30"),
     (json.dumps(results(after={"replications": [{"x": 5e-324}]})), "x is closer to zero than 1e-30"),
+    # Tampered values no run can produce: a negative count or time, a share outside 0 to 1.
+    (
+        json.dumps(results(after={"replications": [{"crm_calls": -40}]})),
+        "crm_calls is -40: impossible, crm_calls is a count (0 or more)",
+    ),
+    (
+        json.dumps(results(after={"replications": [{"busy_rate": -0.5}]})),
+        "replications[0].busy_rate is -0.5: impossible, busy_rate is a share (0 to 1)",
+    ),
+    (
+        json.dumps(results(after={"replications": [{"busy_rate": 0}, {"busy_rate": 1.5}]})),
+        "replications[1].busy_rate is 1.5: impossible",
+    ),
+    (
+        json.dumps(results(after={"replications": [{"latency_p95_s": -2.0}]})),
+        "latency_p95_s is -2: impossible, latency_p95_s is a time (0 s or more)",
+    ),
     ('{"format_version": 1, "kind": "sweep", "scenario": "magna"}', "the results of a sweep"),
     (b'{"scenario": "\xff"}', "not UTF-8 text (byte 14)"),
     ("{", "not valid JSON"),

@@ -73,7 +73,10 @@ def test_relative_and_change_forms_are_parsed_to_a_factor():
         ("after.busy_rate <= 0.5 * after.busy_rate", "compares after with itself"),
         ("after.busy_rate <= 0.5 * before.latency_p95_s", "compares busy_rate with latency_p95_s"),
         ("after.busy_rate <= 0.5 * busy_rate", "name the variant on the right"),
-        ("after.busy_rate <= -1 * before.busy_rate", "the factor must be 0 or more"),
+        ("after.busy_rate <= -1 * before.busy_rate", "the factor must be from 0 to 1e+09"),
+        # 1e300 × a latency overflowed to inf, d = -inf, its interval NaN: judged breached (exit 1)
+        ("after.latency_p95_s <= 1e300 * before.latency_p95_s", "the factor must be from 0 to 1e+09"),
+        ("change(after.latency_p95_s) <= 1e300%", "a change above 1e+11 % claims nothing"),
         ("after.busy_rate <= 0.5% * before.busy_rate", "is not of the form"),
         ("change(after.busy_rate) <= -0.5", "a change is a percentage"),
         ("change(after.busy_rate) <= before.busy_rate", "a change is a percentage"),
@@ -177,6 +180,13 @@ def test_a_reference_not_clearly_above_zero_shows_the_paired_difference_itself()
     assert outcome.judged == f"after.busy_rate − 0.05 × before.busy_rate ≤ {upper * 100:.3g} % (upper 95 % bound)"
     zero = {"before": [{"busy_rate": 0.0}] * 3, "after": [{"busy_rate": 0.0}] * 3}
     assert judge(parse("after.busy_rate <= 0.05 * before.busy_rate"), zero, "before")[0].passed
+
+
+def test_the_largest_factor_is_judged_without_overflow():
+    [outcome] = judge(parse("after.latency_p95_s <= 1e9 * before.latency_p95_s"), PAIRED, "before")
+    assert outcome.passed and math.isfinite(outcome.value) and math.isfinite(outcome.difference.high)
+    [upwards] = judge(parse("after.latency_p95_s >= 1e9 * before.latency_p95_s"), PAIRED, "before")
+    assert not upwards.passed
 
 
 def test_a_single_run_claims_no_bound_and_says_so():

@@ -16,7 +16,7 @@ import pytest
 
 from sim.errors import EnvironmentProblem
 from sim.metrics.baseline import FORMAT_VERSION
-from sim.report.folder import MARK, MARK_TEXT, prepare, write_atomically
+from sim.report.folder import MARK, MARK_TEXT, OWNER, prepare, records_staging, write_atomically
 
 
 def fill_with(text):
@@ -107,18 +107,44 @@ def test_staging_of_a_dead_run_is_removed_and_a_live_runs_is_kept(tmp_path):
     assert live.exists() and other_scenario.exists()
 
 
-def test_staging_untouched_for_an_hour_is_removed_even_if_its_pid_is_alive(tmp_path):
-    reused_pid = tmp_path / f".tmp-magna-{os.getpid()}-abcdefgh"
-    legacy = tmp_path / ".tmp-magna-abcdefgh"  # a sim version that did not record the pid
-    fresh_legacy = tmp_path / ".tmp-magna-ijklmnop"
-    for folder in (reused_pid, legacy, fresh_legacy):
-        folder.mkdir()
+def test_a_live_runs_staging_is_kept_however_old_and_a_dead_ones_removed_even_if_its_pid_is_reused(tmp_path):
+    """Age is not liveness: a compare's records folder lives as long as its replications run (hours), and
+    another run of the scenario removed it once it was an hour old; the first run then died (exit 4)."""
     two_hours_ago = time.time() - 7200
-    for folder in (reused_pid, legacy):
-        os.utime(folder, (two_hours_ago, two_hours_ago))
-    prepare(tmp_path, "magna")
-    assert not reused_pid.exists() and not legacy.exists()
-    assert fresh_legacy.exists()
+    with records_staging(tmp_path, "magna") as live:  # this process is the live run
+        (live / "after-0.csv.gz").write_bytes(b"records")
+        reused_pid = tmp_path / f".tmp-magna-{os.getpid()}-abcdefgh"  # a dead run whose pid is alive again
+        reused_pid.mkdir()
+        (reused_pid / OWNER).touch()  # its owner file, with nobody holding its lock
+        legacy = tmp_path / ".tmp-magna-abcdefgh"  # a sim version that recorded no pid
+        fresh_legacy = tmp_path / ".tmp-magna-ijklmnop"
+        fresh_legacy.mkdir()
+        legacy.mkdir()
+        for folder in (live, reused_pid, legacy):
+            os.utime(folder, (two_hours_ago, two_hours_ago))
+        prepare(tmp_path, "magna")
+        assert (live / "after-0.csv.gz").read_bytes() == b"records"
+        assert not reused_pid.exists() and not legacy.exists() and fresh_legacy.exists()
+    assert not live.exists()  # the run ended: its staging went with it
+
+
+def test_a_staging_folder_held_by_another_live_process_survives_its_age(tmp_path):
+    script = (
+        "import sys, time; from pathlib import Path; from sim.report.folder import records_staging\n"
+        "with records_staging(Path(sys.argv[1]), 'magna') as f:\n"
+        "    print(f, flush=True); sys.stdin.readline()\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        staged = Path(holder.stdout.readline().strip())
+        os.utime(staged, (time.time() - 7200, time.time() - 7200))
+        prepare(tmp_path, "magna")
+        assert staged.is_dir()
+    finally:
+        holder.communicate("done\n", timeout=30)
+    assert not staged.exists()
 
 
 def test_a_swap_cut_between_old_away_and_new_in_gets_the_old_report_back_at_the_next_run(tmp_path):

@@ -73,6 +73,15 @@ def test_dask_without_a_scheduler_is_bad_input(tmp_path, capsys):
         ("lock=5", "--grid: lock is a section, not a setting; name one of its keys, e.g. lock.timeout"),
         ("lock.backoff=5", "--grid: [lock]backoff: expected a table, got 5"),
         ("workers.count=5,10,5", "--grid 'workers.count=5,10,5': 5 given twice; each value once"),
+        # one setting spelt two ways ran one point twice under two names
+        (
+            "lock.timeout=30s,30.0s",
+            "--grid: lock.timeout=30s and lock.timeout=30.0s are the same settings; give each value once",
+        ),
+        (
+            "lock.timeout=30s,0.5m",
+            "--grid: lock.timeout=30s and lock.timeout=0.5m are the same settings; give each value once",
+        ),
     ],
 )
 def test_a_section_given_a_value_or_a_repeated_value_is_a_one_line_error(grid, message):

@@ -70,6 +70,19 @@ def test_bad_values_are_one_line_naming_the_key(extra, named):
     assert named in str(caught.value) and "\n" not in str(caught.value)
 
 
+@pytest.mark.parametrize("rates", ["0", "[" + ", ".join(["0"] * 24) + "]"])
+def test_a_workload_whose_conversations_never_open_is_as_empty_as_one_without_customers(rates):
+    """`sessions_per_hour = 0` was accepted (a run of nothing) while `customers_per_hour = 0` is refused."""
+    with pytest.raises(ScenarioError) as caught:
+        scenario("[scenario]\nduration = '1h'\n[workload]\ncustomers_per_hour = 0\n", "")
+    assert "[workload]customers_per_hour: the workload is empty" in str(caught.value)
+    with pytest.raises(ScenarioError) as caught:
+        scenario(f"[scenario]\nduration = '1h'\n[workload.conversations]\nsessions_per_hour = {rates}\n")
+    assert "[workload.conversations]sessions_per_hour: the workload is empty" in str(caught.value)
+    with_bursts = "[scenario]\nduration = '1h'\n[workload]\ncustomers_per_hour = 5\n[workload.conversations]\n"
+    assert scenario(with_bursts + f"sessions_per_hour = {rates}\n").workload.customers_per_hour == 5  # not empty
+
+
 def test_the_run_size_counts_every_nudge_and_resend_a_conversation_may_send(tmp_path, capsys):
     path = write_scenario(
         tmp_path,

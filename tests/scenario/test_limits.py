@@ -67,6 +67,16 @@ def test_scenario_seed_must_be_a_63_bit_natural_number(tmp_path, seed):
     assert f"[scenario]seed: must be {'>= 0' if seed < 0 else 'below 2**63'}, got {seed}" in message
 
 
+@pytest.mark.parametrize(
+    ("key", "limit"), [("[scenario]seed", "must be below 2**63"), ("[lock]log_every", "must be <= 1e+09")]
+)
+def test_a_4000_digit_integer_is_refused_by_its_keys_own_limit(tmp_path, key, limit):
+    """A 4,000-digit seed was refused as "at most 1.79769e+308 (a float)": the wrong limit."""
+    section, name = key[1:].split("]")
+    message = refused(write(tmp_path, f"[{section}]\n{name} = {'9' * 4000}\n" + SCRIPT))
+    assert f"{key}: {limit}, got an integer of about 4,0" in message and "1.79769e+308" not in message
+
+
 def test_a_population_too_large_for_numpy_is_a_clean_error(tmp_path):
     text = "[scenario]\nduration = '1m'\n[workload]\ncustomers_per_hour = 60\npopulation = 100000000000000000000\n"
     assert "[workload]population: must be <= 1e+09" in refused(write(tmp_path, text))

@@ -73,6 +73,29 @@ def test_bad_costs_say_why_and_nothing_is_evaluated(text, message):
         parse_cost(text)
 
 
+def test_the_advice_for_a_cost_that_is_better_larger_is_one_the_command_line_takes(tmp_path, capsys):
+    """`--objective answered` advised "write -answered", which argparse then refused (expected one argument)."""
+    import re
+    import shlex
+
+    from sim.cli import build_parser, main
+
+    assert main(["tune", str(MAGNA), "--space", "lock.timeout=10s..60s", "--objective", "answered"]) == 2
+    advice = re.search(r"on the command line (\S+)", capsys.readouterr().err)
+    assert advice is not None
+    args = build_parser().parse_args(["tune", str(MAGNA), *shlex.split(advice.group(1).rstrip(":"))])
+    assert args.objective == ["-answered"]
+    assert parse_cost(args.objective[0]).terms[0].weight == -1.0
+
+
+def test_a_choice_spelling_one_setting_twice_is_refused_before_any_run():
+    from sim.tune.space import check_corners
+
+    scenario = load_scenario(MAGNA)
+    with pytest.raises(ScenarioError, match=r"\[tune\]space: lock.timeout=30s and lock.timeout=30.0s are the same"):
+        check_corners(scenario, "after", (parse_dimension("lock.timeout=30s,30.0s"),))
+
+
 def tune_file(tmp_path, section):
     return write_scenario(
         tmp_path,

@@ -119,6 +119,9 @@ def test_the_confirmation_size_follows_the_noisiest_pair_and_delta():
     t = guarantee.one_sided_t(0.95, 9)
     assert guarantee.needed_replications(noisy, delta=0.5, cap=1000) == math.ceil((t * spread / 0.5) ** 2)
     assert guarantee.needed_replications(noisy, delta=0.01, cap=50) == 50
+    # δ² underflowed to 0 (ZeroDivisionError, exit 4) and (t·S/δ)² overflowed: the cap binds
+    assert guarantee.needed_replications(noisy, delta=1e-200, cap=50) == 50
+    assert guarantee.needed_replications(noisy, delta=5e-324, cap=50) == 50
 
 
 def test_the_mcb_bound_is_zero_for_a_clear_winner_and_positive_for_a_tie():
