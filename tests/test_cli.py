@@ -286,7 +286,7 @@ def test_results_that_cannot_be_written_to_stdout_are_one_line_and_exit_2(tmp_pa
     args = {
         "run": ["run", MAGNA],
         "run --json": ["run", MAGNA, "--json"],
-        "fit": ["fit", str(ROOT / "examples" / "logs" / "messages.csv"), "--out", str(tmp_path / "f.toml")],
+        "fit": ["fit", str(ROOT / "examples" / "logs" / "messages.csv"), "--out", str(tmp_path / "f.toml"), "--quiet"],
     }[command]
     with open(FULL, "w") as full:
         result = subprocess.run(
