@@ -364,7 +364,8 @@ def _one_line(c: Comparison, out: Path) -> str:
     if c.stopping:
         line += f"\n  {document.stopping_text(c)}"
     for t in c.breached:
-        line += f"\n  breached: {t.expression} for {t.variant}: {t.judged}"
+        said = "breached" if t.applicable else "not met"
+        line += f"\n  {said}: {t.expression} for {t.variant}: {t.judged}"
     if any(t.single_run for t in c.thresholds):
         line += f"\n  note: thresholds {SINGLE_RUN} claim no confidence bound (use --replications 2 or more)"
     for text in c.violations:

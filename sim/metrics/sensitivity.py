@@ -25,6 +25,7 @@ class ClaimState(StrEnum):
     HOLDS = "holds"  # its worst 95 % bound meets the claim
     FAILS = "fails"  # even its best 95 % bound misses it
     UNDECIDED = "not shown"  # the interval straddles the claim: more replications could tell
+    NOT_APPLICABLE = "not applicable"  # nothing to judge: a change from 0, a metric that does not apply
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -131,7 +132,15 @@ def judge_claim(
     against = judge(replace(t, op=NEGATED[t.op]), per_replication, baseline)
     outcomes = []
     for outcome, opposite in zip(judge(t, per_replication, baseline), against, strict=True):
-        state = ClaimState.HOLDS if outcome.passed else ClaimState.FAILS if opposite.passed else ClaimState.UNDECIDED
+        state = (
+            ClaimState.NOT_APPLICABLE
+            if not outcome.applicable
+            else ClaimState.HOLDS
+            if outcome.passed
+            else ClaimState.FAILS
+            if opposite.passed
+            else ClaimState.UNDECIDED
+        )
         outcomes.append(
             ClaimOutcome(
                 claim=claim.name,

@@ -14,6 +14,7 @@ from sim.metrics.precision import Watched
 from sim.metrics.segments import SEGMENT_METRICS, Grouping
 from sim.metrics.stats import Estimate
 from sim.metrics.summary import ALL_METRICS, Metric, Unit
+from sim.metrics.thresholds import Status, ThresholdOutcome
 from sim.metrics.timeseries import SERIES, TimeSeries
 from sim.report.headline import Headline, headlines
 
@@ -80,6 +81,7 @@ class Bullets:
 class Check:
     passed: bool
     text: str
+    mark: str  # ✓ met, ✗ breached or not met, – not applicable and allowed to be (`or n/a`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,17 +159,14 @@ def invariants_status(c: Comparison) -> Paragraph:
 def _checks(c: Comparison) -> Block:
     if not c.thresholds:
         return Paragraph("No thresholds set.")
-    return Checks(
-        tuple(
-            Check(
-                t.passed,
-                f"{t.expression} for {t.variant}: {t.judged}"
-                + (f", {t.note}" if t.note else "")
-                + ("" if t.passed else " BREACHED"),
-            )
-            for t in c.thresholds
-        )
-    )
+    return Checks(tuple(check(t) for t in c.thresholds))
+
+
+def check(t: ThresholdOutcome) -> Check:
+    """A threshold outcome as a report line: what was judged (or why it does not apply), then the verdict."""
+    text = f"{t.expression} for {t.variant}: {t.judged}" + (f" {t.verdict}" if t.verdict else "")
+    mark = "✓" if t.status is Status.MET else "–" if t.passed else "✗"
+    return Check(t.passed, text, mark)
 
 
 def _simulated(c: Comparison) -> list[Block]:

@@ -54,8 +54,7 @@ def _block(block: Block, folder: Path) -> str:
         return _headline(block)
     if isinstance(block, Checks):
         items = "".join(
-            f'<li class="{"pass" if c.passed else "breached"}">{"✓" if c.passed else "✗"} {html.escape(c.text)}</li>'
-            for c in block.items
+            f'<li class="{"pass" if c.passed else "breached"}">{c.mark} {html.escape(c.text)}</li>' for c in block.items
         )
         return f'<div id="thresholds"><strong>Thresholds:</strong><ul class="checks">{items}</ul></div>'
     if isinstance(block, Bullets):

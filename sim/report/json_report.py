@@ -83,8 +83,10 @@ def render(c: Comparison, diff: BaselineDiff | None = None) -> str:
                 "variant": t.variant,
                 "metric": t.metric,
                 "bound": t.bound,
-                "value": rounded(t.value),
+                "value": rounded(t.value) if t.applicable else None,
                 "passed": t.passed,
+                "status": t.status,
+                "judged": t.judged,
             }
             for t in c.thresholds
         ],

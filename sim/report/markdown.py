@@ -22,7 +22,7 @@ def _block(block: Block) -> str:
     if isinstance(block, Headline):
         return f"**{block.variant} vs {block.baseline}:** {headline_text(block)}\n"
     if isinstance(block, Checks):
-        return "**Thresholds:**\n\n" + "".join(f"- {'✓' if c.passed else '✗'} {c.text}\n" for c in block.items)
+        return "**Thresholds:**\n\n" + "".join(f"- {c.mark} {c.text}\n" for c in block.items)
     if isinstance(block, Bullets):
         return "".join(f"- {item}\n" for item in block.items)
     if isinstance(block, Image):

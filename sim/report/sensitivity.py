@@ -17,7 +17,7 @@ from sim.metrics.sensitivity import CaseResult, ClaimOutcome, ClaimState, Row, S
 from sim.metrics.summary import METRICS, Unit
 from sim.metrics.thresholds import Form
 from sim.report import markdown
-from sim.report.document import Block, Bullets, Heading, Paragraph, Table
+from sim.report.document import Block, Bullets, Heading, Paragraph, Table, check
 from sim.report.headline import MINUS, RANKS, rank
 from sim.report.numbers import rounded, rounded_estimate
 
@@ -30,7 +30,12 @@ SHORT = {
     Judgement.CHANGED: "changed",
     Judgement.NOT_APPLICABLE: "n/a",
 }
-STATE_MARK = {ClaimState.HOLDS: "✓ holds", ClaimState.FAILS: "✗ fails", ClaimState.UNDECIDED: "? not shown"}
+STATE_MARK = {
+    ClaimState.HOLDS: "✓ holds",
+    ClaimState.FAILS: "✗ fails",
+    ClaimState.UNDECIDED: "? not shown",
+    ClaimState.NOT_APPLICABLE: "– n/a",
+}
 MAX_FLIPS_SHOWN = 3  # flips named per row on the terminal; the rest counted
 
 
@@ -182,7 +187,7 @@ def _thresholds(s: Sensitivity) -> list[Block]:
         cells = []
         for c in s.cases:
             found = next((t for t in c.thresholds if t.expression == expression and t.variant == variant), None)
-            cells.append("—" if found is None else f"{'✓' if found.passed else '✗'} {found.judged}")
+            cells.append("—" if found is None else f"{check(found).mark} {found.judged}")
         rows.append((f"{expression} ({variant})", *cells))
     return [
         Heading("Thresholds per case"),

@@ -49,5 +49,5 @@ def first_screen(blocks: list[Block]) -> str:
             lines += [f"  {unchanged_clause(block.unchanged)}"] if block.unchanged else []
         elif isinstance(block, Checks):
             lines.append("thresholds:")
-            lines += [f"  {'✓' if c.passed else '✗'} {c.text}" for c in block.items]
+            lines += [f"  {c.mark} {c.text}" for c in block.items]
     return "\n".join(lines)
