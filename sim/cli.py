@@ -16,6 +16,7 @@ from sim.scenario.load import MAX_REPLICATIONS, MAX_SEED
 
 if TYPE_CHECKING:
     from sim.experiment import VariantRun
+    from sim.metrics.meaningful import Margin
     from sim.metrics.precision import Target
     from sim.scenario import Scenario
 
@@ -120,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also rerun the comparison under other workload assumptions, one at a time (default) or every "
         "combination; writes sensitivity.md and .json beside the report",
     )  # fmt: skip
+    _meaningful_option(compare)
     compare.add_argument("--axes", metavar="NAME,…", help="with --sensitivity: the assumptions to vary (default: all)")
     compare.add_argument("--claims", metavar="SET", help="with --sensitivity: claims to check in every case (seed)")
     _replication_options(compare)
@@ -445,9 +447,9 @@ def _bench_memory(args: argparse.Namespace, scenario: Scenario) -> int:
 
 def _live(args: argparse.Namespace) -> int:
     from sim.experiment import select
-    from sim.live import LiveRun, check_live, connect, fail_if_redis_failed, run_live
+    from sim.live import LiveRun, check_live, connect, fail_if_redis_failed, live_comparison, run_live
     from sim.metrics.summary import summarize
-    from sim.report.terminal import run_json, run_table
+    from sim.report.terminal import headline_lines, run_json, run_table
     from sim.report_commands import load_and_warn
 
     scenario = select(load_and_warn(args.scenario), args.variant, args.seed)
@@ -459,7 +461,8 @@ def _live(args: argparse.Namespace) -> int:
         if runs[-1].failure():
             break  # the server failed: the other variants would only count more errors
     metrics = {run.result.variant: summarize(run.result.records) for run in runs}
-    print(run_json(scenario, metrics) if args.json else run_table(scenario, metrics))
+    head = headline_lines(live_comparison(scenario, runs))
+    print(run_json(scenario, metrics) if args.json else head + run_table(scenario, metrics))
     fail_if_redis_failed(runs)  # before the invariants: records made while Redis failed prove nothing
     broken = [f"{run.result.variant}: {text}" for run in runs for text in run.result.violations]
     for text in broken:
@@ -484,6 +487,24 @@ def _replication_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--executor", choices=("local", "dask"), default="local", help="where replications run")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="the Dask scheduler, with --executor dask")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _meaningful_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--meaningful", type=_margins, metavar="METRIC=MARGIN[,…]",
+        help="the smallest difference that matters, per metric, over [scenario]meaningful: e.g. "
+        "latency_p95_s=500ms,busy_rate=0.1%%,crm_calls=5%% relative (default: 100 ms for times, 1%% of the "
+        "baseline's mean for the rest); smaller differences are 'no meaningful difference'",
+    )  # fmt: skip
+
+
+def _margins(text: str) -> tuple[Margin, ...]:
+    from sim.metrics.meaningful import parse_margins
+
+    try:
+        return parse_margins(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _regression_metrics(text: str) -> tuple[str, ...]:

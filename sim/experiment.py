@@ -166,6 +166,7 @@ def _compared(scenario: Scenario, runs: dict[str, list[RunDigest]], thresholds: 
         runs,
         thresholds,
         context(scenario),
+        scenario.meaningful,
     )
 
 

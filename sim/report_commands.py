@@ -27,6 +27,7 @@ from sim.experiment import (
 )
 from sim.metrics.baseline import BaselineDiff, Previous, changes, load_previous
 from sim.metrics.comparison import Comparison
+from sim.metrics.meaningful import Margin
 from sim.metrics.precision import next_count
 from sim.metrics.thresholds import SINGLE_RUN, Threshold, ThresholdError, parse_threshold
 from sim.progress import Progress
@@ -122,7 +123,16 @@ def _configured(scenario: Scenario, args: argparse.Namespace) -> Scenario:
     scenario = select(scenario, seed=args.seed)
     if args.replications:
         scenario = dataclasses.replace(scenario, replications=args.replications)
-    return scenario
+    return with_margins(scenario, getattr(args, "meaningful", None))
+
+
+def with_margins(scenario: Scenario, given: tuple[Margin, ...] | None) -> Scenario:
+    """The scenario's minimal meaningful effects with `--meaningful`'s over them, metric by metric."""
+    if not given:
+        return scenario
+    flagged = {m.metric for m in given}
+    kept = tuple(m for m in scenario.meaningful if m.metric not in flagged)
+    return dataclasses.replace(scenario, meaningful=(*kept, *given))
 
 
 def _check_precision_options(args: argparse.Namespace) -> None:

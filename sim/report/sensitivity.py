@@ -27,6 +27,7 @@ SHORT = {
     Judgement.BETTER: "better",
     Judgement.WORSE: "worse",
     Judgement.SAME: "n.s.",
+    Judgement.EQUIVALENT: "n.m.",
     Judgement.CHANGED: "changed",
     Judgement.NOT_APPLICABLE: "n/a",
 }
@@ -79,7 +80,8 @@ def _method(s: Sensitivity) -> str:
         f"Every case: seed {s.seed}, {'/'.join(map(str, reps))} replications with common random numbers, "
         "verdicts Holm–Bonferroni-adjusted within the case's comparison. A verdict *holds* when every case gives "
         "the verdict of the scenario as written; it *flips* under a case that gives another (better → n.s. "
-        "included). Only the scenario as written's thresholds decide the exit code."
+        "included; n.s. ↔ n.m. is no flip: neither is a finding). n.s.: no significant difference; n.m.: no "
+        "meaningful difference. Only the scenario as written's thresholds decide the exit code."
     )
 
 

@@ -79,7 +79,7 @@ def confirm(plan: Plan, leaders: list[Evaluated], runner: Runner, delta: float) 
         for name, rs in second.runs.items():
             runs[name] += rs
     descriptions = {v.name: v.describe() for v in fresh.variants}
-    every = compare(fresh.name, seed, base.name, descriptions, runs, tune.constraints, context(fresh))
+    every = compare(fresh.name, seed, base.name, descriptions, runs, tune.constraints, context(fresh), fresh.meaningful)
     samples = {v.name: sample_of(every, v, tune.objectives, tune.constraints) for v in variants}
     records = tuple(_finalist(n, e, samples[n], tune.constraints) for n, e in zip(names, leaders, strict=True))
     feasible = [f for f in records if f.feasible]
@@ -132,4 +132,5 @@ def _against_base(
         {base.name: runs[base.name], name: tuned},
         constraints,
         context(fresh),
+        fresh.meaningful,
     )

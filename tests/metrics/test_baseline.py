@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sim.errors import BaselineError
 from sim.metrics import baseline
 from sim.metrics.baseline import Previous, changes, load_previous, regression_metrics
-from sim.metrics.comparison import CHANGED, NOT_APPLICABLE, SAME, WORSE, Comparison
+from sim.metrics.comparison import CHANGED, EQUIVALENT, NOT_APPLICABLE, WORSE, Comparison
 from sim.metrics.stats import Estimate, welch_difference
 from sim.metrics.summary import METRICS
 
@@ -53,7 +53,7 @@ def test_a_valid_file_loads_with_every_replication(tmp_path):
 
 HOSTILE = [
     ("[1, 2]", "expected a JSON object, got a list"),
-    ('{"format_version": true, "scenario": "magna", "variants": {}}', "format_version must be 1 or 2, got True"),
+    ('{"format_version": true, "scenario": "magna", "variants": {}}', "format_version must be 1, 2 or 3, got True"),
     ('{"format_version": 1, "scenario": 7, "variants": {}}', "scenario must be a string, got a number"),
     ('{"format_version": 1, "scenario": "magna", "variants": []}', "variants must be an object, got a list"),
     ('{"format_version": 1, "scenario": "magna"}', "variants is missing"),
@@ -139,7 +139,7 @@ def test_a_run_compared_with_identical_samples_shows_no_change():
     previous = Previous("old.json", "magna", {"before": [REP, REP, REP], "after": [REP] * 2})
     diff = changes(previous, comparison(reps))
     assert diff.changes and not [ch for ch in diff.changes if ch.significant]
-    assert {ch.verdict for ch in diff.changes} == {SAME}
+    assert {ch.verdict for ch in diff.changes} == {EQUIVALENT}  # identical: within any margin
     assert diff.not_compared == ()
 
 
