@@ -78,6 +78,7 @@ def confirm(plan: Plan, leaders: list[Evaluated], runner: Runner, delta: float) 
         second = runner.run(fresh, range(n0, total), keep=keep)
         for name, rs in second.runs.items():
             runs[name] += rs
+    fresh = dataclasses.replace(fresh, replications=total)  # described as it ran: "What was simulated" counts them
     descriptions = {v.name: v.describe() for v in fresh.variants}
     every = compare(fresh.name, seed, base.name, descriptions, runs, tune.constraints, context(fresh), fresh.meaningful)
     samples = {v.name: sample_of(every, v, tune.objectives, tune.constraints) for v in variants}

@@ -51,6 +51,14 @@ def test_a_valid_file_loads_with_every_replication(tmp_path):
     assert (previous.scenario, list(previous.variants), len(previous.variants["after"])) == ("magna", ["after"], 3)
 
 
+@pytest.mark.parametrize("version", [1, 2, 3])
+def test_every_format_since_the_first_still_reads_as_a_baseline(tmp_path, version):
+    """Format 3 changed the verdicts' intervals and thresholds, not the replications a baseline reads."""
+    data = results(after={"replications": [REP, {**REP, "cache_hit_ratio": None}]}) | {"format_version": version}
+    previous = load_previous(write(tmp_path, json.dumps(data)))
+    assert previous.variants["after"][0] == REP and math.isnan(previous.variants["after"][1]["cache_hit_ratio"])
+
+
 HOSTILE = [
     ("[1, 2]", "expected a JSON object, got a list"),
     ('{"format_version": true, "scenario": "magna", "variants": {}}', "format_version must be 1, 2 or 3, got True"),
