@@ -60,7 +60,7 @@ def run_tune(args: argparse.Namespace) -> int:
         result = _confirmed(plan, done, stopped, resumed, runner)
         progress.stage("writing report")
         folder = write_atomically(out, name, functools.partial(tune_report.write, result))
-    print(f"{scenario.name}: {len(done)} trials → {folder}/report.md\n  {tune_report.headline(result)}")
+    print(f"{scenario.name}: {len(done)} trials → {folder}/report.md\n{tune_report.terminal_headline(result)}")
     broken = result.comparison.violations if result.comparison else []
     for text in broken:
         print(f"  INVARIANT BROKEN: {text}")
@@ -123,6 +123,7 @@ def _confirmed(plan: Plan, done: list[Evaluated], stopped: str, resumed: int, ru
     delta = tune.delta or max(DELTA_SHARE * abs(leaders[0].sample.means()[0]), 1e-9)
     c: Confirmation = confirm(plan, leaders, runner, delta)
     records = tuple(e.record() for e in done)
+    importance = sensitivity.importance(tune.space, records)
     return TuneResult(
         scenario=plan.scenario.name,
         seed=plan.scenario.seed,
@@ -137,8 +138,11 @@ def _confirmed(plan: Plan, done: list[Evaluated], stopped: str, resumed: int, ru
         chosen=c.chosen,
         guarantee=c.guarantee,
         toml=variant_table(c.variant, TUNED, plan.base),
-        sensitivity=sensitivity.shares(tune.space, records),
+        sensitivity=importance.shares if importance else {},
+        unexplained=importance.unexplained if importance else None,
         comparison=c.comparison,
+        base_fresh=c.base_fresh,
+        gains=c.gains,
     )
 
 
