@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any, NoReturn
@@ -62,6 +63,7 @@ COMMANDS = {  # name → one line of help, in the order `sim` lists them
     "fit": "fit a scenario's traffic and latencies from production logs",
     "validate": "compare a scenario's simulation with production logs",
     "trace": "write a message log with hashed customer ids, to replay or commit",
+    "comment": "write a pull request's comment (Markdown) from sim compare's report folders",
 }
 
 
@@ -200,6 +202,16 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     bench.set_defaults(handler=_bench)
     _fit_commands(commands)
+    comment = commands.add_parser("comment", help=COMMANDS["comment"])
+    comment.add_argument(
+        "reports", nargs="+", metavar="REPORTS", help="report folders (OUT/<name>), or folders of them (OUT)"
+    )
+    comment.add_argument(
+        "--artifact-url", type=_artifact_url, metavar="URL",
+        help="where the run's artifact with the full reports and plots is (linked from the comment)",
+    )  # fmt: skip
+    comment.add_argument("--out", metavar="FILE", help="write the comment to FILE (default: stdout)")
+    comment.set_defaults(handler=_comment)
     return parser
 
 
@@ -275,6 +287,31 @@ def _trace(args: argparse.Namespace) -> int:
     from sim.fit.anonymise import run_trace
 
     return run_trace(args)
+
+
+def _comment(args: argparse.Namespace) -> int:
+    from sim.report.comment import render, sections
+
+    body = render(sections(args.reports), args.artifact_url)
+    if args.out is None:
+        sys.stdout.write(body)
+        return ExitCode.OK
+    try:
+        with open(args.out, "w", encoding="utf-8") as out:
+            out.write(body)
+    except OSError as error:
+        raise EnvironmentProblem(f"--out {args.out[:200]!r}: cannot write: {error.strerror or error}") from None
+    return ExitCode.OK
+
+
+ARTIFACT_URL = re.compile(r"https?://[^\s()<>\[\]\\`]{1,2000}")
+
+
+def _artifact_url(text: str) -> str:
+    """A plain http(s) URL, with nothing that could end or bend a Markdown link."""
+    if not ARTIFACT_URL.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"expected an http(s) URL without spaces or brackets, got {text[:80]!r}")
+    return text
 
 
 def _duration(text: str) -> float:

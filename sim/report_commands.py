@@ -50,7 +50,7 @@ def run_compare(args: argparse.Namespace) -> int:
     if args.ci or ci_environment():
         _refuse_single_runs(scenarios, thresholds, "--ci" if args.ci else "CI is set")
     watched = _watched_metrics(args)
-    previous = {s.name: _previous(args.baseline, s) for s in scenarios} if args.baseline is not None else {}
+    previous = _baselines(args.baseline, scenarios) if args.baseline is not None else {}
     plans = sensitivity.studies(args, scenarios)
     _check_summary()
     for scenario in scenarios:
@@ -191,6 +191,34 @@ def _refuse_single_runs(scenarios: list[Scenario], cli: dict[str, list[Threshold
                 f"{s.name}: {count} threshold(s) cannot be judged on a single replication (no confidence "
                 f"interval); in CI mode ({why}) at least --replications 2 is needed"
             )
+
+
+def _baselines(path: str, scenarios: list[Scenario]) -> dict[str, Previous]:
+    """Each scenario's baseline. A reports folder that holds some of the scenarios' results but not all:
+    the others (new in this change, say) are compared without one, said on stderr; holding none of
+    them, it is exit 2 (a wrong folder, most likely)."""
+    if path and _is_folder(path):
+        missing = [s.name for s in scenarios if not _is_file(Path(path) / s.name / "results.json")]
+        if len(missing) < len(scenarios):
+            for name in missing:
+                print(f"sim: warning: --baseline {path[:200]!r}: no {name}/results.json, so {name} is compared "
+                      "without a baseline (a new scenario?)", file=sys.stderr)  # fmt: skip
+            return {s.name: _previous(path, s) for s in scenarios if s.name not in missing}
+    return {s.name: _previous(path, s) for s in scenarios}
+
+
+def _is_folder(path: str) -> bool:
+    try:
+        return Path(path).is_dir()
+    except OSError:  # a name too long: `_previous` says so
+        return False
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:
+        return False
 
 
 def _previous(path: str, scenario: Scenario) -> Previous:

@@ -109,6 +109,12 @@ def load_previous(path: str | Path) -> Previous:
     return Previous(str(path), *_checked(data, str(path)))
 
 
+def read_results(path: str | Path) -> Any:
+    """A results.json's JSON, read as a baseline is (a regular file, at most MAX_BYTES, UTF-8, strict JSON);
+    every problem is a one-line `BaselineError`. Its structure is the caller's to check."""
+    return _parse(_read(Path(path)), path)
+
+
 def changes(previous: Previous, comparison: Comparison, watched: Collection[str] = ()) -> BaselineDiff:
     """Per variant present in both runs, per metric: old mean, new mean, difference (module docstring)."""
     pairs: list[tuple[str, str, list[float], list[float]]] = []

@@ -33,7 +33,12 @@ Format 3, beyond format 2 (`--baseline` reads all three: only `variants.*.replic
 - each of `thresholds` has `status` ("met", "breached", "not applicable") and `judged` (the words
   the reports show); `value` is null when the claim does not apply;
 - `baseline_diff`'s changes carry `confidence` and `margin` likewise (Holm over their own family,
-  `baseline_family_size`)."""
+  `baseline_family_size`);
+- `first_screen`: the report's first screen in words, as the terminal and report.md say it —
+  `headlines` (per compared variant: `title`, `findings` of `verdict` and `text`, and `rest`, the
+  clauses naming what did not change), `checks` (per threshold outcome: `mark`, `text`, `passed`)
+  and `baseline_headlines` (against `--baseline`, like `headlines`; empty without one). `sim comment`
+  builds a pull request's comment from it without re-running anything."""
 
 from __future__ import annotations
 
@@ -50,6 +55,8 @@ from sim.metrics.segments import SEGMENT_METRICS
 from sim.metrics.stats import CONFIDENCE
 from sim.metrics.summary import ALL_METRICS, Metric
 from sim.metrics.timeseries import SERIES, TimeSeries
+from sim.report.document import check
+from sim.report.headline import Headline, baseline_headlines, headlines, rest_clauses
 from sim.report.numbers import rounded, rounded_estimate
 
 
@@ -122,9 +129,26 @@ def render(c: Comparison, diff: BaselineDiff | None = None) -> str:
             for s in c.segments
         ],
     }
+    data["first_screen"] = _first_screen(c, diff)
     if c.stopping is not None:  # only with --precision: a fixed count's file keeps its shape
         data["stopping"] = _stopping(c.stopping)
     return json.dumps(data, indent=2, allow_nan=False) + "\n"
+
+
+def _first_screen(c: Comparison, diff: BaselineDiff | None) -> dict[str, Any]:
+    return {
+        "headlines": [_headline(h) for h in headlines(c)],
+        "checks": [{"mark": k.mark, "text": k.text, "passed": k.passed} for k in map(check, c.thresholds)],
+        "baseline_headlines": [_headline(h) for h in baseline_headlines(diff)] if diff else [],
+    }
+
+
+def _headline(h: Headline) -> dict[str, Any]:
+    return {
+        "title": h.title,
+        "findings": [{"verdict": str(f.verdict), "text": f.text} for f in h.findings],
+        "rest": rest_clauses(h),
+    }
 
 
 def _stopping(s: Stopping) -> dict[str, Any]:

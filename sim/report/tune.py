@@ -337,13 +337,17 @@ def _constraints_text(f: Finalist) -> str:
 def _estimate(e: Estimate, signed: bool = False) -> str:
     if not e.applies:
         return "n/a"
+    mean = _number(e.mean, signed)
+    return f"{mean} [{_number(e.low)}, {_number(e.high)}]" if e.n > 1 else mean
+
+
+def _number(value: float, signed: bool = False) -> str:
+    """A value to four significant digits, whole with thousands separators from 1,000 ("19,567", not
+    "1.957e+04"); "n/a" where it is not a number (an objective that did not apply)."""
+    if not math.isfinite(value):
+        return "n/a"
     sign = "+" if signed else ""
-    return f"{e.mean:{sign}.4g} [{e.low:.4g}, {e.high:.4g}]" if e.n > 1 else f"{e.mean:{sign}.4g}"
-
-
-def _number(value: float) -> str:
-    """A value to four significant digits; "n/a" where it is not a number (an objective that did not apply)."""
-    return f"{value:.4g}" if math.isfinite(value) else "n/a"
+    return f"{value:{sign},.0f}" if abs(value) >= 1000 else f"{value:{sign}.4g}"
 
 
 def _settings(result: TuneResult) -> str:

@@ -219,6 +219,18 @@ def test_a_baseline_folder_without_the_scenarios_results_exits_2(tmp_path, capsy
     )
 
 
+def test_a_scenario_new_to_a_baseline_folder_is_compared_without_one_and_said_on_stderr(report, tmp_path, capsys):
+    """A pull request that adds a scenario: main's reports have the others' results, not its own."""
+    new = tmp_path / "magna-new.toml"
+    new.write_text(Path(MAGNA).read_text().replace('name = "magna"', 'name = "magna-new"'))
+    args = ["compare", MAGNA, str(new), "--out", str(tmp_path / "out"), "--quiet", "--replications", "2"]
+    assert main([*args, "--baseline", str(report.parent)]) == 0
+    assert f"sim: warning: --baseline {str(report.parent)!r}: no magna-new/results.json, so magna-new is " \
+        "compared without a baseline (a new scenario?)\n" in capsys.readouterr().err  # fmt: skip
+    results = {n: json.loads((tmp_path / "out" / n / "results.json").read_text()) for n in ("magna", "magna-new")}
+    assert results["magna"]["baseline_diff"] and results["magna-new"]["baseline_diff"] is None
+
+
 def test_a_variant_new_to_the_baseline_is_said_on_stderr_and_in_the_report(report, tmp_path, capsys):
     old = baseline_from(report, tmp_path, lambda d: d["variants"].update(renamed=d["variants"].pop("after")))
     assert compare(tmp_path, "--baseline", str(old)) == 0
