@@ -41,7 +41,8 @@ class _Parser(argparse.ArgumentParser):
 
 EXIT_CODES = """exit codes:
   0    ok
-  1    a threshold was breached (or a significant regression against --baseline)
+  1    a threshold not met: breached, or not applicable without 'or n/a' (or a
+       significant, meaningful regression against --baseline)
   2    bad input or environment, found before any simulation ran (one line on stderr)
   3    the simulator broke one of its own invariants (a bug in sim or in the code under test)
   4    an internal error in sim (one line; the traceback is written to a file it names)
