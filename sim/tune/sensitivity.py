@@ -67,19 +67,29 @@ def shares(space: Sequence[Dimension], trials: Sequence[TrialRecord]) -> dict[st
 
 
 class _R2:
-    """R² of the additive model on a subset of the settings, cached per subset."""
+    """R² of the additive model on a subset of the settings, cached per subset.
+
+    Each fit is solved from the normal equations of the whole design (X'X and X'y, computed once):
+    a subset's least squares is a system of its own columns' rows of them, so a fit costs the same
+    for 10 trials or 10,000 (2^10 subsets of 10 settings over 1,000 trials: a fraction of a second).
+    """
 
     def __init__(self, y: np.ndarray, columns: list[np.ndarray]) -> None:
-        self._y, self._columns = y - y.mean(), columns
-        self._total = float((self._y**2).sum())
+        centred = y - y.mean()
+        design = np.hstack([np.ones((len(y), 1)), *columns])
+        self._gram, self._moment = design.T @ design, design.T @ centred
+        self._total = float(centred @ centred)
+        starts = np.cumsum([1, *(c.shape[1] for c in columns)])
+        self._columns = [list(range(start - c.shape[1], start)) for start, c in zip(starts[1:], columns, strict=True)]
         self._known: dict[frozenset[int], float] = {frozenset(): 0.0}
 
     def __call__(self, subset: frozenset[int]) -> float:
         if subset not in self._known:
-            design = np.hstack([np.ones((len(self._y), 1)), *(self._columns[i] for i in sorted(subset))])
-            coefficients, *_ = np.linalg.lstsq(design, self._y, rcond=None)
-            residual = self._y - design @ coefficients
-            self._known[subset] = min(1.0, max(0.0, 1.0 - float((residual**2).sum()) / self._total))
+            index = [0, *(k for i in sorted(subset) for k in self._columns[i])]
+            gram, moment = self._gram[np.ix_(index, index)], self._moment[index]
+            coefficients, *_ = np.linalg.lstsq(gram, moment, rcond=None)
+            explained = float(coefficients @ moment)  # = ‖Xβ‖² for the least-squares β of centred y
+            self._known[subset] = min(1.0, max(0.0, explained / self._total))
         return self._known[subset]
 
 
