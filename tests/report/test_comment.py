@@ -52,8 +52,12 @@ def test_the_same_report_folder_given_directly_and_written_to_a_file(reports, tm
     assert out.read_text().startswith(comment.MARKER) and "in this run's artifact" in out.read_text()
 
 
+KEPT = ("format_version", "scenario", "replications", "passed", "invariant_violations", "regressions", "first_screen")
+
+
 def hostile(folder: Path, base: dict, name: str, **changes) -> None:
-    data = copy.deepcopy(base) | changes
+    """A report folder whose results.json is `base` with `changes`: the keys sim comment reads, and two variants."""
+    data = {k: copy.deepcopy(base[k]) for k in KEPT} | {"variants": {"before": {}, "after": {}}} | changes
     (folder / name).mkdir(parents=True)
     (folder / name / "results.json").write_text(json.dumps(data))
 
