@@ -232,7 +232,7 @@ def holm_adjusted(verdicts: Sequence[Verdict]) -> list[Verdict]:
 
 
 def _adjusted(v: Verdict, level: float) -> Verdict:
-    if math.isnan(level):  # not tested: nothing applies to pair
+    if math.isnan(level):  # not tested: nothing to pair (the metric does not apply)
         return v
     rejected = v.p_value <= level
     interval = at_confidence(v.difference, 1 - level)

@@ -11,7 +11,7 @@ A metric not in RANKS (a new one) still appears, after the ranked ones, under it
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sim.metrics.baseline import BaselineDiff, Change
@@ -130,16 +130,11 @@ def baseline_headlines(diff: BaselineDiff) -> list[Headline]:
 
 def _baseline_headline(changed: Sequence[Change], variant: str) -> Headline:
     ranked = sorted(changed, key=lambda ch: (rank(ch.metric).order, ch.metric))
-    named: list[Finding] = []
-    groups: set[str] = set()
-    for ch in ranked:
-        if ch.verdict in FINDINGS and rank(ch.metric).group not in groups:
-            groups.add(rank(ch.metric).group)
-            named.append(Finding(ch.verdict, describe(ch.metric, ch.difference, ch.old, ch.new)))
+    named, groups = _named((ch.metric, ch.verdict, describe(ch.metric, ch.difference, ch.old, ch.new)) for ch in ranked)
     return Headline(
         variant=variant,
         baseline=PREVIOUS,
-        findings=tuple(named),
+        findings=named,
         unchanged=_rest(ranked, SAME, groups),
         equivalent=_rest(ranked, EQUIVALENT, groups),
         counted=True,
@@ -150,16 +145,12 @@ def _headline(c: Comparison, variant: str) -> Headline:
     verdicts = sorted((v for v in c.verdicts if v.variant == variant), key=lambda v: (rank(v.metric).order, v.metric))
     if all(v.difference.n < 2 for v in verdicts):
         return _one_run(c, variant, verdicts)
-    named: list[Finding] = []
-    groups: set[str] = set()
-    for v in verdicts:
-        if v.verdict in FINDINGS and rank(v.metric).group not in groups:
-            groups.add(rank(v.metric).group)
-            named.append(Finding(v.verdict, finding_text(v, c.estimates[c.baseline], c.estimates[variant])))
+    old, new = c.estimates[c.baseline], c.estimates[variant]
+    named, groups = _named((v.metric, v.verdict, finding_text(v, old, new)) for v in verdicts)
     return Headline(
         variant=variant,
         baseline=c.baseline,
-        findings=tuple(named),
+        findings=named,
         unchanged=_rest(verdicts, SAME, groups),
         equivalent=_rest(verdicts, EQUIVALENT, groups),
     )
@@ -167,22 +158,30 @@ def _headline(c: Comparison, variant: str) -> Headline:
 
 def _one_run(c: Comparison, variant: str, verdicts: Sequence[Verdict]) -> Headline:
     """A single replication's headline: the differences beyond the margin as seen, the rest within it."""
+    old, new = c.estimates[c.baseline], c.estimates[variant]
+    seen = [
+        (v, judge_difference(v.metric, v.difference, significant=abs(v.difference.mean) > v.margin))
+        for v in verdicts
+        if v.verdict != NOT_APPLICABLE
+    ]
+    named, groups = _named((v.metric, SEEN_ONCE.get(j, j), finding_text(v, old, new)) for v, j in seen)
+    within = tuple(
+        rank(v.metric).label
+        for v, j in seen
+        if j not in FINDINGS and not (rank(v.metric).alias and rank(v.metric).group in groups)
+    )
+    return Headline(variant=variant, baseline=c.baseline, findings=named, unchanged=(), equivalent=within, note=ONE_RUN)
+
+
+def _named(items: Iterable[tuple[str, str, str]]) -> tuple[tuple[Finding, ...], set[str]]:
+    """The findings among ranked (metric, verdict, text) items: of one group only its first is named."""
     named: list[Finding] = []
     groups: set[str] = set()
-    within: list[str] = []
-    for v in verdicts:
-        if v.verdict == NOT_APPLICABLE:
-            continue
-        seen = judge_difference(v.metric, v.difference, significant=abs(v.difference.mean) > v.margin)
-        if seen in FINDINGS and rank(v.metric).group not in groups:
-            groups.add(rank(v.metric).group)
-            named.append(Finding(SEEN_ONCE[seen], finding_text(v, c.estimates[c.baseline], c.estimates[variant])))
-        elif seen not in FINDINGS and not (rank(v.metric).alias and rank(v.metric).group in groups):
-            within.append(rank(v.metric).label)
-    return Headline(
-        variant=variant, baseline=c.baseline, findings=tuple(named), unchanged=(), equivalent=tuple(within),
-        note=ONE_RUN,
-    )  # fmt: skip
+    for metric, verdict, text in items:
+        if verdict in (*FINDINGS, *SEEN_ONCE.values()) and rank(metric).group not in groups:
+            groups.add(rank(metric).group)
+            named.append(Finding(verdict, text))
+    return tuple(named), groups
 
 
 def _rest(verdicts: Sequence[Verdict | Change], judgement: Judgement, named: set[str]) -> tuple[str, ...]:
