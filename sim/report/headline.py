@@ -10,8 +10,9 @@ A metric not in RANKS (a new one) still appears, after the ranked ones, under it
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sim.metrics.baseline import BaselineDiff, Change
@@ -130,7 +131,9 @@ def baseline_headlines(diff: BaselineDiff) -> list[Headline]:
 
 def _baseline_headline(changed: Sequence[Change], variant: str) -> Headline:
     ranked = sorted(changed, key=lambda ch: (rank(ch.metric).order, ch.metric))
-    named, groups = _named((ch.metric, ch.verdict, describe(ch.metric, ch.difference, ch.old, ch.new)) for ch in ranked)
+    named, groups = _named(
+        (ch.metric, ch.verdict, functools.partial(describe, ch.metric, ch.difference, ch.old, ch.new)) for ch in ranked
+    )
     return Headline(
         variant=variant,
         baseline=PREVIOUS,
@@ -146,7 +149,7 @@ def _headline(c: Comparison, variant: str) -> Headline:
     if all(v.difference.n < 2 for v in verdicts):
         return _one_run(c, variant, verdicts)
     old, new = c.estimates[c.baseline], c.estimates[variant]
-    named, groups = _named((v.metric, v.verdict, finding_text(v, old, new)) for v in verdicts)
+    named, groups = _named((v.metric, v.verdict, functools.partial(finding_text, v, old, new)) for v in verdicts)
     return Headline(
         variant=variant,
         baseline=c.baseline,
@@ -164,7 +167,9 @@ def _one_run(c: Comparison, variant: str, verdicts: Sequence[Verdict]) -> Headli
         for v in verdicts
         if v.verdict != NOT_APPLICABLE
     ]
-    named, groups = _named((v.metric, SEEN_ONCE.get(j, j), finding_text(v, old, new)) for v, j in seen)
+    named, groups = _named(
+        (v.metric, SEEN_ONCE.get(j, j), functools.partial(finding_text, v, old, new)) for v, j in seen
+    )
     within = tuple(
         rank(v.metric).label
         for v, j in seen
@@ -173,14 +178,15 @@ def _one_run(c: Comparison, variant: str, verdicts: Sequence[Verdict]) -> Headli
     return Headline(variant=variant, baseline=c.baseline, findings=named, unchanged=(), equivalent=within, note=ONE_RUN)
 
 
-def _named(items: Iterable[tuple[str, str, str]]) -> tuple[tuple[Finding, ...], set[str]]:
-    """The findings among ranked (metric, verdict, text) items: of one group only its first is named."""
+def _named(items: Iterable[tuple[str, str, Callable[[], str]]]) -> tuple[tuple[Finding, ...], set[str]]:
+    """The findings among ranked (metric, verdict, its words) items: of one group only its first is named.
+    The words are made only for a finding (a metric that does not apply has no number to put in words)."""
     named: list[Finding] = []
     groups: set[str] = set()
-    for metric, verdict, text in items:
+    for metric, verdict, words in items:
         if verdict in (*FINDINGS, *SEEN_ONCE.values()) and rank(metric).group not in groups:
             groups.add(rank(metric).group)
-            named.append(Finding(verdict, text))
+            named.append(Finding(verdict, words()))
     return tuple(named), groups
 
 
