@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any, NoReturn, cast
@@ -17,6 +18,7 @@ from sim.scenario.reader import one_line
 
 if TYPE_CHECKING:
     from sim.experiment import VariantRun
+    from sim.metrics.meaningful import Margin
     from sim.metrics.precision import Target
     from sim.scenario import Scenario
 
@@ -42,7 +44,8 @@ class _Parser(argparse.ArgumentParser):
 
 EXIT_CODES = """exit codes:
   0    ok
-  1    a threshold was breached (or a significant regression against --baseline)
+  1    a threshold not met: breached, or not applicable without 'or n/a' (or a
+       significant, meaningful regression against --baseline)
   2    bad input or environment, found before any simulation ran (one line on stderr)
   3    the simulator broke one of its own invariants (a bug in sim or in the code under test)
   4    an internal error in sim (one line; the traceback is written to a file it names)
@@ -65,6 +68,7 @@ COMMANDS = {  # name → one line of help, in the order `sim` lists them
     "validate": "compare a scenario's simulation with production logs",
     "trace": "write a message log with hashed customer ids, to replay or commit",
     "schema": "print the JSON Schema of scenario files (for editors and CI)",
+    "comment": "write a pull request's comment (Markdown) from sim compare's report folders",
 }
 
 
@@ -124,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also rerun the comparison under other workload assumptions, one at a time (default) or every "
         "combination; writes sensitivity.md and .json beside the report",
     )  # fmt: skip
+    _meaningful_option(compare)
     compare.add_argument("--axes", metavar="NAME,…", help="with --sensitivity: the assumptions to vary (default: all)")
     compare.add_argument("--claims", metavar="SET", help="with --sensitivity: claims to check in every case (seed)")
     _replication_options(compare)
@@ -210,6 +215,16 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     bench.set_defaults(handler=_bench)
     _fit_commands(commands)
+    comment = commands.add_parser("comment", help=COMMANDS["comment"])
+    comment.add_argument(
+        "reports", nargs="+", metavar="REPORTS", help="report folders (OUT/<name>), or folders of them (OUT)"
+    )
+    comment.add_argument(
+        "--artifact-url", type=_artifact_url, metavar="URL",
+        help="where the run's artifact with the full reports and plots is (linked from the comment)",
+    )  # fmt: skip
+    comment.add_argument("--out", metavar="FILE", help="write the comment to FILE (default: stdout)")
+    comment.set_defaults(handler=_comment)
     return parser
 
 
@@ -313,6 +328,31 @@ def _schema(args: argparse.Namespace) -> int:
 
         sys.stdout.write(json_text())
     return ExitCode.OK
+
+
+def _comment(args: argparse.Namespace) -> int:
+    from sim.report.comment import render, sections
+
+    body = render(sections(args.reports), args.artifact_url)
+    if args.out is None:
+        sys.stdout.write(body)
+        return ExitCode.OK
+    try:
+        with open(args.out, "w", encoding="utf-8") as out:
+            out.write(body)
+    except OSError as error:
+        raise EnvironmentProblem(f"--out {args.out[:200]!r}: cannot write: {error.strerror or error}") from None
+    return ExitCode.OK
+
+
+ARTIFACT_URL = re.compile(r"https?://[^\s()<>\[\]\\`]{1,2000}")
+
+
+def _artifact_url(text: str) -> str:
+    """A plain http(s) URL, with nothing that could end or bend a Markdown link."""
+    if not ARTIFACT_URL.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"expected an http(s) URL without spaces or brackets, got {text[:80]!r}")
+    return text
 
 
 def _duration(text: str) -> float:
@@ -550,10 +590,10 @@ def _bench_memory(args: argparse.Namespace, scenario: Scenario) -> int:
 
 def _live(args: argparse.Namespace) -> int:
     from sim.experiment import select
-    from sim.live import LiveRun, check_live, connect, fail_if_redis_failed, run_live
+    from sim.live import LiveRun, check_live, connect, fail_if_redis_failed, live_comparison, run_live
     from sim.live_code import check_live_code, run_live_code
     from sim.metrics.summary import summarize
-    from sim.report.terminal import run_json, run_table
+    from sim.report.terminal import headline_lines, run_json, run_table
     from sim.report_commands import load_and_warn
 
     scenario = select(load_and_warn(args.scenario), args.variant, args.seed)
@@ -569,7 +609,8 @@ def _live(args: argparse.Namespace) -> int:
         if runs[-1].failure():
             break  # the server failed: the other variants would only count more errors
     metrics = {run.result.variant: summarize(run.result.records) for run in runs}
-    print(run_json(scenario, metrics) if args.json else run_table(scenario, metrics))
+    head = headline_lines(live_comparison(scenario, runs))
+    print(run_json(scenario, metrics) if args.json else head + run_table(scenario, metrics))
     fail_if_redis_failed(runs)  # before the invariants: records made while Redis failed prove nothing
     broken = [f"{run.result.variant}: {text}" for run in runs for text in run.result.violations]
     for text in broken:
@@ -594,6 +635,24 @@ def _replication_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--executor", choices=("local", "dask"), default="local", help="where replications run")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="the Dask scheduler, with --executor dask")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _meaningful_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--meaningful", type=_margins, metavar="METRIC=MARGIN[,…]",
+        help="the smallest difference that matters, per metric, over [scenario]meaningful: e.g. "
+        "latency_p95_s=500ms,busy_rate=0.1%%,crm_calls=5%% relative (default: 100 ms for times, 1%% of the "
+        "baseline's mean for the rest); smaller differences are 'no meaningful difference'",
+    )  # fmt: skip
+
+
+def _margins(text: str) -> tuple[Margin, ...]:
+    from sim.metrics.meaningful import parse_margins
+
+    try:
+        return parse_margins(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _regression_metrics(text: str) -> tuple[str, ...]:

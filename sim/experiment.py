@@ -151,7 +151,8 @@ def run_until_precise(
         for name, more in _digests(scenario, range(done, planned), processes, scheduler, on_done, records).items():
             runs[name].extend(more)
         done = planned
-        comparison = _compared(scenario, runs, thresholds)
+        # The report describes the scenario as it ran: with the count the rule reached, not the file's.
+        comparison = _compared(dataclasses.replace(scenario, replications=done), runs, thresholds)
         stopping = assess(
             scenario.precision,
             comparison.per_replication,
@@ -172,6 +173,7 @@ def _compared(scenario: Scenario, runs: dict[str, list[RunDigest]], thresholds: 
         runs,
         thresholds,
         context(scenario),
+        scenario.meaningful,
     )
 
 

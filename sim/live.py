@@ -30,6 +30,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -39,12 +40,14 @@ import redis
 
 from sim.errors import EnvironmentProblem, LiveRedisFailed, ScenarioError
 from sim.metrics import invariants
+from sim.metrics.comparison import Comparison, compare
 from sim.metrics.records import MessageRecord, RunResult
 from sim.progress import Progress
 from sim.run.assemble import build_handler
 from sim.run.serve import Serving, TimeScale, resolve_batches, serve_message
 from sim.run.streams import Streams
 from sim.run.workload import PlannedMessage, planned_messages
+from sim.scenario.describe import context
 from sim.scenario.model import Scenario, Variant, WorkerModel
 from sim.sut.blocking import BlockingDriver, ErrorTally
 from sim.sut.effects import Effect, Spawn, Step
@@ -236,6 +239,23 @@ def run_live(
         violations=tuple(broken),
     )
     return LiveRun(result, namespace, errors.counts())
+
+
+def live_comparison(scenario: Scenario, runs: Sequence[LiveRun]) -> Comparison | None:
+    """`sim compare`'s results model of the live runs (one replication each, so the headline names the
+    differences seen, not verdicts); None with one variant, or when Redis failed (the runs are no result)."""
+    results = {run.result.variant: run.result for run in runs}
+    if len(results) < 2 or scenario.baseline not in results or any(run.failure() for run in runs):
+        return None
+    return compare(
+        scenario.name,
+        scenario.seed,
+        scenario.baseline,
+        {v.name: v.describe() for v in scenario.variants if v.name in results},
+        {name: [result] for name, result in results.items()},
+        context=context(scenario),
+        meaningful=scenario.meaningful,
+    )
 
 
 def fail_if_redis_failed(runs: list[LiveRun]) -> None:

@@ -30,6 +30,7 @@ from sim.experiment import (
 )
 from sim.metrics.baseline import BaselineDiff, Previous, changes, load_previous
 from sim.metrics.comparison import Comparison
+from sim.metrics.meaningful import Margin
 from sim.metrics.precision import next_count
 from sim.metrics.thresholds import SINGLE_RUN, Threshold, ThresholdError, parse_threshold
 from sim.progress import Progress
@@ -54,7 +55,7 @@ def run_compare(args: argparse.Namespace) -> int:
     if args.ci or ci_environment():
         _refuse_single_runs(scenarios, thresholds, "--ci" if args.ci else "CI is set")
     watched = _watched_metrics(args)
-    previous = {s.name: _previous(args.baseline, s) for s in scenarios} if args.baseline is not None else {}
+    previous = _baselines(args.baseline, scenarios) if args.baseline is not None else {}
     plans = sensitivity.studies(args, scenarios)
     _check_summary()
     for scenario in scenarios:
@@ -131,7 +132,16 @@ def _configured(scenario: Scenario, args: argparse.Namespace) -> Scenario:
     scenario = select(scenario, seed=args.seed)
     if args.replications:
         scenario = dataclasses.replace(scenario, replications=args.replications)
-    return scenario
+    return with_margins(scenario, getattr(args, "meaningful", None))
+
+
+def with_margins(scenario: Scenario, given: tuple[Margin, ...] | None) -> Scenario:
+    """The scenario's minimal meaningful effects with `--meaningful`'s over them, metric by metric."""
+    if not given:
+        return scenario
+    flagged = {m.metric for m in given}
+    kept = tuple(m for m in scenario.meaningful if m.metric not in flagged)
+    return dataclasses.replace(scenario, meaningful=(*kept, *given))
 
 
 def _check_precision_options(args: argparse.Namespace) -> None:
@@ -192,6 +202,34 @@ def _refuse_single_runs(scenarios: list[Scenario], cli: dict[str, list[Threshold
                 f"{s.name}: {count} threshold(s) cannot be judged on a single replication (no confidence "
                 f"interval); in CI mode ({why}) at least --replications 2 is needed"
             )
+
+
+def _baselines(path: str, scenarios: list[Scenario]) -> dict[str, Previous]:
+    """Each scenario's baseline. A reports folder that holds some of the scenarios' results but not all:
+    the others (new in this change, say) are compared without one, said on stderr; holding none of
+    them, it is exit 2 (a wrong folder, most likely)."""
+    if path and _is_folder(path):
+        missing = [s.name for s in scenarios if not _is_file(Path(path) / s.name / "results.json")]
+        if len(missing) < len(scenarios):
+            for name in missing:
+                print(f"sim: warning: --baseline {path[:200]!r}: no {name}/results.json, so {name} is compared "
+                      "without a baseline (a new scenario?)", file=sys.stderr)  # fmt: skip
+            return {s.name: _previous(path, s) for s in scenarios if s.name not in missing}
+    return {s.name: _previous(path, s) for s in scenarios}
+
+
+def _is_folder(path: str) -> bool:
+    try:
+        return Path(path).is_dir()
+    except OSError:  # a name too long: `_previous` says so
+        return False
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:
+        return False
 
 
 def _previous(path: str, scenario: Scenario) -> Previous:
@@ -368,7 +406,8 @@ def _one_line(c: Comparison, out: Path) -> str:
     if c.stopping:
         line += f"\n  {document.stopping_text(c)}"
     for t in c.breached:
-        line += f"\n  breached: {t.expression} for {t.variant}: {t.judged}"
+        said = "breached" if t.applicable else "not met"
+        line += f"\n  {said}: {t.expression} for {t.variant}: {t.judged}"
     if any(t.single_run for t in c.thresholds):
         line += f"\n  note: thresholds {SINGLE_RUN} claim no confidence bound (use --replications 2 or more)"
     for text in c.violations:

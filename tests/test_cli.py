@@ -426,3 +426,20 @@ def test_an_error_naming_a_hostile_path_or_url_stays_one_escaped_line(tmp_path, 
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "\x1b" not in err and "\u202e" not in err, err
     assert "\\x1b[2J" in err and "\\u202e" in err and "\\n" in err
+
+
+def test_run_table_aligns_every_column_and_says_why_a_metric_does_not_apply(capsys):
+    """Issue 22 item 20: `sim run` printed `nan` for the hit ratio of a variant without a cache, and long
+    metric names pushed their row out of line."""
+    assert main(["run", MAGNA]) == 0
+    out = capsys.readouterr().out
+    assert "nan" not in out.lower()
+    lines = out.splitlines()
+    rows = lines[lines.index(next(line for line in lines if line.startswith("metric "))) :]
+    table = [row for row in rows if row and not row.startswith("n/a:")]
+    assert len(table) == 23 and len({len(row) for row in table}) == 1
+    hits = next(row for row in table if row.startswith("cache_hit_ratio "))
+    assert hits.split() == ["cache_hit_ratio", "n/a", "0.667"]
+    assert lines[-1] == (
+        "n/a: cache_hit_ratio does not apply to before (no outage check asked a cache: the cache is off)"
+    )

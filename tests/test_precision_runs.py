@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import re
 
 import pytest
 
@@ -78,6 +79,11 @@ def test_compare_reports_the_count_and_why_in_every_format(tmp_path, capsys):
     assert watched["after", "busy_rate"] == {
         "variant": "after", "metric": "busy_rate", "target_half_width": 0.002, "half_width": 0.0, "status": "target met"
     }  # fmt: skip
+    # Issue 22 item 12: one count everywhere, never the file's 10 beside the 5 the rule ran
+    counts = set(re.findall(r"(\d+) replication\(s\)", report))
+    assert counts == {"5"}, counts
+    data = json.loads((tmp_path / "magna" / "results.json").read_text())
+    assert data["replications"] == data["setup"]["replications"] == 5
 
 
 def test_a_fixed_count_report_has_no_stopping_section():

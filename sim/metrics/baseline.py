@@ -8,10 +8,14 @@ loaded; an error names the culprit (`variants.after.replications[2].busy_rate`).
 that did not apply to a replication is `null` there (format 2) and reads as NaN; a change
 on a metric that applies to neither side, or only one, is "not applicable".
 
-A change is significant when the Welch 95 % interval of new − old excludes zero. Identical
-samples are no change. Samples with no spread on either side (a deterministic metric) but
-different values are a certain change, so significant. With a single replication on either
-side there is no spread to judge by, and any difference counts as significant.
+A change is judged like a verdict of `sim compare` (`sim.metrics.comparison`): its Welch p-value
+goes through Holm–Bonferroni over every change of the run (variant × metric), its interval is the
+Welch interval at the level Holm tested it at (so it excludes zero exactly when the change is
+significant), and an interval within ± the metric's minimal meaningful effect (relative ones of the
+previous run's mean) is no meaningful difference. Identical samples are no change. Samples with
+no spread on either side (a deterministic metric) but different values are a certain change, so
+significant. With a single replication on either side there is no spread to judge by, and any
+difference counts as significant.
 """
 
 from __future__ import annotations
@@ -27,12 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import BaselineError
-from sim.metrics.comparison import BETTER, CHANGED, NOT_APPLICABLE, SAME, WORSE, Comparison, Judgement
-from sim.metrics.stats import Estimate, welch_difference
+from sim.metrics.comparison import BETTER, CHANGED, EQUIVALENT, NOT_APPLICABLE, SAME, WORSE, Comparison, Judgement
+from sim.metrics.meaningful import Margin, default_margin, within
+from sim.metrics.stats import CONFIDENCE, Estimate, holm_levels, welch_difference, welch_p_value
 from sim.metrics.summary import ALL_METRICS, Unit
 
-FORMAT_VERSION = 2  # 2: null for a metric that does not apply; time series, segments, p-values (json_report)
-READABLE_VERSIONS = (1, 2)  # a format-1 file has no nulls: its replications read the same
+FORMAT_VERSION = 3  # 3: verdicts' adjusted intervals and margins, threshold status (json_report); 2: nulls
+READABLE_VERSIONS = (1, 2, 3)  # only the replications are read, and they have kept their shape since format 1
 MAX_BYTES = 64 * 1024 * 1024  # a results.json of 10,000 replications × 20 variants is about 40 MiB
 MAX_NAMED = 10  # baseline-only variants named one by one; a hostile file may hold a million
 # Every metric is a count, a rate or seconds. Past these bounds a value is not a metric, and the statistics
@@ -56,16 +61,21 @@ class Change:
     metric: str
     old: float
     new: float
-    difference: Estimate  # new − old, Welch interval
+    difference: Estimate  # new − old, Welch interval at `confidence`
     significant: bool
     old_replications: int
     new_replications: int
+    confidence: float = CONFIDENCE  # the level Holm tested the change at (`changes`)
+    margin: float = 0.0  # the minimal meaningful effect in the metric's unit
+    p_value: float = math.nan  # Welch's, unadjusted
 
     @property
     def verdict(self) -> Judgement:
-        """BETTER | WORSE | CHANGED (a metric with no better direction) | SAME | NOT_APPLICABLE."""
+        """BETTER | WORSE | CHANGED (a metric with no better direction) | EQUIVALENT | SAME | NOT_APPLICABLE."""
         if not self.difference.applies:
             return NOT_APPLICABLE
+        if self.difference.n >= 2 and within(self.difference.low, self.difference.high, self.margin):
+            return EQUIVALENT
         if not self.significant:
             return SAME
         direction = ALL_METRICS[self.metric].better
@@ -84,6 +94,11 @@ class BaselineDiff:
     watched: tuple[str, ...] = ()  # the metrics of --fail-on-regression
 
     @property
+    def family_size(self) -> int:
+        """The changes Holm–Bonferroni adjusted together (the applicable ones)."""
+        return sum(1 for ch in self.changes if ch.verdict != NOT_APPLICABLE)
+
+    @property
     def regressions(self) -> list[Change]:
         return [ch for ch in self.changes if ch.metric in self.watched and ch.verdict == WORSE]
 
@@ -94,9 +109,15 @@ def load_previous(path: str | Path) -> Previous:
     return Previous(str(path), *_checked(data, str(path)))
 
 
+def read_results(path: str | Path) -> Any:
+    """A results.json's JSON, read as a baseline is (a regular file, at most MAX_BYTES, UTF-8, strict JSON);
+    every problem is a one-line `BaselineError`. Its structure is the caller's to check."""
+    return _parse(_read(Path(path)), path)
+
+
 def changes(previous: Previous, comparison: Comparison, watched: Collection[str] = ()) -> BaselineDiff:
-    """Per variant present in both runs, per metric: old mean, new mean, difference."""
-    found: list[Change] = []
+    """Per variant present in both runs, per metric: old mean, new mean, difference (module docstring)."""
+    pairs: list[tuple[str, str, list[float], list[float]]] = []
     skipped: list[str] = []
     for variant, reps in comparison.per_replication.items():
         old_reps = previous.variants.get(variant)
@@ -107,11 +128,16 @@ def changes(previous: Previous, comparison: Comparison, watched: Collection[str]
             if any(metric not in r for r in old_reps):
                 skipped.append(f"baseline has no metric {metric!r} for variant {variant!r}: no comparison for it")
                 continue
-            found.append(_change(variant, metric, [r[metric] for r in reps], [r[metric] for r in old_reps]))
+            pairs.append((variant, metric, [r[metric] for r in reps], [r[metric] for r in old_reps]))
     gone = [v for v in previous.variants if v not in comparison.per_replication]
     skipped += [f"baseline variant {v[:60]!r} is not in this run: no comparison for it" for v in gone[:MAX_NAMED]]
     if len(gone) > MAX_NAMED:
         skipped.append(f"{len(gone) - MAX_NAMED} more baseline variants are not in this run")
+    levels = holm_levels([welch_p_value(new, old) for _, _, new, old in pairs])
+    found = [
+        _change(variant, metric, new, old, level, comparison.margins.get(metric) or default_margin(metric))
+        for (variant, metric, new, old), level in zip(pairs, levels, strict=True)
+    ]
     return BaselineDiff(previous.path, tuple(found), tuple(skipped), tuple(watched))
 
 
@@ -126,10 +152,17 @@ def regression_metrics(text: str) -> tuple[str, ...]:
     return names
 
 
-def _change(variant: str, metric: str, new: list[float], old: list[float]) -> Change:
-    diff = welch_difference(new, old)
-    significant = diff.applies and (diff.excludes_zero() or (diff.n < 2 and diff.mean != 0))
-    return Change(variant, metric, _mean(old), _mean(new), diff, significant, len(old), len(new))
+def _change(variant: str, metric: str, new: list[float], old: list[float], level: float, margin: Margin) -> Change:
+    """One change, judged at the level Holm tested it at (NaN: not applicable, nothing tested)."""
+    confidence = CONFIDENCE if math.isnan(level) else 1 - level
+    diff = welch_difference(new, old, confidence)
+    p = welch_p_value(new, old)
+    significant = diff.applies and p <= level
+    before = _mean(old)
+    return Change(
+        variant, metric, before, _mean(new), diff, significant, len(old), len(new),
+        confidence=confidence, margin=margin.of(before), p_value=p,
+    )  # fmt: skip
 
 
 def _mean(values: list[float]) -> float:
@@ -185,7 +218,7 @@ def _checked(data: Any, path: str) -> tuple[str, dict[str, list[dict[str, float]
     if data.get("kind") == "sweep":
         raise BaselineError(f"{path}: the results of a sweep, not of `sim compare`")
     if type(data.get("format_version")) is not int or data["format_version"] not in READABLE_VERSIONS:
-        versions = " or ".join(map(str, READABLE_VERSIONS))
+        versions = ", ".join(map(str, READABLE_VERSIONS[:-1])) + f" or {READABLE_VERSIONS[-1]}"
         raise BaselineError(f"{path}: format_version must be {versions}, got {data.get('format_version')!r:.40}")
     if not isinstance(data.get("scenario"), str):
         raise BaselineError(f"{path}: scenario must be a string, got {_kind(data.get('scenario'))}")

@@ -3,9 +3,17 @@
 Verdicts control the family-wise error: a comparison of many variants on many metrics
 asks dozens of questions at once, and at 95 % each, some pure-noise metric would come out
 "significant" in most reports. Every verdict's paired t-test p-value goes through
-Holm–Bonferroni over the whole verdict table (every applicable variant × metric pair), and
-a verdict says better/worse/changed only if Holm rejects "no difference". The interval
-shown stays the plain 95 % one of that pair.
+Holm–Bonferroni over the whole verdict table (every applicable variant × metric pair).
+
+Each verdict carries one interval, the one it was judged by, and every report shows that one:
+the paired t-interval at the level Holm's step-down tested it at (`stats.holm_levels`: from
+95 % for the last of m tests up to 1 − 0.05/m for the first), so it excludes 0 exactly when Holm
+rejects "no difference". Read against the metric's minimal meaningful effect Δ
+(`sim.metrics.meaningful`), the same interval gives the verdict:
+
+- inside [−Δ, +Δ]: "no meaningful difference" (equivalence, TOST at that level; significant or not);
+- else excluding 0: better, worse, or changed (a metric with no better direction);
+- else: "no significant difference" (the interval holds 0 and also differences that matter).
 """
 
 from __future__ import annotations
@@ -21,10 +29,19 @@ from sim.metrics.context import RunContext
 from sim.metrics.conversations import conversation_metrics
 from sim.metrics.digest import RunDigest, basis, digest
 from sim.metrics.lock_safety import lock_safety_metrics
+from sim.metrics.meaningful import Margin, default_margin, margins, within
 from sim.metrics.precision import Stopping
 from sim.metrics.records import RunResult
 from sim.metrics.segments import Segment
-from sim.metrics.stats import Estimate, holm, mean_ci, paired_difference, paired_p_value
+from sim.metrics.stats import (
+    CONFIDENCE,
+    Estimate,
+    at_confidence,
+    holm_levels,
+    mean_ci,
+    paired_difference,
+    paired_p_value,
+)
 from sim.metrics.summary import ALL_METRICS, CONVERSATION_METRICS, LOCK_SAFETY_METRICS, METRICS
 from sim.metrics.thresholds import Threshold, ThresholdOutcome, judge
 from sim.metrics.timeseries import TimeSeries
@@ -35,12 +52,14 @@ class Judgement(StrEnum):
 
     BETTER = "better"
     WORSE = "worse"
-    SAME = "no significant difference"
+    SAME = "no significant difference"  # the interval holds 0, and differences larger than the margin too
     CHANGED = "changed"  # significant, for a metric with no better direction
     NOT_APPLICABLE = "not applicable"  # the metric does not apply to one side (a cache hit ratio without a cache)
+    EQUIVALENT = "no meaningful difference"  # the interval lies within ± the minimal meaningful effect
 
 
-BETTER, WORSE, SAME, CHANGED, NOT_APPLICABLE = Judgement
+BETTER, WORSE, SAME, CHANGED, NOT_APPLICABLE, EQUIVALENT = Judgement
+FINDINGS = (BETTER, WORSE, CHANGED)  # the verdicts a headline names
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,10 +67,12 @@ class Verdict:
     variant: str
     baseline: str
     metric: str
-    difference: Estimate  # variant − baseline, paired by replication; the unadjusted 95 % interval
+    difference: Estimate  # variant − baseline, paired by replication, at `confidence` (the verdict's interval)
     verdict: Judgement
     p_value: float = math.nan  # the paired t-test's, unadjusted; NaN when not applicable
     significant: bool = False  # Holm–Bonferroni rejects "no difference" over the comparison's family
+    confidence: float = CONFIDENCE  # the level of `difference`: 1 − the level Holm tested it at
+    margin: float = 0.0  # the minimal meaningful effect Δ, in the metric's unit (NaN when not applicable)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,6 +96,7 @@ class Comparison:
     # The metrics compared, in ALL_METRICS order: METRICS, CONVERSATION_METRICS when the runs had conversations,
     # LOCK_SAFETY_METRICS when they measured lock safety.
     metrics: tuple[str, ...] = tuple(METRICS)
+    margins: dict[str, Margin] = field(default_factory=dict)  # per compared metric: its minimal meaningful effect
 
     @property
     def conversations(self) -> bool:
@@ -109,10 +131,12 @@ def compare(
     runs: Mapping[str, Sequence[RunDigest | RunResult]],
     thresholds: Sequence[Threshold] = (),
     context: RunContext | None = None,
+    meaningful: Sequence[Margin] = (),
 ) -> Comparison:
     """The comparison of the runs' digests (a `RunResult` is digested here, its records kept).
 
     Digests must have been made for this context (`digest.basis`): their windows and segments were cut by it.
+    `meaningful`: the margins chosen (the scenario's, the command line's); the other metrics get their default.
     """
     context = context or RunContext(duration=0.0)
     ordered = {v: sorted((_digested(r, context) for r in rs), key=lambda r: r.replication) for v, rs in runs.items()}
@@ -122,9 +146,10 @@ def compare(
         v: {m: mean_ci([rep[m] for rep in reps], bounds=ALL_METRICS[m].unit.bounds) for m in names}
         for v, reps in per_rep.items()
     }
+    chosen = margins(names, meaningful)
     verdicts = holm_adjusted(
         [
-            verdict(variant, baseline, metric, per_rep[variant], per_rep[baseline])
+            verdict(variant, baseline, metric, per_rep[variant], per_rep[baseline], chosen[metric])
             for variant in per_rep
             if variant != baseline
             for metric in names
@@ -149,6 +174,7 @@ def compare(
         timeseries=window_pieces.combine({v: [r.windows for r in rs] for v, rs in ordered.items()}, context),
         segments=segment_pieces.combine({v: [r.segments for r in rs] for v, rs in ordered.items()}),
         metrics=names,
+        margins=chosen,
     )
 
 
@@ -178,36 +204,62 @@ def _digested(run: RunDigest | RunResult, context: RunContext) -> RunDigest:
 
 
 def verdict(
-    variant: str, baseline: str, metric: str, new: Sequence[Mapping[str, float]], old: Sequence[Mapping[str, float]]
+    variant: str,
+    baseline: str,
+    metric: str,
+    new: Sequence[Mapping[str, float]],
+    old: Sequence[Mapping[str, float]],
+    margin: Margin | None = None,
 ) -> Verdict:
-    """One pair's verdict judged alone, at 95 %; `holm_adjusted` then judges it within its family."""
+    """One pair's verdict judged alone, at 95 %; `holm_adjusted` then judges it within its family.
+
+    `margin`: the metric's minimal meaningful effect (default: `meaningful.default_margin`); a relative
+    one is taken of the baseline's mean over the replications where the metric applies.
+    """
     a, b = [r[metric] for r in new], [r[metric] for r in old]
     diff = paired_difference(a, b)
     p = paired_p_value(a, b)
+    delta = (margin or default_margin(metric)).of(mean_ci(b).mean)
     return Verdict(
         variant=variant,
         baseline=baseline,
         metric=metric,
         difference=diff,
-        verdict=judge_difference(metric, diff),
+        verdict=judge_difference(metric, diff, margin=delta),
         p_value=p,
         significant=diff.excludes_zero(),
+        margin=delta,
     )
 
 
 def holm_adjusted(verdicts: Sequence[Verdict]) -> list[Verdict]:
-    """The verdicts, each significant only if Holm–Bonferroni rejects it within the whole table."""
-    kept = holm([v.p_value for v in verdicts])
-    return [
-        replace(v, significant=rejected, verdict=judge_difference(v.metric, v.difference, significant=rejected))
-        for v, rejected in zip(verdicts, kept, strict=True)
-    ]
+    """The verdicts, each significant only if Holm–Bonferroni rejects it within the whole table, each with
+    its interval at the level Holm tested it at (so the interval shown is the one the verdict used)."""
+    levels = holm_levels([v.p_value for v in verdicts])
+    return [_adjusted(v, level) for v, level in zip(verdicts, levels, strict=True)]
 
 
-def judge_difference(metric: str, diff: Estimate, significant: bool | None = None) -> Judgement:
-    """The verdict on `diff`; `significant` defaults to its own 95 % interval excluding zero."""
+def _adjusted(v: Verdict, level: float) -> Verdict:
+    if math.isnan(level):  # not tested: nothing to pair (the metric does not apply)
+        return v
+    rejected = v.p_value <= level
+    interval = at_confidence(v.difference, 1 - level)
+    return replace(
+        v,
+        difference=interval,
+        confidence=1 - level,
+        significant=rejected,
+        verdict=judge_difference(v.metric, interval, significant=rejected, margin=v.margin),
+    )
+
+
+def judge_difference(metric: str, diff: Estimate, significant: bool | None = None, margin: float = 0.0) -> Judgement:
+    """The verdict on `diff` read against the margin Δ (module docstring); `significant` defaults to
+    the interval excluding zero."""
     if not diff.applies:
         return NOT_APPLICABLE
+    if diff.n >= 2 and within(diff.low, diff.high, margin):
+        return EQUIVALENT
     if not (diff.excludes_zero() if significant is None else significant):
         return SAME
     better = ALL_METRICS[metric].better

@@ -244,10 +244,11 @@ def threshold_decided(t: ThresholdOutcome) -> bool:
     The interval judged is the metric's (absolute form, against the limit) or the paired
     d = variant − k·reference (relative and change forms, against 0). Met: its worst bound is
     on the right side (`passed`). Breached: its best bound is on the wrong side.
-    A threshold on a metric that applies to no replication is decided (more runs cannot help).
+    A threshold that is not applicable (a metric that applies to no replication, a reference that is 0
+    in every one) is decided: more runs of the same scenario will not make it apply.
     """
     d = t.difference
-    if d.n == 0:
+    if d.n == 0 or not t.applicable:
         return True
     if d.n < 2:
         return False

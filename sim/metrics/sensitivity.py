@@ -4,7 +4,8 @@ case of the workload assumptions, and which verdicts hold in every case.
 Plain data for the report, like `Comparison` for `sim compare`; the runs that fill it live in
 `sim.sensitivity`. A verdict *holds* when every case gives the judgement the scenario as written
 gives; otherwise it *flips* under the cases that differ (better → no significant difference
-is a flip as much as better → worse: the finding would no longer be reported).
+is a flip as much as better → worse: the finding would no longer be reported; no significant ↔
+no meaningful difference is none: neither is a finding).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class ClaimState(StrEnum):
     HOLDS = "holds"  # its worst 95 % bound meets the claim
     FAILS = "fails"  # even its best 95 % bound misses it
     UNDECIDED = "not shown"  # the interval straddles the claim: more replications could tell
+    NOT_APPLICABLE = "not applicable"  # nothing to judge: a change from 0, a metric that does not apply
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -112,9 +114,14 @@ def rows(cases: Sequence[CaseResult]) -> tuple[Row, ...]:
     out = []
     for reference in first.verdicts:
         judgements = tuple(_judgement(c, reference.variant, reference.metric) for c in cases)
-        flips = tuple(c.name for c, j in zip(cases, judgements, strict=True) if j != reference.verdict)
+        flips = tuple(c.name for c, j in zip(cases, judgements, strict=True) if _kind(j) != _kind(reference.verdict))
         out.append(Row(variant=reference.variant, metric=reference.metric, judgements=judgements, flips=flips))
     return tuple(out)
+
+
+def _kind(judgement: Judgement) -> Judgement:
+    """What a flip compares: no significant and no meaningful difference are alike (neither is a finding)."""
+    return Judgement.SAME if judgement is Judgement.EQUIVALENT else judgement
 
 
 def _judgement(case: CaseResult, variant: str, metric: str) -> Judgement:
@@ -131,7 +138,15 @@ def judge_claim(
     against = judge(replace(t, op=NEGATED[t.op]), per_replication, baseline)
     outcomes = []
     for outcome, opposite in zip(judge(t, per_replication, baseline), against, strict=True):
-        state = ClaimState.HOLDS if outcome.passed else ClaimState.FAILS if opposite.passed else ClaimState.UNDECIDED
+        state = (
+            ClaimState.NOT_APPLICABLE
+            if not outcome.applicable
+            else ClaimState.HOLDS
+            if outcome.passed
+            else ClaimState.FAILS
+            if opposite.passed
+            else ClaimState.UNDECIDED
+        )
         outcomes.append(
             ClaimOutcome(
                 claim=claim.name,

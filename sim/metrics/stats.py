@@ -96,14 +96,27 @@ def holm(p_values: Sequence[float], alpha: float = ALPHA) -> list[bool]:
     no assumption on how the tests depend on each other (ours share replications).
     NaN p-values (nothing tested) are never rejected and are not part of the family.
     """
+    return [p <= level for p, level in zip(p_values, holm_levels(p_values, alpha), strict=True)]
+
+
+def holm_levels(p_values: Sequence[float], alpha: float = ALPHA) -> list[float]:
+    """The significance level at which Holm's procedure judged each hypothesis (NaN for a NaN p-value).
+
+    The k-th smallest p-value is tested at alpha / (m − k + 1) while the tests reject; the first one
+    that does not, and every larger one, at that first failing level. So a hypothesis is rejected
+    exactly when its p-value is at most its level, and a t-interval at confidence 1 − level excludes
+    0 exactly when Holm rejects: the interval a verdict shows is the one it was judged by.
+    """
     tested = sorted((p, i) for i, p in enumerate(p_values) if not math.isnan(p))
     m = len(tested)
-    rejected = [False] * len(p_values)
+    levels = [math.nan] * len(p_values)
+    stopped: float | None = None
     for k, (p, i) in enumerate(tested):
-        if p > alpha / (m - k):
-            break
-        rejected[i] = True
-    return rejected
+        level = alpha / (m - k) if stopped is None else stopped
+        if stopped is None and p > level:
+            stopped = level
+        levels[i] = level
+    return levels
 
 
 def _differences(variant: Sequence[float], baseline: Sequence[float]) -> np.ndarray:
@@ -121,23 +134,63 @@ def welch_difference(new: Sequence[float], old: Sequence[float], confidence: flo
     values: zero for identical samples (never a rounding residue of two means taken over
     different counts), and a certain change otherwise.
     """
+    w = _welch(new, old)
+    if w is None:
+        return Estimate(math.nan, math.nan, math.nan, 0)
+    if w.se == 0:  # constant samples, a single replication on a side, or a spread too small for a float
+        return Estimate(w.mean, w.mean, w.mean, w.n)
+    half = _t(confidence, w.dof) * w.se
+    return Estimate(w.mean, w.mean - half, w.mean + half, w.n)
+
+
+def welch_p_value(new: Sequence[float], old: Sequence[float]) -> float:
+    """The two-sided p-value of Welch's test of "no difference", consistent with `welch_difference`:
+    NaN with nothing to compare; without a spread to judge by (constant samples, one replication on a
+    side), 1 for no difference and 0 for any other, as that interval is the exact difference."""
+    w = _welch(new, old)
+    if w is None:
+        return math.nan
+    if w.se == 0:
+        return 1.0 if w.mean == 0 else 0.0
+    return _two_sided_p(w.mean / w.se, w.dof)
+
+
+@dataclass(frozen=True, slots=True)
+class _Welch:
+    mean: float
+    se: float  # 0: no spread to judge by
+    dof: float
+    n: int  # the smaller side's replications
+
+
+def _welch(new: Sequence[float], old: Sequence[float]) -> _Welch | None:
     a, b = np.asarray(new, dtype=float), np.asarray(old, dtype=float)
     a, b = a[~np.isnan(a)], b[~np.isnan(b)]
     n = min(len(a), len(b))
     if n == 0:
-        return Estimate(math.nan, math.nan, math.nan, 0)
-    if n and a.min() == a.max() and b.min() == b.max():  # not var() == 0: the var of [0.1] * 3 is 3e-34
-        exact = float(a[0] - b[0])
-        return Estimate(exact, exact, exact, n)
+        return None
+    if a.min() == a.max() and b.min() == b.max():  # not var() == 0: the var of [0.1] * 3 is 3e-34
+        return _Welch(float(a[0] - b[0]), 0.0, math.inf, n)
     mean = float(a.mean() - b.mean())
     va, vb = (a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)) if n >= 2 else (0.0, 0.0)
     se = math.sqrt(va + vb)
-    if se == 0:  # a single replication on a side, or a spread too small for a float
-        return Estimate(mean, mean, mean, n)
+    if se == 0:
+        return _Welch(mean, 0.0, math.inf, n)
     share_a, share_b = va / (va + vb), vb / (va + vb)  # Welch–Satterthwaite on shares: squares of tiny
     dof = 1.0 / (share_a**2 / (len(a) - 1) + share_b**2 / (len(b) - 1))  # variances would underflow to 0/0
-    half = _t(confidence, dof) * se
-    return Estimate(mean, mean - half, mean + half, min(len(a), len(b)))
+    return _Welch(mean, se, dof, n)
+
+
+def at_confidence(e: Estimate, confidence: float) -> Estimate:
+    """A symmetric t-interval (a difference's: never cut at bounds) of `e` at another confidence level.
+
+    The half-width is t(confidence, n − 1) · s / √n: rescaling it by the ratio of the two
+    quantiles gives the interval the same replications would give at `confidence`.
+    """
+    if e.n < 2 or not e.applies or e.high == e.low:
+        return e
+    half = (e.high - e.low) / 2 * _t(confidence, e.n - 1) / _t(CONFIDENCE, e.n - 1)
+    return Estimate(e.mean, e.mean - half, e.mean + half, e.n)
 
 
 def t_quantile(confidence: float, dof: float) -> float:

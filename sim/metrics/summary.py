@@ -35,8 +35,10 @@ class Metric:
     unit: Unit
     label: str  # what reports show: what is counted, over which messages
     decimals: int | None = None  # shown with this many decimals instead of its unit's (a count per intent)
+    undefined: str = ""  # when it does not apply to a run (its value is NaN), in words; "" if it always applies
 
 
+NO_MESSAGE, NO_ANSWER, NO_BURST_WORDS = "no message", "no message was answered", "no burst of messages"
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
@@ -44,17 +46,53 @@ METRICS: dict[str, Metric] = {
         Metric("answered", True, Unit.COUNT, "messages answered"),
         Metric("busy", False, Unit.COUNT, "busy apologies"),
         Metric("failed", False, Unit.COUNT, "failure apologies (a CRM or LLM call failed)"),
-        Metric("busy_rate", False, Unit.RATIO, "busy apologies, share of messages"),
-        Metric("latency_p50_s", False, Unit.SECONDS, "latency p50, all messages (apologies included)"),
-        Metric("latency_p95_s", False, Unit.SECONDS, "latency p95, all messages (apologies included)"),
-        Metric("latency_p99_s", False, Unit.SECONDS, "latency p99, all messages (apologies included)"),
-        Metric("latency_answered_p50_s", False, Unit.SECONDS, "latency p50, answered messages only"),
-        Metric("latency_answered_p95_s", False, Unit.SECONDS, "latency p95, answered messages only"),
-        Metric("latency_answered_p99_s", False, Unit.SECONDS, "latency p99, answered messages only"),
-        Metric("first_reply_p50_s", False, Unit.SECONDS, "time to a burst's first reply, p50 (apologies included)"),
-        Metric("first_reply_p95_s", False, Unit.SECONDS, "time to a burst's first reply, p95 (apologies included)"),
-        Metric("customers_apologised", False, Unit.RATIO, "customers who got a busy apology, share of customers"),
-        Metric("cache_hit_ratio", True, Unit.RATIO, "cache hit ratio of the outage checks (none without a cache)"),
+        Metric("busy_rate", False, Unit.RATIO, "busy apologies, share of messages", undefined=NO_MESSAGE),
+        Metric(
+            "latency_p50_s", False, Unit.SECONDS, "latency p50, all messages (apologies included)", undefined=NO_MESSAGE
+        ),
+        Metric(
+            "latency_p95_s", False, Unit.SECONDS, "latency p95, all messages (apologies included)", undefined=NO_MESSAGE
+        ),
+        Metric(
+            "latency_p99_s", False, Unit.SECONDS, "latency p99, all messages (apologies included)", undefined=NO_MESSAGE
+        ),
+        Metric(
+            "latency_answered_p50_s", False, Unit.SECONDS, "latency p50, answered messages only", undefined=NO_ANSWER
+        ),
+        Metric(
+            "latency_answered_p95_s", False, Unit.SECONDS, "latency p95, answered messages only", undefined=NO_ANSWER
+        ),
+        Metric(
+            "latency_answered_p99_s", False, Unit.SECONDS, "latency p99, answered messages only", undefined=NO_ANSWER
+        ),
+        Metric(
+            "first_reply_p50_s",
+            False,
+            Unit.SECONDS,
+            "time to a burst's first reply, p50 (apologies included)",
+            undefined=NO_BURST_WORDS,
+        ),
+        Metric(
+            "first_reply_p95_s",
+            False,
+            Unit.SECONDS,
+            "time to a burst's first reply, p95 (apologies included)",
+            undefined=NO_BURST_WORDS,
+        ),
+        Metric(
+            "customers_apologised",
+            False,
+            Unit.RATIO,
+            "customers who got a busy apology, share of customers",
+            undefined="no customer wrote",
+        ),
+        Metric(
+            "cache_hit_ratio",
+            True,
+            Unit.RATIO,
+            "cache hit ratio of the outage checks (none without a cache)",
+            undefined="no outage check asked a cache: the cache is off",
+        ),
         Metric("crm_calls", False, Unit.COUNT, "CRM calls, failed ones included"),
         Metric("llm_calls", None, Unit.COUNT, "LLM calls, failed ones included"),
         Metric("lock_polls", False, Unit.COUNT, "lock attempts"),
@@ -74,15 +112,36 @@ CONVERSATION_METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
         Metric("conversations", None, Unit.COUNT, "conversations (sessions of customers who wait for answers)"),
-        Metric("abandon_rate", False, Unit.RATIO, "conversations whose customer gave up, share of conversations"),
+        Metric(
+            "abandon_rate",
+            False,
+            Unit.RATIO,
+            "conversations whose customer gave up, share of conversations",
+            undefined="no conversation",
+        ),
         Metric(
             "intents_answered_rate",
             True,
             Unit.RATIO,
             "intents answered, share of the intents customers came with (those never sent included)",
+            undefined="no conversation",
         ),
-        Metric("nudges_per_intent", False, Unit.COUNT, 'nudges ("?" after the patience ran out) per intent sent', 3),
-        Metric("resends_per_intent", False, Unit.COUNT, "re-sends after a busy apology per intent sent", 3),
+        Metric(
+            "nudges_per_intent",
+            False,
+            Unit.COUNT,
+            'nudges ("?" after the patience ran out) per intent sent',
+            3,
+            undefined="no intent was sent",
+        ),
+        Metric(
+            "resends_per_intent",
+            False,
+            Unit.COUNT,
+            "re-sends after a busy apology per intent sent",
+            3,
+            undefined="no intent was sent",
+        ),
         Metric("dropped_messages", False, Unit.COUNT, "messages dropped unserved: their customer had left"),
     )
 }

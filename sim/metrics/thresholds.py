@@ -28,10 +28,20 @@ clearly above 0 there is no such bound, and the bound of d is shown instead.
 
 With fewer than two replications there is no interval: the bound is the single run's value,
 and the outcome says so (`single_run`); `sim compare` refuses that in CI mode.
+
+A claim that cannot be judged is *not applicable*, never met by default: an absolute threshold
+on a metric that applies to no replication of its variant (a cache hit ratio without a cache),
+and a relative or change claim whose reference is 0 in every replication (a change from 0 is
+undefined: "at least halves" cannot be shown when there is nothing to halve) or that has no
+replication where the metric applies to both sides. Such an outcome is not met (`sim compare`
+exits 1) unless the threshold ends in `or n/a`, which says that a claim that does not apply is
+fine (`change(after.busy_rate) <= -50% or n/a`). Either way every report says "not applicable"
+and why, never a number.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -45,6 +55,7 @@ SINGLE_RUN = "judged on a single run"  # what an outcome without a confidence in
 # The largest factor k of `variant <= k * reference` (and 1 + c of a change): k times a metric, its spread
 # squared, stays far inside float range; a claim a billion times over is no claim.
 MAX_FACTOR = 1e9
+OR_NOT_APPLICABLE = "or n/a"  # the suffix that lets a claim that does not apply pass
 
 
 class ThresholdError(ValueError):
@@ -74,6 +85,14 @@ class Op(StrEnum):
                 return value >= limit
 
 
+class Status(StrEnum):
+    """How a threshold outcome ended."""
+
+    MET = "met"
+    BREACHED = "breached"
+    NOT_APPLICABLE = "not applicable"  # the claim cannot be judged (see the module docstring)
+
+
 class Form(StrEnum):
     ABSOLUTE = "absolute"  # after.latency_p95_s < 60s
     RELATIVE = "relative"  # after.busy_rate <= 0.05 * before.busy_rate
@@ -91,6 +110,7 @@ class Threshold:
     limit: float
     form: Form = Form.ABSOLUTE
     reference: str | None = None  # relative: the variant on the right; change: None (the baseline)
+    allow_not_applicable: bool = False  # `… or n/a`: a claim that does not apply passes
 
     @property
     def factor(self) -> float:
@@ -113,14 +133,33 @@ class ThresholdOutcome:
     # clearly above 0 there is no bound on a ratio: then the bound of d, in the metric's unit.
     value: float
     difference: Estimate  # what was judged: the metric (absolute) or the paired d = variant − k·reference
-    judged: str  # the value in words: "change ≤ -97.1 % (upper 95 % bound)"
-    single_run: bool  # fewer than 2 replications: no interval, `value` is one run's
-    passed: bool
+    judged: str  # the value in words: "change ≤ -97.1 % (upper 95 % bound)", or why it does not apply
+    single_run: bool  # one replication where the metric applies: no interval, `value` is one run's
+    passed: bool  # met, or not applicable and allowed to be (`or n/a`)
+    applicable: bool = True  # False: NaN `value`, `judged` says why (see the module docstring)
+
+    @property
+    def status(self) -> Status:
+        if not self.applicable:
+            return Status.NOT_APPLICABLE
+        return Status.MET if self.passed else Status.BREACHED
 
     @property
     def note(self) -> str:
         """Short text for a report: empty, or "judged on a single run"."""
         return SINGLE_RUN if self.single_run else ""
+
+    @property
+    def verdict(self) -> str:
+        """The outcome in words, for a report line: "", "BREACHED", "NOT MET (not applicable)" or
+        "not applicable, allowed (or n/a)"."""
+        match self.status:
+            case Status.MET:
+                return ""
+            case Status.BREACHED:
+                return "BREACHED"
+            case Status.NOT_APPLICABLE:
+                return f"not applicable, allowed ({OR_NOT_APPLICABLE})" if self.passed else "NOT MET (not applicable)"
 
 
 # ---------------------------------------------------------------- parsing
@@ -130,11 +169,12 @@ _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _VALUE = re.compile(rf"^({_NUMBER})\s*(%|ms|s|min|m|h)?$")
 _SCALED = re.compile(rf"^(?:({_NUMBER})\s*\*\s*)?(.+)$")
 _CHANGE = re.compile(r"^change\s*\(\s*(.*?)\s*\)$")
+_SUFFIX = re.compile(r"\s+or\s+n/a$")  # `… or n/a` (a metric or variant name cannot hold a "/")
 # [variant.]metric, the variant as a scenario may name it (dots included: the last one ends it)
 _TERM = re.compile(r"^(?:([A-Za-z0-9][A-Za-z0-9 ._+-]*)\.)?([a-z0-9_]+)$")
 _FORMS = (
     "is not of the form [variant.]metric<limit, variant.metric<=k*other.metric "
-    "or change(variant.metric)<=-50% (ops: < <= > >=)"
+    "or change(variant.metric)<=-50%, optionally followed by 'or n/a' (ops: < <= > >=)"
 )
 
 
@@ -153,10 +193,25 @@ def parse_threshold(
     Every error is one line naming the expression.
     """
     text = expression.strip()
-    found = _OPERATOR.search(text)
-    if found is None or _OPERATOR.search(text, found.end()):
+    claim, allow = _without_suffix(text)
+    threshold = _parsed(text, claim, variants, baseline, conversations, lock_safety)
+    return dataclasses.replace(threshold, allow_not_applicable=allow) if allow else threshold
+
+
+def _without_suffix(text: str) -> tuple[str, bool]:
+    """The claim without a trailing `or n/a`, and whether it had one."""
+    found = _SUFFIX.search(text)
+    return (text[: found.start()].strip(), True) if found else (text, False)
+
+
+def _parsed(
+    text: str, claim: str, variants: Sequence[str], baseline: str | None, conversations: bool, lock_safety: bool
+) -> Threshold:
+    """The threshold `claim` states; errors and the expression name the whole `text`."""
+    found = _OPERATOR.search(claim)
+    if found is None or _OPERATOR.search(claim, found.end()):
         raise ThresholdError(f"threshold {_quoted(text)} {_FORMS}")
-    left, op, right = text[: found.start()].strip(), Op(found.group()), text[found.end() :].strip()
+    left, op, right = claim[: found.start()].strip(), Op(found.group()), claim[found.end() :].strip()
     if not right:
         raise _error(text, f"no limit after {op.value!r}")
     change = _CHANGE.match(left)
@@ -325,18 +380,18 @@ def _judge_one(
     op, metric = threshold.op, threshold.metric
     # A metric a run does not have (a conversation metric without conversations) does not apply: NaN.
     values = [float(rep.get(metric, math.nan)) for rep in per_replication[variant]]
+    before = [] if reference is None else [float(rep.get(metric, math.nan)) for rep in per_replication[reference]]
+    why = _why_not_applicable(threshold, variant, reference, values, before)
     if reference is None:
         difference = mean_ci(values)
         value = _worst(difference, op)
         passed = op.holds(value, threshold.limit)
         words = f"{metric} {_sign(op, difference)} {_shown(metric, value)}"
     else:
-        before = [float(rep.get(metric, math.nan)) for rep in per_replication[reference]]
         difference = mean_ci(_paired(values, threshold.factor, before))  # the judgement: exact paired t
-        passed = op.holds(_worst(difference, op), 0.0)
-        value, words = _relative_value(threshold, variant, reference, values, before)
-    bound = op.bound
-    return ThresholdOutcome(
+        passed = not why and op.holds(_worst(difference, op), 0.0)
+        value, words = (math.nan, "") if why else _relative_value(threshold, variant, reference, values, before)
+    outcome = ThresholdOutcome(
         expression=threshold.expression,
         variant=variant,
         metric=metric,
@@ -344,13 +399,41 @@ def _judge_one(
         op=op,
         limit=threshold.limit,
         reference=reference,
-        bound=bound,
+        bound=op.bound,
         value=value,
         difference=difference,
-        judged=words + (f" ({SINGLE_RUN})" if difference.n < 2 else f" ({bound} 95 % bound)"),
-        single_run=difference.n < 2,
+        judged=words + (f" ({SINGLE_RUN})" if difference.n < 2 else f" ({op.bound} 95 % bound)"),
+        single_run=difference.n == 1,
         passed=passed,
     )
+    if why:
+        return dataclasses.replace(
+            outcome, value=math.nan, judged=f"not applicable: {why}", single_run=False,
+            passed=threshold.allow_not_applicable, applicable=False,
+        )  # fmt: skip
+    return outcome
+
+
+def _why_not_applicable(
+    threshold: Threshold, variant: str, reference: str | None, values: Sequence[float], before: Sequence[float]
+) -> str:
+    """Why the claim cannot be judged (see the module docstring); empty when it can."""
+    metric = threshold.metric
+    if reference is None:
+        return "" if any(not math.isnan(v) for v in values) else _nowhere(metric, variant)
+    pairs = [(a, b) for a, b in zip(values, before, strict=True) if not (math.isnan(a) or math.isnan(b))]
+    if not pairs:
+        side = reference if all(math.isnan(b) for b in before) else variant
+        return _nowhere(metric, side)
+    if all(b == 0 for _, b in pairs):
+        undefined = "a change from 0" if threshold.form is Form.CHANGE else "a ratio to 0"
+        return f"{reference}.{metric} is 0 in every replication: {undefined} is undefined"
+    return ""
+
+
+def _nowhere(metric: str, variant: str) -> str:
+    why = ALL_METRICS[metric].undefined
+    return f"{metric} applies to no replication of {variant}" + (f" ({why})" if why else "")
 
 
 def _relative_value(

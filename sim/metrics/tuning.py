@@ -63,6 +63,7 @@ class Guarantee:
     replications: int  # per finalist in the end
     capped: bool  # the replications needed for δ were above the cap: `bound` is what they bought
     runners_up: tuple[RunnerUp, ...]
+    needed: int = 0  # the replications the first stage asked for, before the cap
 
     @property
     def within_delta(self) -> bool:
@@ -84,5 +85,8 @@ class TuneResult:
     chosen: str | None  # the recommended finalist's name; None: no finalist met every constraint
     guarantee: Guarantee
     toml: str  # the recommendation as a ready-to-paste [variants.tuned] table
-    sensitivity: dict[str, float] = field(default_factory=dict)  # setting → share of the first objective's variance
+    sensitivity: dict[str, float] = field(default_factory=dict)  # setting → Shapley share of the additive model's R²
+    unexplained: float | None = None  # the first objective's variance the settings' additive model leaves: 1 − R²
     comparison: Comparison | None = None  # tuned vs the base variant on the fresh replications
+    base_fresh: tuple[Estimate, ...] = ()  # the base variant's objectives on the fresh replications
+    gains: tuple[Estimate, ...] = ()  # per objective, the recommendation − the base variant, paired

@@ -8,14 +8,16 @@ from dataclasses import dataclass
 from typing import assert_never
 
 from sim.metrics.baseline import BaselineDiff
-from sim.metrics.comparison import Comparison
+from sim.metrics.comparison import NOT_APPLICABLE, Comparison
 from sim.metrics.invariants import ANY_HANDLER, CONVERSATION_CHECKS, LOCK_SAFETY_CHECKS, NAMES
+from sim.metrics.meaningful import summary
 from sim.metrics.precision import Watched
 from sim.metrics.segments import SEGMENT_METRICS, Grouping
 from sim.metrics.stats import Estimate
 from sim.metrics.summary import ALL_METRICS, Metric, Unit
+from sim.metrics.thresholds import Status, ThresholdOutcome
 from sim.metrics.timeseries import SERIES, TimeSeries
-from sim.report.headline import Headline, headlines
+from sim.report.headline import Headline, baseline_headlines, headlines
 
 # Decimals shown per unit: a count is a mean over replications (so a tenth), a time to the
 # hundredth of a second, a ratio to the thousandth.
@@ -80,6 +82,7 @@ class Bullets:
 class Check:
     passed: bool
     text: str
+    mark: str  # ✓ met, ✗ breached or not met, – not applicable and allowed to be (`or n/a`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,13 +130,16 @@ def first_screen(c: Comparison, diff: BaselineDiff | None = None) -> list[Block]
         *headlines(c),
         *_lonely(c),
         _checks(c),
+        *(baseline_headlines(diff) if diff else []),
         *(_regressions(diff) if diff else []),
     ]
 
 
 def _status(c: Comparison) -> Paragraph:
     runs = sum(len(r) for r in c.per_replication.values())
-    reps = f"Seed {c.seed}, {c.replications} replication(s) with common random numbers, 95 % CIs"
+    reps = f"Seed {c.seed}, {c.replications} replication(s) with common random numbers, 95 % CIs" + (
+        f"; differences with Holm-adjusted CIs over {c.family_size} comparisons" if c.family_size > 1 else ""
+    )
     if c.violations:
         return Paragraph(f"{reps}. **INVARIANTS BROKEN (a simulator bug):** {'; '.join(c.violations[:10])}")
     return Paragraph(f"{reps}. Invariants held in all {runs} runs.")
@@ -171,17 +177,14 @@ def invariants_status(c: Comparison) -> Paragraph:
 def _checks(c: Comparison) -> Block:
     if not c.thresholds:
         return Paragraph("No thresholds set.")
-    return Checks(
-        tuple(
-            Check(
-                t.passed,
-                f"{t.expression} for {t.variant}: {t.judged}"
-                + (f", {t.note}" if t.note else "")
-                + ("" if t.passed else " BREACHED"),
-            )
-            for t in c.thresholds
-        )
-    )
+    return Checks(tuple(check(t) for t in c.thresholds))
+
+
+def check(t: ThresholdOutcome) -> Check:
+    """A threshold outcome as a report line: what was judged (or why it does not apply), then the verdict."""
+    text = f"{t.expression} for {t.variant}: {t.judged}" + (f" {t.verdict}" if t.verdict else "")
+    mark = "✓" if t.status is Status.MET else "–" if t.passed else "✗"
+    return Check(t.passed, text, mark)
 
 
 def _simulated(c: Comparison) -> list[Block]:
@@ -223,14 +226,41 @@ def _method(c: Comparison) -> list[Block]:
         Heading("Method"),
         Paragraph(
             f"Seed {c.seed}, {c.replications} replication(s) with common random numbers: every variant "
-            "sees the same customers and latencies. Intervals are 95 % Student-t confidence intervals "
+            "sees the same customers and latencies. A level's interval is a 95 % Student-t confidence interval "
             "across replications; differences are paired by replication. Thresholds are judged on the "
             "95 % CI bound that is worst for them, not only on the mean. Relative changes in the headline "
             "are against the baseline's mean."
         ),
+        *_verdict_method(c),
         invariants_status(c),
         *_precision(c),
     ]
+
+
+def _verdict_method(c: Comparison) -> list[Block]:
+    """How a verdict is read off its interval: Holm's levels and the minimal meaningful effects."""
+    if len(c.estimates) < 2:
+        return []
+    levels = [v.confidence for v in c.verdicts if v.verdict != NOT_APPLICABLE]
+    spread = _level(min(levels)) + (f" to {_level(max(levels))}" if levels and min(levels) != max(levels) else "")
+    return [
+        Paragraph(
+            f"Verdicts: each paired difference's p-value goes through Holm–Bonferroni over all {c.family_size} "
+            "applicable comparisons (95 % family-wise), and each interval shown beside a verdict is at the level its "
+            f"test was judged at ({spread if levels else 'none tested'}), so it excludes 0 exactly when the verdict "
+            "is significant: headline, tables and results.json show that one interval. An interval within ± the "
+            "metric's minimal meaningful effect is no meaningful difference (equivalence, as in a TOST), "
+            "significant or not, and stays off the headline; an interval that holds 0 and also differences beyond "
+            "that effect is no significant difference (more replications could tell). Minimal meaningful effects: "
+            f"{summary(c.margins)} (`[scenario]meaningful`, `--meaningful`)."
+        )
+    ]
+
+
+def _level(confidence: float) -> str:
+    """A confidence level as a reader says it: "95 %", "99.7 %", "99.98 %"."""
+    digits = max(0, 1 - math.floor(math.log10(max(100 * (1 - confidence), 1e-10))))
+    return f"{100 * confidence:.{digits}f}".rstrip("0").rstrip(".") + " %"
 
 
 def stopping_text(c: Comparison) -> str:
@@ -306,7 +336,9 @@ def _verdicts(c: Comparison) -> list[Block]:
             (
                 _label(v.metric),
                 fmt_estimate(v.metric, v.difference, signed=True),
+                "—" if v.verdict == NOT_APPLICABLE else _level(v.confidence),
                 _relative(v.difference.mean, c.estimates[c.baseline][v.metric].mean),
+                _margin(v.metric, v.margin),
                 v.verdict,
             )
             for v in c.verdicts
@@ -314,7 +346,8 @@ def _verdicts(c: Comparison) -> list[Block]:
         )
         blocks.append(Heading(f"{variant} vs {c.baseline} (paired difference, {variant} − {c.baseline})"))
         if rows:
-            blocks.append(Table(("metric", "difference [95 % CI]", "relative", "verdict"), rows))
+            header = ("metric", "difference [adjusted CI]", "CI level", "relative", "meaningful ±", "verdict")
+            blocks.append(Table(header, rows))
     if blocks:
         blocks += _identical(c)
     return blocks
@@ -401,6 +434,8 @@ def _changes(diff: BaselineDiff | None) -> list[Block]:
             fmt_value(ch.metric, ch.old),
             fmt_value(ch.metric, ch.new),
             fmt_estimate(ch.metric, ch.difference, signed=True),
+            "—" if ch.verdict == NOT_APPLICABLE else _level(ch.confidence),
+            _margin(ch.metric, ch.margin),
             ch.verdict,
         )
         for ch in diff.changes
@@ -408,12 +443,18 @@ def _changes(diff: BaselineDiff | None) -> list[Block]:
     return [
         Heading("Changes against the previous run"),
         Paragraph(
-            f"Against {diff.source}: {_replication_counts(diff)}. Unpaired (Welch) 95 % intervals: the previous "
-            "run may come from other code. Identical samples are no change; samples without spread that differ "
-            "are a certain change; with one replication on a side, any difference counts."
+            f"Against {diff.source}: {_replication_counts(diff)}. Unpaired (Welch) intervals: the previous run may "
+            f"come from other code. Judged like the verdicts above: Holm–Bonferroni over these {diff.family_size} "
+            "changes, each interval at the level its test used, a change within ± its minimal meaningful effect "
+            "(relative ones of the previous run's mean) is no meaningful difference. Identical samples are no "
+            "change; samples without spread that differ are a certain change; with one replication on a side, any "
+            "difference counts."
         ),
         *_regressions(diff),
-        Table(("variant", "metric", "old", "new", "difference [95 % CI]", "verdict"), rows),
+        Table(
+            ("variant", "metric", "old", "new", "difference [adjusted CI]", "CI level", "meaningful ±", "verdict"),
+            rows,
+        ),
         *([Paragraph("Not compared: " + "; ".join(diff.not_compared) + ".")] if diff.not_compared else []),
     ]
 
@@ -435,6 +476,15 @@ def _regressions(diff: BaselineDiff) -> list[Block]:
         return [Paragraph(f"**No significant regression** of {watched}.")]
     names = ", ".join(f"{ch.variant}.{ch.metric}" for ch in diff.regressions)
     return [Paragraph(f"**REGRESSED against the previous run:** {names} (watched: {watched}).")]
+
+
+def _margin(metric: str, delta: float) -> str:
+    """The minimal meaningful effect in the metric's unit, to three significant digits: "100 ms", "0.02", "3.33"."""
+    if not math.isfinite(delta):
+        return "—"
+    if ALL_METRICS[metric].unit is Unit.SECONDS:
+        return f"{delta * 1000:.3g} ms" if delta < 1 else f"{delta:.3g} s"
+    return f"{delta:.3g}"
 
 
 def _relative(difference: float, baseline: float) -> str:

@@ -1,17 +1,34 @@
 """The headline: per compared variant, what changed against the baseline, in plain words and numbers.
 
-Only the metrics whose verdict is better, worse or changed are named, ranked by how much they
-matter to a customer and then to the bill (RANKS); the rest are summed up in one clause.
+Only the metrics whose verdict is better, worse or changed are named, each with the interval its
+verdict was judged by, ranked by how much they matter to a customer and then to the bill (RANKS);
+a difference within its minimal meaningful effect ("no meaningful difference", however
+significant) is never one of them. The rest are summed up in two clauses: no meaningful
+difference, then no significant difference (an interval that still allows a meaningful one).
 A metric not in RANKS (a new one) still appears, after the ranked ones, under its own name.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sim.metrics.comparison import BETTER, CHANGED, SAME, WORSE, Comparison, Judgement, Verdict
+from sim.metrics.baseline import BaselineDiff, Change
+from sim.metrics.comparison import (
+    BETTER,
+    CHANGED,
+    EQUIVALENT,
+    FINDINGS,
+    NOT_APPLICABLE,
+    SAME,
+    WORSE,
+    Comparison,
+    Judgement,
+    Verdict,
+    judge_difference,
+)
 from sim.metrics.stats import Estimate
 from sim.metrics.summary import ALL_METRICS, Unit
 
@@ -67,8 +84,8 @@ RANKS: dict[str, Rank] = {
     "conversations": Rank(51, "conversations", "messages"),
 }
 UNRANKED = 1000
-NEGLIGIBLE_S = 0.05  # a latency change below it is shown in milliseconds and named last
-MAX_UNCHANGED = 6  # unchanged metrics named in a headline; the rest are counted
+NEGLIGIBLE_S = 0.05  # a latency change below it is shown in milliseconds
+MAX_UNCHANGED = 6  # unchanged metrics named per clause of a headline; the rest are counted
 MAX_PLACES = 6  # a microsecond: below it a difference is float noise
 
 
@@ -78,8 +95,15 @@ def rank(metric: str) -> Rank:
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    verdict: Judgement  # BETTER | WORSE | CHANGED
+    verdict: str  # BETTER | WORSE | CHANGED, or SEEN_ONCE's words for one run
     text: str  # "busy apologies −100 % [−100, −100] (1.0 → 0.0 per run)"
+
+
+# With one replication there is no interval, so no verdict: a difference beyond the minimal meaningful
+# effect is named as seen in that run, with its direction, and the headline says so.
+SEEN_ONCE = {BETTER: "better, once", WORSE: "worse, once", CHANGED: "changed, once"}
+ONE_RUN = "one run each: differences seen, no interval, no verdict"
+WITHIN = "within the minimal meaningful effect"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +112,16 @@ class Headline:
     baseline: str
     findings: tuple[Finding, ...]
     unchanged: tuple[str, ...]  # labels of the metrics with no significant difference, ranked
+    equivalent: tuple[str, ...] = ()  # labels of the metrics with no meaningful difference, ranked
+    counted: bool = False  # the rest only counted, not named (against a previous run: only changes matter)
+    note: str = ""  # said after the title: ONE_RUN for a single replication
+
+    @property
+    def title(self) -> str:
+        return f"{self.variant} vs {self.baseline}" + (f" ({self.note})" if self.note else "")
+
+
+PREVIOUS = "the previous run"  # what a headline against `--baseline` compares with
 
 
 def headlines(c: Comparison) -> list[Headline]:
@@ -95,38 +129,92 @@ def headlines(c: Comparison) -> list[Headline]:
     return [_headline(c, v) for v in c.estimates if v != c.baseline]
 
 
+def baseline_headlines(diff: BaselineDiff) -> list[Headline]:
+    """Per variant compared with `--baseline`, what changed since the previous run, as a headline says it."""
+    variants = dict.fromkeys(ch.variant for ch in diff.changes)
+    return [_baseline_headline([ch for ch in diff.changes if ch.variant == v], v) for v in variants]
+
+
+def _baseline_headline(changed: Sequence[Change], variant: str) -> Headline:
+    ranked = sorted(changed, key=lambda ch: (rank(ch.metric).order, ch.metric))
+    named, groups = _named(
+        (ch.metric, ch.verdict, functools.partial(describe, ch.metric, ch.difference, ch.old, ch.new)) for ch in ranked
+    )
+    return Headline(
+        variant=variant,
+        baseline=PREVIOUS,
+        findings=named,
+        unchanged=_rest(ranked, SAME, groups),
+        equivalent=_rest(ranked, EQUIVALENT, groups),
+        counted=True,
+    )
+
+
 def _headline(c: Comparison, variant: str) -> Headline:
     verdicts = sorted((v for v in c.verdicts if v.variant == variant), key=lambda v: (rank(v.metric).order, v.metric))
+    if all(v.difference.n < 2 for v in verdicts):
+        return _one_run(c, variant, verdicts)
+    old, new = c.estimates[c.baseline], c.estimates[variant]
+    named, groups = _named((v.metric, v.verdict, functools.partial(finding_text, v, old, new)) for v in verdicts)
+    return Headline(
+        variant=variant,
+        baseline=c.baseline,
+        findings=named,
+        unchanged=_rest(verdicts, SAME, groups),
+        equivalent=_rest(verdicts, EQUIVALENT, groups),
+    )
+
+
+def _one_run(c: Comparison, variant: str, verdicts: Sequence[Verdict]) -> Headline:
+    """A single replication's headline: the differences beyond the margin as seen, the rest within it."""
+    old, new = c.estimates[c.baseline], c.estimates[variant]
+    seen = [
+        (v, judge_difference(v.metric, v.difference, significant=abs(v.difference.mean) > v.margin))
+        for v in verdicts
+        if v.verdict != NOT_APPLICABLE
+    ]
+    named, groups = _named(
+        (v.metric, SEEN_ONCE.get(j, j), functools.partial(finding_text, v, old, new)) for v, j in seen
+    )
+    within = tuple(
+        rank(v.metric).label
+        for v, j in seen
+        if j not in FINDINGS and not (rank(v.metric).alias and rank(v.metric).group in groups)
+    )
+    return Headline(variant=variant, baseline=c.baseline, findings=named, unchanged=(), equivalent=within, note=ONE_RUN)
+
+
+def _named(items: Iterable[tuple[str, str, Callable[[], str]]]) -> tuple[tuple[Finding, ...], set[str]]:
+    """The findings among ranked (metric, verdict, its words) items: of one group only its first is named.
+    The words are made only for a finding (a metric that does not apply has no number to put in words)."""
     named: list[Finding] = []
-    negligible: list[bool] = []
     groups: set[str] = set()
-    for v in verdicts:
-        if v.verdict in (BETTER, WORSE, CHANGED) and rank(v.metric).group not in groups:
-            groups.add(rank(v.metric).group)
-            named.append(Finding(v.verdict, finding_text(v, c.estimates[c.baseline], c.estimates[variant])))
-            negligible.append(_negligible(v))
-    # A latency change under NEGLIGIBLE_S is real (common random numbers resolve milliseconds) but matters
-    # less than any other finding: it goes last.
-    named = [f for _, f in sorted(zip(negligible, named, strict=True), key=lambda pair: pair[0])]
-    # An alias of a named metric is not also "unchanged": "busy apologies better" beside "no significant
-    # difference in busy rate" would read as a contradiction.
-    unchanged = tuple(
+    for metric, verdict, words in items:
+        if verdict in (*FINDINGS, *SEEN_ONCE.values()) and rank(metric).group not in groups:
+            groups.add(rank(metric).group)
+            named.append(Finding(verdict, words()))
+    return tuple(named), groups
+
+
+def _rest(verdicts: Sequence[Verdict | Change], judgement: Judgement, named: set[str]) -> tuple[str, ...]:
+    """The labels of the verdicts that say `judgement`, ranked. An alias of a named metric is left out:
+    "busy apologies better" beside "no significant difference in busy rate" would read as a contradiction."""
+    return tuple(
         rank(v.metric).label
         for v in verdicts
-        if v.verdict == SAME and not (rank(v.metric).alias and rank(v.metric).group in groups)
+        if v.verdict == judgement and not (rank(v.metric).alias and rank(v.metric).group in named)
     )
-    return Headline(variant=variant, baseline=c.baseline, findings=tuple(named), unchanged=unchanged)
-
-
-def _negligible(v: Verdict) -> bool:
-    return ALL_METRICS[v.metric].unit == Unit.SECONDS and abs(v.difference.mean) < NEGLIGIBLE_S
 
 
 def finding_text(v: Verdict, old: Mapping[str, Estimate], new: Mapping[str, Estimate]) -> str:
     """The difference in the unit a reader thinks in: % for counts, seconds, percentage points for ratios."""
-    before, after, d = old[v.metric].mean, new[v.metric].mean, v.difference
-    label = rank(v.metric).label
-    metric = ALL_METRICS[v.metric]
+    return describe(v.metric, v.difference, old[v.metric].mean, new[v.metric].mean)
+
+
+def describe(name: str, d: Estimate, before: float, after: float) -> str:
+    """A difference `d` of metric `name`, with its interval and before → after (`finding_text`)."""
+    label = rank(name).label
+    metric = ALL_METRICS[name]
     # A count per run, or per something else (a count per intent: its own decimals, no "per run").
     decimals, per = (1, " per run") if metric.decimals is None else (metric.decimals, "")
     match metric.unit:
@@ -157,12 +245,22 @@ def finding_text(v: Verdict, old: Mapping[str, Estimate], new: Mapping[str, Esti
     return label  # pragma: no cover - every unit is matched above
 
 
-def unchanged_clause(labels: Sequence[str]) -> str:
+def unchanged_clause(labels: Sequence[str], words: str = SAME) -> str:
     """The most important unchanged metrics by name, the rest counted: the headline stays one screen."""
     if not labels:
         return ""
     named, rest = labels[:MAX_UNCHANGED], len(labels) - MAX_UNCHANGED
-    return f"no significant difference in {', '.join(named)}" + (f" and {rest} more" if rest > 0 else "")
+    return f"{words} in {', '.join(named)}" + (f" and {rest} more" if rest > 0 else "")
+
+
+def rest_clauses(h: Headline) -> list[str]:
+    """What the headline does not name: no meaningful difference, then no significant difference."""
+    if h.counted:
+        counts = ((len(h.equivalent), EQUIVALENT), (len(h.unchanged), SAME))
+        return [f"{words} in {n} metric{'s' if n > 1 else ''}" for n, words in counts if n]
+    said = WITHIN if h.note == ONE_RUN else EQUIVALENT
+    clauses = [unchanged_clause(h.equivalent, said), unchanged_clause(h.unchanged, SAME)]
+    return [clause for clause in clauses if clause]
 
 
 def _ci(e: Estimate, decimals: int | None) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sim.metrics.comparison import BETTER, WORSE
 from sim.report.document import Block, Bullets, Checks, Heading, Image, Paragraph, Table
-from sim.report.headline import Headline, unchanged_clause
+from sim.report.headline import SEEN_ONCE, Headline, rest_clauses
 
 _NUMBER = re.compile(r"^[+-]?[\d,]+(\.\d+)?( s)?( \[.*\])?$")
 # Compact, so that the headline and the thresholds fit on a 1400×900 screen; the long tables follow.
@@ -54,8 +54,7 @@ def _block(block: Block, folder: Path) -> str:
         return _headline(block)
     if isinstance(block, Checks):
         items = "".join(
-            f'<li class="{"pass" if c.passed else "breached"}">{"✓" if c.passed else "✗"} {html.escape(c.text)}</li>'
-            for c in block.items
+            f'<li class="{"pass" if c.passed else "breached"}">{c.mark} {html.escape(c.text)}</li>' for c in block.items
         )
         return f'<div id="thresholds"><strong>Thresholds:</strong><ul class="checks">{items}</ul></div>'
     if isinstance(block, Bullets):
@@ -74,13 +73,14 @@ def _headline(h: Headline) -> str:
         f'<span class="{_VERDICT_CLASS.get(f.verdict, "changed")}">{html.escape(f.text)} <b>{f.verdict}</b></span>'
         for f in h.findings
     ]
-    if h.unchanged:
-        parts.append(f'<span class="same">{html.escape(unchanged_clause(h.unchanged))}</span>')
-    title = html.escape(f"{h.variant} vs {h.baseline}:")
+    parts += [f'<span class="same">{html.escape(clause)}</span>' for clause in rest_clauses(h)]
+    title = html.escape(f"{h.title}:")
     return f'<p class="headline"><strong>{title}</strong> {"; ".join(parts) or "nothing measured"}.</p>'
 
 
-_VERDICT_CLASS = {BETTER: "better", WORSE: "worse"}
+_VERDICT_CLASS: dict[str, str] = {
+    BETTER: "better", WORSE: "worse", SEEN_ONCE[BETTER]: "better", SEEN_ONCE[WORSE]: "worse"
+}  # fmt: skip
 
 
 def _cell(text: str) -> str:

@@ -21,7 +21,24 @@ Format 2 (`FORMAT_VERSION`), what its consumers need to know beyond format 1:
   replications run, first stage, batch and maximum, the reason it stopped (`reason`, `still_open`)
   and per watched variant and metric its target half-width (null: watched for a threshold), the
   half-width reached (null: no interval yet) and its status.
-Summaries' intervals are cut at the metric's bounds (never below 0, a share never above 1)."""
+Summaries' intervals are cut at the metric's bounds (never below 0, a share never above 1).
+
+Format 3, beyond format 2 (`--baseline` reads all three: only `variants.*.replications` is read):
+- each of `differences` carries the interval its verdict was judged by: `low`/`high` at
+  `confidence`, the level Holm's step-down tested it at (no longer the unadjusted 95 %), and
+  `margin`, the minimal meaningful effect in the metric's unit; `verdict` may also be
+  "no meaningful difference" (the interval lies within ± `margin`);
+- `meaningful`: per compared metric, its margin as set (`value`, and `relative`: a fraction of the
+  baseline's mean) — the defaults included;
+- each of `thresholds` has `status` ("met", "breached", "not applicable") and `judged` (the words
+  the reports show); `value` is null when the claim does not apply;
+- `baseline_diff`'s changes carry `confidence` and `margin` likewise (Holm over their own family,
+  `baseline_family_size`);
+- `first_screen`: the report's first screen in words, as the terminal and report.md say it —
+  `headlines` (per compared variant: `title`, `findings` of `verdict` and `text`, and `rest`, the
+  clauses naming what did not change), `checks` (per threshold outcome: `mark`, `text`, `passed`)
+  and `baseline_headlines` (against `--baseline`, like `headlines`; empty without one). `sim comment`
+  builds a pull request's comment from it without re-running anything."""
 
 from __future__ import annotations
 
@@ -38,6 +55,8 @@ from sim.metrics.segments import SEGMENT_METRICS
 from sim.metrics.stats import CONFIDENCE
 from sim.metrics.summary import ALL_METRICS, Metric
 from sim.metrics.timeseries import SERIES, TimeSeries
+from sim.report.document import check
+from sim.report.headline import Headline, baseline_headlines, headlines, rest_clauses
 from sim.report.numbers import rounded, rounded_estimate
 
 
@@ -57,6 +76,7 @@ def render(c: Comparison, diff: BaselineDiff | None = None) -> str:
         "metrics": _described({m: ALL_METRICS[m] for m in c.metrics}),
         "constant_metrics": list(c.constant_metrics),
         "family_size": c.family_size,
+        "meaningful": {m: {"value": rounded(g.value), "relative": g.relative} for m, g in c.margins.items()},
         "variants": {
             v: {
                 "description": c.descriptions[v],
@@ -71,6 +91,8 @@ def render(c: Comparison, diff: BaselineDiff | None = None) -> str:
                 "baseline": d.baseline,
                 "metric": d.metric,
                 **rounded_estimate(d.difference),
+                "confidence": rounded(d.confidence),
+                "margin": rounded(d.margin),
                 "p_value": rounded(d.p_value),
                 "significant": d.significant,
                 "verdict": d.verdict,
@@ -83,12 +105,15 @@ def render(c: Comparison, diff: BaselineDiff | None = None) -> str:
                 "variant": t.variant,
                 "metric": t.metric,
                 "bound": t.bound,
-                "value": rounded(t.value),
+                "value": rounded(t.value) if t.applicable else None,
                 "passed": t.passed,
+                "status": t.status,
+                "judged": t.judged,
             }
             for t in c.thresholds
         ],
         "baseline_diff": None if diff is None else _baseline_diff(diff),
+        "baseline_family_size": None if diff is None else diff.family_size,
         "baseline_not_compared": None if diff is None else list(diff.not_compared),
         "regressions": None if diff is None else [f"{ch.variant}.{ch.metric}" for ch in diff.regressions],
         "series_metrics": _described(SERIES),
@@ -104,9 +129,26 @@ def render(c: Comparison, diff: BaselineDiff | None = None) -> str:
             for s in c.segments
         ],
     }
+    data["first_screen"] = _first_screen(c, diff)
     if c.stopping is not None:  # only with --precision: a fixed count's file keeps its shape
         data["stopping"] = _stopping(c.stopping)
     return json.dumps(data, indent=2, allow_nan=False) + "\n"
+
+
+def _first_screen(c: Comparison, diff: BaselineDiff | None) -> dict[str, Any]:
+    return {
+        "headlines": [_headline(h) for h in headlines(c)],
+        "checks": [{"mark": k.mark, "text": k.text, "passed": k.passed} for k in map(check, c.thresholds)],
+        "baseline_headlines": [_headline(h) for h in baseline_headlines(diff)] if diff else [],
+    }
+
+
+def _headline(h: Headline) -> dict[str, Any]:
+    return {
+        "title": h.title,
+        "findings": [{"verdict": str(f.verdict), "text": f.text} for f in h.findings],
+        "rest": rest_clauses(h),
+    }
 
 
 def _stopping(s: Stopping) -> dict[str, Any]:
@@ -178,6 +220,9 @@ def _baseline_diff(diff: BaselineDiff) -> list[dict[str, Any]]:
             "old_replications": ch.old_replications,
             "new_replications": ch.new_replications,
             **{f"difference_{k}": v for k, v in rounded_estimate(ch.difference).items()},
+            "confidence": rounded(ch.confidence),
+            "margin": rounded(ch.margin),
+            "p_value": rounded(ch.p_value),
             "significant": ch.significant,
             "verdict": ch.verdict,
         }

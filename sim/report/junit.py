@@ -2,7 +2,9 @@
 
 One <testsuite> per scenario (a report folder holds one): a <testcase> per threshold outcome
 (classname the scenario, name the expression and the variant), failed with the judged value
-when breached, and one <testcase> for the simulator's invariants, failed with the broken ones.
+when breached, failed as "not applicable" with the reason when the claim cannot be judged
+(skipped instead when the threshold allows it, `or n/a`), and one <testcase> for the
+simulator's invariants, failed with the broken ones.
 
 ElementTree escapes `<`, `&` and quotes; characters XML 1.0 cannot hold at all (control
 characters) are written escaped as `\\x1b`, so the file always parses.
@@ -15,7 +17,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from sim.metrics.comparison import Comparison
-from sim.metrics.thresholds import ThresholdOutcome
+from sim.metrics.thresholds import Status, ThresholdOutcome
 
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")  # outside XML 1.0's Char
 
@@ -29,7 +31,8 @@ def write(c: Comparison, path: Path) -> None:
 def build(c: Comparison) -> ET.Element:
     cases = [_threshold_case(c.scenario, t) for t in c.thresholds] + [_invariants_case(c)]
     failures = sum(1 for case in cases if case.find("failure") is not None)
-    counts = {"tests": str(len(cases)), "failures": str(failures), "errors": "0", "skipped": "0"}
+    skipped = sum(1 for case in cases if case.find("skipped") is not None)
+    counts = {"tests": str(len(cases)), "failures": str(failures), "errors": "0", "skipped": str(skipped)}
     root = ET.Element("testsuites", {"name": "sim compare", **counts})
     suite = ET.SubElement(root, "testsuite", {"name": _text(c.scenario), **counts})
     suite.extend(cases)
@@ -38,6 +41,10 @@ def build(c: Comparison) -> ET.Element:
 
 def _threshold_case(scenario: str, t: ThresholdOutcome) -> ET.Element:
     case = _case(scenario, f"{t.expression} [{t.variant}]")
+    if t.status is Status.NOT_APPLICABLE:
+        kind = "skipped" if t.passed else "failure"
+        ET.SubElement(case, kind, {"message": _text(t.judged), **({} if t.passed else {"type": "not applicable"})})
+        return case
     if not t.passed:
         failure = ET.SubElement(case, "failure", {"message": _text(f"breached: {t.judged}"), "type": "threshold"})
         failure.text = _text(f"{t.expression} for {t.variant}: {t.judged}")

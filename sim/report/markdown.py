@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sim.report.document import Block, Bullets, Checks, Heading, Image, Paragraph, Table
-from sim.report.headline import Headline, unchanged_clause
+from sim.report.headline import Headline, rest_clauses
 
 
 def render(blocks: list[Block]) -> str:
@@ -20,9 +20,9 @@ def _block(block: Block) -> str:
         lines += [_row(row) for row in block.rows]
         return "\n".join(lines) + "\n"
     if isinstance(block, Headline):
-        return f"**{block.variant} vs {block.baseline}:** {headline_text(block)}\n"
+        return f"**{block.title}:** {headline_text(block)}\n"
     if isinstance(block, Checks):
-        return "**Thresholds:**\n\n" + "".join(f"- {'✓' if c.passed else '✗'} {c.text}\n" for c in block.items)
+        return "**Thresholds:**\n\n" + "".join(f"- {c.mark} {c.text}\n" for c in block.items)
     if isinstance(block, Bullets):
         return "".join(f"- {item}\n" for item in block.items)
     if isinstance(block, Image):
@@ -37,5 +37,5 @@ def _row(cells: tuple[str, ...]) -> str:
 def headline_text(h: Headline) -> str:
     """The findings, each followed by its verdict in words, then the unchanged ones in one clause."""
     parts = [f"{f.text} {f.verdict}" for f in h.findings]
-    parts += [unchanged_clause(h.unchanged)] if h.unchanged else []
+    parts += rest_clauses(h)
     return "; ".join(parts or ["nothing measured"]) + "."

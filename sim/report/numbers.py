@@ -17,10 +17,11 @@ DECIMALS = 6  # a microsecond of simulated time; far below anything a metric can
 
 
 def rounded(value: float) -> float | None:
-    """A display value: an int as it is, NaN (not applicable) None, any other number rounded to DECIMALS places."""
+    """A display value: an int as it is, NaN (not applicable) or ±inf (no bound) None, any other number rounded to
+    DECIMALS places: strict JSON has no NaN or Infinity."""
     if isinstance(value, int):
         return value
-    return None if math.isnan(value) else round(float(value), DECIMALS)
+    return round(float(value), DECIMALS) if math.isfinite(value) else None
 
 
 def rounded_estimate(e: Estimate) -> dict[str, float | None]:

@@ -17,7 +17,7 @@ from sim.metrics.sensitivity import CaseResult, ClaimOutcome, ClaimState, Row, S
 from sim.metrics.summary import METRICS, Unit
 from sim.metrics.thresholds import Form
 from sim.report import markdown
-from sim.report.document import Block, Bullets, Heading, Paragraph, Table
+from sim.report.document import Block, Bullets, Heading, Paragraph, Table, check
 from sim.report.headline import MINUS, RANKS, rank
 from sim.report.numbers import rounded, rounded_estimate
 
@@ -27,10 +27,16 @@ SHORT = {
     Judgement.BETTER: "better",
     Judgement.WORSE: "worse",
     Judgement.SAME: "n.s.",
+    Judgement.EQUIVALENT: "n.m.",
     Judgement.CHANGED: "changed",
     Judgement.NOT_APPLICABLE: "n/a",
 }
-STATE_MARK = {ClaimState.HOLDS: "✓ holds", ClaimState.FAILS: "✗ fails", ClaimState.UNDECIDED: "? not shown"}
+STATE_MARK = {
+    ClaimState.HOLDS: "✓ holds",
+    ClaimState.FAILS: "✗ fails",
+    ClaimState.UNDECIDED: "? not shown",
+    ClaimState.NOT_APPLICABLE: "– n/a",
+}
 MAX_FLIPS_SHOWN = 3  # flips named per row on the terminal; the rest counted
 
 
@@ -74,7 +80,8 @@ def _method(s: Sensitivity) -> str:
         f"Every case: seed {s.seed}, {'/'.join(map(str, reps))} replications with common random numbers, "
         "verdicts Holm–Bonferroni-adjusted within the case's comparison. A verdict *holds* when every case gives "
         "the verdict of the scenario as written; it *flips* under a case that gives another (better → n.s. "
-        "included). Only the scenario as written's thresholds decide the exit code."
+        "included; n.s. ↔ n.m. is no flip: neither is a finding). n.s.: no significant difference; n.m.: no "
+        "meaningful difference. Only the scenario as written's thresholds decide the exit code."
     )
 
 
@@ -182,7 +189,7 @@ def _thresholds(s: Sensitivity) -> list[Block]:
         cells = []
         for c in s.cases:
             found = next((t for t in c.thresholds if t.expression == expression and t.variant == variant), None)
-            cells.append("—" if found is None else f"{'✓' if found.passed else '✗'} {found.judged}")
+            cells.append("—" if found is None else f"{check(found).mark} {found.judged}")
         rows.append((f"{expression} ({variant})", *cells))
     return [
         Heading("Thresholds per case"),

@@ -8,6 +8,7 @@ built by the compare report's own public functions, so it reads the same as `sim
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import matplotlib
@@ -19,8 +20,9 @@ from matplotlib.figure import Figure  # noqa: E402
 from sim.metrics.baseline import FORMAT_VERSION  # noqa: E402
 from sim.metrics.stats import Estimate  # noqa: E402
 from sim.metrics.tuning import Finalist, TuneResult  # noqa: E402
-from sim.report import document, html, json_report, markdown, plots, records_csv  # noqa: E402
+from sim.report import document, html, json_report, markdown, plots, records_csv, terminal  # noqa: E402
 from sim.report.document import Block, Heading, Image, Paragraph, Table  # noqa: E402
+from sim.report.headline import MINUS, headlines  # noqa: E402
 from sim.report.numbers import rounded, rounded_estimate  # noqa: E402
 
 PATH_PLOT, PARETO_PLOT, SENSITIVITY_PLOT = "tune_path.png", "tune_pareto.png", "tune_sensitivity.png"
@@ -45,33 +47,68 @@ def write(result: TuneResult, folder: Path) -> None:
 
 
 def headline(result: TuneResult) -> str:
-    """One sentence: what to set, how sure, and what it costs against the base variant."""
+    """What to set, what it gains with its interval, and how sure the choice is: plain text, no Markdown."""
+    return " ".join(_headline_sentences(result))
+
+
+def _headline_sentences(result: TuneResult) -> list[str]:
     g = result.guarantee
     if result.chosen is None:
-        return (
+        return [
             f"No finalist met every constraint ({', '.join(result.constraints)}) on its 95 % CI bound over "
             f"{g.replications} fresh replications: nothing is recommended; the closest one is shown below."
-        )
+        ]
     chosen = _finalist(result, result.chosen)
     settings = ", ".join(f"{k} = {v}" for k, v in chosen.point.items())
     sure = (
-        f"within δ = {g.delta:.4g} of the best of the {len(result.finalists)} finalists"
+        f"within δ = {_number(g.delta)} of the best of the {len(result.finalists)} finalists"
         if g.within_delta
-        else f"at most {g.bound:.4g} above the best of the {len(result.finalists)} finalists (δ = {g.delta:.4g} "
-        f"was not reached within {g.replications} replications)"
+        else f"at most {_number(g.bound)} above the best of the {len(result.finalists)} finalists "
+        f"(δ = {_number(g.delta)} was not reached: the {g.needed} replications it needed are above the cap of "
+        f"{g.replications})"
     )
+    return [
+        f"Set {settings}.",
+        *(_gain(result, i) for i in range(len(result.objectives))),
+        f"With probability ≥ {g.confidence * 100:.0f} % it is {sure}"
+        + (f", and it meets {_constraints_text(chosen)}." if chosen.constraints else "."),
+    ]
+
+
+def _gain(result: TuneResult, i: int) -> str:
+    """An objective against the base variant: chosen − base, paired over the fresh replications, with its interval."""
+    objective, g = result.objectives[i], result.guarantee
+    chosen = _finalist(result, result.chosen) if result.chosen else None
+    if chosen is None or i >= len(result.gains):
+        return ""
+    gain, base = result.gains[i], result.base_fresh[i]
+    share = f", {gain.mean / abs(base.mean) * 100:+.1f} %" if base.mean and math.isfinite(base.mean) else ""
+    verdict = "" if gain.excludes_zero() else " (no significant change)"
+    change = f"{_estimate(gain, signed=True)}{share}".replace("-", MINUS)  # numbers only: a name may hold a "-"
     return (
-        f"**Set {settings}.** {result.objectives[0]}: {_estimate(chosen.fresh[0])} on {g.replications} fresh "
-        f"replications (seed {g.seed}); with probability ≥ {g.confidence:.0%} it is {sure}"
-        + (f", and it meets {_constraints_text(chosen)}." if chosen.constraints else ".")
+        f"{objective} {_estimate(chosen.fresh[i])} against {_estimate(base)} for {result.base!r}: "
+        f"{change}{verdict}, paired on {g.replications} fresh replications (seed {g.seed})."
     )
+
+
+def terminal_headline(result: TuneResult) -> str:
+    """The headline for a terminal: its sentences a line each, then what else the recommendation changes
+    against the base variant (`sim compare`'s headline of the confirmation's comparison)."""
+    lines = [f"  {sentence}" for sentence in _headline_sentences(result) if sentence]
+    if result.comparison is not None and result.chosen is not None:
+        lines.append(f"  Against {result.base!r}, on every reported metric:")
+        lines += [f"  {line}" for line in terminal.first_screen(list(headlines(result.comparison))).splitlines()[1:]]
+    return "\n".join(lines)
 
 
 def _head(result: TuneResult) -> list[Block]:
     g = result.guarantee
+    sentences = [text for text in _headline_sentences(result) if text]
+    compared = list(headlines(result.comparison)) if result.comparison is not None and result.chosen else []
     return [
         Heading(f"{result.scenario}: what should we set?", 1),
-        Paragraph(headline(result)),
+        Paragraph(f"**{sentences[0]}** {' '.join(sentences[1:])}".rstrip()),
+        *compared,
         Paragraph(
             f"Searched {_settings(result)} from variant {result.base!r}, minimising "
             f"{' and '.join(result.objectives)}"
@@ -82,11 +119,14 @@ def _head(result: TuneResult) -> list[Block]:
         Paragraph(
             f"Procedure: {g.procedure}. The {len(result.finalists)} finalists and {result.base!r} ran "
             f"{g.first_stage} fresh replications of seed {g.seed} (never the search's seed {result.seed}: its "
-            f"estimates are optimistic), then {g.replications} in all, the number that aims the bound at "
-            f"δ = {g.delta:.4g}"
-            + (" (capped)" if g.capped else "")
-            + f". With probability ≥ {g.confidence:.0%}, the chosen configuration's expected "
-            f"{result.objectives[0]} is at most {g.bound:.4g} above the best finalist's"
+            f"estimates are optimistic), then {g.replications} in all, "
+            + (
+                f"the cap ([tune]confirmation): the bound at δ = {_number(g.delta)} needed {g.needed}"
+                if g.capped
+                else f"the number that aims the bound at δ = {_number(g.delta)}"
+            )
+            + f". With probability ≥ {g.confidence * 100:.0f} %, the chosen configuration's expected "
+            f"{result.objectives[0]} is at most {_number(g.bound)} above the best finalist's"
             + (" — within δ." if g.within_delta else " — not within δ: more replications (`[tune]confirmation`).")
             + " Constraints are judged like thresholds, on the 95 % CI bound worst for them."
         ),
@@ -103,7 +143,7 @@ def _finalists_table(result: TuneResult) -> Table:
             f.name + (" (chosen)" if f.name == result.chosen else ""),
             str(f.trial),
             ", ".join(f"{k}={v}" for k, v in f.point.items()),
-            f"{f.search[0]:.4g}",
+            _number(f.search[0]),
             _estimate(f.fresh[0]),
             "met" if f.feasible else "NOT MET: " + ", ".join(t.expression for t in f.constraints if not t.passed),
         )
@@ -117,7 +157,7 @@ def _runners_up(result: TuneResult) -> list[Block]:
     g = result.guarantee
     if not g.runners_up:
         return []
-    rows = tuple((r.name, _estimate(r.difference, signed=True), f"{r.upper:+.4g}") for r in g.runners_up)
+    rows = tuple((r.name, _estimate(r.difference, signed=True), _number(r.upper)) for r in g.runners_up)
     return [Table(("chosen − runner-up", "paired difference [95 % CI]", "Bonferroni upper bound"), rows)]
 
 
@@ -126,7 +166,7 @@ def _search(result: TuneResult, images: list[Image]) -> list[Block]:
         (
             str(t.number),
             ", ".join(f"{k}={v}" for k, v in t.point.items()),
-            " / ".join(f"{v:.4g}" for v in t.values),
+            " / ".join(_number(v) for v in t.values),
             str(t.replications),
             "yes" if t.feasible else "—" if t.dropped and "breached" not in t.dropped else "no",
             f"same point as trial {t.repeat_of}" if t.repeat_of is not None else (t.dropped or "—"),
@@ -134,15 +174,20 @@ def _search(result: TuneResult, images: list[Image]) -> list[Block]:
         for t in result.trials
     )
     sensitivity = tuple((k, f"{v:.0%}") for k, v in sorted(result.sensitivity.items(), key=lambda kv: -kv[1]))
+    if sensitivity and result.unexplained is not None:
+        sensitivity += (("interactions and noise (unexplained)", f"{result.unexplained:.0%}"),)
     return [
         Heading("Which settings matter"),
         Paragraph(
-            f"Share of the variance of {result.objectives[0]} over the trials explained by each setting alone "
-            "(a first-order variance decomposition; settings that act only together show low)."
+            f"The variance of {result.objectives[0]} over the trials, split among the settings: an additive model "
+            "of the settings (each one's values in up to four groups) explains a share R² of it, and each setting "
+            "gets its fair part of that R² (Shapley values: its gain averaged over every order of adding the "
+            "settings), so settings the search moved together share what they explain jointly. The rows add up "
+            "to 100 %; what the additive model misses (settings acting only together, noise) is the last row."
         )
         if sensitivity
         else Paragraph("Too few distinct trials to say which settings matter."),
-        *([Table(("setting", "variance explained"), sensitivity)] if sensitivity else []),
+        *([Table(("setting", "share of the variance"), sensitivity)] if sensitivity else []),
         Heading("The search"),
         Paragraph(
             "Racing: every candidate ran on the same replications (common random numbers) in rungs of 3, 6, 12, … "
@@ -199,8 +244,11 @@ def _sensitivity_plot(result: TuneResult, folder: Path) -> Image:
     items = sorted(result.sensitivity.items(), key=lambda kv: kv[1])
     fig, ax = plt.subplots(figsize=(7, 0.8 + 0.45 * len(items)))
     ax.barh([k for k, _ in items], [v for _, v in items])
-    ax.set(xlabel="share of the objective's variance explained", xlim=(0, 1), title="Which settings matter")
-    return _saved(fig, folder, SENSITIVITY_PLOT, "Sensitivity: variance of the objective explained by each setting")
+    ax.set(xlabel="share of the objective's variance (Shapley share of R²)", xlim=(0, 1), title="Which settings matter")
+    caption = (
+        "Sensitivity: each setting's share of the objective's variance (the shares and the unexplained rest add to 1)"
+    )
+    return _saved(fig, folder, SENSITIVITY_PLOT, caption)
 
 
 def _saved(fig: Figure, folder: Path, name: str, caption: str) -> Image:
@@ -234,9 +282,13 @@ def render_json(result: TuneResult) -> str:
             "first_stage": g.first_stage,
             "replications": g.replications,
             "capped": g.capped,
+            "needed": g.needed,
         },
+        "base_fresh": [rounded_estimate(e) for e in result.base_fresh],
+        "gains": [rounded_estimate(e) for e in result.gains],
         "finalists": [_finalist_json(f) for f in result.finalists],
         "sensitivity": {k: rounded(v) for k, v in result.sensitivity.items()},
+        "sensitivity_unexplained": None if result.unexplained is None else rounded(result.unexplained),
         "trials": [
             {
                 "number": t.number,
@@ -251,7 +303,7 @@ def render_json(result: TuneResult) -> str:
         ],  # fmt: skip
         "comparison": json.loads(json_report.render(result.comparison)) if result.comparison else None,
     }
-    return json.dumps(data, indent=2) + "\n"
+    return json.dumps(data, indent=2, allow_nan=False) + "\n"
 
 
 def _finalist_json(f: Finalist) -> dict[str, object]:
@@ -274,14 +326,28 @@ def _constraints_text(f: Finalist) -> str:
         return "no constraints (none were set)"
     return (
         "every constraint on its 95 % CI bound ("
-        + ", ".join(f"{t.expression}: {t.bound} bound {t.value:.4g}" for t in f.constraints)
+        + ", ".join(
+            f"{t.expression}: {t.bound} bound {t.value:.4g}" if t.applicable else f"{t.expression}: {t.judged}"
+            for t in f.constraints
+        )
         + ")"
     )
 
 
 def _estimate(e: Estimate, signed: bool = False) -> str:
+    if not e.applies:
+        return "n/a"
+    mean = _number(e.mean, signed)
+    return f"{mean} [{_number(e.low)}, {_number(e.high)}]" if e.n > 1 else mean
+
+
+def _number(value: float, signed: bool = False) -> str:
+    """A value to four significant digits, whole with thousands separators from 1,000 ("19,567", not
+    "1.957e+04"); "n/a" where it is not a number (an objective that did not apply)."""
+    if not math.isfinite(value):
+        return "n/a"
     sign = "+" if signed else ""
-    return f"{e.mean:{sign}.4g} [{e.low:.4g}, {e.high:.4g}]" if e.n > 1 else f"{e.mean:{sign}.4g}"
+    return f"{value:{sign},.0f}" if abs(value) >= 1000 else f"{value:{sign}.4g}"
 
 
 def _settings(result: TuneResult) -> str:

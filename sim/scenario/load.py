@@ -18,6 +18,7 @@ from typing import Any
 from sim import distributions as d
 from sim.code.loader import HandlerError, parse_spec
 from sim.code.loader import load as load_handler
+from sim.metrics.meaningful import Margin, MarginError, margins_from, parse_margins
 from sim.metrics.precision import DEFAULT_MAXIMUM, PrecisionError, Target, parse_targets, targets_from
 from sim.metrics.summary import CONVERSATION_METRICS, LOCK_SAFETY_METRICS
 from sim.metrics.thresholds import Threshold, ThresholdError, parse_threshold
@@ -196,6 +197,7 @@ def parse_scenario(data: dict[str, Any], file: str) -> Scenario:
         _threshold(head, expression, names, baseline, talk, safety) for expression in head.list_of("thresholds", [])
     )
     _check_precision(head, precision, talk, safety)
+    meaningful = _meaningful(head)
     tune = parse_tune_section(top)
     if tune is not None and tune.variant is not None and tune.variant not in names:
         Reader(file, "tune", {}).fail("variant", f"no variant {tune.variant[:64]!r} (variants: {', '.join(names)})")
@@ -216,6 +218,7 @@ def parse_scenario(data: dict[str, Any], file: str) -> Scenario:
         tune=tune,
         precision=precision,
         max_replications=max_replications,
+        meaningful=meaningful,
     )
     check_work(scenario)
     return dataclasses.replace(scenario, warnings=scenario_warnings(scenario))
@@ -426,6 +429,29 @@ def _target_value(head: Reader, value: Any) -> str | float:
         return value
     if not isinstance(value, int | float) or isinstance(value, bool) or not -MAX_FLOAT <= value <= MAX_FLOAT:
         head.fail("precision", f"a target is a finite number or a string such as '1s', got {shown(value)}")
+    return value
+
+
+def _meaningful(head: Reader) -> tuple[Margin, ...]:
+    """`meaningful = "latency_p95_s=500ms,crm_calls=5% relative"`, or the same as a table of metric = margin."""
+    value = head.raw("meaningful", None)
+    try:
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            return parse_margins(value)
+        if isinstance(value, dict):
+            return margins_from([(str(m), _margin_value(head, v)) for m, v in value.items()])
+    except MarginError as error:
+        head.fail("meaningful", str(error))
+    head.fail("meaningful", f'expected a table such as {{ latency_p95_s = "500ms" }} or a string, got {shown(value)}')
+
+
+def _margin_value(head: Reader, value: Any) -> str | float:
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, int | float) or isinstance(value, bool) or not -MAX_FLOAT <= value <= MAX_FLOAT:
+        head.fail("meaningful", f"a margin is a number or a string such as '500ms', got {shown(value)}")
     return value
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from sim.code.loader import HandlerSpec
 from sim.distributions import CountDistribution, Distribution
 from sim.errors import ScenarioError
+from sim.metrics.meaningful import Margin
 from sim.metrics.precision import DEFAULT_MAXIMUM, Target
 from sim.metrics.thresholds import Threshold
 
@@ -527,6 +528,7 @@ class Scenario:
     tune: TuneSettings | None = None  # [tune]: what `sim tune` searches; None without the section
     precision: tuple[Target, ...] = ()  # `sim compare` replicates until these are met (sim.metrics.precision)
     max_replications: int = DEFAULT_MAXIMUM  # that stopping rule's maximum
+    meaningful: tuple[Margin, ...] = ()  # minimal meaningful effects set by the file; the rest: defaults
 
     def measures_lock_safety(self) -> bool:
         """Whether its runs measure lock safety (`LOCK_SAFETY_METRICS`): a failover, replicas, fencing or WAIT."""

@@ -429,9 +429,19 @@ HEAD = Section(
         ),
         Key(name="baseline", type=Text(), about="the variant the others are compared with", default_text="the first"),
         Key(
+            name="meaningful",
+            type=Targets(),
+            about="the smallest difference that matters, per metric: a duration, a share in points (`0.1%` is 0.001), "
+            "a number in the metric's unit or `\"N% relative\"` of the baseline's mean, e.g. "
+            '`"latency_p95_s=500ms,crm_calls=5% relative"`; a difference whose interval lies within ± it is '
+            '"no meaningful difference" and stays off the headline; `--meaningful` sets it over the file',
+            default_text="100 ms for a metric in seconds, 1 % of the baseline's mean for the others",
+        ),
+        Key(
             name="thresholds",
             type=Strings(),
-            about='claims `sim compare` checks (exit 1 when breached): `["busy_rate<1%", "after.latency_p95_s<60s"]`',
+            about="claims `sim compare` checks (exit 1 when breached, or when one does not apply unless it ends in "
+            '`or n/a`): `["busy_rate<1%", "after.latency_p95_s<60s", "change(after.busy_rate) <= -50% or n/a"]`',
             default=[],
         ),
     ),
@@ -987,7 +997,8 @@ TUNE = Section(
         Key(
             name="confirmation",
             type=Number(minimum=2, maximum=tune_limits.MAX_REPLICATIONS, integer=True),
-            about="fresh replications per finalist at most",
+            about="fresh replications per finalist at most; when the bound at δ needs more, the report says it "
+            "is capped and how many it needed",
             default=tune_limits.DEFAULT_CONFIRMATION,
         ),
     ),

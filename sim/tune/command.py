@@ -52,7 +52,7 @@ def run_tune(args: argparse.Namespace) -> int:
     prepare(out, name)
     with journal.sole_writer(out, scenario.name):
         folder, result, done = _study(plan, args, out, name)
-    print(f"{scenario.name}: {len(done)} trials → {folder}/report.md\n  {tune_report.headline(result)}")
+    print(f"{scenario.name}: {len(done)} trials → {folder}/report.md\n{tune_report.terminal_headline(result)}")
     broken = result.comparison.violations if result.comparison else []
     for text in broken:
         print(f"  INVARIANT BROKEN: {text}")
@@ -136,6 +136,7 @@ def _confirmed(plan: Plan, done: list[Evaluated], stopped: str, resumed: int, ru
     delta = tune.delta or max(DELTA_SHARE * abs(leaders[0].sample.means()[0]), 1e-9)
     c: Confirmation = confirm(plan, leaders, runner, delta)
     records = tuple(e.record() for e in done)
+    importance = sensitivity.importance(tune.space, records)
     return TuneResult(
         scenario=plan.scenario.name,
         seed=plan.scenario.seed,
@@ -150,8 +151,11 @@ def _confirmed(plan: Plan, done: list[Evaluated], stopped: str, resumed: int, ru
         chosen=c.chosen,
         guarantee=c.guarantee,
         toml=variant_table(c.variant, TUNED, plan.base),
-        sensitivity=sensitivity.shares(tune.space, records),
+        sensitivity=importance.shares if importance else {},
+        unexplained=importance.unexplained if importance else None,
         comparison=c.comparison,
+        base_fresh=c.base_fresh,
+        gains=c.gains,
     )
 
 

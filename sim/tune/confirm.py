@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sim.experiment import keeps_records
 from sim.metrics.comparison import Comparison, compare
 from sim.metrics.digest import RunDigest
+from sim.metrics.stats import Estimate, paired_difference
 from sim.metrics.thresholds import Threshold
 from sim.metrics.tuning import Finalist, Guarantee
 from sim.scenario.describe import context
@@ -41,6 +42,8 @@ class Confirmation:
     guarantee: Guarantee
     comparison: Comparison  # the chosen one (as "tuned") against the base variant
     variant: Variant  # the chosen one's variant (or the leader's, when none met the constraints)
+    base_fresh: tuple[Estimate, ...]  # the base variant's objectives on the fresh replications
+    gains: tuple[Estimate, ...]  # per objective, chosen (or leader) − base, paired over the fresh replications
 
 
 def finalists(done: Sequence[Evaluated], count: int, objectives: int) -> list[Evaluated]:
@@ -72,14 +75,17 @@ def confirm(plan: Plan, leaders: list[Evaluated], runner: Runner, delta: float) 
     keep = keeps_records(dataclasses.replace(fresh, replications=max(tune.confirmation, n0)))
     first = runner.run(fresh, range(n0), keep=keep)
     costs = {v.name: sample_of(first, v, tune.objectives, tune.constraints).costs[0] for v in variants}
-    total = guarantee.needed_replications(costs, delta, max(tune.confirmation, n0)) if len(variants) > 1 else n0
+    cap = max(tune.confirmation, n0)
+    needed = guarantee.needed_replications(costs, delta) if len(variants) > 1 else n0
+    total = min(needed, cap)
     runs = {name: list(rs) for name, rs in first.runs.items()}
     if total > n0:
         second = runner.run(fresh, range(n0, total), keep=keep)
         for name, rs in second.runs.items():
             runs[name] += rs
+    fresh = dataclasses.replace(fresh, replications=total)  # described as it ran: "What was simulated" counts them
     descriptions = {v.name: v.describe() for v in fresh.variants}
-    every = compare(fresh.name, seed, base.name, descriptions, runs, tune.constraints, context(fresh))
+    every = compare(fresh.name, seed, base.name, descriptions, runs, tune.constraints, context(fresh), fresh.meaningful)
     samples = {v.name: sample_of(every, v, tune.objectives, tune.constraints) for v in variants}
     records = tuple(_finalist(n, e, samples[n], tune.constraints) for n, e in zip(names, leaders, strict=True))
     feasible = [f for f in records if f.feasible]
@@ -88,6 +94,7 @@ def confirm(plan: Plan, leaders: list[Evaluated], runner: Runner, delta: float) 
     runners_up, bound = guarantee.comparisons_with_the_best(pool, chosen.name) if chosen else ((), 0.0)
     shown = chosen or min(records, key=lambda f: (f.fresh[0].mean, f.trial))
     winner = next(v for v in variants if v.name == shown.name)
+    against = sample_of(every, base, tune.objectives, tune.constraints)  # the base variant, on the same replications
     return Confirmation(
         finalists=records,
         chosen=chosen.name if chosen else None,
@@ -99,11 +106,16 @@ def confirm(plan: Plan, leaders: list[Evaluated], runner: Runner, delta: float) 
             seed=seed,
             first_stage=n0,
             replications=total,
-            capped=total == max(tune.confirmation, n0) and bound > delta,
+            capped=needed > cap,
+            needed=needed,
             runners_up=runners_up,
         ),
         comparison=_against_base(fresh, base, winner, runs, tune.constraints),
         variant=winner,
+        base_fresh=tuple(against.estimate(i) for i in range(len(tune.objectives))),
+        gains=tuple(
+            paired_difference(samples[shown.name].costs[i], against.costs[i]) for i in range(len(tune.objectives))
+        ),
     )
 
 
@@ -132,4 +144,5 @@ def _against_base(
         {base.name: runs[base.name], name: tuned},
         constraints,
         context(fresh),
+        fresh.meaningful,
     )

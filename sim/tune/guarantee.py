@@ -41,8 +41,9 @@ def _bonferroni_t(k: int, n: int) -> float:
     return one_sided_t(1 - ALPHA / max(k - 1, 1), n - 1)
 
 
-def needed_replications(first_stage: Mapping[str, Sequence[float]], delta: float, cap: int) -> int:
-    """N for all finalists after `first_stage` (name → costs of the n0 fresh replications); at most `cap`."""
+def needed_replications(first_stage: Mapping[str, Sequence[float]], delta: float) -> int:
+    """N for all finalists after `first_stage` (name → costs of the n0 fresh replications), uncapped:
+    the caller runs min(N, cap), and the cap bound exactly when N is above it."""
     n0 = len(next(iter(first_stage.values())))
     if len(first_stage) < 2:
         return n0
@@ -53,12 +54,13 @@ def needed_replications(first_stage: Mapping[str, Sequence[float]], delta: float
         for b in first_stage
         if a < b
     )
-    # (t·S/δ)² computed as a square of t·S/δ: δ² of a tiny δ (1e-200) underflows to 0, and the ratio may be
-    # infinite; past √cap the cap binds anyway.
+    # (t·S/δ)² computed as a square of t·S/δ: δ² of a tiny δ (1e-200) underflows to 0 (it divided by zero)
     ratio = t * math.sqrt(variance) / delta
-    if not ratio < math.sqrt(cap):
-        return max(n0, cap)
-    return max(n0, min(cap, math.ceil(ratio * ratio)))
+    needed = ratio * ratio
+    return max(n0, math.ceil(needed) if needed < MAX_NEEDED else MAX_NEEDED)
+
+
+MAX_NEEDED = 10**9  # a noisy first stage and a tiny δ: far past any cap, and still an int
 
 
 def comparisons_with_the_best(costs: Mapping[str, Sequence[float]], chosen: str) -> tuple[tuple[RunnerUp, ...], float]:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sim.errors import BaselineError
 from sim.metrics import baseline
 from sim.metrics.baseline import Previous, changes, load_previous, regression_metrics
-from sim.metrics.comparison import CHANGED, NOT_APPLICABLE, SAME, WORSE, Comparison
+from sim.metrics.comparison import CHANGED, EQUIVALENT, NOT_APPLICABLE, WORSE, Comparison
 from sim.metrics.stats import Estimate, welch_difference
 from sim.metrics.summary import METRICS, Unit
 
@@ -51,9 +51,17 @@ def test_a_valid_file_loads_with_every_replication(tmp_path):
     assert (previous.scenario, list(previous.variants), len(previous.variants["after"])) == ("magna", ["after"], 3)
 
 
+@pytest.mark.parametrize("version", [1, 2, 3])
+def test_every_format_since_the_first_still_reads_as_a_baseline(tmp_path, version):
+    """Format 3 changed the verdicts' intervals and thresholds, not the replications a baseline reads."""
+    data = results(after={"replications": [REP, {**REP, "cache_hit_ratio": None}]}) | {"format_version": version}
+    previous = load_previous(write(tmp_path, json.dumps(data)))
+    assert previous.variants["after"][0] == REP and math.isnan(previous.variants["after"][1]["cache_hit_ratio"])
+
+
 HOSTILE = [
     ("[1, 2]", "expected a JSON object, got a list"),
-    ('{"format_version": true, "scenario": "magna", "variants": {}}', "format_version must be 1 or 2, got True"),
+    ('{"format_version": true, "scenario": "magna", "variants": {}}', "format_version must be 1, 2 or 3, got True"),
     ('{"format_version": 1, "scenario": 7, "variants": {}}', "scenario must be a string, got a number"),
     ('{"format_version": 1, "scenario": "magna", "variants": []}', "variants must be an object, got a list"),
     ('{"format_version": 1, "scenario": "magna"}', "variants is missing"),
@@ -156,7 +164,7 @@ def test_a_run_compared_with_identical_samples_shows_no_change():
     previous = Previous("old.json", "magna", {"before": [REP, REP, REP], "after": [REP] * 2})
     diff = changes(previous, comparison(reps))
     assert diff.changes and not [ch for ch in diff.changes if ch.significant]
-    assert {ch.verdict for ch in diff.changes} == {SAME}
+    assert {ch.verdict for ch in diff.changes} == {EQUIVALENT}  # identical: within any margin
     assert diff.not_compared == ()
 
 

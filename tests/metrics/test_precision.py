@@ -161,3 +161,11 @@ def test_a_bad_target_is_one_line_naming_it(text, says):
     with pytest.raises(PrecisionError, match=says) as error:
         parse_targets(text)
     assert "\n" not in str(error.value)
+
+
+def test_a_threshold_that_does_not_apply_is_decided_not_waited_for_to_the_maximum():
+    # A change from 0 cannot become defined by running more replications of the same story (before: 0 busy).
+    reps = _reps([0.0] * 5, [0.0, 0.01, 0.0, 0.02, 0.0])
+    [outcome] = _outcomes("change(after.busy_rate) >= -50%", reps)
+    assert not outcome.applicable and not outcome.passed
+    assert assess([], reps, "before", [outcome], 100).finished

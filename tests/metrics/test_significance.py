@@ -4,18 +4,23 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from sim.metrics.comparison import (
     BETTER,
+    EQUIVALENT,
     NOT_APPLICABLE,
     SAME,
+    WORSE,
     Judgement,
     constant_metrics,
     holm_adjusted,
     verdict,
 )
-from sim.metrics.stats import Estimate, holm, mean_ci, paired_difference, paired_p_value
+from sim.metrics.meaningful import Margin
+from sim.metrics.stats import Estimate, holm, holm_levels, mean_ci, paired_difference, paired_p_value
 from sim.metrics.summary import METRICS
 
 
@@ -45,7 +50,7 @@ def reps(values, metric="busy_rate"):
     return [{metric: v} for v in values]
 
 
-def test_a_verdict_is_significant_only_if_holm_keeps_it_and_keeps_its_raw_p_and_interval():
+def test_a_verdict_is_significant_only_if_holm_keeps_it_and_shows_the_interval_holm_judged_it_by():
     old = reps([0.30, 0.32, 0.31, 0.29])
     strong = verdict("a", "base", "busy_rate", reps([0.10, 0.12, 0.11, 0.09]), old)  # constant −0.2: p = 0
     weak = verdict("b", "base", "busy_rate", reps([0.27, 0.31, 0.28, 0.28]), old)
@@ -54,7 +59,71 @@ def test_a_verdict_is_significant_only_if_holm_keeps_it_and_keeps_its_raw_p_and_
     adjusted = holm_adjusted(family)
     assert [v.significant for v in adjusted] == [True, False, False, False, False]
     assert [v.verdict for v in adjusted[:2]] == [BETTER, SAME]
-    assert adjusted[1].p_value == weak.p_value and adjusted[1].difference == weak.difference  # unadjusted
+    # Holm tested the weak one second of 4 (the identical pairs' p = 1 make m = 5): at 0.05 / 4, so its
+    # interval is the 98.75 % one, which holds 0 — never "[-0.038, -0.002] … no significant difference".
+    shown = adjusted[1]
+    assert shown.p_value == weak.p_value and shown.confidence == pytest.approx(1 - 0.05 / 4)
+    assert shown.difference.mean == weak.difference.mean and shown.difference.low < 0 < shown.difference.high
+    expected = mean_ci([-0.03, -0.01, -0.03, -0.01], confidence=1 - 0.05 / 4)
+    assert (shown.difference.low, shown.difference.high) == pytest.approx((expected.low, expected.high))
+    assert adjusted[0].confidence == pytest.approx(1 - 0.05 / 5)  # the first of 5 tests: at 0.05 / 5
+
+
+def test_holm_levels_are_the_steps_until_the_first_failure_then_that_step():
+    # sorted 0.005 (0.05/4), 0.01 (0.05/3), 0.03 fails at 0.05/2, so 0.04 is judged at 0.05/2 too
+    assert holm_levels([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.05 / 3, 0.05 / 2, 0.05 / 2, 0.05 / 4])
+    levels = holm_levels([math.nan, 0.5])
+    assert math.isnan(levels[0]) and levels[1] == pytest.approx(0.05)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.floats(-5, 5, allow_nan=False), min_size=2, max_size=6).map(lambda xs: [x + 0.0 for x in xs]),
+        min_size=1,
+        max_size=8,
+    ),
+    st.integers(3, 8),
+)
+def test_every_shown_interval_excludes_zero_exactly_when_its_verdict_is_significant(shifts, n):
+    """Whatever the family, the interval beside a verdict and the verdict never disagree."""
+    rng = np.random.default_rng(len(shifts) * 31 + n)
+    base = [float(x) for x in rng.normal(10, 1, n)]
+    family = [
+        verdict(f"v{i}", "base", "latency_p95_s", reps([b + s[j % len(s)] + float(rng.normal(0, 0.3))
+                for j, b in enumerate(base)], "latency_p95_s"), reps(base, "latency_p95_s"))
+        for i, s in enumerate(shifts)
+    ]  # fmt: skip
+    for v in holm_adjusted(family):
+        d = v.difference
+        if abs(d.low) > 1e-9 and abs(d.high) > 1e-9:  # not on the boundary, where floats may round either way
+            assert v.significant == d.excludes_zero(), v
+        assert v.confidence >= 0.95 - 1e-12
+        if v.verdict in (BETTER, WORSE):
+            assert v.significant and not (-v.margin <= d.low and d.high <= v.margin)
+
+
+def test_a_difference_within_its_minimal_meaningful_effect_is_no_meaningful_difference_however_significant():
+    base = reps([27.478, 27.480, 27.479], "first_reply_p95_s")
+    later = reps([27.480, 27.482, 27.481], "first_reply_p95_s")  # +2 ms in every replication: p = 0
+    [v] = holm_adjusted([verdict("after", "before", "first_reply_p95_s", later, base)])
+    assert v.significant and v.margin == 0.1 and v.verdict == EQUIVALENT  # 100 ms for a time
+    counts = verdict(
+        "after", "before", "crm_calls", reps([1000.5, 1001.5], "crm_calls"), reps([1000.0, 1001.0], "crm_calls")
+    )
+    assert counts.margin == pytest.approx(10.005) and counts.verdict == EQUIVALENT  # 1 % of 1000.5
+    # set by the user: 1 ms is meaningful, so +2 ms is a finding again
+    strict = verdict(
+        "after", "before", "first_reply_p95_s", later, base, Margin(metric="first_reply_p95_s", value=1e-3)
+    )
+    assert holm_adjusted([strict])[0].verdict == WORSE
+    # an interval that holds 0 but reaches past the margin is not shown to be small: no significant difference
+    wide = verdict("after", "before", "latency_p95_s", reps([30, 31, 29], "latency_p95_s"),
+                   reps([30, 30.5, 30.2], "latency_p95_s"))  # fmt: skip
+    assert wide.verdict == SAME
+    # a relative margin of a baseline of 0 is 0: any significant change from nothing matters
+    from_nothing = verdict("after", "before", "busy_rate", reps([0.01, 0.02, 0.015]), reps([0.0] * 3))
+    assert from_nothing.margin == 0 and holm_adjusted([from_nothing])[0].verdict == WORSE
 
 
 def test_many_variants_of_pure_noise_are_not_called_significant():

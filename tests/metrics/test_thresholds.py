@@ -2,6 +2,7 @@
 against hand-computed (paired) t-intervals."""
 
 import math
+import statistics
 
 import pytest
 from hypothesis import given, settings
@@ -173,13 +174,14 @@ def test_a_change_without_a_variant_applies_to_every_variant_but_the_baseline():
 
 
 def test_a_reference_not_clearly_above_zero_shows_the_paired_difference_itself():
-    data = {"before": [{"busy_rate": 0.0}] * 3, "after": [{"busy_rate": x} for x in (0.0, 0.03, 0.0)]}
+    data = {"before": [{"busy_rate": x} for x in (0.0, 0.01, 0.0)], "after": [{"busy_rate": x} for x in (0, 0.03, 0)]}
     [outcome] = judge(parse("after.busy_rate <= 0.05 * before.busy_rate"), data, "before")
-    upper = 0.01 + 4.302652729911275 * math.sqrt(0.0003) / math.sqrt(3)  # t(0.975, 2): d is `after` itself
+    d = [0.0, 0.03 - 0.05 * 0.01, 0.0]  # before's mean 0.0033 is inside its own ±0.0143: no bound on the ratio
+    upper = sum(d) / 3 + 4.302652729911275 * statistics.stdev(d) / math.sqrt(3)  # t(0.975, 2)
     assert not outcome.passed and outcome.value == pytest.approx(upper)
     assert outcome.judged == f"after.busy_rate − 0.05 × before.busy_rate ≤ {upper * 100:.3g} % (upper 95 % bound)"
-    zero = {"before": [{"busy_rate": 0.0}] * 3, "after": [{"busy_rate": 0.0}] * 3}
-    assert judge(parse("after.busy_rate <= 0.05 * before.busy_rate"), zero, "before")[0].passed
+    zero = {"before": [{"busy_rate": 0.0}] * 3, "after": [{"busy_rate": 0.0}] * 3}  # 0 ≤ 0.05 × 0, but no ratio
+    assert not judge(parse("after.busy_rate <= 0.05 * before.busy_rate"), zero, "before")[0].applicable
 
 
 def test_the_largest_factor_is_judged_without_overflow():

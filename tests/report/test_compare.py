@@ -54,7 +54,7 @@ def test_html_is_self_contained_with_every_plot_inline(report):
 
 def test_results_json_keeps_its_documented_shape(report):
     data = json.loads((report / "results.json").read_text())
-    assert data["format_version"] == 2
+    assert data["format_version"] == 3
     assert (data["scenario"], data["seed"], data["replications"], data["baseline"]) == ("magna", 20251027, 3, "before")
     assert data["seeds"] == [[20251027, 0], [20251027, 1], [20251027, 2]]
     after = data["variants"]["after"]
@@ -63,12 +63,38 @@ def test_results_json_keeps_its_documented_shape(report):
     busy = next(d for d in data["differences"] if d["metric"] == "busy_rate")
     assert (busy["variant"], busy["baseline"], busy["verdict"]) == ("after", "before", "better")
     assert data["passed"] is True and data["baseline_diff"] is None
+    # format 3: each verdict's interval is at the level Holm tested it at, with its minimal meaningful effect
+    assert 0.95 <= busy["confidence"] < 1 and busy["margin"] == pytest.approx(0.01 / 3, abs=1e-6)
+    assert data["meaningful"]["latency_p95_s"] == {"value": 0.1, "relative": False}
+    assert data["meaningful"]["busy_rate"] == {"value": 0.01, "relative": True}
+    first_reply = next(d for d in data["differences"] if d["metric"] == "first_reply_p95_s")
+    assert first_reply["significant"] and first_reply["verdict"] == "no meaningful difference"  # +2 ms, every run
+
+
+def test_headline_tables_and_results_json_show_one_interval_per_verdict(report):
+    """Whatever a verdict is, the interval beside it in report.md is results.json's, and holds 0 unless significant."""
+    data = json.loads((report / "results.json").read_text())
+    text = (report / "report.md").read_text()
+    for d in data["differences"]:
+        if d["verdict"] == "not applicable" or d["metric"] in data["constant_metrics"]:  # no row: not shown
+            continue
+        row = next(line for line in text.splitlines() if line.startswith(f"| {d['metric']} "))
+        shown = re.search(r"\[([^,\]]+), ([^\]]+)\]", row.split(" | ")[1]).groups()
+        low, high = (float(x.replace(",", "").removesuffix(" s").removesuffix(" ms")) for x in shown)
+        scale = 1000 if shown[0].endswith(" ms") else 1
+        assert (low, high) == pytest.approx((d["low"] * scale, d["high"] * scale), abs=0.06 * scale or 0.06)
+        assert d["significant"] == (d["low"] > 0 or d["high"] < 0)
+    # The headline's finding shows that interval too, as a share of the baseline (cut at −100 %)
+    redis = next(d for d in data["differences"] if d["metric"] == "redis_commands")
+    before = data["variants"]["before"]["summary"]["redis_commands"]["mean"]
+    share = [max(100 * x / before, -100) for x in (redis["mean"], redis["low"], redis["high"])]
+    assert "Redis commands −{:.0f} % [−{:.0f}, −{:.0f}]".format(*(-x for x in share)) in text
 
 
 def test_markdown_shows_summary_verdicts_and_variants(report):
     text = (report / "report.md").read_text()
     assert "| busy_rate | 0.333 [0.333, 0.333] | 0.000 [0.000, 0.000] |" in text
-    assert "| busy_rate | -0.333 [-0.333, -0.333] | -100.0 % | better |" in text
+    assert "| busy_rate | -0.333 [-0.333, -0.333] | 99.74 % | -100.0 % | 0.00333 | better |" in text
     assert "before (baseline)" in text
 
 
@@ -191,6 +217,18 @@ def test_a_baseline_folder_without_the_scenarios_results_exits_2(tmp_path, capsy
     assert (
         capsys.readouterr().err == f"sim: error: --baseline {tmp_path / 'old'}: a folder without magna/results.json\n"
     )
+
+
+def test_a_scenario_new_to_a_baseline_folder_is_compared_without_one_and_said_on_stderr(report, tmp_path, capsys):
+    """A pull request that adds a scenario: main's reports have the others' results, not its own."""
+    new = tmp_path / "magna-new.toml"
+    new.write_text(Path(MAGNA).read_text().replace('name = "magna"', 'name = "magna-new"'))
+    args = ["compare", MAGNA, str(new), "--out", str(tmp_path / "out"), "--quiet", "--replications", "2"]
+    assert main([*args, "--baseline", str(report.parent)]) == 0
+    assert f"sim: warning: --baseline {str(report.parent)!r}: no magna-new/results.json, so magna-new is " \
+        "compared without a baseline (a new scenario?)\n" in capsys.readouterr().err  # fmt: skip
+    results = {n: json.loads((tmp_path / "out" / n / "results.json").read_text()) for n in ("magna", "magna-new")}
+    assert results["magna"]["baseline_diff"] and results["magna-new"]["baseline_diff"] is None
 
 
 def test_a_variant_new_to_the_baseline_is_said_on_stderr_and_in_the_report(report, tmp_path, capsys):

@@ -1,5 +1,6 @@
 """A valid scenario always gets its report: plots stay a bounded size whatever the records hold."""
 
+import re
 import struct
 
 import pytest
@@ -10,6 +11,7 @@ from sim.metrics.records import MessageRecord, RunResult
 from sim.report.folder import write_report
 
 DAY = 86400.0
+NOT_A_NUMBER = re.compile(r"\b(nan|inf|infinity)\b", re.IGNORECASE)
 MAX_PIXELS = 5000  # a side; matplotlib refuses 2**23, a report page wants far less
 
 
@@ -91,3 +93,7 @@ def test_extreme_but_valid_records_still_give_a_complete_report(tmp_path, case):
     folder = write_report(comparison, tmp_path, "extreme")
     assert (folder / "results.json").exists() and (folder / "report.html").exists()
     assert_bounded_plots(folder)
+    for name in ("report.md", "report.html", "results.json", "junit.xml", "timeseries.csv", "records.csv"):
+        if (folder / name).exists():  # a metric that does not apply says so in words, never as a float's NaN or inf
+            text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", (folder / name).read_text())
+            assert not NOT_A_NUMBER.search(text), (name, NOT_A_NUMBER.search(text))

@@ -38,7 +38,7 @@ def test_the_job_summary_has_the_headline_thresholds_and_tables_but_no_image_lin
     assert summary.startswith("# magna: 2 variant(s) compared\n")
     assert "**after vs before:** busy apologies −100 %" in summary
     assert "- ✓ after.crm_calls<=1 for after: crm_calls ≤ 1 (upper 95 % bound)" in summary
-    assert "| busy_rate | -0.333 [-0.333, -0.333] | -100.0 % | better |" in summary
+    assert "| busy_rate | -0.333 [-0.333, -0.333] | 99.74 % | -100.0 % | 0.00333 | better |" in summary
     assert "## What was simulated" in summary
     assert "](" not in summary and ".png" not in summary and "## Plots" not in summary
 
