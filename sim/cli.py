@@ -1,4 +1,4 @@
-"""Command line: argument parsing and exit codes only (`sim.errors.ExitCode`)."""
+"""Command line: argument parsing and exit codes only (`sim.core.errors.ExitCode`)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any, NoReturn, cast
 
-from sim import console
-from sim.errors import ArgumentError, EnvironmentProblem, ExitCode, SimError
+from sim.core.errors import ArgumentError, EnvironmentProblem, ExitCode, SimError
+from sim.core.text import one_line
 from sim.metrics.summary import ALL_METRICS
 from sim.scenario.load import MAX_REPLICATIONS, MAX_SEED
-from sim.scenario.reader import one_line
+from sim.terminal import console
 
 if TYPE_CHECKING:
     from sim.experiment import VariantRun
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 MAX_BENCH_DAYS = 365  # `sim bench --days` (sim.bench.MAX_DAYS; the CLI does not import sim.bench to parse)
 MAX_MEMORY_SIZES = 10  # run lengths of `sim bench --memory`
-MAX_FIT_ROWS = 2_000_000  # `sim bench --fit`: the most rows `sim fit` reads (sim.fit.logs.MAX_ROWS)
+MAX_FIT_ROWS = 2_000_000  # `sim bench --fit`: the most rows `sim fit` reads (sim.logs.read.MAX_ROWS)
 MIN_FIT_ROWS = 1_000
 DEFAULT_BENCH = "reference-day"  # a bundled scenario's name: `sim bench` works from any folder
 
@@ -356,7 +356,7 @@ def _artifact_url(text: str) -> str:
 
 
 def _duration(text: str) -> float:
-    from sim.scenario.reader import MAX_DURATION, parse_duration
+    from sim.core.durations import MAX_DURATION, parse_duration
 
     seconds = parse_duration(text)
     if seconds is None or not 0 < seconds <= MAX_DURATION:
@@ -427,9 +427,9 @@ def _command(argv: Sequence[str] | None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from sim.commands.compare import load_and_warn
     from sim.experiment import run_once, select
     from sim.report.terminal import run_json, run_table
-    from sim.report_commands import load_and_warn
 
     scenario = select(load_and_warn(args.scenario), args.variant, args.seed)
     with _trace_output(args.trace) as trace_out:  # opened before the run: a bad FILE costs no simulation
@@ -506,13 +506,13 @@ def _determinism_problems(scenario: Scenario, first: dict[str, VariantRun]) -> l
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from sim.report_commands import run_compare
+    from sim.commands.compare import run_compare
 
     return run_compare(args)
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from sim.report_commands import run_sweep
+    from sim.commands.compare import run_sweep
 
     return run_sweep(args)
 
@@ -525,8 +525,8 @@ def _tune(args: argparse.Namespace) -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     from sim.bench import PHASES, bench, stretched
-    from sim.progress import Progress
-    from sim.report_commands import load_and_warn
+    from sim.commands.compare import load_and_warn
+    from sim.terminal.progress import Progress
 
     if args.fit is not None:
         return _bench_fit(args)
@@ -548,8 +548,8 @@ def _bench(args: argparse.Namespace) -> int:
 
 def _bench_pair(args: argparse.Namespace) -> int:
     from sim.bench import PAIR, bench_pair, pair_table
-    from sim.progress import Progress
     from sim.scenario.bundled import EXAMPLES, resolve
+    from sim.terminal.progress import Progress
 
     paths = (resolve(PAIR[0]), str(EXAMPLES / PAIR[1]))
     with Progress(
@@ -564,8 +564,8 @@ def _bench_pair(args: argparse.Namespace) -> int:
 
 
 def _bench_fit(args: argparse.Namespace) -> int:
-    from sim.bench_fit import MODES, as_json, fit_speed
-    from sim.progress import Progress
+    from sim.bench.fit import MODES, as_json, fit_speed
+    from sim.terminal.progress import Progress
 
     if args.days is not None or args.memory is not None:
         raise ArgumentError("--fit times sim fit on a log of its own: give it without --days or --memory")
@@ -576,8 +576,8 @@ def _bench_fit(args: argparse.Namespace) -> int:
 
 
 def _bench_memory(args: argparse.Namespace, scenario: Scenario) -> int:
-    from sim.bench_memory import memory_curve
-    from sim.progress import Progress
+    from sim.bench.memory import memory_curve
+    from sim.terminal.progress import Progress
 
     if args.days is not None:
         raise ArgumentError("--days and --memory: give --memory the lengths to run, e.g. --memory 1,3")
@@ -589,12 +589,12 @@ def _bench_memory(args: argparse.Namespace, scenario: Scenario) -> int:
 
 
 def _live(args: argparse.Namespace) -> int:
+    from sim.commands.compare import load_and_warn
     from sim.experiment import select
     from sim.live import LiveRun, check_live, connect, fail_if_redis_failed, live_comparison, run_live
-    from sim.live_code import check_live_code, run_live_code
+    from sim.live.code import check_live_code, run_live_code
     from sim.metrics.summary import summarize
     from sim.report.terminal import headline_lines, run_json, run_table
-    from sim.report_commands import load_and_warn
 
     scenario = select(load_and_warn(args.scenario), args.variant, args.seed)
     check_live(scenario)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from sim import bench, cli
-from sim.bench_memory import SizeFigures, memory_curve, mib_per_million
+from sim.bench.memory import SizeFigures, memory_curve, mib_per_million
 from sim.cli import main
 from sim.run.workload import arrivals
 from sim.scenario.load import load_scenario

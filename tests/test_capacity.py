@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sim import capacity, experiment
-from sim.capacity import MIB, available_memory, worker_processes
+from sim import experiment
 from sim.cli import main
+from sim.experiment import capacity
+from sim.experiment.capacity import MIB, available_memory, worker_processes
 
 
 def test_more_processes_than_cores_are_lowered_to_the_cores_and_said_so(monkeypatch):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from sim.cli import main
-from sim.cluster import check_address
-from sim.errors import ArgumentError
+from sim.core.errors import ArgumentError
+from sim.experiment.cluster import check_address
 from tests.helpers import MAGNA
 
 BAD = {

@@ -66,7 +66,7 @@ def test_a_teams_handler_on_a_local_cluster_gives_the_local_records():
 
 def test_a_worker_under_another_hash_seed_refuses_a_teams_handler():
     from sim.code import hash_seed
-    from sim.errors import EnvironmentProblem
+    from sim.core.errors import EnvironmentProblem
 
     hash_seed.check_worker(hash_seed.probe())  # the same seed: fine
     with pytest.raises(EnvironmentProblem, match="PYTHONHASHSEED=0"):

@@ -53,7 +53,7 @@ def test_replication_workers_die_by_the_kernel_on_sigterm_so_terminate_never_wai
 
     from sim import experiment
 
-    def python_handler(signum, frame):  # what sim.console installs in the parent; a worker inherits it by fork
+    def python_handler(signum, frame):  # what sim.terminal.console installs in the parent; a worker inherits it by fork
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, python_handler)

@@ -3,7 +3,7 @@
 import io
 import threading
 
-from sim.progress import PLAIN_EVERY_S, Progress
+from sim.terminal.progress import PLAIN_EVERY_S, Progress
 
 
 class Clock:

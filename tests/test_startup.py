@@ -4,7 +4,7 @@ How fast is a figure, not a pass/fail test (timing under a loaded CI machine fla
 prints the CLI's import time; these tests hold the cause of a slow start, the eager imports.
 """
 
-from sim.startup import HEAVY, cli_import_seconds, heavy_modules_imported_by_cli
+from sim.terminal.startup import HEAVY, cli_import_seconds, heavy_modules_imported_by_cli
 from tests.helpers import sim_process
 
 

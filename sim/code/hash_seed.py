@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sys
 
-from sim.errors import EnvironmentProblem
+from sim.core.errors import EnvironmentProblem
 
 FIXED = "0"
 may_restart = False  # set by the console entry point (`sim.cli.main` with no argv): this process is `sim` itself

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.code.clock_shims import SHIMS
-from sim.errors import SimError
+from sim.core.errors import SimError
 
 MAX_HANDLER_SPEC = 300  # characters of `[code]handler`
 _generation = itertools.count(1)

@@ -21,12 +21,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sim.errors import ArgumentError, ExitCode
-from sim.fit.logs import Field, Message
+from sim.core.errors import ArgumentError, ExitCode
+from sim.core.files import FileRefused, read_regular_file
+from sim.core.text import one_line
 from sim.fit.output import TRACE_MARK
-from sim.progress import Progress
-from sim.scenario.load import FileRefused, read_regular_file
-from sim.scenario.reader import one_line
+from sim.logs.read import Field, Message
+from sim.terminal.progress import Progress
 
 COLUMNS = (Field.TIMESTAMP, Field.CUSTOMER, Field.TAX_ID, Field.OUTCOME, Field.REPLY_S, Field.CACHE)
 MAX_SALT_BYTES = 4096

@@ -11,17 +11,17 @@ from datetime import tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sim.errors import ArgumentError, ExitCode
+from sim.core.errors import ArgumentError, ExitCode
+from sim.core.text import one_line
 from sim.fit import validate
-from sim.fit.logs import Logs, parse_columns, read_logs
 from sim.fit.observed import Observable, observed
 from sim.fit.output import check_fit_targets
 from sim.fit.scenario_file import Customers, scenario_name, write_scenario
 from sim.fit.world import fit_world
-from sim.progress import Progress
+from sim.logs.read import Logs, parse_columns, read_logs
 from sim.report.folder import prepare, write_atomically
 from sim.scenario.load import REPORT_NAME
-from sim.scenario.reader import one_line
+from sim.terminal.progress import Progress
 
 _ZONE = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}")  # Area/City, never a path
 LISTED_ON_STDERR = 5  # bad rows named on stderr; the report lists more
@@ -53,9 +53,9 @@ def run_fit(args: argparse.Namespace) -> int:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    from sim.capacity import local_processes
+    from sim.commands.compare import load_and_warn
     from sim.experiment import Records, run_replications, select
-    from sim.report_commands import load_and_warn
+    from sim.experiment.capacity import local_processes
     from sim.scenario.work import largest_run
 
     scenario = load_and_warn(args.scenario)

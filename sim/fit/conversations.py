@@ -36,11 +36,9 @@ from typing import NamedTuple
 import numpy as np
 from scipy import optimize
 
-from sim import distributions as d
+from sim.core import distributions as d
 from sim.fit.latency import GAP_FAMILIES, MIN_SECONDS, Candidate, Family, Fit, choose, fit
-from sim.fit.logs import Message
 from sim.fit.mle import dot
-from sim.fit.sessions import Sessions
 from sim.fit.survival import (
     Binned,
     Censored,
@@ -52,6 +50,8 @@ from sim.fit.survival import (
     log_pdf,
     log_sf,
 )
+from sim.logs.read import Message
+from sim.logs.sessions import Sessions
 from sim.metrics.records import Outcome
 from sim.scenario.load import MAX_COUNT
 from sim.scenario.model import MAX_RETRIES

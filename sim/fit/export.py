@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sim.fit.logs import Call, Field, Message, Service
+from sim.logs.read import Call, Field, Message, Service
 from sim.metrics.records import MessageRecord, Outcome, Source
 
 ORIGIN = datetime(2024, 3, 4, tzinfo=UTC)  # a Monday, midnight UTC: the run's second 0

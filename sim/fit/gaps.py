@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize
 
-from sim import distributions as d
+from sim.core import distributions as d
 from sim.fit import mle
 from sim.fit.latency import (
     MIN_SAMPLES,

@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 from scipy import special, stats
 
-from sim import distributions as d
+from sim.core import distributions as d
+from sim.core.durations import MAX_DURATION, MIN_DURATION
 from sim.fit import mle
 from sim.fit.mle import dot
 from sim.scenario.load import MAX_SHAPE, MIN_SHAPE
-from sim.scenario.reader import MAX_DURATION, MIN_DURATION
 
 ALPHA = 0.05  # the KS test's level
 AIC_EVEN = 2.0  # AIC differences below this do not tell two candidates apart

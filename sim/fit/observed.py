@@ -8,7 +8,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from sim.fit.logs import Call, Message, Service
+from sim.logs.read import Call, Message, Service
 from sim.metrics.records import Outcome, Source
 
 

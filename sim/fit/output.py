@@ -23,9 +23,10 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from sim.errors import ArgumentError, EnvironmentProblem
-from sim.scenario.load import MAX_SCENARIO_BYTES, FileRefused, read_regular_file
-from sim.scenario.reader import one_line
+from sim.core.errors import ArgumentError, EnvironmentProblem
+from sim.core.files import FileRefused, read_regular_file
+from sim.core.text import one_line
+from sim.scenario.load import MAX_SCENARIO_BYTES
 
 FIT_MARK = "# Fitted by `sim fit`"  # a fitted scenario's first line starts so
 EMPIRICAL_HEADER = "seconds,written by sim fit"  # an empirical file's header (the scenario reads the first column)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sim import distributions as d
-from sim.errors import ScenarioError
+from sim.core import distributions as d
+from sim.core.errors import ScenarioError
 from sim.fit.latency import Candidate, Fit, why_not_fitted
 from sim.fit.output import EMPIRICAL_HEADER, FIT_MARK, empirical_path, move_in, staged, write_text
 from sim.fit.world import FittedWorld

@@ -19,8 +19,8 @@ import numpy as np
 from scipy import stats
 
 from sim.fit.export import as_logs
-from sim.fit.logs import Logs
 from sim.fit.observed import Observable, observed
+from sim.logs.read import Logs
 from sim.metrics.digest import RunDigest
 from sim.metrics.records import MessageRecord
 

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim import distributions as d
+from sim.core import distributions as d
 from sim.fit.conversations import ConversationFit, fit_conversations, has_replies
 from sim.fit.gaps import GapFit, fit_gaps
 from sim.fit.latency import GAP_FAMILIES, Fit, fit
-from sim.fit.logs import Logs, Service
 from sim.fit.sessions import Arrivals, Behaviour, Bursts, arrivals, behaviour, bursts, population, split_sessions
+from sim.logs.read import Logs, Service
 from sim.scenario.load import MAX_COUNT
 
 

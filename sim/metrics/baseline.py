@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sim.errors import BaselineError
+from sim.core.errors import BaselineError
 from sim.metrics.comparison import BETTER, CHANGED, EQUIVALENT, NOT_APPLICABLE, SAME, WORSE, Comparison, Judgement
 from sim.metrics.meaningful import Margin, default_margin, within
 from sim.metrics.stats import CONFIDENCE, Estimate, holm_levels, welch_difference, welch_p_value

@@ -279,7 +279,7 @@ def metric_value(metric: str, value: str) -> float:
     if unit is not Unit.SECONDS:
         raise ValueError(f"a duration fits a metric in seconds ({_names(Unit.SECONDS)}), not {metric}")
     # Imported here: the scenario package imports this module (a Threshold is part of a Scenario).
-    from sim.scenario.reader import DURATION_HELP, parse_duration
+    from sim.core.durations import DURATION_HELP, parse_duration
 
     seconds = parse_duration(value.replace(" ", ""))
     if seconds is None:

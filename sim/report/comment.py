@@ -24,7 +24,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
-from sim.errors import ArgumentError, BaselineError
+from sim.core.errors import ArgumentError, BaselineError
 from sim.metrics.baseline import read_results
 
 MARKER = "<!-- sim compare comment -->"  # the workflow finds the comment to update by it

@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from sim.errors import EnvironmentProblem
+from sim.core.errors import EnvironmentProblem
 from sim.metrics.baseline import FORMAT_VERSION, MAX_BYTES, BaselineDiff
 from sim.metrics.comparison import Comparison
 from sim.report import document, html, json_report, junit, markdown, plots, records_csv, timeseries_csv

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.distributions import Distribution
+from sim.core.distributions import Distribution
 from sim.metrics.records import MessageKind
 from sim.run.streams import conversation
 from sim.run.workload import PlannedMessage

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sim.distributions import Distribution, Uniform
+from sim.core.distributions import Distribution, Uniform
 from sim.sut.cache import Crm, Lookup, OutageCache
 from sim.sut.effects import Sleep, Step
 from sim.sut.outcomes import Source

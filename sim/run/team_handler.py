@@ -1,6 +1,6 @@
 """A team's own handler (`[code]`), one message: run it, wait the world's waits, write its record (either engine).
 
-The SimPy world (`sim.world.code_engine`) and `sim live` (`sim.live_code`) both run a message's
+The SimPy world (`sim.world.code_engine`) and `sim live` (`sim.live.code`) both run a message's
 handler with `run_handler`, wait a service's latency with `wait_exactly`, and turn what its `ctx`
 saw into the message's flat record with `team_record`.
 """

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 import sim
-from sim.errors import ScenarioError
+from sim.core.errors import ScenarioError
 
 NAME = re.compile(r"[A-Za-z0-9_-]+")  # a bare name; anything else (a dot, a slash) is a path
 FOLDER = Path(sim.__file__).resolve().parents[1] / "scenarios"

@@ -15,8 +15,8 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path, PurePath
 from typing import Any
 
-from sim import distributions as d
 from sim.code.loader import HandlerSpec
+from sim.core import distributions as d
 from sim.metrics.context import RunContext, Shaded, ShadeKind
 from sim.scenario.model import (
     CrmErrors,

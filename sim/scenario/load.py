@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import re
-import stat
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from sim import distributions as d
 from sim.code.loader import HandlerError, parse_spec
 from sim.code.loader import load as load_handler
+from sim.core import distributions as d
+from sim.core.durations import MAX_DURATION, MIN_DURATION, parse_duration
+from sim.core.files import FileRefused, read_regular_file
+from sim.core.text import one_line, shown
 from sim.metrics.meaningful import Margin, MarginError, margins_from, parse_margins
 from sim.metrics.precision import DEFAULT_MAXIMUM, PrecisionError, Target, parse_targets, targets_from
 from sim.metrics.summary import CONVERSATION_METRICS, LOCK_SAFETY_METRICS
@@ -55,7 +56,7 @@ from sim.scenario.model import (
     WorkerModel,
     Workload,
 )
-from sim.scenario.reader import MAX_DURATION, MAX_FLOAT, MIN_DURATION, MISSING, Reader, one_line, parse_duration, shown
+from sim.scenario.reader import MAX_FLOAT, MISSING, Reader
 from sim.scenario.schema import (
     BACKOFF,
     COUNT_KINDS,
@@ -132,30 +133,6 @@ def load_scenario(path: str | Path) -> Scenario:
     except ValueError:  # tomllib hands an integer of over 4,300 digits to int(), which refuses it
         raise ScenarioError(one_line(f"{file}: invalid TOML: a number too long to read")) from None
     return parse_scenario(data, file)
-
-
-class FileRefused(Exception):
-    """A path that names no regular file of a sane size; the message says which."""
-
-
-def read_regular_file(path: Path, limit: int) -> bytes:
-    """At most `limit` bytes of a regular file, else `FileRefused`.
-
-    Opened without blocking and checked on the open descriptor, so a FIFO (which
-    would wait for a writer forever), `/dev/zero` (endless) or a directory is
-    refused before a byte is read, and a file swapped in after a check cannot slip by.
-    """
-    if "\0" in str(path):
-        raise FileRefused("a file name with a NUL byte")  # os.open would raise ValueError, not OSError
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise FileRefused("not a regular file")
-    with os.fdopen(fd, "rb") as handle:
-        data = handle.read(limit + 1)  # one byte more than allowed tells an over-size file
-    if len(data) > limit:
-        raise FileRefused(f"larger than the limit of {limit:,} bytes")
-    return data
 
 
 def parse_scenario(data: dict[str, Any], file: str) -> Scenario:

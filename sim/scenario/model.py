@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 import numpy as np
 
 from sim.code.loader import HandlerSpec
-from sim.distributions import CountDistribution, Distribution
-from sim.errors import ScenarioError
+from sim.core.distributions import CountDistribution, Distribution
+from sim.core.errors import ScenarioError
 from sim.metrics.meaningful import Margin
 from sim.metrics.precision import DEFAULT_MAXIMUM, Target
 from sim.metrics.thresholds import Threshold

@@ -12,21 +12,15 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from sim.scenario.model import ScenarioError
+from sim.core.durations import DURATION_HELP, MAX_DURATION, MIN_DURATION, is_whole_ms, parse_duration
+from sim.core.errors import ScenarioError
+from sim.core.text import one_line, shown
 
 MISSING: Any = object()
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)\s*$")
-DURATION_PATTERN = _DURATION.pattern  # the JSON Schema of scenario files (sim.scenario.schema) checks strings with it
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
-MAX_DURATION = 1000 * 86400.0  # beyond this a value is a typo, and floats lose the millisecond
-# The shortest duration other than zero: at t = 1000 days a float still tells t + 1 µs from t,
-# so every wait a scenario asks for moves the clock (a 1e-300 s round trip never would).
-MIN_DURATION = 1e-6
 MAX_FLOAT = sys.float_info.max  # a TOML integer beyond this has no float: refused before float() overflows
 # A setting as `--grid`, `--space` and `[tune]` name it: `lock.backoff.cap`; a team's own settings under
 # `code.settings.` keep the names the team gave them (digits, capitals, '-').
 SETTING_KEY = re.compile(r"[a-z_]+(\.[a-z_]+)*|code\.settings(\.[A-Za-z0-9_-]{1,64})+")
-DURATION_HELP = "a duration such as '100ms', '30s', '5m', '1h' or a number of seconds"
 
 
 class Reader:
@@ -174,44 +168,5 @@ class Reader:
                 self.fail(key, f"unknown key (allowed here: {allowed})")
 
 
-def parse_duration(value: Any) -> float | None:
-    """Seconds from a number or a '30s'-style string; None if it is neither."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        try:
-            return float(value)
-        except OverflowError:  # beyond float range: past every limit, which the caller names
-            return math.inf if value > 0 else -math.inf
-    if isinstance(value, float):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if match:
-            return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    return None
-
-
 def _non_finite_float(value: Any) -> bool:
     return isinstance(value, float) and not math.isfinite(value)
-
-
-def is_whole_ms(seconds: float) -> bool:
-    """1 ms or more, a whole number of them (up to float round-off: 0.1 s × 1000 is 100.00000000000001)."""
-    ms = seconds * 1000
-    return ms >= 1 - 1e-9 and abs(ms - round(ms)) <= 1e-9 * max(1.0, ms)
-
-
-def one_line(text: str) -> str:
-    """`text` with every non-printable character escaped (`\\n`, `\\x1b`, `\\u202e`): an error message
-    stays one line and never writes an escape code to the user's terminal."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
-
-
-def shown(value: Any) -> str:
-    """`repr(value)`, but an integer too long to read (or to print: Python refuses past 4,300 digits) by its size."""
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**20:
-        return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1:,} digits"
-    return repr(value)

@@ -26,12 +26,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sim.code.loader import MAX_HANDLER_SPEC
+from sim.core.durations import DURATION_PATTERN, MAX_DURATION
 from sim.metrics.precision import DEFAULT_MAXIMUM
 from sim.metrics.summary import ALL_METRICS
 from sim.scenario import trace as trace_limits
 from sim.scenario import tune as tune_limits
 from sim.scenario.model import BACKOFF_KINDS, MAX_HANDLING, MAX_REPLICAS, MAX_RETRIES, MIN_BACKOFF, WorkerModel
-from sim.scenario.reader import DURATION_PATTERN, MAX_DURATION, MAX_FLOAT, MISSING, Reader
+from sim.scenario.reader import MAX_FLOAT, MISSING, Reader
 
 # Limits of single keys (the loader imports them from here; run-size limits are in sim.scenario.work).
 MAX_BURSTS = 5_000_000  # per run: past this, memory and patience run out; split the run instead
@@ -53,7 +54,7 @@ REPORT_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
 # A variant's name is shown in reports, plot labels (matplotlib reads `$` as maths), Markdown tables
 # (`|`), HTML, CSV and the CI summary: plain characters only, no newline, `$`, `|`, `\` or markup.
 VARIANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._+-]{0,63}")
-# `[workload.trace]columns`: the fields of sim fit's log format (sim.fit.logs.Field; a test holds them equal).
+# `[workload.trace]columns`: the fields of sim fit's log format (sim.logs.read.Field; a test holds them equal).
 LOG_FIELDS = (
     "timestamp",
     "customer",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sim.scenario.reader import MAX_DURATION
+from sim.core.durations import MAX_DURATION
 from sim.scenario.schema import (
     BACKOFF,
     CONVERSATIONS,

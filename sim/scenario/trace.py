@@ -1,9 +1,9 @@
 """`[workload]trace`: recorded message arrivals, read when the scenario is read.
 
-The file is a message log in `sim fit`'s format (`sim.fit.logs`: CSV or JSON Lines,
+The file is a message log in `sim fit`'s format (`sim.logs.read`: CSV or JSON Lines,
 bounded in size, bad rows counted with their place), named relative to the scenario
 file. Its messages inside the window are cut into sessions as `sim fit` cuts them
-(`sim.fit.sessions`), so a session is a burst and the per-burst metrics apply.
+(`sim.logs.sessions`), so a session is a burst and the per-burst metrics apply.
 Everything is checked here, before any simulation: a bad trace is one line, exit 2.
 
 The log reader lives in `sim.fit`, which itself reads files through this package's
@@ -19,10 +19,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
-from sim import distributions as d
-from sim.errors import ArgumentError
+from sim.core import distributions as d
+from sim.core.durations import MAX_DURATION
+from sim.core.errors import ArgumentError
+from sim.core.text import one_line, shown
 from sim.scenario.model import Trace, Workload
-from sim.scenario.reader import MAX_DURATION, Reader, one_line, shown
+from sim.scenario.reader import Reader
 
 GENERATED_KEYS = ("customers_per_hour", "population", "burst_size", "burst_gap", "script", "surge")
 MAX_SCALE = 1000.0  # copies of a trace; the run-size limits apply to the result too
@@ -79,7 +81,7 @@ def _sessions(
     r: Reader, name: str, inside: list[Any], begin: float, finish: float, gap: float, scale: float, shift: float,
     bad_count: int, first_bad: str,
 ) -> Trace:  # fmt: skip
-    from sim.fit.sessions import split_sessions
+    from sim.logs.sessions import split_sessions
 
     sessions = split_sessions(inside, gap)
     at = np.array([m.at - begin for s in sessions for m in s.messages], dtype=float)
@@ -100,7 +102,7 @@ def _sessions(
 
 
 def _read(r: Reader, name: str, columns: dict[Any, str], zone: tzinfo) -> tuple[list[Any], int, str]:
-    from sim.fit.logs import read_logs
+    from sim.logs.read import read_logs
 
     path = r.beside("file", name)
     try:
@@ -127,7 +129,7 @@ def _zone(r: Reader) -> tzinfo:
 
 def _columns(r: Reader) -> dict[Any, str]:
     """`columns = { timestamp = "ts", customer = "conv_id" }`: the file's names for the log's fields."""
-    from sim.fit.logs import MAX_COLUMN_NAME, Field
+    from sim.logs.read import MAX_COLUMN_NAME, Field
 
     names: dict[Any, str] = {f: f.value for f in Field}
     table = r.table("columns")

@@ -18,13 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from sim.core.durations import MAX_DURATION, parse_duration
 from sim.metrics.summary import METRICS
 from sim.metrics.thresholds import Threshold, ThresholdError, parse_threshold
 from sim.metrics.tuning import EXTRA_METRICS
-from sim.scenario.reader import MAX_DURATION, SETTING_KEY, Reader, parse_duration
+from sim.scenario.reader import SETTING_KEY, Reader
 
-# SETTING_KEY is sim.sweep's GRID_KEY; SETTING_VALUE the same as its GRID_VALUE (a test holds them
-# equal; importing sim.sweep here would be a cycle): a candidate's values become its variant's name.
+# SETTING_KEY is sim.experiment.sweep's GRID_KEY; SETTING_VALUE the same as its GRID_VALUE (a test holds them
+# equal; importing sim.experiment.sweep here would be a cycle): a candidate's values become its variant's name.
 SETTING_VALUE = re.compile(r"[A-Za-z0-9._+-]{1,32}")
 MAX_DIMENSIONS = 16  # settings in one space: past this no budget explores it
 MAX_CHOICES = 32  # values of one categorical setting

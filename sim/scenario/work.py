@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from sim.core.text import one_line
 from sim.scenario.model import (
     DecorrelatedJitterBackoff,
     EqualJitterBackoff,
@@ -23,7 +24,6 @@ from sim.scenario.model import (
     Variant,
     Workload,
 )
-from sim.scenario.reader import one_line
 
 MAX_MESSAGES = 5_000_000  # expected messages per run: each is a record held in memory until the report
 MAX_POLLS_PER_WAIT = 1_000_000  # lock attempts of one waiter before its timeout

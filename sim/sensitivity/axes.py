@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from sim.distributions import ChoiceCount, Exponential, LogNormal, Uniform
+from sim.core.distributions import ChoiceCount, Exponential, LogNormal, Uniform
 from sim.scenario.load import MAX_POPULATION, MAX_RATE, MAX_WORKERS
 from sim.scenario.model import Conversations, Scenario, TimerSettings, Variant, WorkerModel
 from sim.sensitivity.spread import spread

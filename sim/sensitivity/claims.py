@@ -6,7 +6,7 @@ thresholds do): it says, per case, what was measured and whether the claim holds
 
 from __future__ import annotations
 
-from sim.errors import ArgumentError
+from sim.core.errors import ArgumentError
 from sim.metrics.sensitivity import Claim
 from sim.metrics.thresholds import ThresholdError, parse_threshold
 from sim.scenario.model import Scenario

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from sim.errors import ArgumentError
+from sim.core.errors import ArgumentError
 from sim.metrics.comparison import Comparison
 from sim.metrics.sensitivity import Claim, Sensitivity
 from sim.scenario.model import Scenario

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sim.errors import ArgumentError, ScenarioError
+from sim.core.errors import ArgumentError, ScenarioError
 from sim.scenario.load import MAX_BURSTS
 from sim.scenario.model import Scenario
 from sim.scenario.work import check_work, expected_bursts

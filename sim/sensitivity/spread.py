@@ -14,7 +14,7 @@ import math
 import statistics
 from dataclasses import replace
 
-from sim.distributions import (
+from sim.core.distributions import (
     Distribution,
     Empirical,
     Exponential,

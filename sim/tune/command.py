@@ -9,16 +9,15 @@ import functools
 import math
 from pathlib import Path
 
-from sim.capacity import local_processes
-from sim.cluster import check_executor
-from sim.errors import ArgumentError, ExitCode, ScenarioError
+from sim.core.durations import parse_duration
+from sim.core.errors import ArgumentError, ExitCode, ScenarioError
 from sim.experiment import select
+from sim.experiment.capacity import local_processes
+from sim.experiment.cluster import check_executor
 from sim.metrics.tuning import TuneResult
-from sim.progress import Progress
 from sim.report import tune as tune_report
 from sim.report.folder import prepare, write_atomically
 from sim.scenario.model import Scenario
-from sim.scenario.reader import parse_duration
 from sim.scenario.tune import (
     MAX_BUDGET,
     MAX_RUNS,
@@ -30,6 +29,7 @@ from sim.scenario.tune import (
     parse_dimension,
 )
 from sim.scenario.work import largest_run
+from sim.terminal.progress import Progress
 from sim.tune import journal, sensitivity
 from sim.tune.confirm import TUNED, Confirmation, confirm, finalists
 from sim.tune.evaluate import Runner
@@ -41,7 +41,7 @@ DELTA_SHARE = 0.01  # without [tune]delta: 1 % of the leader's cost
 
 
 def run_tune(args: argparse.Namespace) -> int:
-    from sim.report_commands import load_and_warn  # the shared loader (warnings on stderr)
+    from sim.commands.compare import load_and_warn  # the shared loader (warnings on stderr)
 
     check_executor(args)
     scenario = select(load_and_warn(args.scenario), seed=args.seed)

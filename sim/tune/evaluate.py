@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sim.errors import ExitCode, ScenarioError, SimError
+from sim.core.errors import ExitCode, ScenarioError, SimError
 from sim.experiment import DaskUnavailable, Records, run_replications
 from sim.metrics.comparison import Comparison
 from sim.metrics.stats import Estimate, mean_ci

@@ -30,9 +30,9 @@ import optuna
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
-from sim.errors import EnvironmentProblem
+from sim.core.errors import EnvironmentProblem
+from sim.core.text import one_line
 from sim.scenario.model import Scenario
-from sim.scenario.reader import one_line
 
 try:
     import fcntl

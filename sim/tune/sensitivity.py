@@ -135,7 +135,7 @@ def _groups(d: Dimension, values: list[str], bins: int) -> list[np.ndarray]:
 
 
 def _number(text: str) -> float:
-    from sim.scenario.reader import parse_duration
+    from sim.core.durations import parse_duration
 
     seconds = parse_duration(text)
     return float(text) if seconds is None else seconds

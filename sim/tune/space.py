@@ -13,12 +13,12 @@ from typing import Any
 
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
-from sim.errors import ScenarioError
+from sim.core.durations import parse_duration
+from sim.core.errors import ScenarioError
+from sim.experiment.sweep import grid_scenario, point_name, refuse_same_settings
 from sim.scenario.model import Scenario, Variant
-from sim.scenario.reader import parse_duration
 from sim.scenario.tune import Choice, Dimension
 from sim.scenario.work import check_work
-from sim.sweep import grid_scenario, point_name, refuse_same_settings
 
 Point = dict[str, str]
 MAX_CORNERS = 4096  # every range's ends × every choice: each is checked before the first simulation

@@ -12,10 +12,10 @@ import re
 from datetime import date, time
 from typing import Any
 
-from sim.distributions import Distribution
+from sim.core.distributions import Distribution
+from sim.core.durations import parse_duration
+from sim.experiment.sweep import backoff_table
 from sim.scenario.model import Backoff, Variant
-from sim.scenario.reader import parse_duration
-from sim.sweep import backoff_table
 
 DURATION_KEYS = {"delay", "base", "cap"}
 BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")

@@ -34,7 +34,8 @@ from sim.code import containment as contained
 from sim.code.context import CURRENT, HandlerContext, InboundMessage, count_command
 from sim.code.contract import Reply
 from sim.code.loader import Handler, HandlerSpec, load, user_frame_of
-from sim.errors import ExitCode, SimError
+from sim.core.durations import MIN_DURATION
+from sim.core.errors import ExitCode, SimError
 from sim.metrics.columns import CountsBySecond
 from sim.metrics.records import MessageRecord, Outcome
 from sim.run.code_services import PlannedDesk
@@ -43,7 +44,6 @@ from sim.run.services import Served
 from sim.run.team_handler import REPLY_OUTCOME, run_handler, team_record, wait_exactly
 from sim.run.workload import PlannedMessage
 from sim.scenario.model import CodeSettings, Variant
-from sim.scenario.reader import MIN_DURATION
 from sim.world.event_loop import SimulatedLoop
 from sim.world.internals import scheduled_events
 from sim.world.redis_wire import Wire

@@ -18,10 +18,10 @@ import redis
 import simpy
 from fakeredis import FakeServer
 
-from sim.errors import ScenarioError
+from sim.core.durations import MIN_DURATION
+from sim.core.errors import ScenarioError
 from sim.metrics.columns import CountsBySecond
 from sim.run.noise import Draws, TimerJitter
-from sim.scenario.reader import MIN_DURATION
 from sim.sut.effects import (
     BlockingPop,
     Command,

@@ -10,7 +10,7 @@ from collections.abc import Callable, Generator
 import fakeredis
 import simpy
 
-from sim.errors import ScenarioError
+from sim.core.errors import ScenarioError
 from sim.run.faults import FaultSchedule
 from sim.scenario.model import Failover, RedisDown, RedisRestart
 from sim.world import internals

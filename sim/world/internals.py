@@ -35,7 +35,7 @@ import redis
 import redis.asyncio
 import simpy
 
-from sim.errors import EnvironmentProblem
+from sim.core.errors import EnvironmentProblem
 
 
 class InternalsChanged(EnvironmentProblem):

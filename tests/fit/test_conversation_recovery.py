@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim import distributions as d
 from sim.cli import main
+from sim.core import distributions as d
 from sim.scenario import load_scenario
 from sim.scenario.model import MAX_RETRIES
 from tests.fit.simulated import simulated_and_fitted

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sim.bench_fit import write_logs
+from sim.bench.fit import write_logs
 from tests.helpers import sim_process
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from sim.cli import main
-from sim.errors import ArgumentError
-from sim.fit.logs import Field, parse_columns, read_logs
+from sim.core.errors import ArgumentError
 from sim.fit.sessions import population
+from sim.logs.read import Field, parse_columns, read_logs
 
 
 def test_bad_rows_are_counted_with_file_and_line_and_never_quoted(tmp_path):

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from sim import distributions as d
 from sim.cli import main
+from sim.core import distributions as d
 from sim.experiment import run_once
 from sim.fit.export import ORIGIN, as_logs
 from sim.scenario import load_scenario

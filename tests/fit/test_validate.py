@@ -9,7 +9,7 @@ import json
 import pytest
 
 from sim.cli import main
-from sim.errors import ExitCode
+from sim.core.errors import ExitCode
 from sim.experiment import run_once, select
 from sim.fit.export import write_logs
 from sim.scenario import load_scenario

@@ -18,7 +18,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from sim.cli import main
-from sim.errors import ExitCode
+from sim.core.errors import ExitCode
 from tests.helpers import MAGNA
 
 DOCUMENTED = {ExitCode.OK, ExitCode.BREACHED, ExitCode.BAD_INPUT, ExitCode.BROKEN}

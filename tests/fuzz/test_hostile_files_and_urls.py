@@ -14,10 +14,10 @@ from urllib.parse import quote
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from sim.errors import EnvironmentProblem, ScenarioError
+from sim.core.durations import MAX_DURATION
+from sim.core.errors import EnvironmentProblem, ScenarioError
 from sim.live import connect
 from sim.scenario import load_scenario
-from sim.scenario.reader import MAX_DURATION
 
 MARKER = "SECRETROW"
 SCENARIO = """

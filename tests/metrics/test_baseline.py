@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.errors import BaselineError
+from sim.core.errors import BaselineError
 from sim.metrics import baseline
 from sim.metrics.baseline import Previous, changes, load_previous, regression_metrics
 from sim.metrics.comparison import CHANGED, EQUIVALENT, NOT_APPLICABLE, WORSE, Comparison

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sim import report_commands
 from sim.cli import main
+from sim.commands import compare as report_commands
 from sim.metrics.summary import METRICS
 from sim.report import plots
 from tests.helpers import MAGNA

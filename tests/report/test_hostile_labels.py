@@ -5,11 +5,11 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
+from sim.experiment.sweep import parse_grid
 from sim.metrics.comparison import compare
 from sim.metrics.records import MessageRecord, Outcome, RunResult, Source
 from sim.report.folder import write_report
 from sim.scenario import ScenarioError
-from sim.sweep import parse_grid
 
 MAGNA = Path(__file__).parents[2] / "scenarios" / "magna.toml"
 

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from sim import report_commands
 from sim.cli import main
+from sim.commands import compare as report_commands
 from sim.report import plots
 from tests.helpers import ROOT, sim_process
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.errors import EnvironmentProblem
+from sim.core.errors import EnvironmentProblem
 from sim.metrics.baseline import FORMAT_VERSION
 from sim.report.folder import MARK, MARK_TEXT, OWNER, prepare, records_staging, write_atomically
 

@@ -7,9 +7,9 @@ import re
 import pytest
 
 from sim.cli import main
-from sim.distributions import Exponential, Fixed, LogNormal, Mixture, Uniform
+from sim.core.distributions import Exponential, Fixed, LogNormal, Mixture, Uniform
+from sim.experiment.sweep import grid_scenario, parse_grid
 from sim.scenario import ScenarioError, load_scenario
-from sim.sweep import grid_scenario, parse_grid
 from tests.helpers import MAGNA, PEAK_HOUR, ROOT
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.errors import ScenarioError
+from sim.core.errors import ScenarioError
 from sim.run.streams import Streams
 from sim.run.workload import arrivals, planned_messages
 from sim.scenario import load_scenario
@@ -163,7 +163,7 @@ def test_a_bad_trace_setting_is_one_line_naming_the_key(tmp_path, trace, extra, 
 def test_a_fifo_or_an_oversized_trace_is_refused_before_anything_runs(tmp_path, monkeypatch):
     import os
 
-    from sim.fit import logs
+    from sim.logs import read as logs
 
     fifo = tmp_path / "fifo.csv"
     os.mkfifo(fifo)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sim.errors import ScenarioError
+from sim.core.errors import ScenarioError
 from sim.scenario import bundled
 
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from sim import distributions as d
 from sim.cli import main
+from sim.core import distributions as d
 from sim.live import check_live
 from sim.scenario import ScenarioError
 from sim.scenario.describe import setup, workload

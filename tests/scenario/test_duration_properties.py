@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.scenario.reader import parse_duration
+from sim.core.durations import parse_duration
 
 SECONDS_PER_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 UNITS = st.sampled_from(sorted(SECONDS_PER_UNIT))

@@ -3,7 +3,7 @@ the key, described, shaded, recorded in results.json only when set, and refused 
 
 import pytest
 
-from sim import distributions as d
+from sim.core import distributions as d
 from sim.live import check_live
 from sim.metrics.context import Shaded, ShadeKind
 from sim.scenario import ScenarioError

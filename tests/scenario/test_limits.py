@@ -166,7 +166,7 @@ def test_the_burst_limit_counts_the_peak_hour_of_a_daily_curve_not_its_mean(tmp_
 
 
 def test_expected_bursts_integrate_the_curve_hour_by_hour():
-    from sim import distributions as d
+    from sim.core import distributions as d
     from sim.scenario.model import Surge, Workload
 
     curve = tuple([100.0] * 12 + [0.0] * 12)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sim import distributions as d
+from sim.core import distributions as d
 from sim.scenario import ScenarioError, load_scenario
 from tests.helpers import SCENARIOS
 from tests.helpers import write_scenario as write

@@ -2,6 +2,7 @@
 
 import pytest
 
+from sim.experiment.sweep import backoff_table
 from sim.scenario.load import parse_backoff
 from sim.scenario.model import (
     BACKOFF_KINDS,
@@ -17,7 +18,6 @@ from sim.scenario.model import (
     Stall,
 )
 from sim.scenario.reader import Reader
-from sim.sweep import backoff_table
 
 EVERY_BACKOFF = [
     FixedBackoff(0.1),

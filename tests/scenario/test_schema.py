@@ -18,12 +18,12 @@ from typing import Any
 import jsonschema
 import pytest
 
-from sim.fit.logs import Field
+from sim.logs.read import Field
 from sim.scenario import ScenarioError, load_scenario
 from sim.scenario import schema as s
 from sim.scenario.load import BACKOFF_KEYS, merged, parse_scenario
 from sim.scenario.schema_docs import markdown
-from sim.startup import HEAVY
+from sim.terminal.startup import HEAVY
 from tests.helpers import ROOT, sim_process
 from tests.helpers import write_scenario as write
 

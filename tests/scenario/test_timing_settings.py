@@ -3,12 +3,12 @@ read, refused in one line, described in words, and carried by sweeps and tuned t
 
 import pytest
 
-from sim import distributions as d
+from sim.core import distributions as d
+from sim.experiment.sweep import grid_scenario, parse_grid
 from sim.live import check_live
 from sim.scenario import ScenarioError, load_scenario
 from sim.scenario.describe import workload
 from sim.scenario.model import WorkerModel
-from sim.sweep import grid_scenario, parse_grid
 from sim.tune.toml_block import variant_table
 from tests.helpers import write_scenario as write
 from tests.scenario.test_hostile_values import cli_refuses

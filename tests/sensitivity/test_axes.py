@@ -5,7 +5,17 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from sim.distributions import ChoiceCount, Empirical, Exponential, Fixed, Gamma, LogNormal, Mixture, Uniform, Weibull
+from sim.core.distributions import (
+    ChoiceCount,
+    Empirical,
+    Exponential,
+    Fixed,
+    Gamma,
+    LogNormal,
+    Mixture,
+    Uniform,
+    Weibull,
+)
 from sim.scenario import load_scenario
 from sim.sensitivity.axes import AXES, Axis, Case, register
 from sim.sensitivity.spread import spread

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from sim.errors import ArgumentError, ScenarioError
+from sim.core.errors import ArgumentError, ScenarioError
 from sim.scenario import load_scenario
 from sim.sensitivity.axes import AXES
 from sim.sensitivity.design import AS_WRITTEN, MAX_CASES, Design, case_count, parse_axes, plan

@@ -3,10 +3,10 @@
 import pytest
 
 from sim.cli import main
+from sim.experiment.sweep import GRID_KEY, GRID_VALUE
 from sim.scenario import ScenarioError, load_scenario
 from sim.scenario import tune as tune_spec
 from sim.scenario.tune import Choice, Range, TuneSpecError, parse_cost, parse_dimension
-from sim.sweep import GRID_KEY, GRID_VALUE
 from tests.helpers import MAGNA, write_scenario
 
 

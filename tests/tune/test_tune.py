@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from sim.cli import main
+from sim.core.durations import parse_duration
 from sim.metrics.tuning import TrialRecord
 from sim.scenario import load_scenario
-from sim.scenario.reader import parse_duration
 from sim.scenario.tune import parse_dimension
 from sim.tune import guarantee, sensitivity
 from sim.tune.search import rungs

@@ -8,7 +8,7 @@ import redis
 import simpy
 
 from sim.cli import main
-from sim.errors import ScenarioError
+from sim.core.errors import ScenarioError
 from sim.run import serve
 from sim.run.faults import FaultSchedule
 from sim.scenario import load_scenario

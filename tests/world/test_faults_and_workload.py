@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sim import distributions as d
+from sim.core import distributions as d
 from sim.metrics.summary import summarize
 from sim.run.workload import arrivals
 from sim.scenario import ScenarioError

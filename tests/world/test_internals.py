@@ -10,7 +10,7 @@ import pytest
 import simpy
 from fakeredis._socket._fakesocket import FakeSocket
 
-from sim.errors import ExitCode
+from sim.core.errors import ExitCode
 from sim.world import fakeredis_clock, internals
 
 

@@ -7,7 +7,7 @@ import tomllib
 import numpy as np
 import simpy
 
-from sim.distributions import Uniform
+from sim.core.distributions import Uniform
 from sim.metrics import invariants
 from sim.run.noise import CHUNK, Draws, TimerJitter
 from sim.run.streams import STREAMS, Streams

@@ -207,7 +207,7 @@ def _worker_signals() -> None:
     """Ctrl-C reaches every process of the terminal; only the parent reacts (one line, exit 130).
 
     SIGTERM, which the pool's terminate() sends to every worker on leaving the `with` block, takes
-    the kernel's default action in a worker. A Python-level handler (the one `sim.console` installs,
+    the kernel's default action in a worker. A Python-level handler (the one `sim.terminal.console` installs,
     inherited through fork) can miss it: a signal landing just before an idle worker blocks on the
     task queue's lock leaves the handler pending forever, and terminate() waits for that worker
     forever (seen under load in the tune tests).

@@ -28,11 +28,10 @@ import redis.asyncio
 from sim.code.context import CURRENT, HandlerContext, InboundMessage, count_command
 from sim.code.loader import load
 from sim.code.namespace import Namespace, NamespacedConnection
-from sim.errors import ScenarioError
+from sim.core.errors import ScenarioError
 from sim.live import GLOB_CHARACTERS, NAMESPACE_PREFIX, LiveRun, remove_keys
 from sim.metrics import invariants
 from sim.metrics.records import MessageRecord, RunResult
-from sim.progress import Progress
 from sim.run.code_services import PlannedDesk
 from sim.run.faults import NO_FAULTS
 from sim.run.services import Served
@@ -41,6 +40,7 @@ from sim.run.team_handler import run_handler, team_record
 from sim.run.workload import PlannedMessage, planned_messages
 from sim.scenario.model import Scenario, Variant, WorkerModel
 from sim.sut.blocking import ErrorTally
+from sim.terminal.progress import Progress
 
 
 def check_live_code(scenario: Scenario, time_scale: float) -> None:

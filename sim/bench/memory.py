@@ -28,7 +28,7 @@ from sim.world.model import simulate
 MEMORY_DAYS = (1, 7, 30)  # `--memory` without sizes
 
 # What the child runs: one run of one size, its figures as JSON on stdout.
-_ONE_RUN = "import sys; from sim.bench_memory import one_run; print(one_run(*sys.argv[1:]))"
+_ONE_RUN = "import sys; from sim.bench.memory import one_run; print(one_run(*sys.argv[1:]))"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

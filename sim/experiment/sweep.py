@@ -13,11 +13,12 @@ import math
 import re
 from typing import Any
 
-from sim.distributions import Distribution
-from sim.errors import ScenarioError
+from sim.core.distributions import Distribution
+from sim.core.errors import ScenarioError
+from sim.core.text import one_line
 from sim.scenario.load import BACKOFF_KEYS, VARIANT_SECTIONS, parse_variant
 from sim.scenario.model import Backoff, Scenario, Variant
-from sim.scenario.reader import MAX_FLOAT, SETTING_KEY, Reader, one_line
+from sim.scenario.reader import MAX_FLOAT, SETTING_KEY, Reader
 
 Axis = tuple[str, tuple[str, ...]]  # ("lock.timeout", ("30s", "45s", "60s"))
 MAX_POINTS = 1000  # grid points of one sweep: each is a variant with its own replications

@@ -21,10 +21,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
-from sim.errors import ArgumentError
+from sim.core.durations import MAX_DURATION
+from sim.core.errors import ArgumentError
+from sim.core.files import FileRefused, read_regular_file
+from sim.core.text import one_line
 from sim.metrics.records import Outcome, Source
-from sim.scenario.load import FileRefused, read_regular_file
-from sim.scenario.reader import MAX_DURATION, one_line
 
 MAX_FILES = 100
 MAX_FILE_BYTES = 64 * 1024 * 1024  # per file; a day of a busy chatbot's messages is a few MiB

@@ -14,10 +14,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from sim.capacity import local_processes
-from sim.cluster import check_executor
 from sim.code import hash_seed
-from sim.errors import ArgumentError, BaselineError, EnvironmentProblem, ExitCode
+from sim.core.errors import ArgumentError, BaselineError, EnvironmentProblem, ExitCode
+from sim.core.text import one_line
 from sim.experiment import (
     DROP,
     DaskUnavailable,
@@ -28,22 +27,23 @@ from sim.experiment import (
     run_until_precise,
     select,
 )
+from sim.experiment.capacity import local_processes
+from sim.experiment.cluster import check_executor
+from sim.experiment.sweep import grid_scenario, parse_grid
 from sim.metrics.baseline import BaselineDiff, Previous, changes, load_previous
 from sim.metrics.comparison import Comparison
 from sim.metrics.meaningful import Margin
 from sim.metrics.precision import next_count
 from sim.metrics.thresholds import SINGLE_RUN, Threshold, ThresholdError, parse_threshold
-from sim.progress import Progress
 from sim.report import document, markdown, terminal
 from sim.report import sensitivity as sensitivity_report
 from sim.report import sweep as sweep_report
 from sim.report.folder import prepare, records_staging, write_atomically, write_report
 from sim.scenario import Scenario, ScenarioError, load_scenario
 from sim.scenario.bundled import resolve
-from sim.scenario.reader import one_line
 from sim.scenario.work import largest_run
 from sim.sensitivity import command as sensitivity
-from sim.sweep import grid_scenario, parse_grid
+from sim.terminal.progress import Progress
 
 
 def run_compare(args: argparse.Namespace) -> int:

@@ -20,10 +20,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import sim
-from sim.errors import ArgumentError, ScenarioError
+from sim.core.errors import ArgumentError, ScenarioError
 from sim.scenario.model import Scenario
 from sim.scenario.work import check_work
-from sim.startup import cli_import_seconds
+from sim.terminal.startup import cli_import_seconds
 from sim.world.floor import bare_simpy_seconds, record_commands, replay_seconds
 from sim.world.model import simulate
 

@@ -38,11 +38,10 @@ from urllib.parse import unquote, urlsplit
 
 import redis
 
-from sim.errors import EnvironmentProblem, LiveRedisFailed, ScenarioError
+from sim.core.errors import EnvironmentProblem, LiveRedisFailed, ScenarioError
 from sim.metrics import invariants
 from sim.metrics.comparison import Comparison, compare
 from sim.metrics.records import MessageRecord, RunResult
-from sim.progress import Progress
 from sim.run.assemble import build_handler
 from sim.run.serve import Serving, TimeScale, resolve_batches, serve_message
 from sim.run.streams import Streams
@@ -54,6 +53,7 @@ from sim.sut.effects import Effect, Spawn, Step
 from sim.sut.handler import MessageHandler
 from sim.sut.lock import FAIR_CHECK_EVERY
 from sim.sut.units import milliseconds
+from sim.terminal.progress import Progress
 
 NAMESPACE_PREFIX = "sim-live:"
 GLOB_CHARACTERS = frozenset("*?[]\\^")  # special in a SCAN MATCH pattern

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import re
 
-from sim.errors import ArgumentError
+from sim.core.errors import ArgumentError
 
 SCHEMES = ("tcp", "tls", "ws", "wss")  # what Dask's client connects over (ucx and inproc are not for a cluster)
 ENCRYPTED = ("tls", "wss")

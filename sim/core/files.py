@@ -1,0 +1,31 @@
+"""Files read with limits: a path from a scenario or a flag names at most so many bytes of a regular file."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+
+class FileRefused(Exception):
+    """A path that names no regular file of a sane size; the message says which."""
+
+
+def read_regular_file(path: Path, limit: int) -> bytes:
+    """At most `limit` bytes of a regular file, else `FileRefused`.
+
+    Opened without blocking and checked on the open descriptor, so a FIFO (which
+    would wait for a writer forever), `/dev/zero` (endless) or a directory is
+    refused before a byte is read, and a file swapped in after a check cannot slip by.
+    """
+    if "\0" in str(path):
+        raise FileRefused("a file name with a NUL byte")  # os.open would raise ValueError, not OSError
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise FileRefused("not a regular file")
+    with os.fdopen(fd, "rb") as handle:
+        data = handle.read(limit + 1)  # one byte more than allowed tells an over-size file
+    if len(data) > limit:
+        raise FileRefused(f"larger than the limit of {limit:,} bytes")
+    return data

@@ -1,0 +1,1 @@
+"""What `sim` shows on the terminal: the console's encoding and signals, progress lines, start-up time."""
