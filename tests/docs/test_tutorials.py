@@ -39,3 +39,13 @@ def test_the_first_comparisons_headline_is_what_sim_compare_prints(tmp_path):
     quoted = (DOCS / "tutorials" / "first-comparison.headline.txt").read_text().splitlines()
     assert printed == quoted
     assert done.stdout.splitlines()[-1].startswith("magna: 2 variants × 10 replications, all 5 threshold checks passed")
+
+
+def test_the_findings_page_quotes_magnas_p95_penalty_from_the_checked_headline():
+    """The findings page once said +10.9 s [9.4, 12.4] after the headline had moved to another interval."""
+    headline = (DOCS / "tutorials" / "first-comparison.headline.txt").read_text()
+    low, high, change = re.search(r"p95 latency of answers \+([\d.]+) s \[\+([\d.]+), \+([\d.]+)\]", headline).group(
+        2, 3, 1
+    )
+    findings = (DOCS / "explanation" / "findings.md").read_text()
+    assert f"p95 latency is {change} s [{low}, {high}] worse" in findings
