@@ -86,8 +86,9 @@ def test_customers_who_all_give_up_answered_nothing_and_the_dropped_are_the_mess
 def test_the_digest_has_conversation_metrics_only_when_the_scenario_has_conversations():
     magna = scenario(MAGNA)
     assert list(digest(simulate(magna, magna.variants[0], 0), context(magna)).metrics) == list(METRICS)
-    # A scenario with conversations whose run opened none still reports them: 0 conversations.
-    quiet = scenario(TALK, "[workload.conversations]\nsessions_per_hour = 0\n")
+    # A scenario with conversations whose run opened none still reports them: 0 conversations (a rate so low
+    # none opens; a rate of 0 is an empty workload, refused).
+    quiet = scenario(TALK, "[workload.conversations]\nsessions_per_hour = 1e-9\n")
     found = digest(simulate(quiet, quiet.variants[0], 0), context(quiet)).metrics
     assert list(found) == [*METRICS, *CONVERSATION_METRICS]
     assert found["conversations"] == 0 and math.isnan(found["abandon_rate"])
