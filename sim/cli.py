@@ -12,8 +12,8 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn, cast
 
 from sim.core.errors import ArgumentError, EnvironmentProblem, ExitCode, SimError
 from sim.core.text import one_line
-from sim.metrics.summary import ALL_METRICS
-from sim.scenario.load import MAX_REPLICATIONS, MAX_SEED
+from sim.metrics.catalog import ALL_METRICS
+from sim.scenario.limits import MAX_REPLICATIONS, MAX_SEED
 from sim.terminal import console
 
 if TYPE_CHECKING:

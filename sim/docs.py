@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sim.metrics.summary import ALL_METRICS, CODE_METRICS, CONVERSATION_METRICS, LOCK_SAFETY_METRICS, METRICS
+from sim.metrics.catalog import ALL_METRICS, CODE_METRICS, CONVERSATION_METRICS, LOCK_SAFETY_METRICS, METRICS
 from sim.sensitivity.axes import AXES
 from sim.sensitivity.design import MAX_CASES
 

@@ -104,7 +104,7 @@ def test_version_prints_the_packages_version():
 
 
 def test_help_lists_the_exit_codes_and_every_metric_name():
-    from sim.metrics.summary import ALL_METRICS
+    from sim.metrics.catalog import ALL_METRICS
 
     result = sim("--help")
     assert result.returncode == 0

@@ -8,7 +8,7 @@ import pytest
 
 from sim import docs
 from sim.cli import main
-from sim.metrics import summary
+from sim.metrics import catalog
 from sim.sensitivity import axes
 from sim.sensitivity.axes import Axis, Case
 
@@ -29,8 +29,8 @@ def test_the_docs_name_every_axis_case_and_metric_the_tool_has():
     cases = 1 + sum(len(a.cases) for a in axes.AXES.values())
     assert f"{len(axes.AXES)} axes." in text and f"{cases} cases with every axis" in text
     listed = re.search(r"Metrics a threshold may name \((\d+)\): (.*?)\. Operators", text).groups()
-    assert int(listed[0]) == len(summary.ALL_METRICS) and set(re.findall(r"`([a-z0-9_]+)`", listed[1])) == set(
-        summary.ALL_METRICS
+    assert int(listed[0]) == len(catalog.ALL_METRICS) and set(re.findall(r"`([a-z0-9_]+)`", listed[1])) == set(
+        catalog.ALL_METRICS
     )
 
 
@@ -38,9 +38,9 @@ def test_a_new_axis_or_metric_leaves_the_docs_stale_until_they_are_regenerated(m
     extra = Axis(key="new-axis", name="a new axis", words="something", cases=(Case(name="x", words="y", transform=id),))
     monkeypatch.setitem(axes.AXES, "new-axis", extra)
     assert docs.stale() == ["docs/how-to/sensitivity.md: sensitivity-axes"]
-    monkeypatch.setitem(summary.METRICS, "new_metric", summary.Metric("new_metric", None, summary.Unit.COUNT, "new"))
-    monkeypatch.setattr(summary, "ALL_METRICS", summary.METRICS | summary.CONVERSATION_METRICS)
-    monkeypatch.setattr(docs, "ALL_METRICS", summary.ALL_METRICS)
+    monkeypatch.setitem(catalog.METRICS, "new_metric", catalog.Metric("new_metric", None, catalog.Unit.COUNT, "new"))
+    monkeypatch.setattr(catalog, "ALL_METRICS", catalog.METRICS | catalog.CONVERSATION_METRICS)
+    monkeypatch.setattr(docs, "ALL_METRICS", catalog.ALL_METRICS)
     assert docs.stale() == [
         "docs/how-to/sensitivity.md: sensitivity-axes",
         "docs/reference/thresholds.md: threshold-metrics",

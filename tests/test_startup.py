@@ -8,8 +8,8 @@ from sim.terminal.startup import HEAVY, cli_import_seconds, heavy_modules_import
 from tests.helpers import sim_process
 
 
-def test_importing_the_cli_imports_no_scipy_matplotlib_simpy_fakeredis_or_dask():
-    assert set(HEAVY) == {"scipy", "matplotlib", "simpy", "fakeredis", "dask"}
+def test_importing_the_cli_imports_no_numpy_scipy_matplotlib_simpy_fakeredis_or_dask():
+    assert set(HEAVY) == {"numpy", "scipy", "matplotlib", "simpy", "fakeredis", "dask"}
     assert heavy_modules_imported_by_cli() == []
 
 

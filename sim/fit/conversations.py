@@ -53,7 +53,7 @@ from sim.fit.survival import (
 from sim.logs.read import Message
 from sim.logs.sessions import Sessions
 from sim.metrics.records import Outcome
-from sim.scenario.load import MAX_COUNT
+from sim.scenario.limits import MAX_COUNT
 from sim.scenario.model import MAX_RETRIES
 
 EM_ROUNDS = 300

@@ -25,7 +25,7 @@ from sim.core import distributions as d
 from sim.core.durations import MAX_DURATION, MIN_DURATION
 from sim.fit import mle
 from sim.fit.mle import dot
-from sim.scenario.load import MAX_SHAPE, MIN_SHAPE
+from sim.scenario.limits import MAX_SHAPE, MIN_SHAPE
 
 ALPHA = 0.05  # the KS test's level
 AIC_EVEN = 2.0  # AIC differences below this do not tell two candidates apart

@@ -20,7 +20,7 @@ from sim.fit.mle import dot
 from sim.logs.sessions import DEFAULT_SESSION_GAP as DEFAULT_SESSION_GAP  # re-exported: fit's defaults
 from sim.logs.sessions import Sessions
 from sim.logs.sessions import split_sessions as split_sessions
-from sim.scenario.schema import MAX_POPULATION
+from sim.scenario.limits import MAX_POPULATION
 
 DEFAULT_CACHE_TTL = 300.0  # the team's cache TTL: a return within it can be a cache hit
 HOUR = 3600.0

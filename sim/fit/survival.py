@@ -26,7 +26,7 @@ from sim.core.durations import MAX_DURATION
 from sim.fit import mle
 from sim.fit.latency import MIN_LOG_SIGMA, MIN_SAMPLES, MIN_SECONDS, Candidate, Family, Fit, choose
 from sim.fit.mle import dot
-from sim.scenario.load import MAX_SHAPE, MIN_SHAPE
+from sim.scenario.limits import MAX_SHAPE, MIN_SHAPE
 
 LOG_2PI = math.log(2 * math.pi)
 TINY = 1e-300  # a probability that underflowed: log(TINY) ≈ −690 stands for −∞ without NaNs

@@ -13,7 +13,7 @@ from sim.fit.gaps import GapFit, fit_gaps
 from sim.fit.latency import GAP_FAMILIES, Fit, fit
 from sim.fit.sessions import Arrivals, Behaviour, Bursts, arrivals, behaviour, bursts, population, split_sessions
 from sim.logs.read import Logs, Service
-from sim.scenario.load import MAX_COUNT
+from sim.scenario.limits import MAX_COUNT
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

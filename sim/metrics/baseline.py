@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from sim.core.errors import BaselineError
+from sim.metrics.catalog import ALL_METRICS, Unit
 from sim.metrics.comparison import BETTER, CHANGED, EQUIVALENT, NOT_APPLICABLE, SAME, WORSE, Comparison, Judgement
 from sim.metrics.meaningful import Margin, default_margin, within
 from sim.metrics.stats import CONFIDENCE, Estimate, holm_levels, welch_difference, welch_p_value
-from sim.metrics.summary import ALL_METRICS, Unit
 
 FORMAT_VERSION = 3  # 3: verdicts' adjusted intervals and margins, threshold status (json_report); 2: nulls
 READABLE_VERSIONS = (1, 2, 3)  # only the replications are read, and they have kept their shape since format 1

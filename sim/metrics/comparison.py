@@ -25,6 +25,7 @@ from enum import StrEnum
 
 from sim.metrics import segments as segment_pieces
 from sim.metrics import timeseries as window_pieces
+from sim.metrics.catalog import ALL_METRICS, CONVERSATION_METRICS, LOCK_SAFETY_METRICS, METRICS
 from sim.metrics.context import RunContext
 from sim.metrics.conversations import conversation_metrics
 from sim.metrics.digest import RunDigest, basis, digest
@@ -42,7 +43,6 @@ from sim.metrics.stats import (
     paired_difference,
     paired_p_value,
 )
-from sim.metrics.summary import ALL_METRICS, CONVERSATION_METRICS, LOCK_SAFETY_METRICS, METRICS
 from sim.metrics.thresholds import Threshold, ThresholdOutcome, judge
 from sim.metrics.timeseries import TimeSeries
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from sim.metrics.catalog import CONVERSATION_METRICS
 from sim.metrics.records import ConversationRecord, MessageKind
-from sim.metrics.summary import CONVERSATION_METRICS
 
 
 def conversation_metrics(conversations: Sequence[ConversationRecord]) -> dict[str, float]:

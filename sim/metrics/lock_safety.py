@@ -26,9 +26,10 @@ from typing import Any
 
 import numpy as np
 
+from sim.metrics.catalog import LOCK_SAFETY_METRICS
 from sim.metrics.columns import STORED
 from sim.metrics.records import MessageRecord, Stored
-from sim.metrics.summary import LOCK_SAFETY_METRICS, as_columns
+from sim.metrics.summary import as_columns
 
 EPSILON = 1e-9  # seconds: the invariants' tolerance; two instants closer than this are the same instant
 

@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sim.metrics.summary import ALL_METRICS, Unit
+from sim.metrics.catalog import ALL_METRICS, Unit
 from sim.metrics.thresholds import metric_value
 
 DEFAULT_RELATIVE = 0.01  # 1 % of the baseline's mean

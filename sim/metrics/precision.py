@@ -28,8 +28,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from sim.metrics.catalog import ALL_METRICS
 from sim.metrics.stats import mean_ci
-from sim.metrics.summary import ALL_METRICS
 from sim.metrics.thresholds import Form, ThresholdOutcome, metric_value
 
 FIRST_STAGE = 5  # n0: replications before the first look (see the module docstring)

@@ -19,10 +19,11 @@ from typing import assert_never
 import numpy as np
 
 from sim.metrics.arrays import Columns
+from sim.metrics.catalog import Metric, Unit
 from sim.metrics.context import RunContext, ShadeKind
 from sim.metrics.records import Outcome
 from sim.metrics.stats import Estimate, mean_ci
-from sim.metrics.summary import Metric, Unit, percentiles
+from sim.metrics.summary import percentiles
 
 
 class Grouping(StrEnum):

@@ -48,8 +48,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from sim.metrics.catalog import ALL_METRICS, CONVERSATION_METRICS, LOCK_SAFETY_METRICS, Unit
 from sim.metrics.stats import Estimate, mean_ci
-from sim.metrics.summary import ALL_METRICS, CONVERSATION_METRICS, LOCK_SAFETY_METRICS, Unit
 
 SINGLE_RUN = "judged on a single run"  # what an outcome without a confidence interval says
 # The largest factor k of `variant <= k * reference` (and 1 + c of a change): k times a metric, its spread

@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.metrics.arrays import Columns, columns
+from sim.metrics.catalog import Metric, Unit
 from sim.metrics.context import RunContext
 from sim.metrics.records import Outcome, RunResult
 from sim.metrics.stats import CONFIDENCE, Estimate, t_quantile
-from sim.metrics.summary import Metric, Unit
 
 # Window lengths in seconds, shortest first: round numbers a reader can add up on a clock.
 STEPS = (1, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)

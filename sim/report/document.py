@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from typing import assert_never
 
 from sim.metrics.baseline import BaselineDiff
+from sim.metrics.catalog import ALL_METRICS, Metric, Unit
 from sim.metrics.comparison import NOT_APPLICABLE, Comparison
 from sim.metrics.invariants import ANY_HANDLER, CONVERSATION_CHECKS, LOCK_SAFETY_CHECKS, NAMES
 from sim.metrics.meaningful import summary
 from sim.metrics.precision import Watched
 from sim.metrics.segments import SEGMENT_METRICS, Grouping
 from sim.metrics.stats import Estimate
-from sim.metrics.summary import ALL_METRICS, Metric, Unit
 from sim.metrics.thresholds import Status, ThresholdOutcome
 from sim.metrics.timeseries import SERIES, TimeSeries
 from sim.report.headline import Headline, baseline_headlines, headlines

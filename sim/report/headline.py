@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sim.metrics.baseline import BaselineDiff, Change
+from sim.metrics.catalog import ALL_METRICS, Unit
 from sim.metrics.comparison import (
     BETTER,
     CHANGED,
@@ -30,7 +31,6 @@ from sim.metrics.comparison import (
     judge_difference,
 )
 from sim.metrics.stats import Estimate
-from sim.metrics.summary import ALL_METRICS, Unit
 
 MINUS = "\u2212"  # a real minus sign: "−100 %" reads as a number, "-100 %" as a dash
 

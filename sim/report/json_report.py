@@ -49,11 +49,11 @@ from typing import Any
 
 import sim
 from sim.metrics.baseline import FORMAT_VERSION, BaselineDiff
+from sim.metrics.catalog import ALL_METRICS, Metric
 from sim.metrics.comparison import Comparison
 from sim.metrics.precision import Stopping
 from sim.metrics.segments import SEGMENT_METRICS
 from sim.metrics.stats import CONFIDENCE
-from sim.metrics.summary import ALL_METRICS, Metric
 from sim.metrics.timeseries import SERIES, TimeSeries
 from sim.report.document import check
 from sim.report.headline import Headline, baseline_headlines, headlines, rest_clauses

@@ -12,9 +12,9 @@ import math
 from pathlib import Path
 from typing import Any
 
+from sim.metrics.catalog import METRICS, Unit
 from sim.metrics.comparison import Judgement
 from sim.metrics.sensitivity import CaseResult, ClaimOutcome, ClaimState, Row, Sensitivity
-from sim.metrics.summary import METRICS, Unit
 from sim.metrics.thresholds import Form
 from sim.report import markdown
 from sim.report.document import Block, Bullets, Heading, Paragraph, Table, check

@@ -24,8 +24,8 @@ from matplotlib.image import AxesImage  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from sim.metrics.baseline import FORMAT_VERSION  # noqa: E402
+from sim.metrics.catalog import METRICS, Unit
 from sim.metrics.comparison import Comparison  # noqa: E402
-from sim.metrics.summary import METRICS, Unit  # noqa: E402
 from sim.report import html, markdown  # noqa: E402
 from sim.report.document import (  # noqa: E402
     DECIMALS,

@@ -7,8 +7,8 @@ import json
 import math
 from collections.abc import Mapping
 
+from sim.metrics.catalog import ALL_METRICS, METRICS
 from sim.metrics.comparison import CHANGED, Comparison
-from sim.metrics.summary import ALL_METRICS, METRICS
 from sim.report.document import Block, Checks
 from sim.report.headline import Headline, headlines, rest_clauses
 from sim.report.numbers import rounded

@@ -19,10 +19,27 @@ from sim.core import distributions as d
 from sim.core.durations import MAX_DURATION, MIN_DURATION, parse_duration
 from sim.core.files import FileRefused, read_regular_file
 from sim.core.text import one_line, shown
+from sim.metrics.catalog import CONVERSATION_METRICS, LOCK_SAFETY_METRICS
 from sim.metrics.meaningful import Margin, MarginError, margins_from, parse_margins
 from sim.metrics.precision import DEFAULT_MAXIMUM, PrecisionError, Target, parse_targets, targets_from
-from sim.metrics.summary import CONVERSATION_METRICS, LOCK_SAFETY_METRICS
 from sim.metrics.thresholds import Threshold, ThresholdError, parse_threshold
+from sim.scenario.limits import (
+    DEFAULT_REPLICATIONS,
+    DEFAULT_WORKERS,
+    MAX_BURSTS,
+    MAX_COUNT,
+    MAX_ID,
+    MAX_LOG_EVERY,
+    MAX_MULTIPLIER,
+    MAX_POPULATION,
+    MAX_RATE,
+    MAX_REPLICATIONS,
+    MAX_SEED,
+    MAX_SETTINGS_DEPTH,
+    MAX_SHAPE,
+    MAX_WORKERS,
+    MIN_SHAPE,
+)
 from sim.scenario.model import (
     BACKOFF_KINDS,
     FAULT_KINDS,
@@ -60,22 +77,7 @@ from sim.scenario.reader import MAX_FLOAT, MISSING, Reader
 from sim.scenario.schema import (
     BACKOFF,
     COUNT_KINDS,
-    DEFAULT_REPLICATIONS,
-    DEFAULT_WORKERS,
     DISTRIBUTION_KINDS,
-    MAX_BURSTS,
-    MAX_COUNT,
-    MAX_ID,
-    MAX_LOG_EVERY,
-    MAX_MULTIPLIER,
-    MAX_POPULATION,
-    MAX_RATE,
-    MAX_REPLICATIONS,
-    MAX_SEED,
-    MAX_SETTINGS_DEPTH,
-    MAX_SHAPE,
-    MAX_WORKERS,
-    MIN_SHAPE,
     REPORT_NAME,
     VARIANT,
     VARIANT_NAME,

@@ -27,28 +27,29 @@ from typing import Any
 
 from sim.code.loader import MAX_HANDLER_SPEC
 from sim.core.durations import DURATION_PATTERN, MAX_DURATION
+from sim.metrics.catalog import ALL_METRICS
 from sim.metrics.precision import DEFAULT_MAXIMUM
-from sim.metrics.summary import ALL_METRICS
 from sim.scenario import trace as trace_limits
 from sim.scenario import tune as tune_limits
+from sim.scenario.limits import (
+    DEFAULT_REPLICATIONS,
+    DEFAULT_WORKERS,
+    MAX_COUNT,
+    MAX_ID,
+    MAX_LOG_EVERY,
+    MAX_MULTIPLIER,
+    MAX_POPULATION,
+    MAX_RATE,
+    MAX_REPLICATIONS,
+    MAX_SEED,
+    MAX_SETTINGS_DEPTH,
+    MAX_SHAPE,
+    MAX_WORKERS,
+    MIN_SHAPE,
+)
 from sim.scenario.model import BACKOFF_KINDS, MAX_HANDLING, MAX_REPLICAS, MAX_RETRIES, MIN_BACKOFF, WorkerModel
 from sim.scenario.reader import MAX_FLOAT, MISSING, Reader
 
-# Limits of single keys (the loader imports them from here; run-size limits are in sim.scenario.work).
-MAX_BURSTS = 5_000_000  # per run: past this, memory and patience run out; split the run instead
-MAX_COUNT = 1000  # messages in one burst, installation points of one customer
-MAX_REPLICATIONS = 10_000
-MAX_LOG_EVERY = 10**9  # a log line every N lock attempts; more than any wait makes is "never"
-MAX_WORKERS = 100_000  # workers of one variant; each is a SimPy resource slot (and a thread in sim live)
-MAX_SEED = 2**63 - 1  # a signed 64-bit integer, the most TOML promises; numpy refuses negatives
-MAX_RATE = 10 * MAX_BURSTS  # bursts per hour of any one hour: more is a typo, and rate × hours stays finite
-MAX_MULTIPLIER = 10_000.0  # a surge × this is already far past anything a run can hold
-MAX_POPULATION = 1_000_000_000  # distinct customers; numpy draws their ids as 64-bit integers
-MAX_ID = 100  # characters of a customer id or tax id
-MIN_SHAPE, MAX_SHAPE = 0.01, 10_000.0  # gamma and Weibull shapes: past these numpy's draws degenerate
-MAX_SETTINGS_DEPTH = 8  # tables inside [code.settings]: enough for any config, bounded for reports
-DEFAULT_REPLICATIONS = 10
-DEFAULT_WORKERS = 10
 # The name becomes a folder under --out: a plain file name, never a path ("..", "/x", "a/b").
 REPORT_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
 # A variant's name is shown in reports, plot labels (matplotlib reads `$` as maths), Markdown tables

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from sim.core.durations import MAX_DURATION
+from sim.scenario.limits import MAX_COUNT, MAX_SEED
 from sim.scenario.schema import (
     BACKOFF,
     CONVERSATIONS,
@@ -17,8 +18,6 @@ from sim.scenario.schema import (
     FAULT,
     HEAD,
     LOCK,
-    MAX_COUNT,
-    MAX_SEED,
     SCRIPT,
     SURGE,
     TRACE,

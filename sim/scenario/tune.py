@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from sim.core.durations import MAX_DURATION, parse_duration
-from sim.metrics.summary import METRICS
+from sim.metrics.catalog import METRICS
 from sim.metrics.thresholds import Threshold, ThresholdError, parse_threshold
 from sim.metrics.tuning import EXTRA_METRICS
 from sim.scenario.reader import SETTING_KEY, Reader

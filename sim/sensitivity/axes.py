@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from sim.core.distributions import ChoiceCount, Exponential, LogNormal, Uniform
-from sim.scenario.load import MAX_POPULATION, MAX_RATE, MAX_WORKERS
+from sim.scenario.limits import MAX_POPULATION, MAX_RATE, MAX_WORKERS
 from sim.scenario.model import Conversations, Scenario, TimerSettings, Variant, WorkerModel
 from sim.sensitivity.spread import spread
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sim.core.errors import ArgumentError, ScenarioError
-from sim.scenario.load import MAX_BURSTS
+from sim.scenario.limits import MAX_BURSTS
 from sim.scenario.model import Scenario
 from sim.scenario.work import check_work, expected_bursts
 from sim.sensitivity.axes import AXES, Axis, Case

@@ -20,7 +20,7 @@ from sim.metrics.stats import Estimate, paired_difference
 from sim.metrics.thresholds import Threshold
 from sim.metrics.tuning import Finalist, Guarantee
 from sim.scenario.describe import context
-from sim.scenario.load import MAX_SEED
+from sim.scenario.limits import MAX_SEED
 from sim.scenario.model import Scenario, Variant
 from sim.tune import guarantee
 from sim.tune.evaluate import Runner, Sample, sample_of

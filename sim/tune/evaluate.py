@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from sim.core.errors import ExitCode, ScenarioError, SimError
 from sim.experiment import DaskUnavailable, Records, run_replications
+from sim.metrics.catalog import METRICS
 from sim.metrics.comparison import Comparison
 from sim.metrics.stats import Estimate, mean_ci
-from sim.metrics.summary import METRICS
 from sim.metrics.thresholds import Threshold, ThresholdOutcome, judge
 from sim.metrics.tuning import EXTRA_METRICS
 from sim.scenario.model import Scenario, Variant

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from sim.core.errors import BaselineError
 from sim.metrics import baseline
 from sim.metrics.baseline import Previous, changes, load_previous, regression_metrics
+from sim.metrics.catalog import METRICS, Unit
 from sim.metrics.comparison import CHANGED, EQUIVALENT, NOT_APPLICABLE, WORSE, Comparison
 from sim.metrics.stats import Estimate, welch_difference
-from sim.metrics.summary import METRICS, Unit
 
 REP = {m: 0.1 * i if METRICS[m].unit is not Unit.RATIO else 0.01 * i for i, m in enumerate(METRICS)}  # shares ≤ 1
 

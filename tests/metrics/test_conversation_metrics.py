@@ -5,11 +5,11 @@ import math
 
 import pytest
 
+from sim.metrics.catalog import CONVERSATION_METRICS, METRICS
 from sim.metrics.conversations import conversation_metrics
 from sim.metrics.digest import digest
 from sim.metrics.invariants import check
 from sim.metrics.records import ConversationRecord, MessageKind
-from sim.metrics.summary import CONVERSATION_METRICS, METRICS
 from sim.scenario import ScenarioError
 from sim.scenario.describe import context
 from sim.world.model import simulate

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
+from sim.metrics.catalog import METRICS, Unit
 from sim.metrics.records import RESOLVED, Outcome, Source
 from sim.metrics.stats import Estimate
-from sim.metrics.summary import METRICS, Unit
 from sim.report.document import fmt_estimate, fmt_value
 from sim.report.records_csv import cell
 

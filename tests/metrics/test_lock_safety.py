@@ -6,11 +6,11 @@ import math
 import numpy as np
 import pytest
 
+from sim.metrics.catalog import LOCK_SAFETY_METRICS
 from sim.metrics.digest import digest
 from sim.metrics.invariants import LOCK_SAFETY_CHECKS, NAMES, check
 from sim.metrics.lock_safety import earlier_max, lock_safety_metrics, overlapping_holders, stale_writes
 from sim.metrics.records import Stored, WorldCounts
-from sim.metrics.summary import LOCK_SAFETY_METRICS
 from sim.metrics.thresholds import ThresholdError, parse_threshold
 from sim.scenario import ScenarioError
 from sim.scenario.describe import context

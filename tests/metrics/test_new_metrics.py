@@ -4,7 +4,8 @@ import math
 
 import pytest
 
-from sim.metrics.summary import METRICS, Unit, cache_hit_ratio, first_replies, summarize
+from sim.metrics.catalog import METRICS, Unit
+from sim.metrics.summary import cache_hit_ratio, first_replies, summarize
 from tests.metrics.test_summary import rec
 
 

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+from sim.metrics.catalog import METRICS
 from sim.metrics.comparison import (
     BETTER,
     EQUIVALENT,
@@ -21,7 +22,6 @@ from sim.metrics.comparison import (
 )
 from sim.metrics.meaningful import Margin
 from sim.metrics.stats import Estimate, holm, holm_levels, mean_ci, paired_difference, paired_p_value
-from sim.metrics.summary import METRICS
 
 
 def test_paired_p_value_is_the_paired_t_test():

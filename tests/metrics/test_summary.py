@@ -1,7 +1,8 @@
 import pytest
 
+from sim.metrics.catalog import METRICS
 from sim.metrics.records import MessageRecord
-from sim.metrics.summary import METRICS, out_of_order, summarize
+from sim.metrics.summary import out_of_order, summarize
 
 
 def rec(message, customer="a", arrival=0.0, reply_at=10.0, outcome="answered", source="miss", attempts=1, **kw):

@@ -10,7 +10,7 @@ import pytest
 
 from sim.cli import main
 from sim.commands import compare as report_commands
-from sim.metrics.summary import METRICS
+from sim.metrics.catalog import METRICS
 from sim.report import plots
 from tests.helpers import MAGNA
 

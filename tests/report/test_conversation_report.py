@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
+from sim.metrics.catalog import CONVERSATION_METRICS
 from sim.metrics.conversations import conversation_metrics
-from sim.metrics.summary import CONVERSATION_METRICS
 from sim.scenario import load_scenario
 from sim.world.model import simulate
 

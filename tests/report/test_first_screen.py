@@ -1,8 +1,8 @@
 """The report's first screen — headline and threshold checks — word for word, for a small hand-built comparison."""
 
+from sim.metrics.catalog import METRICS
 from sim.metrics.comparison import Comparison, verdict
 from sim.metrics.stats import mean_ci
-from sim.metrics.summary import METRICS
 from sim.metrics.thresholds import judge, parse_threshold
 from sim.report import document, markdown, terminal
 from sim.report.headline import RANKS, UNRANKED, Rank, finding_text, headlines, rank

@@ -5,7 +5,8 @@ import os
 import pytest
 
 from sim.scenario import ScenarioError, load_scenario
-from sim.scenario.load import MAX_BURSTS, MAX_CSV_BYTES, MAX_CSV_ROWS, MAX_SCENARIO_BYTES, expected_bursts
+from sim.scenario.limits import MAX_BURSTS
+from sim.scenario.load import MAX_CSV_BYTES, MAX_CSV_ROWS, MAX_SCENARIO_BYTES, expected_bursts
 from tests.helpers import write_scenario as write
 
 SCRIPT = """

@@ -4,9 +4,9 @@ import math
 
 import pytest
 
+from sim.metrics.catalog import METRICS
 from sim.metrics.comparison import Judgement, holm_adjusted, verdict
 from sim.metrics.sensitivity import CaseResult, Claim, ClaimState, judge_claim, rows
-from sim.metrics.summary import METRICS
 from sim.metrics.thresholds import parse_threshold
 
 
