@@ -333,6 +333,8 @@ def _schema(args: argparse.Namespace) -> int:
 def _comment(args: argparse.Namespace) -> int:
     from sim.report.comment import render, sections
 
+    if args.out is not None:
+        _check_ours("--out", args.out, COMMENT_MARK)  # before reading: it may name one of the reports
     body = render(sections(args.reports), args.artifact_url)
     if args.out is None:
         sys.stdout.write(body)
@@ -447,6 +449,20 @@ def _run(args: argparse.Namespace) -> int:
     return ExitCode.BROKEN if broken else ExitCode.OK
 
 
+TRACE_MARK = "--- "  # a trace file's first line: `--- VARIANT ---`
+COMMENT_MARK = "<!-- sim compare comment -->"  # sim comment's first line (sim.report.comment.MARKER)
+
+
+def _check_ours(flag: str, target: str, mark: str) -> None:
+    """An output file replaces only a file sim wrote: never the scenario's log, a report's results.json, a link."""
+    from sim.core.files import NotOurs, check_replaceable
+
+    try:
+        check_replaceable(target, mark)
+    except NotOurs as error:
+        raise ArgumentError(f"{flag} {target[:200]}: {error}") from None
+
+
 @contextlib.contextmanager
 def _trace_output(target: str | None) -> Iterator[IO[str] | None]:
     """Where `--trace` goes: nowhere (None), stderr ("-") or FILE, opened for writing before the run."""
@@ -455,6 +471,7 @@ def _trace_output(target: str | None) -> Iterator[IO[str] | None]:
         return
     if target.endswith(".toml"):  # `sim run --trace magna.toml` meant the scenario: never overwrite it
         raise ArgumentError(f"--trace {target[:200]}: a trace file ending in .toml (put the scenario first?)")
+    _check_ours("--trace", target, TRACE_MARK)
     try:
         out = open(target, "w", encoding="utf-8")  # noqa: SIM115 - closed below
     except OSError as error:

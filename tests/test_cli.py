@@ -443,3 +443,22 @@ def test_run_table_aligns_every_column_and_says_why_a_metric_does_not_apply(caps
     assert lines[-1] == (
         "n/a: cache_hit_ratio does not apply to before (no outage check asked a cache: the cache is off)"
     )
+
+
+def test_trace_and_comment_outputs_never_replace_a_file_sim_did_not_write(tmp_path, capsys):
+    """A hostile tester's finds: `sim run replay.toml --trace messages.csv` overwrote the scenario's own log, and
+    `sim comment DIR --out DIR/results.json` the report it read."""
+    log = tmp_path / "messages.csv"
+    log.write_text("timestamp,customer\n")
+    assert main(["run", MAGNA, "--trace", str(log)]) == 2
+    assert "exists and was not written by sim" in capsys.readouterr().err and log.read_text() == "timestamp,customer\n"
+    trace = tmp_path / "trace.log"
+    assert main(["run", MAGNA, "--trace", str(trace)]) == 0 and main(["run", MAGNA, "--trace", str(trace)]) == 0
+    assert trace.read_text().startswith("--- before ---")  # sim's own trace: replaced
+    (tmp_path / "link.log").symlink_to(trace)
+    assert main(["run", MAGNA, "--trace", str(tmp_path / "link.log")]) == 2
+    capsys.readouterr()
+    report = tmp_path / "results.json"
+    report.write_text("{}")
+    assert main(["comment", str(tmp_path), "--out", str(report)]) == 2
+    assert "was not written by sim" in capsys.readouterr().err and report.read_text() == "{}"

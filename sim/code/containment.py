@@ -26,6 +26,7 @@ from __future__ import annotations
 import calendar
 import os
 import random
+import signal
 import socket
 import threading
 import time
@@ -263,7 +264,21 @@ def _patch_refusals() -> None:
 
         return refused
 
+    def refuse_process(what: str) -> Callable[..., Any]:
+        def refused(*args: Any, **kwargs: Any) -> Any:
+            raise Refused(f"{what} would end or signal the simulator's own process (a bot's process would end here)")
+
+        return refused
+
+    def refuse_thread(*args: Any, **kwargs: Any) -> Any:
+        raise Refused("threading.Thread.start would run code on a real thread, outside the simulated clock")
+
     _patch_or_refuse(time, "sleep", refuse_sleep)
+    for name in ("_exit", "abort", "kill", "killpg"):
+        if hasattr(os, name):
+            _patch_or_refuse(os, name, refuse_process(f"os.{name}"))
+    _patch_or_refuse(signal, "raise_signal", refuse_process("signal.raise_signal"))
+    _patch_or_refuse(threading.Thread, "start", refuse_thread)
     for name in ("create_connection", "getaddrinfo", "gethostbyname", "gethostbyname_ex"):
         _patch_or_refuse(socket, name, refuse_network(f"socket.{name}"))
     for name in ("connect", "connect_ex", "sendto"):

@@ -119,7 +119,9 @@ def load(spec: HandlerSpec) -> Handler:
             module = importlib.import_module(name)
     except SyntaxError as error:
         raise HandlerError(_syntax_error(error)) from None
-    except Exception as error:
+    except KeyboardInterrupt:
+        raise  # the user's Ctrl-C, not the module's
+    except BaseException as error:  # an Exception, or sys.exit() / a BaseException of its own at import time
         raise HandlerError(f"{user_frame(error, spec)}: {one_line_error(error)} (importing {spec.text})") from None
     function = getattr(module, spec.function, None)
     if function is None:

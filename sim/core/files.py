@@ -29,3 +29,33 @@ def read_regular_file(path: Path, limit: int) -> bytes:
     if len(data) > limit:
         raise FileRefused(f"larger than the limit of {limit:,} bytes")
     return data
+
+
+class NotOurs(Exception):
+    """An output path that holds something sim did not write (or a link); the message says what."""
+
+
+def check_replaceable(path: str, mark: str) -> None:
+    """An output file sim may write at `path`: a new file, a device or pipe (`/dev/stdout`), or a regular
+    file whose first line starts with `mark` (one sim wrote before). A link, or a regular file of someone
+    else's (the scenario's own log, a report's results.json), raises `NotOurs`: never overwritten."""
+    try:
+        found = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError:
+        return  # not for this check to say: opening it will, in one line
+    if stat.S_ISLNK(found.st_mode):
+        raise NotOurs("a link: sim writes its outputs only to files it can see")
+    if not stat.S_ISREG(found.st_mode):
+        return
+    try:
+        with open(path, "rb") as existing:
+            first = existing.read(len(mark.encode()))
+    except OSError:
+        return
+    if first != mark.encode():
+        raise NotOurs(
+            f"exists and was not written by sim (it does not begin with {mark.strip()!r}): "
+            "remove it or choose another name"
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -19,3 +20,10 @@ def shown(value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**20:
         return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1:,} digits"
     return repr(value)
+
+
+def toml_string(text: str) -> str:
+    """`text` as a TOML basic string. JSON's escapes are TOML's, but `json.dumps` writes a character beyond
+    U+FFFF as two `\\u` surrogates, which TOML refuses (a scenario named `😀` could not be loaded back): keep
+    such characters as they are (a TOML file is UTF-8) and escape only what TOML requires (DEL besides JSON's)."""
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")

@@ -3,7 +3,6 @@ distribution resamples, as CSV files beside it)."""
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Sequence
 from enum import StrEnum
@@ -13,6 +12,7 @@ import numpy as np
 
 from sim.core import distributions as d
 from sim.core.errors import ScenarioError
+from sim.core.text import toml_string
 from sim.fit.latency import Candidate, Fit, why_not_fitted
 from sim.fit.output import EMPIRICAL_HEADER, FIT_MARK, empirical_path, move_in, staged, write_text
 from sim.fit.world import FittedWorld
@@ -72,7 +72,7 @@ def render(world: FittedWorld, name: str, empirical: _EmpiricalWriter) -> str:
         "# then `sim validate` this file against the logs.",
         "",
         "[scenario]",
-        f"name = {json.dumps(name)}",
+        f"name = {toml_string(name)}",
         "seed = 1",
         f'duration = "{24 if a.hourly else max(1, round(a.hours))}h"',
         "replications = 10",
@@ -203,7 +203,7 @@ def _check(c: Candidate) -> str:
 def _table(dist: d.Distribution) -> str:
     match dist:
         case d.Empirical(source=file):
-            return f'{{ dist = "empirical", file = {json.dumps(file)} }}'
+            return f'{{ dist = "empirical", file = {toml_string(file)} }}'
         case d.Mixture(weights=weights, components=parts):
             inner = ", ".join(
                 f"{{ weight = {_number(w)}, {_table(p)[2:-2]} }}" for w, p in zip(weights, parts, strict=True)

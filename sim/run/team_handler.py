@@ -26,6 +26,10 @@ async def run_handler(handler: Handler, message: InboundMessage, ctx: HandlerCon
         await handler(message, ctx)
     except Exception as error:  # the team's bug or its unhandled failure: the message's outcome, not the run's end
         return error
+    except asyncio.CancelledError as error:
+        # Nothing of sim cancels a message's own task (a handler past max_handling stops the run instead), so
+        # this is the handler's: it raised CancelledError or cancelled its own task. Its message fails.
+        return error
     finally:
         ctx.closed = True  # what its tasks send from now on is counted apart (`late_commands`)
     return None

@@ -19,6 +19,7 @@ import contextlib
 import dataclasses
 import errno
 import hashlib
+import json
 import math
 import os
 import stat
@@ -111,7 +112,7 @@ def checked_attributes(
     """A finished trial's values and the user attributes `search` wrote; `Unreadable` says what is not as written."""
     attributes = trial.user_attrs
     values = trial.values or []
-    if len(values) != objectives or not all(math.isfinite(v) and abs(v) <= MAX_MAGNITUDE for v in values):
+    if len(values) != objectives or not all(_finite(v) and abs(v) <= MAX_MAGNITUDE for v in values):
         raise Unreadable("its objective values are not finite numbers, one per objective")
     keys = (("point", dict), ("costs", list), ("metrics", dict), ("dropped", str), ("feasible", bool))
     for key, kind in (*keys, ("constraints", list)):
@@ -136,6 +137,10 @@ def checked_attributes(
     if repeat is not None and (type(repeat) is not int or repeat < 0):
         raise Unreadable("repeat_of is not a trial number")
     return dict(attributes)
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _numbers(values: Any, what: str, *, allow_nan: bool) -> None:
@@ -163,3 +168,16 @@ def _refuse_foreign(file: Path) -> None:
         )
     if os.lstat(file).st_size > MAX_BYTES:
         raise unreadable(file, f"larger than {MAX_BYTES // 2**20} MiB")
+    _refuse_cut_short(file)
+
+
+def _refuse_cut_short(file: Path) -> None:
+    """Every line one whole JSON object: optuna skips a last line cut short (a kill or a full disk mid-write)
+    and then appends after it, gluing the next operation onto it; the study is unreadable from then on."""
+    with open(file, "rb") as journal:
+        for number, line in enumerate(journal, 1):
+            try:
+                if not line.endswith(b"\n") or not isinstance(json.loads(line), dict):
+                    raise ValueError
+            except ValueError:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+                raise unreadable(file, f"line {number} is cut short or not a JSON object") from None

@@ -7,13 +7,13 @@ file's top-level settings, not from the variant the search started from).
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import date, time
 from typing import Any
 
 from sim.core.distributions import Distribution
 from sim.core.durations import parse_duration
+from sim.core.text import toml_string
 from sim.experiment.sweep import backoff_table
 from sim.scenario.model import Backoff, Variant
 
@@ -85,12 +85,12 @@ def _toml(value: Any) -> str:
         return _bool(value)
     if isinstance(value, date | time):  # a TOML date or time in a team's settings
         return value.isoformat()
-    return json.dumps(value) if isinstance(value, str) else repr(value)  # JSON's escapes are TOML's
+    return toml_string(value) if isinstance(value, str) else repr(value)
 
 
 def _key(name: str) -> str:
     """A TOML key: bare when it may be, else quoted."""
-    return name if BARE_KEY.fullmatch(name) else json.dumps(name)
+    return name if BARE_KEY.fullmatch(name) else toml_string(name)
 
 
 def _duration(seconds: float) -> str:

@@ -44,7 +44,7 @@ from sim.run.services import Served
 from sim.run.team_handler import REPLY_OUTCOME, run_handler, team_record, wait_exactly
 from sim.run.workload import PlannedMessage
 from sim.scenario.model import CodeSettings, Variant
-from sim.world.event_loop import SimulatedLoop
+from sim.world.event_loop import Runaway, SimulatedLoop
 from sim.world.internals import scheduled_events
 from sim.world.redis_wire import Wire
 
@@ -238,7 +238,7 @@ class CodeEngine:
         ctx = context.get(CURRENT) if isinstance(context, contextvars.Context) else None
         message = next((m for m, (_, c, _) in self.outstanding.items() if c is ctx), None)
         where = user_frame_of(traceback.extract_tb(error.__traceback__), self.code.handler)
-        return self._runaway(str(error), message, where=where)
+        return self._runaway(_what_stopped(error), message, where=where)
 
     def _runaway(self, what: str, message: int | None, *, where: str | None = None) -> HandlerRunaway:
         spec: HandlerSpec = self.code.handler
@@ -316,3 +316,14 @@ def _clock(seconds: float) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{int(hours):02d}:{int(minutes):02d}:{secs:06.3f}"
+
+
+def _what_stopped(error: BaseException) -> str:
+    """The sentence of sim's own stops (`Refused`, `Runaway`, `Hung`); for a BaseException of the team's code
+    (SystemExit, GeneratorExit, one of its own) what it was, since no message can fail of it."""
+    if isinstance(error, contained.Refused | Runaway | Hung):
+        return str(error)
+    if isinstance(error, SystemExit):
+        return f"called sys.exit({error.code!r}): a bot's process would end here"
+    shown = f"{type(error).__name__}({str(error)!r})" if str(error) else type(error).__name__
+    return f"raised {shown}, a BaseException that ends the event loop, not one message"

@@ -225,7 +225,12 @@ class SimulatedLoop(asyncio.AbstractEventLoop):
                 return
             self.steps += 1
             self.in_step = True
-            handle._run()
+            try:
+                handle._run()
+            except SystemExit as error:  # asyncio re-raises it past every handler: sys.exit() in the team's code
+                self.in_step = False
+                self._stop_with(error, getattr(handle, "_context", None) or contextvars.copy_context())
+                return
             self.in_step = False
 
     # --- tasks and futures ------------------------------------------------------------------------

@@ -24,6 +24,9 @@ async def handle(message, ctx):
         ("import no_such_module\n", "bot.py:1: ModuleNotFoundError: No module named 'no_such_module'"),
         ("x = 1\nraise RuntimeError('boom')\n", "bot.py:2: RuntimeError: boom"),
         ("async def handle(message, ctx)\n    pass\n", "bot.py:1: SyntaxError"),
+        # sys.exit() at import made `sim compare` exit 0 with no report; a BaseException of its own was a traceback
+        ("import sys\nsys.exit(0)\n", "bot.py:2: SystemExit: 0"),
+        ("class Stop(BaseException):\n    pass\nraise Stop('no')\n", "bot.py:3: Stop: no"),
     ],
 )
 def test_a_handler_that_cannot_run_is_one_line_naming_its_file_and_line(tmp_path, capsys, code, expected):

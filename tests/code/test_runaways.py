@@ -39,6 +39,39 @@ CASES = {
         "bot.py",
         "still running 3600 s after it started at 0 s ([code]max_handling)",
     ),
+    # Found by a hostile tester: sys.exit() in a handler made `sim compare` exit 0 with no report, os._exit
+    # left a worker pool waiting forever, a real thread kept the process alive after its results.
+    "sys.exit in the handler": (
+        "import sys\nasync def handle(message, ctx):\n    sys.exit(0)\n",
+        "bot.py:3",
+        "called sys.exit(0): a bot's process would end here",
+    ),
+    "sys.exit in a task it starts": (
+        "import asyncio, sys\nasync def boom():\n    sys.exit(0)\nasync def handle(message, ctx):\n"
+        "    asyncio.get_running_loop().create_task(boom())\n    await asyncio.sleep(1)\n",
+        "bot.py:3",
+        "called sys.exit(0)",
+    ),
+    "os._exit": (
+        "import os\nasync def handle(message, ctx):\n    os._exit(7)\n",  # 7: if it got through, pytest fails
+        "bot.py:3",
+        "os._exit would end or signal the simulator's own process",
+    ),
+    "a signal to itself": (
+        "import os\nasync def handle(message, ctx):\n    os.kill(os.getpid(), 0)\n",
+        "bot.py:3",
+        "os.kill would end or signal the simulator's own process",
+    ),
+    "a real thread": (
+        "import threading\nasync def handle(message, ctx):\n    threading.Thread(target=print).start()\n",
+        "bot.py:3",
+        "threading.Thread.start would run code on a real thread",
+    ),
+    "GeneratorExit": (
+        "async def handle(message, ctx):\n    raise GeneratorExit()\n",
+        "bot.py:2",
+        "raised GeneratorExit, a BaseException that ends the event loop, not one message",
+    ),
 }
 
 
@@ -79,3 +112,20 @@ def test_the_run_lock_and_the_shared_random_state_are_given_back_after_a_runaway
     path = handler_scenario(tmp_path, CASES["blocking sleep"][0], messages='["0s"]')
     assert main(["run", str(path)]) == 3
     assert not RUN_LOCK.locked() and random.random() == expected
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import asyncio\nasync def handle(message, ctx):\n    raise asyncio.CancelledError()\n",
+        "import asyncio\nasync def handle(message, ctx):\n"
+        "    asyncio.current_task().cancel()\n    await asyncio.sleep(1)\n",
+    ],
+    ids=["raises CancelledError", "cancels its own task"],
+)
+def test_a_handler_that_cancels_itself_fails_its_message_and_the_run_goes_on(tmp_path, capsys, code):
+    """Both printed a 45-line traceback and exited 1 (the threshold code)."""
+    path = handler_scenario(tmp_path, code, messages='["0s", "1s"]')
+    assert main(["run", str(path), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and '"failed": 2' in out and '"handler_errors": 2' in out

@@ -229,3 +229,16 @@ def test_two_objectives_give_a_pareto_front_plot_and_a_report_folder_sim_may_rep
     result = json.loads((folder / "results.json").read_text())
     assert result["objectives"] == ["latency_p95_s", "redis_commands"]
     assert all(len(t["values"]) == 2 for t in result["trials"])
+
+
+def test_a_journal_cut_short_is_refused_before_anything_is_appended(tmp_path):
+    """A kill or a full disk mid-write leaves a partial last line; optuna skipped it, appended after it, and the
+    next read crashed (exit 4) on the line the two made together."""
+    from sim.core.errors import EnvironmentProblem
+    from sim.tune import journal
+
+    file = tmp_path / ".magna-tune.journal"
+    file.write_bytes(b'{"op_code": 0, "worker_id": "w", "study_name": "s", "directio')
+    with pytest.raises(EnvironmentProblem, match="not a journal sim tune can read .line 1 is cut short"):
+        journal.open_study(file, "s", 1)
+    assert file.read_bytes().endswith(b'"directio')  # nothing appended
