@@ -25,10 +25,11 @@ from sim.scenario.load import BACKOFF_KEYS, merged, parse_scenario
 from sim.scenario.schema_docs import markdown
 from sim.terminal.startup import HEAVY
 
-# `sim schema` reads the loader's table, which knows the metrics (numpy); `sim --help` alone keeps numpy out.
-BEYOND_NUMPY = tuple(m for m in HEAVY if m != "numpy")
 from tests.helpers import ROOT, sim_process
 from tests.helpers import write_scenario as write
+
+# `sim schema` reads the loader's table, which knows the metrics (numpy); `sim --help` alone keeps numpy out.
+BEYOND_NUMPY = tuple(m for m in HEAVY if m != "numpy")
 
 SCENARIO_FILES = sorted(
     [*ROOT.glob("scenarios/*.toml"), *ROOT.glob("examples/**/*.toml"), *ROOT.glob("tests/**/*.toml")]
