@@ -24,7 +24,6 @@ from sim.scenario import schema as s
 from sim.scenario.load import BACKOFF_KEYS, merged, parse_scenario
 from sim.scenario.schema_docs import markdown
 from sim.terminal.startup import HEAVY
-
 from tests.helpers import ROOT, sim_process
 from tests.helpers import write_scenario as write
 
