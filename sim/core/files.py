@@ -31,6 +31,19 @@ def read_regular_file(path: Path, limit: int) -> bytes:
     return data
 
 
+MARK_BYTES = 4096  # read of an existing file to find the mark sim left in it
+
+
+def head(path: Path) -> str:
+    """The start of a file, as text (a BOM dropped, bad bytes replaced): where sim looks for its own mark.
+    "" when it cannot be read (a missing or unreadable file is nobody's mark)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(MARK_BYTES).decode("utf-8-sig", errors="replace")
+    except OSError:
+        return ""
+
+
 class NotOurs(Exception):
     """An output path that holds something sim did not write (or a link); the message says what."""
 
@@ -49,12 +62,7 @@ def check_replaceable(path: str, mark: str) -> None:
         raise NotOurs("a link: sim writes its outputs only to files it can see")
     if not stat.S_ISREG(found.st_mode):
         return
-    try:
-        with open(path, "rb") as existing:
-            first = existing.read(len(mark.encode()))
-    except OSError:
-        return
-    if first != mark.encode():
+    if not head(Path(path)).startswith(mark):
         raise NotOurs(
             f"exists and was not written by sim (it does not begin with {mark.strip()!r}): "
             "remove it or choose another name"

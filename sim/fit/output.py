@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from sim.core.errors import ArgumentError, EnvironmentProblem
-from sim.core.files import FileRefused, read_regular_file
+from sim.core.files import FileRefused, head, read_regular_file
 from sim.core.text import one_line
 from sim.scenario.load import MAX_SCENARIO_BYTES
 
@@ -32,7 +32,6 @@ FIT_MARK = "# Fitted by `sim fit`"  # a fitted scenario's first line starts so
 EMPIRICAL_HEADER = "seconds,written by sim fit"  # an empirical file's header (the scenario reads the first column)
 TRACE_MARK = "written_by_sim_trace"  # a trace's last column (empty in every row; readers skip unknown columns)
 EMPIRICAL_KEYS = ("burst_gap", "crm", "llm", "think", "impatience", "resend_delay")  # what may be resampled
-MARK_BYTES = 4096  # read of an existing file to find its mark
 FORCE_HINT = "move it away, choose another --out, or give --force to replace it"
 
 
@@ -93,14 +92,6 @@ def _same_file(path: Path, other: Path) -> bool:
         return False
 
 
-def _head(path: Path) -> str:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(MARK_BYTES).decode("utf-8-sig", errors="replace")
-    except OSError:
-        return ""
-
-
 def _named_by(scenario: Path) -> set[str]:
     """The empirical files a fitted scenario names (`file = "x-crm.csv"`)."""
     try:
@@ -111,15 +102,15 @@ def _named_by(scenario: Path) -> set[str]:
 
 
 def _fitted_scenario(path: Path) -> bool:
-    return _head(path).startswith(FIT_MARK)
+    return head(path).startswith(FIT_MARK)
 
 
 def _empirical_file(path: Path) -> bool:
-    return _head(path).split("\n", 1)[0].rstrip("\r") == EMPIRICAL_HEADER
+    return head(path).split("\n", 1)[0].rstrip("\r") == EMPIRICAL_HEADER
 
 
 def _trace_file(path: Path) -> bool:
-    return _head(path).split("\n", 1)[0].rstrip("\r").endswith("," + TRACE_MARK)
+    return head(path).split("\n", 1)[0].rstrip("\r").endswith("," + TRACE_MARK)
 
 
 @contextlib.contextmanager
